@@ -1,0 +1,214 @@
+"""Typed configuration models shared by every package; loaded once by `core.configfile`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.redact import redact_url
+
+CAMERA_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+ROLES = ("viewer", "operator", "supervisor", "admin", "auditor")
+Role = Literal["viewer", "operator", "supervisor", "admin", "auditor"]
+
+# Schemes a camera URL may use. Anything else that libav understands (file:, concat:,
+# subfile:, http:, pipe:, ...) could read local files or reach arbitrary services.
+CAMERA_SCHEMES = ("rtsp", "rtsps", "onvif", "demo")
+
+
+class Strict(BaseModel):
+    """Base of every config section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(Strict):
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port; 0 picks a free one.")
+    admin_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Client addresses that may read /health and /metrics without a token.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser."
+    )
+    shutdown_timeout_s: float = Field(4.0, gt=0, le=60, description="Grace period on SIGTERM.")
+
+
+class DatabaseConfig(Strict):
+    url: str | None = Field(
+        None,
+        description="SQLAlchemy async URL; default: SQLite file pantau.db in data_dir.",
+    )
+    echo: bool = Field(False, description="Log every SQL statement (debugging only).")
+
+    @field_validator("url")
+    @classmethod
+    def _driver(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not (v.startswith("sqlite+aiosqlite://") or v.startswith("postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return v
+
+
+class StorageConfig(Strict):
+    path: Path = Field(Path("data/recordings"), description="Directory for recordings.")
+
+
+class BackoffConfig(Strict):
+    initial_s: float = Field(1.0, gt=0, le=60, description="First retry delay.")
+    max_s: float = Field(30.0, gt=0, le=3600, description="Cap on the retry delay.")
+    multiplier: float = Field(2.0, ge=1, le=10, description="Growth per failed attempt.")
+    jitter: float = Field(0.2, ge=0, le=1, description="Random +-fraction added to each delay.")
+
+
+class HealthConfig(Strict):
+    """Thresholds for the keyframe image checks."""
+
+    sample_interval_s: float = Field(
+        5.0, ge=0.5, le=3600, description="Decode at most one keyframe per camera this often."
+    )
+    frozen_samples: int = Field(
+        3, ge=2, le=100, description="Consecutive identical samples that mean a frozen picture."
+    )
+    frozen_max_diff: float = Field(
+        0.5, ge=0, le=255, description="Mean absolute pixel difference below which samples are identical."
+    )
+    black_max_luma: float = Field(16.0, ge=0, le=255, description="Mean luma below this is black.")
+    blank_max_stddev: float = Field(
+        4.0, ge=0, le=128, description="Luma standard deviation below this is a blank picture."
+    )
+    blur_min_laplacian: float = Field(
+        15.0, ge=0, description="Variance of the Laplacian below this is heavy blur."
+    )
+    scene_change_min: float = Field(
+        0.6, ge=0, le=1, description="1 - correlation with the reference above this is a moved or covered camera."
+    )
+    reference_after_samples: int = Field(
+        2, ge=1, le=1000, description="Sample number that becomes the scene reference."
+    )
+
+
+class CameraConfig(Strict):
+    id: str = Field(description="[a-z0-9-], unique; used in URLs.")
+    name: str = Field("", description="Human name shown on the wall.")
+    source: str = Field(description="rtsp://, rtsps:// or onvif:// URL.")
+    transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP lower transport.")
+    enabled: bool = Field(True, description="Pull this camera.")
+    record: bool = Field(True, description="Record this camera continuously.")
+    groups: list[str] = Field(default_factory=list, description="Camera groups for visibility rules.")
+    open_timeout_s: float = Field(10.0, gt=0, le=120, description="Timeout to open the stream.")
+    read_timeout_s: float = Field(5.0, gt=0, le=120, description="Timeout of one read.")
+    stall_timeout_s: float = Field(
+        5.0, gt=0, le=600, description="No packet for this long declares the camera stalled."
+    )
+    backoff: BackoffConfig = Field(default_factory=BackoffConfig)
+    health: HealthConfig | None = Field(None, description="Per-camera override of health thresholds.")
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not CAMERA_ID.match(v):
+            raise ValueError("must be 1-64 of [a-z0-9-], not starting or ending with '-'")
+        return v
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        try:
+            parts = urlsplit(v)
+        except ValueError as exc:
+            raise ValueError("is not a URL") from exc
+        scheme = parts.scheme.lower()
+        if scheme not in CAMERA_SCHEMES:
+            raise ValueError(
+                f"scheme {scheme or '(none)'!r} is not allowed; use rtsp://, rtsps:// or onvif://"
+            )
+        if scheme in ("rtsp", "rtsps") and not parts.hostname:
+            raise ValueError("has no host")
+        if scheme == "onvif":
+            raise ValueError(
+                "onvif:// sources are not supported yet (ONVIF stream resolution is not built); "
+                "use the camera's rtsp:// URL"
+            )
+        return v
+
+    @property
+    def display_source(self) -> str:
+        """The source URL with credentials removed."""
+        return redact_url(self.source)
+
+    def __repr_args__(self):  # type: ignore[no-untyped-def]
+        for key, value in super().__repr_args__():
+            yield key, (redact_url(value) if key == "source" else value)
+
+
+class AuthConfig(Strict):
+    session_ttl_s: int = Field(8 * 3600, ge=60, le=7 * 86400, description="Bearer token lifetime.")
+    max_failures: int = Field(
+        5, ge=1, le=1000, description="Failed sign-ins per user and address before a lockout."
+    )
+    failure_window_s: float = Field(300.0, gt=0, description="Window in which failures count.")
+    lockout_s: float = Field(300.0, gt=0, description="How long a lockout lasts.")
+
+
+class AccessConfig(Strict):
+    """Which roles see which camera groups ("*" = every camera)."""
+
+    visibility: dict[Role, list[str]] = Field(
+        default_factory=lambda: {r: ["*"] for r in ROLES},
+        description="Role -> camera groups it may see; a role left out sees nothing.",
+    )
+
+
+class HubConfig(Strict):
+    subscriber_queue: int = Field(
+        512, ge=8, le=100_000, description="Packets buffered per subscriber before drop-oldest."
+    )
+
+
+class LoggingConfig(Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class Settings(Strict):
+    """The whole configuration: YAML file plus PANTAU_SECTION__KEY overrides."""
+
+    data_dir: Path = Field(Path("data"), description="Keys, the default database, demo files.")
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    access: AccessConfig = Field(default_factory=AccessConfig)
+    hub: HubConfig = Field(default_factory=HubConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    cameras: list[CameraConfig] = Field(default_factory=list)
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_ids(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
+        seen: dict[str, int] = {}
+        for index, cam in enumerate(cameras):
+            if cam.id in seen:
+                raise ValueError(f"camera id {cam.id!r} is used twice (entries {seen[cam.id]} and {index})")
+            seen[cam.id] = index
+        return cameras
+
+    @property
+    def database_url(self) -> str:
+        """The configured URL, or the embedded SQLite default under data_dir."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'pantau.db').as_posix()}"
+
+    def camera_health(self, camera: CameraConfig) -> HealthConfig:
+        """Thresholds in force for one camera."""
+        return camera.health or self.health
+
