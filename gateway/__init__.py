@@ -1,0 +1,1 @@
+"""The composition root, CLI, config loading and the HTTP application."""

@@ -1,0 +1,1 @@
+"""Everything ONVIF behind a small interface (not built yet)."""

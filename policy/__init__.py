@@ -1,0 +1,1 @@
+"""Users, roles, the disposition workflow, the decision function and the access log."""

@@ -1,0 +1,1 @@
+"""Recording: sealed segments, index, gaps, retention, playback reader (not built yet)."""

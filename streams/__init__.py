@@ -1,0 +1,1 @@
+"""Camera ingest: sources, the packet hub, per-camera stats and health."""
