@@ -1,0 +1,6 @@
+"""Shared test setup: fixtures live in plugin modules, one concept each."""
+
+pytest_plugins = [
+    "tests.fixtures_camera",
+    "tests.fixtures_db",
+]

@@ -1,0 +1,1 @@
+"""Fixtures for the database backends (SQLite file, real PostgreSQL)."""
