@@ -33,9 +33,6 @@ class ServerConfig(Strict):
         default_factory=lambda: ["127.0.0.1", "::1"],
         description="Client addresses that may read /health and /metrics without a token.",
     )
-    cors_origins: list[str] = Field(
-        default_factory=list, description="Origins allowed to call the API from a browser."
-    )
     shutdown_timeout_s: float = Field(4.0, gt=0, le=60, description="Grace period on SIGTERM.")
 
 

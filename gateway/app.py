@@ -1,0 +1,122 @@
+"""The composition root: builds every part, owns every task, and tears down in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from aiohttp import web
+
+from core.clock import Clock, SystemClock
+from core.config import CameraConfig, Settings
+from core.db import make_engine, make_sessionmaker
+from gateway.http.webapp import build_app
+from gateway.migrations import upgrade
+from gateway.services import Services
+from gateway.statuslog import StatusLog
+from policy.sessions import SessionStore
+from policy.throttle import LoginThrottle
+from policy.users import UserStore
+from streams.camera import Camera
+
+log = logging.getLogger(__name__)
+
+DEMO_CAMERA = CameraConfig(id="demo", name="Demo camera (synthetic)", source="demo://pattern")
+INITIAL_PASSWORD_FILE = "initial-admin-password"
+
+
+def with_demo(settings: Settings) -> Settings:
+    """`settings` plus the built-in synthetic camera when no camera is configured."""
+    if settings.cameras:
+        return settings
+    return settings.model_copy(update={"cameras": [DEMO_CAMERA]})
+
+
+class Gateway:
+    """One Pantau process: database, cameras, HTTP server."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None, migrate: bool = True) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.migrate = migrate
+        self.port: int | None = None
+        self.services: Services | None = None
+
+    async def run(self, on_ready: Callable[[Gateway], None] | None = None) -> None:
+        """Serve until cancelled; every task is awaited and every resource closed on the way out."""
+        settings = self.settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.storage.path.mkdir(parents=True, exist_ok=True)
+        if self.migrate:
+            await asyncio.to_thread(upgrade, settings.database_url)
+        async with AsyncExitStack() as stack:
+            engine = make_engine(settings.database_url, echo=settings.database.echo)
+            stack.push_async_callback(engine.dispose)
+            db = make_sessionmaker(engine)
+            users = UserStore(db, self.clock)
+            await self._bootstrap_admin(users)
+            status_log = StatusLog(db)
+            cameras = {
+                cfg.id: Camera(
+                    cfg, settings.camera_health(cfg), settings.hub.subscriber_queue, self.clock, status_log
+                )
+                for cfg in settings.cameras
+            }
+            auth = settings.auth
+            services = Services(
+                settings=settings,
+                clock=self.clock,
+                engine=engine,
+                db=db,
+                users=users,
+                sessions=SessionStore(db, self.clock, auth.session_ttl_s),
+                throttle=LoginThrottle(self.clock, auth.max_failures, auth.failure_window_s, auth.lockout_s),
+                cameras=cameras,
+                started_at=self.clock.now(),
+            )
+            self.services = services
+            runner = web.AppRunner(build_app(services), handle_signals=False, access_log=None)
+            await runner.setup()
+            stack.push_async_callback(runner.cleanup)
+            site = web.TCPSite(runner, settings.server.host, settings.server.port)
+            await site.start()
+            self.port = _bound_port(site)
+            log.info(
+                "listening on http://%s:%d with %d camera(s)",
+                settings.server.host, self.port, len(cameras),
+            )
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(status_log.run(), name="status-log")
+                for cam in cameras.values():
+                    if cam.config.enabled:
+                        tasks.create_task(cam.run(), name=f"camera:{cam.id}")
+                if on_ready is not None:
+                    on_ready(self)
+                await asyncio.Event().wait()  # until cancelled
+
+    async def _bootstrap_admin(self, users: UserStore) -> None:
+        """First start: create `admin` with a random password in an owner-only file."""
+        if await users.count() > 0:
+            return
+        password = secrets.token_urlsafe(18)
+        path = self.settings.data_dir / INITIAL_PASSWORD_FILE
+        await users.add("admin", "admin", password)
+        _write_private(path, password + "\n")
+        log.warning("no users yet: created user 'admin'; its password is in %s", path)
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
+def _bound_port(site: web.TCPSite) -> int:
+    server = site._server  # aiohttp exposes the bound socket only here
+    assert server is not None and server.sockets  # type: ignore[union-attr]
+    return int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]

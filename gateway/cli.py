@@ -1,0 +1,131 @@
+"""The `pantau` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from core.clock import SystemClock
+from core.config import ROLES, Settings
+from core.configfile import load_settings
+from core.db import make_engine, make_sessionmaker
+from core.errors import ConfigError, PantauError
+from gateway import logsetup
+from gateway.app import Gateway, with_demo
+from gateway.migrations import upgrade
+
+log = logging.getLogger("pantau")
+
+DEFAULT_CONFIG = Path("config.yaml")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pantau", description="Pantau CCTV gateway")
+    parser.add_argument(
+        "--config", type=Path, default=None,
+        help="YAML config file (default: config.yaml if present, else built-in defaults)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser("serve", help="run the gateway (migrates the database first)")
+    serve.add_argument(
+        "--demo", action="store_true", help="add a built-in synthetic camera when none is configured"
+    )
+    check = sub.add_parser("check-config", help="validate a config file")
+    check.add_argument("file", nargs="?", type=Path, default=None)
+    sub.add_parser("migrate", help="upgrade the database to the newest schema")
+    user = sub.add_parser("user", help="manage users")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = user_sub.add_parser("add", help="create a user")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    return parser
+
+
+def _config_path(arg: Path | None) -> Path | None:
+    if arg is not None:
+        return arg
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
+def _load(path: Path | None) -> Settings:
+    settings = load_settings(path)
+    logsetup.configure(settings.logging.level, settings.logging.format)
+    return settings
+
+
+async def _serve(settings: Settings) -> None:
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, main.cancel)
+    gateway = Gateway(settings, SystemClock())
+    with contextlib.suppress(asyncio.CancelledError):
+        await gateway.run()
+    log.info("stopped")
+
+
+async def _add_user(settings: Settings, name: str, role: str, password: str) -> None:
+    from policy.users import UserStore
+
+    engine = make_engine(settings.database_url)
+    try:
+        await UserStore(make_sessionmaker(engine), SystemClock()).add(name, role, password)
+    finally:
+        await engine.dispose()
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat: ") != first:
+        raise PantauError("passwords differ")
+    return first
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status (0 ok, 1 failure, 2 usage)."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "check-config":
+            path = args.file or _config_path(args.config)
+            settings = load_settings(path)
+            print(f"{path or '<defaults>'}: ok ({len(settings.cameras)} camera(s))")
+            return 0
+        settings = _load(_config_path(args.config))
+        if args.command == "serve":
+            if args.demo:
+                settings = with_demo(settings)
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            asyncio.run(_serve(settings))
+        elif args.command == "migrate":
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            upgrade(settings.database_url)
+            print("database is at the newest schema")
+        elif args.command == "user":
+            upgrade(settings.database_url)
+            password = _read_password(args.password_stdin)
+            asyncio.run(_add_user(settings, args.name, args.role, password))
+            print(f"user {args.name!r} created with role {args.role}")
+        return 0
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return 1
+    except PantauError as exc:
+        print(f"pantau: {exc.detail}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Bearer-token authentication and role checks for routes."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from core.config import ROLES
+from core.errors import Forbidden, Unauthorized
+from gateway.http.keys import SERVICES
+from policy.users import Principal
+
+log = logging.getLogger(__name__)
+
+PRINCIPAL = web.RequestKey("principal", Principal)
+
+# Routes anyone may call (INTERFACES.md). Static files live under /static/.
+OPEN_ROUTES = frozenset(
+    {("GET", "/livez"), ("GET", "/readyz"), ("GET", "/"), ("POST", "/api/v1/session"),
+     ("GET", "/api/v1/openapi.json")}
+)
+# Routes open to the admin addresses; everyone else needs an admin token.
+ADMIN_ADDRESS_ROUTES = frozenset({("GET", "/health"), ("GET", "/metrics")})
+
+# Role rank for "viewer+"-style checks; auditor is separate (log access only) but may
+# see what a viewer sees.
+RANK = {"viewer": 0, "auditor": 0, "operator": 1, "supervisor": 2, "admin": 3}
+assert set(RANK) == set(ROLES)
+
+
+def bearer(request: web.Request) -> str | None:
+    """The bearer token of a request, if any."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def from_admin_address(request: web.Request) -> bool:
+    """True when the peer address is one of server.admin_hosts."""
+    remote = request.remote or ""
+    allowed = request.app[SERVICES].settings.server.admin_hosts
+    try:
+        addr = ipaddress.ip_address(remote)
+    except ValueError:
+        return False
+    for entry in allowed:
+        try:
+            if addr in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Resolve the bearer token; refuse with 401 where a route needs one."""
+    key = (request.method, request.path)
+    if request.method == "OPTIONS" or key in OPEN_ROUTES or request.path.startswith("/static/"):
+        return await handler(request)
+    token = bearer(request)
+    if token is not None:
+        who = await request.app[SERVICES].sessions.resolve(token)
+        if who is not None:
+            request[PRINCIPAL] = who
+            return await handler(request)
+        raise Unauthorized("the bearer token is unknown, expired or revoked")
+    if key in ADMIN_ADDRESS_ROUTES and from_admin_address(request):
+        return await handler(request)
+    raise Unauthorized("this route needs a bearer token (POST /api/v1/session)")
+
+
+def principal(request: web.Request) -> Principal | None:
+    """The signed-in user, or None for admin-address access."""
+    return request.get(PRINCIPAL)
+
+
+def require_role(request: web.Request, minimum: str) -> Principal:
+    """The principal if its role ranks at least `minimum`; else 403."""
+    who = request.get(PRINCIPAL)
+    if who is None:
+        raise Unauthorized("this route needs a bearer token")
+    if RANK[who.role] < RANK[minimum] or (minimum != "viewer" and who.role == "auditor"):
+        raise Forbidden(f"role {who.role!r} may not do this; needs {minimum} or higher")
+    return who

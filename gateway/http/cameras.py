@@ -1,0 +1,106 @@
+"""Camera routes: list, detail, state history, snapshot JPEG."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from sqlalchemy import select
+
+from core.errors import BadRequest, NotFound, Unavailable
+from gateway.http.auth import require_role
+from gateway.http.keys import SERVICES
+from gateway.http.views import camera_detail, camera_summary, iso
+from policy.users import Principal
+from policy.visibility import may_see
+from streams.camera import Camera
+from streams.models import CameraStateChange
+from streams.snapshot import keyframe_jpeg
+
+routes = web.RouteTableDef()
+
+
+def _visible(request: web.Request, who: Principal) -> list[Camera]:
+    services = request.app[SERVICES]
+    vis = services.settings.access.visibility
+    return [c for c in services.cameras.values() if may_see(who.role, c.config.groups, vis)]
+
+
+def _camera(request: web.Request, who: Principal) -> Camera:
+    camera_id = request.match_info["camera_id"]
+    services = request.app[SERVICES]
+    camera = services.cameras.get(camera_id)
+    # A camera the caller may not see answers exactly like one that does not exist.
+    if camera is None or not may_see(who.role, camera.config.groups, services.settings.access.visibility):
+        raise NotFound(f"no camera {camera_id!r}")
+    return camera
+
+
+@routes.get("/api/v1/cameras")
+async def list_cameras(request: web.Request) -> web.Response:
+    """Cameras the caller may see, with state and stats."""
+    who = require_role(request, "viewer")
+    mono = request.app[SERVICES].clock.monotonic()
+    return web.json_response({"cameras": [camera_summary(c, mono) for c in _visible(request, who)]})
+
+
+@routes.get("/api/v1/cameras/{camera_id}")
+async def get_camera(request: web.Request) -> web.Response:
+    """One camera with health checks and reconnect state."""
+    who = require_role(request, "viewer")
+    camera = _camera(request, who)
+    return web.json_response(camera_detail(camera, request.app[SERVICES].clock.monotonic()))
+
+
+def _time_param(request: web.Request, name: str) -> datetime | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadRequest(f"{name} must be an RFC 3339 time with a zone") from exc
+    if value.tzinfo is None:
+        raise BadRequest(f"{name} must carry a zone (e.g. Z or +07:00)")
+    return value
+
+
+@routes.get("/api/v1/cameras/{camera_id}/history")
+async def camera_history(request: web.Request) -> web.Response:
+    """State transitions of one camera, newest first (for shift reports)."""
+    who = require_role(request, "viewer")
+    camera = _camera(request, who)
+    start, end = _time_param(request, "start"), _time_param(request, "end")
+    try:
+        limit = min(max(int(request.query.get("limit", "100")), 1), 1000)
+    except ValueError as exc:
+        raise BadRequest("limit must be an integer") from exc
+    query = select(CameraStateChange).where(CameraStateChange.camera_id == camera.config.id)
+    if start is not None:
+        query = query.where(CameraStateChange.at >= start)
+    if end is not None:
+        query = query.where(CameraStateChange.at < end)
+    query = query.order_by(CameraStateChange.at.desc(), CameraStateChange.id.desc()).limit(limit)
+    async with request.app[SERVICES].db() as session:
+        rows = (await session.scalars(query)).all()
+    return web.json_response(
+        {
+            "camera": camera.config.id,
+            "transitions": [
+                {"at": iso(r.at), "state": r.state, "reason": r.reason,
+                 "problems": [p for p in r.problems.split(",") if p]}
+                for r in rows
+            ],
+        }
+    )
+
+
+@routes.get("/api/v1/cameras/{camera_id}/snapshot.jpg")
+async def snapshot(request: web.Request) -> web.Response:
+    """The latest keyframe as JPEG (decoded on demand, off the loop)."""
+    who = require_role(request, "viewer")
+    camera = _camera(request, who)
+    jpeg = await keyframe_jpeg(camera.hub)
+    if jpeg is None:
+        raise Unavailable(f"camera {camera.config.id!r} has no picture yet")
+    return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"})

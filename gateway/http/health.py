@@ -1,0 +1,120 @@
+"""Liveness, readiness, health+json and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import time
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from gateway.http.auth import principal, require_role
+from gateway.http.keys import SERVICES
+from gateway.http.metrics import REGISTRY
+from gateway.http.views import health_checks, iso
+from gateway.services import Services
+
+HEALTH_JSON = "application/health+json"
+routes = web.RouteTableDef()
+
+
+async def _database_ms(services: Services) -> tuple[bool, float, str]:
+    start = time.perf_counter()
+    try:
+        async with asyncio.timeout(2.0):
+            async with services.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver error means "not ready"; say which
+        return False, (time.perf_counter() - start) * 1000, type(exc).__name__
+    return True, (time.perf_counter() - start) * 1000, ""
+
+
+def _storage(services: Services) -> tuple[bool, int, str]:
+    path = services.settings.storage.path
+    if services.storage_problem:
+        return False, 0, services.storage_problem
+    try:
+        free = shutil.disk_usage(path).free
+    except OSError as exc:
+        return False, 0, f"storage path unusable: {exc.strerror}"
+    if not os.access(path, os.W_OK):
+        return False, free, "storage path is not writable"
+    return True, free, ""
+
+
+@routes.get("/livez")
+async def livez(request: web.Request) -> web.Response:
+    """The process is alive and its loop answers."""
+    return web.json_response({"status": "pass"}, content_type=HEALTH_JSON)
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    """Ready to serve: database and storage usable."""
+    services = request.app[SERVICES]
+    db_ok, _, db_why = await _database_ms(services)
+    st_ok, _, st_why = await asyncio.to_thread(_storage, services)
+    body: dict[str, Any] = {"status": "pass" if db_ok and st_ok else "fail"}
+    notes = [n for n in (db_why and f"database: {db_why}", st_why and f"storage: {st_why}") if n]
+    if notes:
+        body["notes"] = notes
+    return web.json_response(body, status=200 if db_ok and st_ok else 503, content_type=HEALTH_JSON)
+
+
+def _admin_only(request: web.Request) -> None:
+    if principal(request) is not None:
+        require_role(request, "admin")
+
+
+@routes.get("/health")
+async def health(request: web.Request) -> web.Response:
+    """health+json: one check per camera, the database and storage."""
+    _admin_only(request)
+    services = request.app[SERVICES]
+    mono = services.clock.monotonic()
+    now = iso(services.clock.now())
+    checks: dict[str, list[dict[str, Any]]] = {}
+    for cam in services.cameras.values():
+        checks[f"camera:{cam.config.id}"] = health_checks(cam, mono)
+    db_ok, db_ms, db_why = await _database_ms(services)
+    checks["database:responseTime"] = [
+        {"componentType": "datastore", "status": "pass" if db_ok else "fail",
+         "observedValue": round(db_ms, 2), "observedUnit": "ms", "time": now,
+         **({"output": db_why} if db_why else {})}
+    ]
+    st_ok, free, st_why = await asyncio.to_thread(_storage, services)
+    checks["storage:freeBytes"] = [
+        {"componentType": "datastore", "status": "pass" if st_ok else "fail",
+         "observedValue": free, "observedUnit": "bytes", "time": now,
+         **({"output": st_why} if st_why else {})}
+    ]
+    statuses = {c["status"] for entries in checks.values() for c in entries}
+    if not (db_ok and st_ok):
+        overall = "fail"
+    elif statuses - {"pass"}:
+        overall = "warn"
+    else:
+        overall = "pass"
+    body = {
+        "status": overall,
+        "version": "1",
+        "serviceId": "pantau",
+        "description": "Pantau CCTV gateway",
+        "checks": checks,
+    }
+    return web.Response(
+        text=json.dumps(body), status=503 if overall == "fail" else 200, content_type=HEALTH_JSON
+    )
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition, `pantau_` prefix, base units."""
+    _admin_only(request)
+    payload = generate_latest(request.app[REGISTRY])
+    return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,88 @@
+"""Prometheus metrics read from live objects at scrape time (no per-packet metric calls)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from gateway.services import Services
+from streams.state import CameraState
+
+REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
+
+# Problem names the health monitor can report; a fixed set keeps label values bounded.
+PROBLEMS = ("frozen", "black", "blank", "blurred", "scene_changed")
+
+
+class GatewayCollector(Collector):
+    """Camera, hub and process-level figures, computed on scrape."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def collect(self) -> Iterator[Metric]:
+        services = self._services
+        mono = services.clock.monotonic()
+        state = GaugeMetricFamily(
+            "pantau_camera_state", "1 for the camera's current state", labels=["camera", "state"]
+        )
+        up = GaugeMetricFamily("pantau_camera_up", "1 when the camera delivers video", labels=["camera"])
+        problem = GaugeMetricFamily(
+            "pantau_camera_problem", "1 while an image check fails", labels=["camera", "problem"]
+        )
+        packets = CounterMetricFamily("pantau_camera_packets", "Packets received", labels=["camera"])
+        received = CounterMetricFamily(
+            "pantau_camera_received_bytes", "Compressed bytes received", labels=["camera"]
+        )
+        reconnects = CounterMetricFamily("pantau_camera_reconnects", "Reconnections", labels=["camera"])
+        dropped = CounterMetricFamily(
+            "pantau_hub_dropped_packets", "Packets dropped for slow subscribers", labels=["camera"]
+        )
+        subscribers = GaugeMetricFamily("pantau_hub_subscribers", "Hub subscribers", labels=["camera"])
+        fps = GaugeMetricFamily("pantau_camera_frame_rate_hertz", "Video frames per second", labels=["camera"])
+        bitrate = GaugeMetricFamily(
+            "pantau_camera_bitrate_bits_per_second", "Received bit rate", labels=["camera"]
+        )
+        gop = GaugeMetricFamily(
+            "pantau_camera_keyframe_interval_seconds", "Time between keyframes", labels=["camera"]
+        )
+        age = GaugeMetricFamily(
+            "pantau_camera_last_packet_age_seconds", "Time since the last packet", labels=["camera"]
+        )
+        for cam in services.cameras.values():
+            cid = cam.config.id
+            status = cam.status
+            snap = cam.stats.snapshot(mono)
+            for st in CameraState:
+                state.add_metric([cid, st.value], 1.0 if status.state is st else 0.0)
+            up.add_metric([cid], 1.0 if status.state in (CameraState.ONLINE, CameraState.DEGRADED) else 0.0)
+            for name in PROBLEMS:
+                problem.add_metric([cid, name], 1.0 if name in status.problems else 0.0)
+            packets.add_metric([cid], snap.packets_total)
+            received.add_metric([cid], snap.bytes_total)
+            reconnects.add_metric([cid], snap.reconnects)
+            dropped.add_metric([cid], cam.hub.dropped_total)
+            subscribers.add_metric([cid], cam.hub.subscriber_count)
+            fps.add_metric([cid], snap.fps)
+            bitrate.add_metric([cid], snap.bitrate_bps)
+            if snap.keyframe_interval_s is not None:
+                gop.add_metric([cid], snap.keyframe_interval_s)
+            if snap.last_packet_age_s is not None:
+                age.add_metric([cid], snap.last_packet_age_s)
+        yield from (state, up, problem, packets, received, reconnects, dropped, subscribers, fps,
+                    bitrate, gop, age)
+        uptime = GaugeMetricFamily("pantau_uptime_seconds", "Seconds since the gateway started")
+        uptime.add_metric([], (services.clock.now() - services.started_at).total_seconds())
+        yield uptime
+
+
+def build_registry(services: Services) -> CollectorRegistry:
+    """A registry of our own (never the global one), so two gateways in one process don't clash."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(GatewayCollector(services))
+    ProcessCollector(namespace="pantau", registry=registry)
+    return registry

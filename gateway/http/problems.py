@@ -1,0 +1,56 @@
+"""RFC 9457 problem+json: one middleware maps Pantau errors to HTTP statuses."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from core.errors import PantauError, TooManyRequests
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str = "", **extra: Any) -> web.Response:
+    """A problem+json response."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return web.Response(status=status, text=json.dumps(body), content_type=PROBLEM_JSON)
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn PantauError and aiohttp's HTTP errors into problem+json; log every refusal."""
+    try:
+        return await handler(request)
+    except PantauError as exc:
+        log.info(
+            "refused %s %s: %d %s",
+            request.method,
+            request.path,
+            exc.status,
+            exc.detail,
+            extra={"client": request.remote},
+        )
+        response = problem(exc.status, exc.title, exc.detail, instance=request.path)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(max(1, int(exc.retry_after_s + 0.999)))
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="pantau"'
+        return response
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        log.info("refused %s %s: %d", request.method, request.path, exc.status)
+        response = problem(exc.status, exc.reason, instance=request.path)
+        for key in ("Allow",):
+            if key in exc.headers:
+                response.headers[key] = exc.headers[key]
+        return response

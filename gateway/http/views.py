@@ -1,0 +1,84 @@
+"""JSON shapes of cameras for the API and health documents (no secrets, ever)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from streams.camera import Camera
+from streams.state import CameraState
+
+
+def iso(value: datetime | None) -> str | None:
+    """RFC 3339 with a zone, or None."""
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def camera_summary(camera: Camera, now_monotonic: float) -> dict[str, Any]:
+    """A camera as listed by GET /api/v1/cameras."""
+    status = camera.status
+    stats = dataclasses.asdict(camera.stats.snapshot(now_monotonic))
+    return {
+        "id": camera.config.id,
+        "name": camera.config.name or camera.config.id,
+        "groups": list(camera.config.groups),
+        "state": status.state.value,
+        "reason": status.reason,
+        "since": iso(status.since),
+        "attempt": status.attempt,
+        "next_retry_at": iso(status.next_retry_at),
+        "problems": list(status.problems),
+        "stats": stats,
+    }
+
+
+def camera_detail(camera: Camera, now_monotonic: float) -> dict[str, Any]:
+    """One camera with its source (credentials removed), health checks and viewers."""
+    body = camera_summary(camera, now_monotonic)
+    cfg = camera.config
+    body.update(
+        {
+            "source": cfg.display_source,
+            "transport": cfg.transport,
+            "enabled": cfg.enabled,
+            "record": cfg.record,
+            "subscribers": camera.hub.subscriber_count,
+            "checks": health_checks(camera, now_monotonic),
+        }
+    )
+    return body
+
+
+CHECK_STATUS = {
+    CameraState.ONLINE: "pass",
+    CameraState.DEGRADED: "warn",
+    CameraState.CONNECTING: "warn",
+    CameraState.OFFLINE: "fail",
+    CameraState.DISABLED: "pass",
+}
+
+
+def health_checks(camera: Camera, now_monotonic: float) -> list[dict[str, Any]]:
+    """health+json check objects for one camera."""
+    status = camera.status
+    stats = camera.stats.snapshot(now_monotonic)
+    base = {"componentId": camera.config.id, "componentType": "camera", "time": iso(status.since)}
+    checks: list[dict[str, Any]] = [
+        {
+            **base,
+            "status": CHECK_STATUS[status.state],
+            "observedValue": status.state.value,
+            **({"output": status.reason} if status.reason else {}),
+        },
+        {
+            **base,
+            "measurementName": "lastPacketAge",
+            "status": CHECK_STATUS[status.state],
+            "observedValue": stats.last_packet_age_s,
+            "observedUnit": "s",
+        },
+    ]
+    for problem in status.problems:
+        checks.append({**base, "measurementName": problem, "status": "warn", "output": problem})
+    return checks

@@ -1,0 +1,37 @@
+"""Builds the aiohttp application from the services bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from gateway.http import cameras, health, openapi, session
+from gateway.http.auth import auth_middleware
+from gateway.http.keys import SERVICES
+from gateway.http.metrics import REGISTRY, build_registry
+from gateway.http.problems import problem_middleware
+from gateway.services import Services
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+# The largest body any route takes today is a sign-in or an SDP offer; letter uploads will
+# raise this for their own route.
+MAX_BODY = 256 * 1024
+
+
+async def _index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html")
+
+
+def build_app(services: Services) -> web.Application:
+    """The HTTP application: problem+json outside, authentication inside, then routes."""
+    app = web.Application(middlewares=[problem_middleware, auth_middleware], client_max_size=MAX_BODY)
+    app[SERVICES] = services
+    app[REGISTRY] = build_registry(services)
+    app.add_routes(health.routes)
+    app.add_routes(session.routes)
+    app.add_routes(cameras.routes)
+    app.add_routes(openapi.routes)
+    app.router.add_get("/", _index)
+    app.router.add_static("/static/", STATIC, follow_symlinks=False)
+    return app

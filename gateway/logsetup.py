@@ -1,0 +1,60 @@
+"""Process logging: text or JSON lines, with credentials scrubbed from every message."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+
+# Last line of defence: user:password@ in any URL-looking text is masked, whoever logged it.
+_CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
+
+
+def scrub(text: str) -> str:
+    """Mask credentials in URLs inside `text`."""
+    return _CREDENTIALS.sub(r"\1***@", text)
+
+
+class ScrubbingFormatter(logging.Formatter):
+    """Text format, scrubbed."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, scrubbed; `extra=` context fields are kept."""
+
+    _STANDARD = set(vars(logging.makeLogRecord({})))
+
+    def format(self, record: logging.LogRecord) -> str:
+        body = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in self._STANDARD and key not in body:
+                body[key] = value if isinstance(value, (int, float, bool)) else str(value)
+        if record.exc_info:
+            body["exception"] = self.formatException(record.exc_info)
+        return scrub(json.dumps(body))
+
+
+def configure(level: str, fmt: str) -> None:
+    """Install one stderr handler on the root logger."""
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # aiohttp's access log is chatty and prints query strings (tokens may travel there).
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("libav").setLevel(logging.ERROR)

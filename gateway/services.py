@@ -1,0 +1,33 @@
+"""What the composition root hands to the HTTP layer: one typed bundle, no globals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core.clock import Clock
+from core.config import Settings
+from policy.sessions import SessionStore
+from policy.throttle import LoginThrottle
+from policy.users import UserStore
+from streams.camera import Camera
+
+
+@dataclass
+class Services:
+    """Everything a route may use, built once by `gateway.app.Gateway`."""
+
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    db: async_sessionmaker[AsyncSession]
+    users: UserStore
+    sessions: SessionStore
+    throttle: LoginThrottle
+    cameras: dict[str, Camera]
+    started_at: datetime
+    #: Set while storage is not usable; /readyz and /health report it.
+    storage_problem: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
