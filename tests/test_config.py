@@ -1,0 +1,172 @@
+"""Config loading: strict validation, FILE:LINE: key: message errors, substitution, overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.configfile import load_settings
+from core.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+MINIMAL = """\
+server: {host: 127.0.0.1, port: 8080}
+database: {url: "sqlite+aiosqlite:///data/pantau.db"}
+storage: {path: data/recordings}
+cameras:
+  - id: gate-north
+    name: North gate
+    source: rtsp://127.0.0.1:8554/test
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "pantau.yaml"
+    path.write_text(text)
+    return path
+
+
+def problems(path: Path, environ: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ or {})
+    return info.value.problems
+
+
+def test_minimal_config_from_interfaces_is_valid(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, MINIMAL), {})
+    assert settings.cameras[0].id == "gate-north"
+    assert settings.server.port == 8080
+
+
+def test_example_config_validates() -> None:
+    settings = load_settings(ROOT / "config.example.yaml", {"CAMERA_PASSWORD": "x"})
+    assert settings.cameras
+
+
+def test_defaults_without_a_file() -> None:
+    settings = load_settings(None, {})
+    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.cameras == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("server: {port: 99999}\n", ":1: server.port: "),
+        ("server:\n  host: 1.2.3.4\n  prot: 80\n", ":3: server.prot: unknown key"),
+        ("bogus: 1\n", ":1: bogus: unknown key"),
+        ("database: {url: 'mysql://x'}\n", ":1: database.url: must start with"),
+        ("cameras:\n  - name: x\n    source: rtsp://h/x\n", ":2: cameras[0].id: required key is missing"),
+        ("cameras:\n  - id: Bad_Id\n    source: rtsp://h/x\n", ":2: cameras[0].id: must be"),
+        ("cameras:\n  - id: a\n    source: rtsp://h/x\n    colour: red\n", ":4: cameras[0].colour: unknown key"),
+        ("cameras:\n  - id: a\n    source: rtsp://h/x\n    transport: sctp\n", ":4: cameras[0].transport:"),
+        ("cameras:\n  - id: a\n    source: rtsp://h/x\n  - id: a\n    source: rtsp://h/y\n", ":1: cameras: "),
+        ("server: {port: 1}\nserver: {port: 2}\n", ":2: server: duplicate key"),
+        ("server: [1, 2\n", ": (syntax):"),
+        ("- just\n- a list\n", ":1: (top level): must be a mapping"),
+        ("cameras:\n  - id: a\n    source: ${NOPE}\n", ":3: cameras[0].source: environment variable NOPE is not set"),
+        ("health: {black_max_luma: -1}\n", ":1: health.black_max_luma:"),
+    ],
+)
+def test_bad_config_names_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    found = problems(path)
+    assert any(p.startswith(str(path)) and expected in p for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("file:///etc/passwd", "scheme 'file' is not allowed"),
+        ("http://example.com/x.mp4", "scheme 'http' is not allowed"),
+        ("concat:/a|/b", "not allowed"),
+        ("subfile:,start,0,end,1,:/etc/passwd", "not allowed"),
+        ("/etc/passwd", "scheme '(none)' is not allowed"),
+        ("rtsp:///nohost", "has no host"),
+        ("onvif://u:p@10.0.0.5:80/", "onvif:// sources are not supported yet"),
+    ],
+)
+def test_bad_camera_urls_refused(tmp_path: Path, url: str, expected: str) -> None:
+    path = write(tmp_path, f"cameras:\n  - id: cam\n    source: '{url}'\n")
+    found = problems(path)
+    assert any(":3: cameras[0].source: " in p and expected in p for p in found), found
+
+
+def test_errors_never_echo_the_password(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "cameras:\n  - id: cam\n    source: rtsp://admin:Sup3rSecret@10.0.0.5/x\n    transport: bad\n"
+        "  - id: cam2\n    source: 'ftp://admin:Sup3rSecret@10.0.0.5/x'\n",
+    )
+    text = "\n".join(problems(path))
+    assert "cameras[0].transport" in text and "cameras[1].source" in text
+    assert "Sup3rSecret" not in text
+
+
+def test_repr_of_camera_hides_password(tmp_path: Path) -> None:
+    path = write(tmp_path, "cameras:\n  - id: cam\n    source: rtsp://admin:Sup3rSecret@10.0.0.5/x\n")
+    settings = load_settings(path, {})
+    assert "Sup3rSecret" not in repr(settings)
+    assert settings.cameras[0].display_source == "rtsp://***@10.0.0.5/x"
+
+
+def test_variable_substitution_with_default(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "server: {host: '${HOST:-0.0.0.0}', port: '${PORT}'}\n"
+        "cameras:\n  - id: cam\n    source: 'rtsp://u:${PW}@h/x'\n",
+    )
+    settings = load_settings(path, {"PORT": "9001", "PW": "pw"})
+    assert settings.server.host == "0.0.0.0"
+    assert settings.server.port == 9001
+    assert settings.cameras[0].source == "rtsp://u:pw@h/x"
+
+
+def test_environment_overrides_beat_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    env = {"PANTAU_SERVER__PORT": "9100", "PANTAU_CAMERAS__0__TRANSPORT": "udp", "PANTAU_LOGGING__LEVEL": "DEBUG"}
+    settings = load_settings(path, env)
+    assert settings.server.port == 9100
+    assert settings.cameras[0].transport == "udp"
+    assert settings.logging.level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"PANTAU_SERVER__PORT": "abc"}, "env PANTAU_SERVER__PORT: server.port:"),
+        ({"PANTAU_NOPE__X": "1"}, "env PANTAU_NOPE__X: nope"),
+        ({"PANTAU_CAMERAS__5__NAME": "x"}, "env PANTAU_CAMERAS__5__NAME: cameras[5].name: no such entry"),
+    ],
+)
+def test_bad_environment_override_is_named(tmp_path: Path, env: dict[str, str], expected: str) -> None:
+    found = problems(write(tmp_path, MINIMAL), env)
+    assert any(expected in p for p in found), found
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    found = problems(tmp_path / "missing.yaml")
+    assert "missing.yaml:0: (file): cannot read" in found[0]
+
+
+def _keys(model: type) -> set[str]:
+    from pydantic import BaseModel
+
+    names: set[str] = set()
+    for name, field in model.model_fields.items():  # type: ignore[attr-defined]
+        names.add(name)
+        for arg in (field.annotation, *getattr(field.annotation, "__args__", ())):
+            for inner in (arg, *getattr(arg, "__args__", ())):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    names |= _keys(inner)
+    return names
+
+
+def test_example_config_documents_every_key() -> None:
+    from core.config import Settings
+
+    text = (ROOT / "config.example.yaml").read_text()
+    missing = sorted(k for k in _keys(Settings) if f"{k}:" not in text)
+    assert not missing, f"config.example.yaml lacks: {missing}"
