@@ -1,0 +1,78 @@
+"""StreamStats: rates over the window, keyframe interval, ages and counters."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from streams.packet import MediaPacket, StreamInfo
+from streams.stats import StreamStats
+
+VIDEO = StreamInfo(index=0, kind="video", codec="h264", time_base=Fraction(1, 90000), width=1280, height=720)
+AUDIO = StreamInfo(index=1, kind="audio", codec="aac", time_base=Fraction(1, 8000))
+
+
+def feed(stats: StreamStats, start: float, seconds: float, fps: int = 25, size: int = 5000, gop: int = 50) -> float:
+    n = int(seconds * fps)
+    step = 90000 // fps
+    for i in range(n):
+        t = start + i / fps
+        stats.update(MediaPacket(0, b"x" * size, i * step, i * step, i % gop == 0, t, t))
+    return start + n / fps
+
+
+def test_never_seen_a_packet() -> None:
+    snap = StreamStats().snapshot(100.0)
+    assert snap.fps == 0 and snap.bitrate_bps == 0 and snap.last_packet_age_s is None
+    assert snap.codec is None and snap.packets_total == 0 and snap.keyframe_interval_s is None
+
+
+@pytest.mark.parametrize("fps", [5, 25, 30])
+def test_steady_stream(fps: int) -> None:
+    stats = StreamStats()
+    stats.set_streams((VIDEO, AUDIO))
+    end = feed(stats, 1000.0, 12, fps=fps, size=4000, gop=2 * fps)
+    snap = stats.snapshot(end)
+    assert snap.fps == pytest.approx(fps, rel=0.05)
+    assert snap.bitrate_bps == pytest.approx(fps * 4000 * 8, rel=0.05)
+    assert snap.keyframe_interval_s == pytest.approx(2.0)
+    assert (snap.width, snap.height, snap.codec) == (1280, 720, "h264")
+    assert snap.packets_total == 12 * fps and snap.bytes_total == 12 * fps * 4000
+    assert snap.last_packet_age_s == pytest.approx(1 / fps)
+
+
+def test_rates_fall_to_zero_when_packets_stop() -> None:
+    stats = StreamStats()
+    stats.set_streams((VIDEO,))
+    end = feed(stats, 50.0, 6)
+    # Half of the 4-5 s window holds packets: the rate sinks, it does not vanish at once.
+    assert 8 < stats.snapshot(end + 2.5).fps < 15
+    snap = stats.snapshot(end + 10)
+    assert snap.fps == 0 and snap.bitrate_bps == 0
+    assert snap.last_packet_age_s == pytest.approx(10 + 1 / 25)
+
+
+def test_short_history_is_not_diluted() -> None:
+    stats = StreamStats()
+    stats.set_streams((VIDEO,))
+    end = feed(stats, 10.3, 1.0)
+    assert stats.snapshot(end).fps == pytest.approx(25, rel=0.1)
+
+
+def test_counters_and_dropped_sources() -> None:
+    hub_drops = [7]
+    stats = StreamStats(extra_dropped=lambda: hub_drops[0])
+    stats.note_dropped(3)
+    stats.note_reconnect()
+    snap = stats.snapshot(0.0)
+    assert snap.dropped_packets == 10 and snap.reconnects == 1
+
+
+def test_audio_counts_bytes_not_frames() -> None:
+    stats = StreamStats()
+    stats.set_streams((VIDEO, AUDIO))
+    for i in range(50):
+        stats.update(MediaPacket(1, b"a" * 100, i * 160, i * 160, True, 20.0 + i / 50, 0.0))
+    snap = stats.snapshot(21.0)
+    assert snap.fps == 0 and snap.bitrate_bps == pytest.approx(50 * 100 * 8, rel=0.05)
