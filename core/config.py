@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from core.redact import redact_url
 
 CAMERA_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-ROLES = ("viewer", "operator", "supervisor", "admin", "auditor")
 Role = Literal["viewer", "operator", "supervisor", "admin", "auditor"]
+ROLES: tuple[Role, ...] = ("viewer", "operator", "supervisor", "admin", "auditor")
 
 # Schemes a camera URL may use. Anything else that libav understands (file:, concat:,
 # subfile:, http:, pipe:, ...) could read local files or reach arbitrary services.

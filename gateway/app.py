@@ -118,5 +118,6 @@ def _write_private(path: Path, text: str) -> None:
 
 def _bound_port(site: web.TCPSite) -> int:
     server = site._server  # aiohttp exposes the bound socket only here
-    assert server is not None and server.sockets  # type: ignore[union-attr]
-    return int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+    sockets = getattr(server, "sockets", None)
+    assert sockets, "site is not listening"
+    return int(sockets[0].getsockname()[1])

@@ -29,7 +29,7 @@ class JsonFormatter(logging.Formatter):
     _STANDARD = set(vars(logging.makeLogRecord({})))
 
     def format(self, record: logging.LogRecord) -> str:
-        body = {
+        body: dict[str, object] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
             "level": record.levelname,
             "logger": record.name,

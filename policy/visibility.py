@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 
-def may_see(role: str, camera_groups: Iterable[str], visibility: Mapping[str, Sequence[str]]) -> bool:
+def may_see(role: str, camera_groups: Iterable[str], visibility: Mapping[Any, Sequence[str]]) -> bool:
     """True when `role` is granted '*' or one of the camera's groups."""
     granted = visibility.get(role, ())
     if "*" in granted:

@@ -8,7 +8,6 @@ import stat
 from datetime import timedelta
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from core.clock import ManualClock

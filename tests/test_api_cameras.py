@@ -27,15 +27,17 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'p.db'}"
 
 
-async def wait_state(client: Client, token: str, camera: str, state: str, timeout: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+async def wait_state(
+    client: Client, token: str, camera: str, state: str, within: float
+) -> dict[str, Any]:
+    deadline = time.monotonic() + within
     body: dict[str, Any] = {}
     while time.monotonic() < deadline:
         body = await client.get_json(f"/api/v1/cameras/{camera}", token)
         if body["state"] == state:
             return body
         await asyncio.sleep(0.1)
-    raise AssertionError(f"{camera} not {state} within {timeout} s: {body}")
+    raise AssertionError(f"{camera} not {state} within {within} s: {body}")
 
 
 async def test_camera_online_with_stats_health_metrics_and_snapshot(
@@ -46,7 +48,7 @@ async def test_camera_online_with_stats_health_metrics_and_snapshot(
     async with running_gateway(make_settings(tmp_path, db_url, cams)) as client:
         token = await client.sign_in("admin", client.admin_password())
         started = time.monotonic()
-        await wait_state(client, token, "gate-north", "online", timeout=5)
+        await wait_state(client, token, "gate-north", "online", within=5)
         assert time.monotonic() - started < 5
         await asyncio.sleep(2.5)  # let the rate windows fill
         cam = await client.get_json("/api/v1/cameras/gate-north", token)
@@ -94,16 +96,16 @@ async def test_camera_goes_offline_when_killed_and_returns(
     cams = [CameraConfig(id="cam", source=server.url("live"), **FAST)]
     async with running_gateway(make_settings(tmp_path, sqlite_url(tmp_path), cams)) as client:
         token = await client.sign_in("admin", client.admin_password())
-        await wait_state(client, token, "cam", "online", timeout=5)
+        await wait_state(client, token, "cam", "online", within=5)
         server.stop()
         killed = time.monotonic()
-        offline = await wait_state(client, token, "cam", "offline", timeout=2.0 + 2.0)
+        offline = await wait_state(client, token, "cam", "offline", within=2.0 + 2.0)
         assert time.monotonic() - killed <= 2.0 + 1.5  # stall timeout plus one watchdog tick
         assert offline["reason"]
         assert offline["attempt"] >= 1 and offline["next_retry_at"] is not None
         await asyncio.to_thread(server.start)
         back = time.monotonic()
-        await wait_state(client, token, "cam", "online", timeout=5)
+        await wait_state(client, token, "cam", "online", within=5)
         assert time.monotonic() - back < 5
         cam = await client.get_json("/api/v1/cameras/cam", token)
         assert cam["stats"]["reconnects"] >= 1
@@ -122,7 +124,7 @@ async def test_silent_camera_delays_neither_healthy_camera_nor_api(
     ]
     async with running_gateway(make_settings(tmp_path, sqlite_url(tmp_path), cams)) as client:
         token = await client.sign_in("admin", client.admin_password())
-        await wait_state(client, token, "healthy", "online", timeout=5)
+        await wait_state(client, token, "healthy", "online", within=5)
         worst_livez = 0.0
         packets_before = (await client.get_json("/api/v1/cameras/healthy", token))["stats"]["packets_total"]
         for _ in range(40):  # 4 s, across the silent camera's open timeout
@@ -155,8 +157,8 @@ async def test_credentials_never_leak_into_api_metrics_or_logs(
     ]
     async with running_gateway(make_settings(tmp_path, sqlite_url(tmp_path), cams)) as client:
         token = await client.sign_in("admin", client.admin_password())
-        await wait_state(client, token, "good", "online", timeout=5)
-        await wait_state(client, token, "gone", "offline", timeout=5)
+        await wait_state(client, token, "good", "online", within=5)
+        await wait_state(client, token, "gone", "offline", within=5)
         await asyncio.sleep(2.5)  # the silent one times out at least once
         outputs = []
         for path in ("/api/v1/cameras", "/api/v1/cameras/good", "/api/v1/cameras/gone",
@@ -201,7 +203,7 @@ async def test_demo_mode_shows_a_live_synthetic_camera(tmp_path: Path) -> None:
     settings = with_demo(make_settings(tmp_path, sqlite_url(tmp_path)))
     async with running_gateway(settings) as client:
         token = await client.sign_in("admin", client.admin_password())
-        cam = await wait_state(client, token, "demo", "online", timeout=8)
+        cam = await wait_state(client, token, "demo", "online", within=8)
         assert cam["source"] == "demo://pattern"
         async with client.http.get(client.url("/health")) as resp:
             health = await resp.json(content_type=None)
