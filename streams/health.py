@@ -120,7 +120,10 @@ class HealthMonitor:
             # Another resolution (or an unknown one) may be another framing: learn it anew.
             log.info(
                 "camera %s: video now %dx%d, scene reference reset",
-                self.camera_id, video.width, video.height, extra=extra,
+                self.camera_id,
+                video.width,
+                video.height,
+                extra=extra,
             )
             self.checker.reset_reference()
         self._size = size
@@ -128,7 +131,11 @@ class HealthMonitor:
             self._decoder = KeyframeDecoder(video)
         except (ValueError, av.error.FFmpegError) as exc:  # UnknownCodecError is a ValueError
             log.warning(
-                "camera %s: cannot decode %s for image checks: %s", self.camera_id, video.codec, exc, extra=extra
+                "camera %s: cannot decode %s for image checks: %s",
+                self.camera_id,
+                video.codec,
+                exc,
+                extra=extra,
             )
 
     def _on_picture(self, gray: np.ndarray | None) -> None:
@@ -145,7 +152,9 @@ class HealthMonitor:
             return
         log.info(
             "camera %s: image problems %s -> %s",
-            self.camera_id, ",".join(self.problems) or "none", ",".join(problems) or "none",
+            self.camera_id,
+            ",".join(self.problems) or "none",
+            ",".join(problems) or "none",
             extra={"camera": self.camera_id},
         )
         self.problems = problems

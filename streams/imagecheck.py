@@ -166,7 +166,9 @@ class ImageChecker:
         cfg = self.config
         small = downscale(gray)
         if self._previous is not None and self._previous.shape != small.shape:
-            log.info("picture size changed from %s to %s: checks start over", self._previous.shape, small.shape)
+            log.info(
+                "picture size changed from %s to %s: checks start over", self._previous.shape, small.shape
+            )
             self.reset_frozen()
             self.reset_reference()
 

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Callable
 
 import cv2
 import numpy as np
-import pytest
 
 from core.clock import ManualClock, SystemClock
 from core.config import HealthConfig
@@ -23,10 +22,11 @@ from tests.streams.test_imagecheck import scene
 INTERVAL = 0.5
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
+async def until(predicate: Callable[[], bool], limit_s: float = 5.0) -> None:
     """Wait (polling the loop) until `predicate()` holds."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
+    async with asyncio.timeout(limit_s):
+        # Polling: the predicates read plain counters of the code under test, no event exists.
+        while not predicate():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
 
@@ -96,7 +96,9 @@ async def test_one_keyframe_per_interval_and_stream_changes() -> None:
 async def test_undecodable_keyframes_are_counted_not_fatal() -> None:
     hub = StreamHub("cam", 64)
     reports: list[tuple[str, ...]] = []
-    monitor = HealthMonitor("cam", hub, HealthConfig(sample_interval_s=INTERVAL), ManualClock(), reports.append)
+    monitor = HealthMonitor(
+        "cam", hub, HealthConfig(sample_interval_s=INTERVAL), ManualClock(), reports.append
+    )
     info, (good,) = keyframes([scene(1)])
     async with running(monitor, hub) as task:
         hub.set_streams((dataclasses.replace(info, codec="no-such-codec"),))  # no decoder: ignored
@@ -123,7 +125,9 @@ class Watched:
         config = HealthConfig(sample_interval_s=INTERVAL)
         self.monitor = HealthMonitor(mount, self.hub, config, SystemClock(), self.reports.append)
         self.server = server
-        self.feeder = RtspFeeder(server.url(mount), self.hub.set_streams, self.hub.publish, loop.call_soon_threadsafe)
+        self.feeder = RtspFeeder(
+            server.url(mount), self.hub.set_streams, self.hub.publish, loop.call_soon_threadsafe
+        )
 
     def seen(self, problem: str) -> bool:
         return any(problem in r for r in self.reports)
@@ -137,8 +141,12 @@ async def test_problems_on_the_test_camera(camera_server: Callable[..., CameraSe
     cams = {
         name: Watched(server, mount)
         for name, mount in [
-            ("ball", "ball"), ("smpte", "smpte"), ("black", "black"), ("blur", "blur"),
-            ("moved", "ball"), ("covered", "ball"),
+            ("ball", "ball"),
+            ("smpte", "smpte"),
+            ("black", "black"),
+            ("blur", "blur"),
+            ("moved", "ball"),
+            ("covered", "ball"),
         ]
     }
     async with contextlib.AsyncExitStack() as stack:
@@ -149,11 +157,11 @@ async def test_problems_on_the_test_camera(camera_server: Callable[..., CameraSe
 
         async def expect(name: str, problem: str) -> None:
             cam = cams[name]
-            await until(lambda: cam.seen(problem), timeout=20)
+            await until(lambda: cam.seen(problem), limit_s=20)
 
         async def switch_after_reference(name: str, mount: str) -> None:
             cam = cams[name]
-            await until(lambda: cam.monitor.checker.reference is not None, timeout=20)
+            await until(lambda: cam.monitor.checker.reference is not None, limit_s=20)
             cam.switch(mount)
 
         # The camera sends a keyframe every 2 s (GOP 50 at 25 fps), so with a 0.5 s interval
@@ -166,7 +174,7 @@ async def test_problems_on_the_test_camera(camera_server: Callable[..., CameraSe
             switch_after_reference("covered", "black"),
         )
         await asyncio.gather(expect("moved", "scene_changed"), expect("covered", "black"))
-        await until(lambda: cams["ball"].monitor.samples >= 4, timeout=20)
+        await until(lambda: cams["ball"].monitor.samples >= 4, limit_s=20)
 
     for cam in cams.values():
         assert cam.feeder.error is None, cam.feeder.error

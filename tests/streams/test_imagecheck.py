@@ -117,14 +117,32 @@ PAIRS: list[tuple[str, Callable[[], np.ndarray], Callable[[], np.ndarray], bool,
     # name, previous/reference, current, looks identical (frozen), scene changed
     ("same picture", scene, scene, True, False),
     ("sensor noise only", lambda: scene(), lambda: flat_noise(scene(), 3, 7), True, False),
-    ("OSD clock ticks", lambda: with_text(scene(), "12:00:00"), lambda: with_text(scene(), "12:00:05"), True, False),
-    ("small object moves", lambda: with_disc(scene(), 100, 100, 30, 0), lambda: with_disc(scene(), 400, 250, 30, 0), False, False),
+    (
+        "OSD clock ticks",
+        lambda: with_text(scene(), "12:00:00"),
+        lambda: with_text(scene(), "12:00:05"),
+        True,
+        False,
+    ),
+    (
+        "small object moves",
+        lambda: with_disc(scene(), 100, 100, 30, 0),
+        lambda: with_disc(scene(), 400, 250, 30, 0),
+        False,
+        False,
+    ),
     ("lights dimmed", scene, lambda: (scene() * 0.8).astype(np.uint8), False, False),
     ("camera turned", scene, lambda: np.roll(scene(), W // 4, axis=1), False, True),
     ("another scene", lambda: scene(1), lambda: scene(2)[::-1, ::-1], False, True),
     ("covered by a hand", scene, hand, False, True),
     ("covered, OSD still burned in", lambda: with_text(scene()), lambda: with_text(flat(0)), False, True),
-    ("snow instead of ball", lambda: with_disc(flat(0), 300, 180, 32), lambda: flat(128, noise=40), False, True),
+    (
+        "snow instead of ball",
+        lambda: with_disc(flat(0), 300, 180, 32),
+        lambda: flat(128, noise=40),
+        False,
+        True,
+    ),
 ]
 
 
