@@ -92,11 +92,9 @@ class HealthMonitor:
                 if now < self._next_sample_at:
                     continue
                 self._next_sample_at = now + self.config.sample_interval_s
-                # Sequential by construction: the next packet is read only after this decode
-                # returns, so at most one decode per camera is ever in flight.
+                # Sequential by construction: the next item (a StreamChange too) is read only
+                # after this decode returns, so at most one decode per camera is in flight.
                 gray = await asyncio.to_thread(decoder.decode_gray, item, ANALYSIS_WIDTH)
-                if decoder is not self._decoder:
-                    continue  # the stream changed while decoding; this picture is stale
                 if gray is None:
                     # Some cameras (and FFmpeg's RTSP demuxer on x264 scene cuts) flag P-frames
                     # as keyframes; those do not decode alone. Try the next keyframe instead of
