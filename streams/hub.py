@@ -24,10 +24,14 @@ GOP_MAX_BYTES = 8 * 1024 * 1024
 class Subscription:
     """One consumer's view of a hub: async iterator of packets and stream changes."""
 
-    def __init__(self, hub: StreamHub, name: str, maxsize: int, backlog: list[Item]) -> None:
+    def __init__(
+        self, hub: StreamHub, name: str, maxsize: int, backlog: list[Item], lossy: bool = False
+    ) -> None:
         self.hub = hub
         self.name = name
         self.maxsize = maxsize
+        #: Drops expected by design (a sampler); counted here but not in hub.dropped_total.
+        self.lossy = lossy
         self.dropped = 0
         self.closed = False
         # The GOP snapshot taken on subscribe; bounded by the GOP cache caps, consumed first.
@@ -49,13 +53,17 @@ class Subscription:
                 if queue:
                     queue.popleft()
                 queue.appendleft(oldest)
-            self.dropped += 1
-            self.hub.dropped_total += 1
+            self._count_drop()
             self._resync = self._resync_counts = True
         queue.append(item)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def _count_drop(self) -> None:
+        self.dropped += 1
+        if not self.lossy:
+            self.hub.dropped_total += 1
 
     def qsize(self) -> int:
         """Items waiting to be read (backlog and live)."""
@@ -74,8 +82,7 @@ class Subscription:
             elif self._resync and self.hub.is_video(item.stream):
                 if not item.is_keyframe:
                     if self._resync_counts:
-                        self.dropped += 1
-                        self.hub.dropped_total += 1
+                        self._count_drop()
                     continue
                 self._resync = self._resync_counts = False
             return item
@@ -177,15 +184,19 @@ class StreamHub:
         """The newest video keyframe of the current connection, if any."""
         return self._keyframe
 
-    def subscribe(self, name: str, maxsize: int | None = None) -> Subscription:
-        """A new subscription: current streams first, then the cached GOP, then live packets."""
+    def subscribe(self, name: str, maxsize: int | None = None, lossy: bool = False) -> Subscription:
+        """A new subscription: current streams first, then the cached GOP, then live packets.
+
+        `lossy` marks a consumer that drops by design (a keyframe sampler): its drops are
+        not counted in `dropped_total`, which should mean someone lost video they wanted.
+        """
         backlog: list[Item] = []
         if self.streams:
             backlog.append(StreamChange(self.streams))
             # A GOP too long to cache is left out: the subscriber waits for the next keyframe.
             if not self._gop_overflow:
                 backlog.extend(self._gop)
-        sub = Subscription(self, name, maxsize or self.queue_size, backlog)
+        sub = Subscription(self, name, maxsize or self.queue_size, backlog, lossy)
         self._subscribers.append(sub)
         log.debug("camera %s: subscriber %s joined", self.camera_id, name)
         return sub
@@ -196,7 +207,9 @@ class StreamHub:
         except ValueError:
             return
         if sub.dropped:
-            log.info("camera %s: subscriber %s left, %d packets dropped", self.camera_id, sub.name, sub.dropped)
+            log.info(
+                "camera %s: subscriber %s left, %d packets dropped", self.camera_id, sub.name, sub.dropped
+            )
 
     def _cache(self, packet: MediaPacket) -> None:
         size = len(packet.data)

@@ -117,7 +117,9 @@ class StreamStats:
             start = max(float(oldest), self._first_received)
             span = now_monotonic - start
             frames = total = 0
-            for second, f, b in zip(self._bucket_second, self._bucket_frames, self._bucket_bytes):
+            for second, f, b in zip(
+                self._bucket_second, self._bucket_frames, self._bucket_bytes, strict=True
+            ):
                 if oldest <= second <= now_second:
                     frames += f
                     total += b

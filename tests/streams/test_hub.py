@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import asyncio
 from fractions import Fraction
+from typing import Any
 
 import pytest
 
-from streams.hub import GOP_MAX_PACKETS, StreamHub
+from streams.hub import GOP_MAX_PACKETS, StreamHub, Subscription
 from streams.packet import MediaPacket, StreamChange, StreamInfo
 
 VIDEO = StreamInfo(index=0, kind="video", codec="h264", time_base=Fraction(1, 90000), width=640, height=360)
-AUDIO = StreamInfo(index=1, kind="audio", codec="aac", time_base=Fraction(1, 48000), sample_rate=48000, channels=1)
+AUDIO = StreamInfo(
+    index=1, kind="audio", codec="aac", time_base=Fraction(1, 48000), sample_rate=48000, channels=1
+)
 
 
 def packet(n: int, key: bool = False, stream: int = 0, size: int = 100) -> MediaPacket:
     return MediaPacket(
-        stream=stream, data=bytes([n % 256]) * size, pts=n * 3600, dts=n * 3600,
-        is_keyframe=key, received=float(n), wallclock=float(n),
+        stream=stream,
+        data=bytes([n % 256]) * size,
+        pts=n * 3600,
+        dts=n * 3600,
+        is_keyframe=key,
+        received=float(n),
+        wallclock=float(n),
     )
 
 
@@ -25,9 +33,10 @@ def gop(start: int, length: int) -> list[MediaPacket]:
     return [packet(start + i, key=(i == 0)) for i in range(length)]
 
 
-def drain(sub: object) -> list[MediaPacket | StreamChange]:
-    out = []
-    while (item := sub._next_nowait()) is not None:  # type: ignore[attr-defined]
+def drain(sub: Subscription) -> list[Any]:
+    """Everything queued, without waiting (Any: tests index packets and changes alike)."""
+    out: list[Any] = []
+    while (item := sub._next_nowait()) is not None:
         out.append(item)
     return out
 
@@ -59,7 +68,7 @@ async def test_new_subscriber_starts_with_streams_then_cached_gop() -> None:
         assert items[0].is_keyframe and items[0].pts == 50 * 3600
         assert [p.pts for p in items] == [n * 3600 for n in range(50, 58)]
         hub.publish(packet(58))
-        assert (await sub.get()).pts == 58 * 3600
+        assert await sub.get() == packet(58)
     assert hub.subscriber_count == 0
     assert hub.latest_keyframe() == packet(50, key=True)
 
@@ -71,7 +80,11 @@ async def test_subscriber_before_connect_sees_no_change_until_streams_set() -> N
     hub.set_streams((VIDEO,))
     hub.publish(packet(0, key=True))
     hub.set_streams((), "stalled: no packet for 2 s")
-    assert drain(sub) == [StreamChange((VIDEO,)), packet(0, key=True), StreamChange((), "stalled: no packet for 2 s")]
+    assert drain(sub) == [
+        StreamChange((VIDEO,)),
+        packet(0, key=True),
+        StreamChange((), "stalled: no packet for 2 s"),
+    ]
     assert hub.latest_keyframe() is None and hub.streams == ()
     sub.close()
 
@@ -144,7 +157,7 @@ async def test_waiting_reader_wakes_on_publish_and_on_close() -> None:
     task = asyncio.create_task(sub.get())
     await asyncio.sleep(0)
     hub.publish(packet(0, key=True))
-    assert (await asyncio.wait_for(task, 1)).is_keyframe
+    assert await asyncio.wait_for(task, 1) == packet(0, key=True)
     received: list[object] = []
 
     async def consume() -> None:
@@ -179,3 +192,12 @@ async def test_async_iteration_sees_every_packet_when_keeping_up(maxsize: int) -
         await asyncio.sleep(0)
     await asyncio.wait_for(task, 2)
     assert len(got) == 200 and hub.dropped_total == 0
+
+
+async def test_lossy_subscriber_drops_are_not_in_the_hub_total() -> None:
+    hub = StreamHub("cam", 8)
+    hub.set_streams((VIDEO,))
+    sampler = hub.subscribe("health", maxsize=4, lossy=True)
+    for p in gop(0, 20):
+        hub.publish(p)
+    assert sampler.dropped == 16 and hub.dropped_total == 0

@@ -13,7 +13,9 @@ VIDEO = StreamInfo(index=0, kind="video", codec="h264", time_base=Fraction(1, 90
 AUDIO = StreamInfo(index=1, kind="audio", codec="aac", time_base=Fraction(1, 8000))
 
 
-def feed(stats: StreamStats, start: float, seconds: float, fps: int = 25, size: int = 5000, gop: int = 50) -> float:
+def feed(
+    stats: StreamStats, start: float, seconds: float, fps: int = 25, size: int = 5000, gop: int = 50
+) -> float:
     n = int(seconds * fps)
     step = 90000 // fps
     for i in range(n):

@@ -1,0 +1,188 @@
+"""Blocking packet sources and the worker thread that hands their packets to the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from core.config import CameraConfig
+from core.errors import SourceError, SourceRefused
+from core.redact import redact_url
+from streams.packet import MediaPacket, StreamInfo
+from streams.rtsp import RTSP_SCHEMES, RtspSource
+
+__all__ = ["HANDOFF_MAX", "PacketSource", "RtspSource", "SourceThread", "make_source"]
+
+log = logging.getLogger(__name__)
+
+# Packets waiting for the loop. The loop drains them in batches every time it gets to
+# run; 256 packets is ~10 s of 25 fps video: only a loop stuck that long loses packets,
+# and then the oldest go first (like the hub) instead of the thread blocking on a live feed.
+HANDOFF_MAX = 256
+
+
+class PacketSource(Protocol):
+    """A blocking source of packets; every method runs in the camera's worker thread."""
+
+    def open(self) -> tuple[StreamInfo, ...]:
+        """Connect and return the streams; raises SourceError."""
+        ...
+
+    def read(self) -> MediaPacket | None:
+        """Next packet, or None at end of stream; raises SourceError."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection; safe to call twice or after a failed open."""
+        ...
+
+
+def make_source(config: CameraConfig) -> PacketSource:
+    """The source for the camera's URL scheme; anything unknown is refused before libav."""
+    scheme = urlsplit(config.source).scheme.lower()
+    if scheme in RTSP_SCHEMES:
+        return RtspSource(config)
+    if scheme == "demo":
+        from streams.demo import DemoSource  # numpy/cv2 drawing is only needed for demos
+
+        return DemoSource(config)
+    raise SourceRefused(f"{redact_url(config.source)}: scheme {scheme or '(none)'!r} is not supported")
+
+
+OnOpen = Callable[[tuple[StreamInfo, ...]], None]
+OnPackets = Callable[[list[MediaPacket], int], None]
+OnEnd = Callable[[str | SourceError], None]
+
+
+class SourceThread:
+    """Runs one connection (open, then read until stopped) in its own thread.
+
+    Callbacks run on the event loop, in order: on_open once, on_packets with batches
+    (and the number of packets the bounded handoff dropped), then on_end once with the
+    reason the connection ended or its SourceError. `done` resolves after on_end.
+    """
+
+    def __init__(
+        self,
+        config: CameraConfig,
+        loop: asyncio.AbstractEventLoop,
+        on_open: OnOpen,
+        on_packets: OnPackets,
+        on_end: OnEnd,
+        factory: Callable[[CameraConfig], PacketSource] = make_source,
+    ) -> None:
+        self.config = config
+        self._loop = loop
+        self._on_open = on_open
+        self._on_packets = on_packets
+        self._on_end = on_end
+        self._factory = factory
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._pending: deque[MediaPacket] = deque()
+        self._dropped = 0
+        self._drain_scheduled = False
+        self.done: asyncio.Future[None] = loop.create_future()
+        self._thread = threading.Thread(target=self._run, name=f"camera-{config.id}", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to finish; it notices after the current open or read returns."""
+        self._stop.set()
+
+    def is_alive(self) -> bool:
+        """Whether the thread is still running."""
+        return self._thread.is_alive()
+
+    async def wait_stopped(self, limit_s: float) -> None:
+        """Stop and wait (even through cancellation) until the thread has ended, up to limit_s."""
+        self.stop()
+        cancelled = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit_s
+        # Open and read are bounded by their timeouts, so this wait is too; finishing it
+        # even when cancelled is what guarantees no thread outlives Camera.run().
+        while not self.done.done() and loop.time() < deadline:
+            try:
+                await asyncio.wait([self.done], timeout=deadline - loop.time())
+            except asyncio.CancelledError:
+                cancelled = True
+        # After `done` the thread only has to return from call_soon_threadsafe: microseconds.
+        while self._thread.is_alive() and loop.time() < deadline + 1.0:
+            try:
+                await asyncio.sleep(0.002)
+            except asyncio.CancelledError:
+                cancelled = True
+        if self._thread.is_alive():
+            log.error("camera %s: worker thread did not stop within %.1f s", self.config.id, limit_s)
+        if cancelled:
+            raise asyncio.CancelledError
+
+    def _run(self) -> None:
+        end: str | SourceError = "stopped"
+        source: PacketSource | None = None
+        try:
+            source = self._factory(self.config)
+            streams = source.open()
+            self._call(self._on_open, streams)
+            while not self._stop.is_set():
+                packet = source.read()
+                if packet is None:
+                    end = "end of stream"
+                    break
+                self._push(packet)
+        except SourceError as exc:
+            end = exc
+        except Exception as exc:  # a bug or an unexpected library error: report, don't die silently
+            log.exception("camera %s: source failed unexpectedly", self.config.id)
+            end = SourceError(f"{redact_url(self.config.source)}: unexpected {type(exc).__name__}")
+        finally:
+            if source is not None:
+                try:
+                    source.close()
+                except Exception:
+                    log.exception("camera %s: closing the source failed", self.config.id)
+            self._call(self._finish, end)
+
+    def _push(self, packet: MediaPacket) -> None:
+        with self._lock:
+            if len(self._pending) >= HANDOFF_MAX:
+                self._pending.popleft()
+                self._dropped += 1
+            self._pending.append(packet)
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
+        self._call(self._drain)
+
+    def _drain(self) -> None:
+        with self._lock:
+            batch = list(self._pending)
+            self._pending.clear()
+            dropped, self._dropped = self._dropped, 0
+            self._drain_scheduled = False
+        if batch or dropped:
+            self._on_packets(batch, dropped)
+
+    def _finish(self, end: str | SourceError) -> None:
+        self._drain()  # packets read before the end still belong to this connection
+        try:
+            self._on_end(end)
+        finally:
+            if not self.done.done():
+                self.done.set_result(None)
+
+    def _call(self, callback: Callable[..., None], *args: object) -> None:
+        try:
+            self._loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:
+            # The loop is closed: nobody is left to receive packets; just end the thread.
+            self._stop.set()
