@@ -70,8 +70,10 @@ class HealthConfig(Strict):
     sample_interval_s: float = Field(
         5.0, ge=0.5, le=3600, description="Decode at most one keyframe per camera this often."
     )
+    # A motionless scene also reads as "frozen" (the check ignores sensor noise), so the
+    # default asks for a minute without change at the default interval.
     frozen_samples: int = Field(
-        3, ge=2, le=100, description="Consecutive identical samples that mean a frozen picture."
+        12, ge=2, le=1000, description="Consecutive unchanged samples that mean a frozen picture."
     )
     frozen_max_diff: float = Field(
         0.5, ge=0, le=255, description="Mean absolute pixel difference below which samples are identical."
@@ -86,8 +88,9 @@ class HealthConfig(Strict):
     scene_change_min: float = Field(
         0.6, ge=0, le=1, description="1 - correlation with the reference above this is a moved or covered camera."
     )
+    # Not the first samples: a camera just (re)connected may still be adjusting exposure.
     reference_after_samples: int = Field(
-        2, ge=1, le=1000, description="Sample number that becomes the scene reference."
+        6, ge=1, le=1000, description="Healthy sample number that becomes the scene reference."
     )
 
 

@@ -58,7 +58,7 @@ async def test_one_keyframe_per_interval_and_stream_changes() -> None:
     clock = ManualClock()
     hub = StreamHub("cam", 64)
     reports: list[tuple[str, ...]] = []
-    monitor = HealthMonitor("cam", hub, HealthConfig(sample_interval_s=INTERVAL), clock, reports.append)
+    monitor = HealthMonitor("cam", hub, HealthConfig(sample_interval_s=INTERVAL, frozen_samples=3, reference_after_samples=2), clock, reports.append)
     info, (good, good2, black) = keyframes([scene(1), scene(1), np.zeros((360, 640), np.uint8)])
     async with running(monitor, hub):
         hub.set_streams((info,))
@@ -97,7 +97,7 @@ async def test_undecodable_keyframes_are_counted_not_fatal() -> None:
     hub = StreamHub("cam", 64)
     reports: list[tuple[str, ...]] = []
     monitor = HealthMonitor(
-        "cam", hub, HealthConfig(sample_interval_s=INTERVAL), ManualClock(), reports.append
+        "cam", hub, HealthConfig(sample_interval_s=INTERVAL, frozen_samples=3, reference_after_samples=2), ManualClock(), reports.append
     )
     info, (good,) = keyframes([scene(1)])
     async with running(monitor, hub) as task:
@@ -122,7 +122,7 @@ class Watched:
         loop = asyncio.get_running_loop()
         self.hub = StreamHub(mount, 64)
         self.reports: list[tuple[str, ...]] = []
-        config = HealthConfig(sample_interval_s=INTERVAL)
+        config = HealthConfig(sample_interval_s=INTERVAL, frozen_samples=3, reference_after_samples=2)
         self.monitor = HealthMonitor(mount, self.hub, config, SystemClock(), self.reports.append)
         self.server = server
         self.feeder = RtspFeeder(

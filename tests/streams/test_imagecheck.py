@@ -14,7 +14,8 @@ from core.config import HealthConfig
 from streams import imagecheck as ic
 
 W, H = 640, 360
-CFG = HealthConfig()
+# The checks as first tuned: short sequences keep the tables readable.
+CFG = HealthConfig(frozen_samples=3, reference_after_samples=2)
 
 
 def scene(seed: int = 1, width: int = W, height: int = H) -> np.ndarray:
