@@ -1,0 +1,66 @@
+"""What goes into the access log: one event type for every kind of access or change."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+Scalar = str | int | float | bool | None
+
+
+class AccessAction(enum.StrEnum):
+    """Every kind of entry the access log holds."""
+
+    SIGN_IN = "sign_in"
+    SIGN_IN_FAILED = "sign_in_failed"
+    SIGN_OUT = "sign_out"
+    LIVE_START = "live_start"
+    LIVE_STOP = "live_stop"
+    PLAYBACK_START = "playback_start"
+    PLAYBACK_STOP = "playback_stop"
+    EXPORT = "export"
+    PTZ = "ptz"
+    REQUEST_FILED = "request_filed"
+    REQUEST_APPROVED = "request_approved"
+    REQUEST_REFUSED = "request_refused"
+    TOKEN_ISSUED = "token_issued"
+    TOKEN_REDEEMED = "token_redeemed"
+    TOKEN_REVOKED = "token_revoked"
+    HOLD_PLACED = "hold_placed"
+    HOLD_RELEASED = "hold_released"
+    USER_CREATED = "user_created"
+    USER_CHANGED = "user_changed"
+    CONFIG_CHANGED = "config_changed"
+    SEGMENT_SEALED = "segment_sealed"
+    SEGMENT_DELETED = "segment_deleted"
+    DECISION = "decision"
+
+
+Outcome = Literal["ok", "allow", "deny", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessEvent:
+    """One fact for the log. Never carries a secret: tokens are named by their id."""
+
+    action: AccessAction
+    actor: str | None = None  # username, or "system" for the gateway itself
+    role: str | None = None
+    client: str | None = None  # peer address
+    camera: str | None = None
+    start: datetime | None = None  # time range concerned (UTC), e.g. the range actually sent
+    end: datetime | None = None
+    outcome: Outcome = "ok"
+    reason: str = ""
+    token_id: str | None = None
+    request_id: str | None = None
+    details: Mapping[str, Scalar] = field(default_factory=dict)
+
+
+class AccessRecorder(Protocol):
+    """Where events go; the access log implements it, tests may collect into a list."""
+
+    async def record(self, event: AccessEvent) -> None: ...
