@@ -11,6 +11,8 @@ from streams.packet import MediaPacket, StreamInfo
 # Rates over the last 5 s: long enough to smooth a 2 s GOP's keyframe burst in the
 # bitrate, short enough that a dying camera shows within one metrics scrape.
 WINDOW_S = 5
+_NO_PTS_MIN = 2**63
+_NO_PTS_MAX = -(2**63)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,11 @@ class StreamStats:
         self._bucket_second = [-1] * n
         self._bucket_frames = [0] * n
         self._bucket_bytes = [0] * n
+        # Video pts range per bucket: a server that bursts its backlog on connect (GStreamer
+        # does, so do cameras after a network hiccup) delivers seconds of video in an
+        # instant; dividing by the media time those frames cover keeps fps honest.
+        self._bucket_pts_min = [_NO_PTS_MIN] * n
+        self._bucket_pts_max = [_NO_PTS_MAX] * n
         self._extra_dropped = extra_dropped
         self._video_index: int | None = None
         self._time_base: float = 0.0
@@ -66,8 +73,13 @@ class StreamStats:
         self.height = video.height if video else 0
         self._last_key_pts = None
         self._last_key_received = None
-        # The window restarts too: a rate across an outage would understate the new one.
+        # The window restarts too: a rate across an outage would understate the new one,
+        # and the new connection's timestamps need not continue the old ones.
         self._first_received = None
+        n = len(self._bucket_second)
+        self._bucket_second[:] = [-1] * n
+        self._bucket_pts_min[:] = [_NO_PTS_MIN] * n
+        self._bucket_pts_max[:] = [_NO_PTS_MAX] * n
 
     def update(self, packet: MediaPacket) -> None:
         """Account one packet."""
@@ -84,18 +96,29 @@ class StreamStats:
             self._bucket_second[slot] = second
             self._bucket_frames[slot] = 0
             self._bucket_bytes[slot] = 0
+            self._bucket_pts_min[slot] = _NO_PTS_MIN
+            self._bucket_pts_max[slot] = _NO_PTS_MAX
         self._bucket_bytes[slot] += size
         if packet.stream != self._video_index:
             return
         self._bucket_frames[slot] += 1
+        pts = packet.pts
+        if pts is not None:
+            if pts < self._bucket_pts_min[slot]:
+                self._bucket_pts_min[slot] = pts
+            if pts > self._bucket_pts_max[slot]:
+                self._bucket_pts_max[slot] = pts
         if packet.is_keyframe:
             self._keyframe(packet)
 
     def _keyframe(self, packet: MediaPacket) -> None:
-        # Prefer the camera's timestamps: arrival times jitter with the network.
-        if packet.pts is not None and self._last_key_pts is not None and packet.pts > self._last_key_pts:
-            self.keyframe_interval_s = (packet.pts - self._last_key_pts) * self._time_base
-        elif self._last_key_received is not None:
+        # The camera's timestamps, when it sends them: arrival times jitter with the network
+        # and bunch up in a connect burst. The first RTSP packet often has no pts; then the
+        # interval waits for the next pair instead of guessing.
+        if packet.pts is not None and self._last_key_pts is not None:
+            if packet.pts > self._last_key_pts:
+                self.keyframe_interval_s = (packet.pts - self._last_key_pts) * self._time_base
+        elif packet.pts is None and self._last_key_received is not None and self._last_key_pts is None:
             self.keyframe_interval_s = packet.received - self._last_key_received
         self._last_key_pts = packet.pts
         self._last_key_received = packet.received
@@ -117,12 +140,18 @@ class StreamStats:
             start = max(float(oldest), self._first_received)
             span = now_monotonic - start
             frames = total = 0
-            for second, f, b in zip(
-                self._bucket_second, self._bucket_frames, self._bucket_bytes, strict=True
-            ):
+            pts_min, pts_max = _NO_PTS_MIN, _NO_PTS_MAX
+            for slot, second in enumerate(self._bucket_second):
                 if oldest <= second <= now_second:
-                    frames += f
-                    total += b
+                    frames += self._bucket_frames[slot]
+                    total += self._bucket_bytes[slot]
+                    pts_min = min(pts_min, self._bucket_pts_min[slot])
+                    pts_max = max(pts_max, self._bucket_pts_max[slot])
+            if frames >= 2 and pts_max > pts_min:
+                # N frames span N-1 frame periods; stretch to cover all N.
+                media_span = (pts_max - pts_min) * self._time_base * frames / (frames - 1)
+                # Capped: a timestamp jump inside the window must not zero the rate.
+                span = max(span, min(media_span, WINDOW_S + 2.0))
             if span > 0.2:  # a rate over a few milliseconds is noise
                 fps = frames / span
                 bitrate = total * 8 / span

@@ -78,3 +78,26 @@ def test_audio_counts_bytes_not_frames() -> None:
         stats.update(MediaPacket(1, b"a" * 100, i * 160, i * 160, True, 20.0 + i / 50, 0.0))
     snap = stats.snapshot(21.0)
     assert snap.fps == 0 and snap.bitrate_bps == pytest.approx(50 * 100 * 8, rel=0.05)
+
+
+def test_backlog_burst_on_connect_does_not_inflate_fps() -> None:
+    stats = StreamStats()
+    stats.set_streams((VIDEO,))
+    # 30 frames (1.2 s of video) arrive at once, then the live 25 fps follows.
+    for i in range(30):
+        stats.update(MediaPacket(0, b"x" * 1000, i * 3600, i * 3600, i == 0, 500.0, 0.0))
+    for i in range(30, 30 + 40):
+        t = 500.0 + (i - 29) / 25
+        stats.update(MediaPacket(0, b"x" * 1000, i * 3600, i * 3600, False, t, 0.0))
+    snap = stats.snapshot(500.0 + 41 / 25)
+    assert snap.fps == pytest.approx(25, rel=0.08)
+    assert snap.bitrate_bps == pytest.approx(25 * 8000, rel=0.08)
+
+
+def test_reconnect_restarts_the_window() -> None:
+    stats = StreamStats()
+    stats.set_streams((VIDEO,))
+    end = feed(stats, 100.0, 3)
+    stats.set_streams((VIDEO,))
+    assert stats.snapshot(end).fps == 0
+    assert stats.packets_total == 75  # totals survive reconnects
