@@ -109,6 +109,9 @@ class CameraConfig(Strict):
     )
     backoff: BackoffConfig = Field(default_factory=BackoffConfig)
     health: HealthConfig | None = Field(None, description="Per-camera override of health thresholds.")
+    retention_days: float | None = Field(
+        None, gt=0, le=3650, description="Keep this camera's recordings this long (default: recording.retention_days)."
+    )
 
     @field_validator("id")
     @classmethod
@@ -172,6 +175,34 @@ class HubConfig(Strict):
     )
 
 
+class RecordingConfig(Strict):
+    """Continuous recording to sealed segments (owned by recorder/)."""
+
+    segment_s: float = Field(60.0, ge=2, le=3600, description="Target segment length; cut on a keyframe.")
+    retention_days: float = Field(30.0, gt=0, le=3650, description="Default age after which segments may be deleted.")
+    max_bytes: int | None = Field(None, gt=0, description="Storage budget for all recordings; oldest unheld go first.")
+    min_free_bytes: int = Field(
+        1024**3, ge=0, description="Free-space floor on the storage filesystem; retention keeps it free."
+    )
+    retention_interval_s: float = Field(60.0, ge=1, le=86400, description="How often retention runs.")
+
+
+class AccessLogConfig(Strict):
+    """The hash-chained, signed access log (owned by policy/)."""
+
+    key_path: Path | None = Field(
+        None, description="Ed25519 signing key (PEM); default data_dir/keys/access-log.pem, created on first start."
+    )
+    origin: str = Field("pantau/access-log", min_length=1, description="Checkpoint origin line (C2SP tlog-checkpoint).")
+    checkpoint_interval_s: float = Field(
+        1.0, gt=0, le=60, description="A signed checkpoint covers every append within this time."
+    )
+    witness_file: Path | None = Field(
+        None, description="Append-only file on another mount where every checkpoint is also written."
+    )
+    witness_url: str | None = Field(None, description="HTTP URL every checkpoint is POSTed to.")
+
+
 class LoggingConfig(Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
@@ -188,6 +219,8 @@ class Settings(Strict):
     access: AccessConfig = Field(default_factory=AccessConfig)
     hub: HubConfig = Field(default_factory=HubConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
+    recording: RecordingConfig = Field(default_factory=RecordingConfig)
+    access_log: AccessLogConfig = Field(default_factory=AccessLogConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
 
