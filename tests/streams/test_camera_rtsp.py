@@ -167,4 +167,7 @@ async def test_cancel_is_prompt_and_leaves_no_thread(camera_server, silent_camer
         await task
     assert time.monotonic() - start < 1.5
     assert camera_threads() == []
-    assert set(threading.enumerate()) <= before
+    # The loop's default executor (asyncio_N, used by health decodes) is the loop's to
+    # reap; anything else new would be a leak.
+    new = {t for t in set(threading.enumerate()) - before if not t.name.startswith("asyncio_")}
+    assert new == set()
