@@ -137,12 +137,21 @@ class Camera:
         worker.start()
         # Cancellation waits for the thread: at most one open or one read timeout.
         limit = cfg.open_timeout_s + cfg.read_timeout_s + 2.0
+        started = self.clock.monotonic()
         try:
             tick = min(1.0, cfg.stall_timeout_s / 4)
             while not worker.done.done():
                 await asyncio.wait([worker.done], timeout=tick)
-                if self._opened_at is None or worker.done.done():
-                    continue  # opening: bounded by open_timeout_s inside PyAV
+                if worker.done.done():
+                    break
+                if self._opened_at is None:
+                    # PyAV bounds the open by open_timeout_s; this only guards against a
+                    # library that ignores it, so the camera cannot sit in "connecting".
+                    if self.clock.monotonic() - started > cfg.open_timeout_s + 5.0:
+                        reason = f"open did not return within {cfg.open_timeout_s:g} s"
+                        self._down(reason)
+                        return reason
+                    continue
                 silent = self.clock.monotonic() - (self._last_packet_at or self._opened_at)
                 if silent >= cfg.stall_timeout_s:
                     reason = f"stalled: no packet for {cfg.stall_timeout_s:g} s"
