@@ -1,0 +1,1 @@
+"""Tests of policy/: the access log and its parts."""
