@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 HANDOFF_MAX = 256
 
 
+# How long a cancelled camera waits for its worker before leaving it to its own timeout.
+CANCEL_GRACE_S = 1.0
+
 class PacketSource(Protocol):
     """A blocking source of packets; every method runs in the camera's worker thread."""
 
@@ -108,21 +111,34 @@ class SourceThread:
         cancelled = False
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit_s
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            # Called while the camera task is being cancelled (shutdown): see below.
+            deadline = min(deadline, loop.time() + CANCEL_GRACE_S)
         # Open and read are bounded by their timeouts, so this wait is too; finishing it
         # even when cancelled is what guarantees no thread outlives Camera.run().
         while not self.done.done() and loop.time() < deadline:
             try:
                 await asyncio.wait([self.done], timeout=deadline - loop.time())
             except asyncio.CancelledError:
+                # Shutting down: PyAV cannot interrupt an open from outside, so a camera
+                # mid-connect would hold shutdown for up to open_timeout_s. Wait briefly,
+                # then leave the (daemon) thread to end at its own timeout; it sees the
+                # stop flag and, with the loop gone, exits without touching it.
+                if not cancelled:
+                    deadline = min(deadline, loop.time() + CANCEL_GRACE_S)
                 cancelled = True
         # After `done` the thread only has to return from call_soon_threadsafe: microseconds.
-        while self._thread.is_alive() and loop.time() < deadline + 1.0:
+        while self._thread.is_alive() and self.done.done() and loop.time() < deadline + 1.0:
             try:
                 await asyncio.sleep(0.002)
             except asyncio.CancelledError:
                 cancelled = True
         if self._thread.is_alive():
-            log.error("camera %s: worker thread did not stop within %.1f s", self.config.id, limit_s)
+            log.warning(
+                "camera %s: worker thread still in an open or read; it ends at its timeout",
+                self.config.id,
+            )
         if cancelled:
             raise asyncio.CancelledError
 
