@@ -12,6 +12,7 @@ from core.db import Base, make_engine
 # Every package's tables must be imported so autogenerate sees one MetaData.
 import policy.logmodels  # noqa: F401
 import policy.models  # noqa: F401
+import recorder.models  # noqa: F401
 import streams.models  # noqa: F401
 
 config = context.config

@@ -1,0 +1,116 @@
+"""The segment index in the database: add sealed segments, open and close gaps, query spans."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock
+from recorder.models import Gap, Segment
+from recorder.segment import SealedSegment
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CameraTail:
+    """Where a camera's chain ends in the index."""
+
+    sha256: str | None
+    end: datetime | None
+
+
+class SegmentIndex:
+    """Reads and writes recording_segments and recording_gaps."""
+
+    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def add(self, seg: SealedSegment) -> Segment:
+        """Index a sealed segment; idempotent on its path."""
+        async with self._db() as session:
+            existing = await session.scalar(select(Segment).where(Segment.path == seg.path))
+            if existing is not None:
+                return existing
+            row = Segment(
+                camera_id=seg.camera_id, start=seg.start, end=seg.end, path=seg.path, bytes=seg.bytes,
+                sha256=seg.sha256, prev_sha256=seg.prev_sha256, status=seg.status, codec=seg.codec,
+                width=seg.width, height=seg.height, audio_codec=seg.audio_codec, drift_ms=seg.drift_ms,
+                timestamps=seg.timestamps, sealed_at=self._clock.now(),
+            )
+            session.add(row)
+            await session.commit()
+            return row
+
+    async def tail(self, camera: str) -> CameraTail:
+        """The newest segment of a camera (its hash continues the chain)."""
+        async with self._db() as session:
+            row = await session.scalar(
+                select(Segment).where(Segment.camera_id == camera).order_by(Segment.start.desc()).limit(1)
+            )
+        return CameraTail(row.sha256, row.end) if row else CameraTail(None, None)
+
+    async def open_gap(self, camera: str, start: datetime, reason: str) -> int:
+        async with self._db() as session:
+            gap = Gap(camera_id=camera, start=start, end=None, reason=reason[:256])
+            session.add(gap)
+            await session.commit()
+            return gap.id
+
+    async def close_gap(self, gap_id: int, end: datetime) -> Gap | None:
+        async with self._db() as session:
+            gap = await session.get(Gap, gap_id)
+            if gap is None:
+                return None
+            gap.end = max(end, gap.start)
+            await session.commit()
+            return gap
+
+    async def adopt_open_gap(self, camera: str) -> Gap | None:
+        """The gap a previous run left open (it stopped during an outage), to be continued.
+
+        Older open gaps (several crashes in one outage) end where the next one starts.
+        """
+        async with self._db() as session:
+            rows = list((await session.scalars(
+                select(Gap).where(Gap.camera_id == camera, Gap.end.is_(None)).order_by(Gap.start, Gap.id)
+            )).all())
+            if not rows:
+                return None
+            for older, newer in zip(rows, rows[1:], strict=False):
+                await session.execute(update(Gap).where(Gap.id == older.id).values(end=newer.start))
+            await session.commit()
+            return rows[-1]
+
+    async def segments(self, camera: str, start: datetime | None, end: datetime | None) -> list[Segment]:
+        """Segments of a camera overlapping [start, end), oldest first."""
+        query = select(Segment).where(Segment.camera_id == camera)
+        if end is not None:
+            query = query.where(Segment.start < end)
+        if start is not None:
+            query = query.where(Segment.end > start)
+        async with self._db() as session:
+            return list((await session.scalars(query.order_by(Segment.start, Segment.id))).all())
+
+    async def gaps(self, camera: str, start: datetime | None, end: datetime | None) -> list[Gap]:
+        """Gaps of a camera overlapping [start, end) (open gaps included), oldest first."""
+        query = select(Gap).where(Gap.camera_id == camera)
+        if end is not None:
+            query = query.where(Gap.start < end)
+        if start is not None:
+            query = query.where((Gap.end.is_(None)) | (Gap.end > start))
+        async with self._db() as session:
+            return list((await session.scalars(query.order_by(Gap.start, Gap.id))).all())
+
+    async def usage(self) -> tuple[int, dict[str, datetime]]:
+        """Total indexed bytes and the oldest segment start per camera."""
+        async with self._db() as session:
+            total = await session.scalar(select(func.coalesce(func.sum(Segment.bytes), 0)))
+            rows = (await session.execute(select(Segment.camera_id, func.min(Segment.start)).group_by(
+                Segment.camera_id))).all()
+        return int(total or 0), {cam: oldest for cam, oldest in rows}

@@ -1,0 +1,87 @@
+"""Tables owned by recorder: sealed segments, gaps, evidence holds and the deletion record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Float, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, UTCDateTime
+
+
+class Segment(Base):
+    """One sealed (or recovered) fMP4 file: its span, size, hash and place in the camera's chain."""
+
+    __tablename__ = "recording_segments"
+    __table_args__ = (Index("ix_recording_segments_camera_start", "camera_id", "start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    end: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    #: Path relative to storage.path, with forward slashes.
+    path: Mapped[str] = mapped_column(String(512), nullable=False, unique=True)
+    bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    #: sha256 of the camera's previous segment when this one was written (None: first).
+    prev_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: "sealed" (closed normally) or "recovered" (sealed after a crash from a partial file).
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    codec: Mapped[str] = mapped_column(String(32), nullable=False)
+    width: Mapped[int] = mapped_column(Integer, nullable=False)
+    height: Mapped[int] = mapped_column(Integer, nullable=False)
+    audio_codec: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: Camera clock minus server clock at the end of the segment (noted, never applied).
+    drift_ms: Mapped[float] = mapped_column(Float, nullable=False)
+    #: JSON: per-stream original index, time base and first dts (to restore timestamps).
+    timestamps: Mapped[str] = mapped_column(Text, nullable=False)
+    sealed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Gap(Base):
+    """A span without recording for one camera; `end` is None while it lasts."""
+
+    __tablename__ = "recording_gaps"
+    __table_args__ = (Index("ix_recording_gaps_camera_start", "camera_id", "start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reason: Mapped[str] = mapped_column(String(256), nullable=False)
+
+
+class Hold(Base):
+    """An evidence hold: retention may not delete this camera's recordings in [start, end)."""
+
+    __tablename__ = "evidence_holds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    end: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    reason: Mapped[str] = mapped_column(String(1024), nullable=False)
+    owner: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    released_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    release_reason: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+
+
+class Deletion(Base):
+    """What retention deleted, with the segment's hash, so the chain stays checkable."""
+
+    __tablename__ = "segment_deletions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    end: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    path: Mapped[str] = mapped_column(String(512), nullable=False)
+    bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    prev_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: "age", "budget" or "free_space".
+    reason: Mapped[str] = mapped_column(String(32), nullable=False)
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

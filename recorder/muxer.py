@@ -1,0 +1,192 @@
+"""Remuxing hub packets into one fragmented MP4 segment with PyAV (worker thread only)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from recorder.segment import META_KEY, SealedSegment, SegmentMeta
+from recorder.segmentfile import HashingFile, seal_file
+from recorder.store import SegmentStore
+from streams.packet import MediaPacket, StreamInfo
+
+log = logging.getLogger(__name__)
+
+# Forward-only fMP4: the moov (no samples) first, then moof+mdat per keyframe. Nothing
+# is ever rewritten, so the hash can be taken while writing and a crash leaves a
+# prefix that is playable up to its last whole fragment.
+MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
+
+_templates = threading.local()
+
+
+def _template(codec: str) -> av.stream.Stream | None:
+    """A stream of `codec` to copy codec parameters from (never opened as an encoder)."""
+    cache: dict[str, av.stream.Stream | None] | None = getattr(_templates, "cache", None)
+    if cache is None:
+        cache = _templates.cache = {}
+        _templates.container = av.open(io.BytesIO(), "w", format="mp4")
+    if codec not in cache:
+        try:
+            cache[codec] = _templates.container.add_stream(codec)
+        except (ValueError, av.error.FFmpegError, TypeError) as exc:
+            log.warning("codec %s cannot be recorded to MP4: %s", codec, exc)
+            cache[codec] = None
+    return cache[codec]
+
+
+_PARAM_NALS = {"h264": {7, 8}, "hevc": {32, 33, 34}}
+
+
+def parameter_sets(codec: str, data: bytes) -> bytes | None:
+    """SPS/PPS (VPS) NAL units of an Annex B keyframe, as Annex B: extradata for cameras
+    that send parameter sets only in band."""
+    kinds = _PARAM_NALS.get(codec)
+    if kinds is None:
+        return None
+    out = bytearray()
+    for nal in data.split(b"\x00\x00\x01"):
+        nal = nal.rstrip(b"\x00")
+        if not nal:
+            continue
+        kind = (nal[0] & 0x1F) if codec == "h264" else ((nal[0] >> 1) & 0x3F)
+        if kind in kinds:
+            out += b"\x00\x00\x00\x01" + nal
+    return bytes(out) or None
+
+
+def recordable(info: StreamInfo) -> bool:
+    """Whether a stream can go into the MP4 (video, and audio when MP4 has a mapping)."""
+    if info.kind == "video":
+        return _template(info.codec) is not None
+    return _template(info.codec) is not None and info.codec in MP4_AUDIO
+
+
+# Audio codecs ISO BMFF players understand; G.711 and friends are left out of MP4.
+MP4_AUDIO = frozenset({"aac", "mp3", "opus", "flac", "alac", "ac3", "eac3"})
+
+
+@dataclass
+class _Track:
+    info: StreamInfo
+    stream: av.stream.Stream
+
+
+class SegmentMuxer:
+    """One segment being written: opened at a keyframe, fed packets, then sealed or abandoned."""
+
+    def __init__(
+        self,
+        store: SegmentStore,
+        camera: str,
+        streams: tuple[StreamInfo, ...],
+        start: datetime,
+        prev_sha256: str | None,
+        first: MediaPacket,
+        first_dts: int,
+    ) -> None:
+        self.store = store
+        self.camera = camera
+        self.start = start
+        self.prev_sha256 = prev_sha256
+        self.partial = store.partial_path(camera, start)
+        self.partial.parent.mkdir(parents=True, exist_ok=True)
+        self.file = HashingFile(self.partial)
+        self.packets = 0
+        self.tracks: dict[int, _Track] = {}
+        try:
+            self.container = av.open(self.file, "w", format="mp4", options={"movflags": MOVFLAGS})
+            order: list[tuple[int, str, str, Fraction]] = []
+            for info in streams:
+                if not recordable(info):
+                    continue
+                stream = self.container.add_stream_from_template(_template(info.codec), opaque=True)
+                stream.time_base = info.time_base
+                ctx = stream.codec_context
+                ctx.time_base = info.time_base
+                extradata = info.extradata
+                if info.kind == "video":
+                    ctx.width, ctx.height = info.width, info.height
+                    if not extradata and first.stream == info.index:
+                        extradata = parameter_sets(info.codec, first.data)
+                else:
+                    ctx.sample_rate = info.sample_rate
+                if extradata:
+                    ctx.extradata = extradata
+                self.tracks[info.index] = _Track(info, stream)
+                order.append((info.index, info.kind, info.codec, info.time_base))
+            origin = next(s for s in streams if s.index == first.stream)
+            self.meta = SegmentMeta(
+                camera, start, prev_sha256, first.stream, origin.time_base, first_dts, tuple(order)
+            )
+            self.container.metadata[META_KEY] = self.meta.to_json()
+        except BaseException:
+            self.abandon()
+            raise
+        video = next((t.info for t in self.tracks.values() if t.info.kind == "video"), None)
+        audio = next((t.info for t in self.tracks.values() if t.info.kind == "audio"), None)
+        self.codec = video.codec if video else (audio.codec if audio else "")
+        self.width = video.width if video else 0
+        self.height = video.height if video else 0
+        self.audio_codec = audio.codec if audio else None
+
+    def write(self, packet: MediaPacket, pts: int, dts: int) -> None:
+        """Mux one packet (timestamps already made monotonic by the writer)."""
+        track = self.tracks.get(packet.stream)
+        if track is None:
+            return
+        out = av.Packet(packet.data)
+        out.pts = pts
+        out.dts = dts
+        out.is_keyframe = packet.is_keyframe
+        out.time_base = track.info.time_base
+        out.stream = track.stream
+        self.container.mux(out)
+        self.packets += 1
+
+    def seal(self, end: datetime, drift_ms: float, cut_at: float) -> SealedSegment:
+        """Finish the file, fsync, hash, rename to the final name, make it read-only."""
+        self.container.close()
+        sha = self.file.finish()
+        final = self.store.final_path(self.camera, self.start)
+        seal_file(self.partial, final)
+        return SealedSegment(
+            camera_id=self.camera,
+            path=self.store.relative(final),
+            start=self.start,
+            end=max(end, self.start),
+            bytes=self.file.bytes,
+            sha256=sha,
+            prev_sha256=self.prev_sha256,
+            status="sealed",
+            codec=self.codec,
+            width=self.width,
+            height=self.height,
+            audio_codec=self.audio_codec,
+            drift_ms=drift_ms,
+            timestamps=self.meta.to_json(),
+            seal_latency_s=time.monotonic() - cut_at,
+        )
+
+    def abandon(self) -> Path:
+        """Stop writing after an error; the partial file stays for salvage or recovery."""
+        container = getattr(self, "container", None)
+        if container is not None:
+            try:
+                container.close()
+            except Exception as exc:  # closing flushes; on a full disk that fails too
+                log.debug("camera %s: closing an abandoned segment: %s", self.camera, exc)
+        self.file.abandon()
+        return self.partial
+
+
+def utc_after(start: datetime, seconds: float) -> datetime:
+    return start + timedelta(seconds=seconds)

@@ -1,0 +1,176 @@
+"""The worker thread that owns one camera's muxer: packets in order, segments sealed in order."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from recorder.muxer import SegmentMuxer
+from recorder.recovery import salvage
+from recorder.segment import SealedSegment
+from recorder.store import SegmentStore
+from streams.packet import MediaPacket, StreamInfo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    segment: SealedSegment
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """Writing a segment failed; what could be saved of it was sealed as `salvaged`."""
+
+    start: datetime
+    error: str
+    disk_full: bool
+    salvaged: SealedSegment | None
+
+
+Result = Sealed | Failed
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    # FFmpeg reports a failed write through its own error (errno is kept).
+    return getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+
+
+class MuxThread:
+    """Runs commands from the event loop in order; reports each seal or failure back to it."""
+
+    def __init__(
+        self,
+        store: SegmentStore,
+        camera: str,
+        prev_sha256: str | None,
+        loop: asyncio.AbstractEventLoop,
+        on_result: Callable[[Result], None],
+    ) -> None:
+        self.store = store
+        self.camera = camera
+        self.prev_sha256 = prev_sha256
+        self._loop = loop
+        self._on_result = on_result
+        self._commands: queue.SimpleQueue[tuple[object, ...]] = queue.SimpleQueue()
+        self._muxer: SegmentMuxer | None = None
+        self._failed = False
+        self.done: asyncio.Future[None] = loop.create_future()
+        self._thread = threading.Thread(target=self._run, name=f"recorder-{camera}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # ---- called on the event loop -------------------------------------------------------
+    def open(self, streams: tuple[StreamInfo, ...], start: datetime, first: MediaPacket, first_dts: int) -> None:
+        self._commands.put(("open", streams, start, first, first_dts))
+
+    def packet(self, packet: MediaPacket, pts: int, dts: int) -> None:
+        self._commands.put(("packet", packet, pts, dts))
+
+    def seal(self, end: datetime, drift_ms: float) -> None:
+        self._commands.put(("seal", end, drift_ms, time.monotonic()))
+
+    def resume(self) -> None:
+        """Accept segments again after a failure."""
+        self._commands.put(("resume",))
+
+    def stop(self) -> None:
+        """Seal nothing more; the thread ends after the commands already queued."""
+        self._commands.put(("stop",))
+
+    # ---- worker thread --------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while True:
+                command = self._commands.get()
+                kind = command[0]
+                if kind == "stop":
+                    break
+                if kind == "resume":
+                    self._failed = False
+                    continue
+                if self._failed:
+                    continue
+                try:
+                    self._execute(command)
+                except Exception as exc:
+                    self._fail(exc)
+        finally:
+            if self._muxer is not None:  # stopped with a segment open: leave it for recovery
+                self._fail(RuntimeError("stopped with a segment open"))
+            self._post(None)
+
+    def _execute(self, command: tuple[object, ...]) -> None:
+        kind = command[0]
+        if kind == "packet":
+            if self._muxer is not None:
+                _, packet, pts, dts = command
+                self._muxer.write(packet, pts, dts)  # type: ignore[arg-type]
+        elif kind == "open":
+            if self._muxer is not None:
+                raise RuntimeError("segment opened while another is open")
+            _, streams, start, first, first_dts = command
+            self._muxer = SegmentMuxer(
+                self.store, self.camera, streams, start, self.prev_sha256, first, first_dts  # type: ignore[arg-type]
+            )
+        elif kind == "seal":
+            muxer = self._muxer
+            if muxer is None:
+                return
+            _, end, drift_ms, cut_at = command
+            sealed = muxer.seal(end, drift_ms, cut_at)  # type: ignore[arg-type]
+            self._muxer = None
+            self.prev_sha256 = sealed.sha256
+            self._post(Sealed(sealed))
+
+    def _fail(self, exc: BaseException) -> None:
+        muxer, self._muxer = self._muxer, None
+        self._failed = True
+        full = _disk_full(exc)
+        detail = f"{type(exc).__name__}: {exc}"
+        if full:
+            log.error("camera %s: storage full while writing a segment", self.camera)
+        else:
+            log.error("camera %s: writing a segment failed: %s", self.camera, detail, exc_info=exc)
+        if muxer is None:
+            self._post(Failed(datetime.min, detail, full, None))
+            return
+        started = time.monotonic()
+        partial = muxer.abandon()
+        salvaged: SealedSegment | None = None
+        try:
+            if partial.exists():
+                salvaged = salvage(self.store, partial, started)
+        except Exception:
+            log.exception("camera %s: salvaging %s failed; recovery retries on the next start",
+                          self.camera, partial.name)
+        if salvaged is not None:
+            self.prev_sha256 = salvaged.sha256
+        self._post(Failed(muxer.start, detail, full, salvaged))
+
+    def _post(self, result: Result | None) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._deliver, result)
+        except RuntimeError:
+            log.error("camera %s: event loop closed; result of the recorder thread lost", self.camera)
+
+    def _deliver(self, result: Result | None) -> None:
+        if result is None:
+            if not self.done.done():
+                self.done.set_result(None)
+            return
+        self._on_result(result)

@@ -1,0 +1,173 @@
+"""Reading recordings back (cf. MediaMTX internal/playback): packets of a camera between two
+times, across segments and gaps, with their original timestamps, from verified files only."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from fractions import Fraction
+
+import av
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.errors import PantauError
+from recorder.index import SegmentIndex
+from recorder.models import Gap, Segment
+from recorder.segment import META_KEY, SegmentMeta
+from recorder.store import SegmentStore
+from streams.packet import MediaPacket, StreamInfo
+
+# Spans closer than this touch: segment times come from the same timestamps on both sides.
+TOUCH = timedelta(milliseconds=1)
+
+
+class SegmentCorrupt(PantauError):
+    """A sealed segment's bytes do not match its indexed hash: it is not served."""
+
+    status = 500
+    title = "Recording failed verification"
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentOpened:
+    """Packets of this segment follow; `streams` carry the original indexes and time bases."""
+
+    segment_id: int
+    path: str
+    start: datetime
+    end: datetime
+    sha256: str
+    streams: tuple[StreamInfo, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GapMarker:
+    """No recording in [start, end); never skipped silently."""
+
+    start: datetime
+    end: datetime
+    reason: str
+
+
+ReadItem = SegmentOpened | GapMarker | MediaPacket
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    streams: tuple[StreamInfo, ...]
+    packets: list[MediaPacket]
+
+
+def load_segment(data: bytes, start: datetime) -> _Loaded:
+    """Demux a verified segment; packets get their original index, timestamps and UTC time."""
+    with av.open(io.BytesIO(data), format="mp4") as container:
+        meta = SegmentMeta.from_json(container.metadata.get(META_KEY))
+        if meta is None:
+            raise SegmentCorrupt("segment has no Pantau header")
+        file_streams = list(container.streams)
+        mapping: dict[int, tuple[int, Fraction, Fraction]] = {}
+        infos: list[StreamInfo] = []
+        for stream, (orig_index, kind, codec, orig_tb) in zip(file_streams, meta.streams, strict=False):
+            ctx = stream.codec_context
+            mapping[stream.index] = (orig_index, Fraction(stream.time_base), orig_tb)
+            infos.append(StreamInfo(
+                index=orig_index, kind="video" if kind == "video" else "audio", codec=codec, time_base=orig_tb,
+                extradata=bytes(ctx.extradata) if ctx.extradata else None,
+                width=ctx.width if kind == "video" else 0, height=ctx.height if kind == "video" else 0,
+                sample_rate=getattr(ctx, "sample_rate", 0) if kind == "audio" else 0,
+            ))
+        origin_file = next((i for i, (o, _, _) in mapping.items() if o == meta.origin_stream), None)
+        packets: list[MediaPacket] = []
+        shift: Fraction | None = None  # original seconds minus file seconds
+        first_pts_s: Fraction | None = None
+        raw = [p for p in container.demux() if p.size and p.dts is not None]
+        for p in raw:
+            if p.stream_index == origin_file:
+                ftb = mapping[p.stream_index][1]
+                shift = meta.origin_dts * meta.origin_tb - p.dts * ftb
+                break
+        if shift is None:
+            shift = Fraction(0)
+        origin_pts = [p.pts for p in raw if p.stream_index == origin_file and p.pts is not None]
+        if origin_pts:
+            first_pts_s = min(origin_pts) * mapping[origin_file][1]  # type: ignore[index]
+        now = time.monotonic()
+        for p in raw:
+            orig_index, ftb, otb = mapping[p.stream_index]
+            pts = p.pts if p.pts is not None else p.dts
+            pts_s = pts * ftb
+            packets.append(MediaPacket(
+                stream=orig_index,
+                data=bytes(p),
+                pts=round((pts_s + shift) / otb),
+                dts=round((p.dts * ftb + shift) / otb),
+                is_keyframe=p.is_keyframe,
+                received=now,
+                wallclock=(start + timedelta(seconds=float(pts_s - (first_pts_s or 0)))).timestamp(),
+            ))
+    return _Loaded(tuple(infos), packets)
+
+
+def read_verified(path: str, expected: str, size: int) -> bytes:
+    """The file's bytes, only if they hash to the indexed value."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected or len(data) != size:
+        raise SegmentCorrupt(f"{path}: sha256 {digest} does not match the index ({expected})")
+    return data
+
+
+class SegmentReader:
+    """Yields a camera's recording between two times; reads sealed, verified segments only."""
+
+    def __init__(self, db: async_sessionmaker[AsyncSession], store: SegmentStore) -> None:
+        self._index = SegmentIndex(db, _NoClock())
+        self._store = store
+
+    async def read(self, camera: str, start: datetime, end: datetime) -> AsyncIterator[ReadItem]:
+        """Segments and gaps in time order; the first segment starts at the keyframe at or before `start`."""
+        segments = await self._index.segments(camera, start, end)
+        gaps = await self._index.gaps(camera, start, end)
+        cursor = start
+        for seg in segments:
+            if seg.start - cursor > TOUCH:
+                yield GapMarker(cursor, seg.start, _reason(gaps, cursor, seg.start))
+            data = await asyncio.to_thread(read_verified, str(self._store.absolute(seg.path)), seg.sha256, seg.bytes)
+            loaded = await asyncio.to_thread(load_segment, data, seg.start)
+            yield SegmentOpened(seg.id, seg.path, seg.start, seg.end, seg.sha256, loaded.streams)
+            for packet in _window(loaded, seg, start, end):
+                yield packet
+            cursor = max(cursor, seg.end)
+        if end - cursor > TOUCH:
+            yield GapMarker(cursor, end, _reason(gaps, cursor, end))
+
+
+def _window(loaded: _Loaded, seg: Segment, start: datetime, end: datetime) -> list[MediaPacket]:
+    video = {s.index for s in loaded.streams if s.kind == "video"}
+    t_start, t_end = start.timestamp(), end.timestamp()
+    first = 0
+    for i, p in enumerate(loaded.packets):
+        if p.wallclock > t_start:
+            break
+        if p.is_keyframe and (p.stream in video or not video):
+            first = i
+    return [p for p in loaded.packets[first:] if p.wallclock < t_end]
+
+
+def _reason(gaps: list[Gap], start: datetime, end: datetime) -> str:
+    reasons = [g.reason for g in gaps if g.start < end and (g.end is None or g.end > start)]
+    return "; ".join(dict.fromkeys(reasons)) or "no recording"
+
+
+class _NoClock:
+    def now(self) -> datetime:  # the reader never writes
+        raise RuntimeError("the reader does not write to the index")
+
+    def monotonic(self) -> float:
+        return time.monotonic()

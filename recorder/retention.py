@@ -1,0 +1,172 @@
+"""Expiring recordings (cf. MediaMTX internal/recordcleaner): the only code that deletes.
+
+Three rules, oldest first, never a segment under an active evidence hold:
+  * age: a camera's segments that ended more than its retention_days ago;
+  * budget: while indexed bytes exceed recording.max_bytes;
+  * free-space floor: while the filesystem has less than recording.min_free_bytes free.
+The budget and the floor may take segments younger than their period: they exist so the
+disk never fills; held segments are the only ones they may not take. Each deletion is
+recorded (with the segment's hash) before the file is unlinked, so a crash in between
+leaves a file that recovery recognises as deleted, never an index row without a file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock
+from core.config import RecordingConfig
+from recorder.events import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
+from recorder.holds import held
+from recorder.models import Deletion, Segment
+from recorder.segmentfile import fsync_dir
+from recorder.status import StorageState, disk_free
+from recorder.store import SegmentStore
+
+log = logging.getLogger(__name__)
+
+BATCH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    camera_id: str
+    start: datetime
+    end: datetime
+    sha256: str
+    bytes: int
+    reason: str
+
+
+class Retention:
+    """Applies the retention rules when asked; `run_once()` returns what it deleted."""
+
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        store: SegmentStore,
+        state: StorageState,
+        clock: Clock,
+        config: RecordingConfig,
+        camera_days: dict[str, float],
+        events: RecordingEventSink,
+    ) -> None:
+        self._db = db
+        self._store = store
+        self._state = state
+        self._clock = clock
+        self._config = config
+        self._camera_days = camera_days
+        self._events = events
+        self._lock = asyncio.Lock()
+
+    async def run_once(self) -> list[Deleted]:
+        async with self._lock:
+            deleted: list[Deleted] = []
+            deleted += await self._by_age()
+            if self._config.max_bytes is not None:
+                deleted += await self._by_budget(self._config.max_bytes)
+            deleted += await self._by_free_space(self._config.min_free_bytes)
+            return deleted
+
+    async def _by_age(self) -> list[Deleted]:
+        now = self._clock.now()
+        out: list[Deleted] = []
+        async with self._db() as session:
+            cameras = list((await session.scalars(select(Segment.camera_id).distinct())).all())
+        for camera in cameras:
+            days = self._camera_days.get(camera, self._config.retention_days)
+            cutoff = now - timedelta(days=days)
+            while True:
+                batch = await self._candidates(Segment.camera_id == camera, Segment.end < cutoff)
+                if not batch:
+                    break
+                for seg in batch:
+                    if (gone := await self._delete(seg, "age")) is not None:
+                        out.append(gone)
+        return out
+
+    async def _by_budget(self, budget: int) -> list[Deleted]:
+        out: list[Deleted] = []
+        while True:
+            async with self._db() as session:
+                used = int(await session.scalar(select(func.coalesce(func.sum(Segment.bytes), 0))) or 0)
+            if used <= budget:
+                return out
+            batch = await self._candidates()
+            if not batch:
+                log.error("recordings use %d bytes over a budget of %d, and everything left is held",
+                          used, budget)
+                return out
+            for seg in batch:
+                if (gone := await self._delete(seg, "budget")) is None:
+                    continue
+                out.append(gone)
+                used -= seg.bytes
+                if used <= budget:
+                    return out
+
+    async def _by_free_space(self, floor: int) -> list[Deleted]:
+        out: list[Deleted] = []
+        while True:
+            free, _ = await asyncio.to_thread(disk_free, self._store.root)
+            if free >= floor:
+                return out
+            batch = await self._candidates()
+            if not batch:
+                if floor:
+                    log.warning("storage has %d bytes free (floor %d) and nothing may be deleted", free, floor)
+                return out
+            for seg in batch:
+                if (gone := await self._delete(seg, "free_space")) is None:
+                    continue
+                out.append(gone)
+                free += seg.bytes
+                if free >= floor:
+                    break
+
+    async def _candidates(self, *where: object) -> list[Segment]:
+        """Oldest unheld segments matching `where`."""
+        query = select(Segment).where(~held(), *where).order_by(Segment.start, Segment.id).limit(BATCH)  # type: ignore[arg-type]
+        async with self._db() as session:
+            return list((await session.scalars(query)).all())
+
+    async def _delete(self, seg: Segment, reason: str) -> Deleted | None:
+        async with self._db() as session:
+            session.add(Deletion(
+                camera_id=seg.camera_id, start=seg.start, end=seg.end, path=seg.path, bytes=seg.bytes,
+                sha256=seg.sha256, prev_sha256=seg.prev_sha256, reason=reason, deleted_at=self._clock.now(),
+            ))
+            # Re-check the hold inside the transaction that deletes the row.
+            result = await session.execute(
+                delete(Segment).where(Segment.id == seg.id, ~held()).execution_options(synchronize_session=False)
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                await session.rollback()
+                return None  # a hold arrived meanwhile
+            await session.commit()
+        path = self._store.absolute(seg.path)
+        await asyncio.to_thread(_unlink, path)
+        self._state.note_deleted(seg.bytes)
+        log.info("retention (%s): deleted %s sha256=%s", reason, seg.path, seg.sha256)
+        await emit(self._events, RecordingEvent(
+            RecordingEventKind.SEGMENT_DELETED, seg.camera_id, seg.start, seg.end, seg.sha256, reason=reason,
+            details={"bytes": seg.bytes, "path": seg.path},
+        ))
+        return Deleted(seg.camera_id, seg.start, seg.end, seg.sha256, seg.bytes, reason)
+
+
+def _unlink(path: os.PathLike[str]) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        log.error("retention: %s was already gone from disk", path)
+        return
+    fsync_dir(os.path.dirname(path))  # type: ignore[arg-type]

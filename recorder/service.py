@@ -1,0 +1,178 @@
+"""The Recorder: recovery on start, one SegmentWriter per recorded camera, retention, status."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import stat
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock
+from core.config import Settings
+from recorder.events import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
+from recorder.holds import HoldStore
+from recorder.index import SegmentIndex
+from recorder.models import Deletion, Segment
+from recorder.reader import SegmentReader
+from recorder.recovery import describe_file, salvage
+from recorder.retention import Retention
+from recorder.segment import SealedSegment
+from recorder.segmentfile import fsync_dir
+from recorder.status import StorageState, StorageStatus, disk_free
+from recorder.store import SegmentStore
+from recorder.writer import SegmentWriter
+from streams.camera import Camera
+
+log = logging.getLogger(__name__)
+
+# While the disk is full, check this often whether recording can resume.
+FULL_POLL_S = 1.0
+
+
+@dataclass
+class RecoveryReport:
+    """What start-up recovery found."""
+
+    recovered: list[SealedSegment] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
+    indexed_orphans: list[SealedSegment] = field(default_factory=list)
+    finished_deletions: list[str] = field(default_factory=list)
+
+
+class Recorder:
+    """Owns recording for the composition root: construct, then `await run()` (safe to cancel)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        cameras: dict[str, Camera],
+        events: RecordingEventSink,
+    ) -> None:
+        self.settings = settings
+        self.config = settings.recording
+        self.db = db
+        self.clock = clock
+        self.cameras = cameras
+        self.events = events
+        self.store = SegmentStore(settings.storage.path)
+        self.index = SegmentIndex(db, clock)
+        self.state = StorageState(settings.storage.path)
+        self.holds = HoldStore(db, clock, events)
+        self.reader = SegmentReader(db, self.store)
+        camera_days = {c.id: c.retention_days for c in settings.cameras if c.retention_days is not None}
+        self.retention = Retention(db, self.store, self.state, clock, self.config, camera_days, events)
+        self.writers: dict[str, SegmentWriter] = {}
+        self._kick = asyncio.Event()
+        self.recovery: RecoveryReport | None = None
+
+    @property
+    def storage_problem(self) -> str | None:
+        """Set while recording is stopped because storage is full (for /readyz and /health)."""
+        return self.state.full_problem
+
+    def storage_status(self) -> StorageStatus:
+        """Storage figures for /health and /metrics (cheap: one statvfs, no database)."""
+        return self.state.snapshot()
+
+    async def run(self) -> None:
+        """Recover, then record every camera with `record: true` and apply retention, until cancelled."""
+        self.store.root.mkdir(parents=True, exist_ok=True)
+        self.recovery = await self.recover()
+        used, oldest = await self.index.usage()
+        self.state.bytes_used, self.state.oldest = used, oldest
+        recorded = [c for c in self.cameras.values() if c.config.record and c.config.enabled]
+        self.state.recording_cameras = len(recorded)
+        async with asyncio.TaskGroup() as tasks:
+            for camera in recorded:
+                writer = SegmentWriter(
+                    camera.id, camera.hub, self.store, self.index, self.state, self.events, self.clock,
+                    self.config.segment_s, self._kick,
+                )
+                self.writers[camera.id] = writer
+                tasks.create_task(writer.run(), name=f"recorder:{camera.id}")
+            tasks.create_task(self._retention_loop(), name="recorder:retention")
+
+    async def _retention_loop(self) -> None:
+        while True:
+            try:
+                await self.retention.run_once()
+            except Exception:
+                log.exception("retention failed; retrying at the next interval")
+            if self.state.full:
+                await self._check_resume()
+                timeout = FULL_POLL_S
+            else:
+                timeout = self.config.retention_interval_s
+            self._kick.clear()
+            try:
+                await asyncio.wait_for(self._kick.wait(), timeout)
+            except TimeoutError:
+                pass
+
+    async def _check_resume(self) -> None:
+        try:
+            free, _ = await asyncio.to_thread(disk_free, self.store.root)
+        except OSError:
+            return
+        if free >= self.state.resume_bytes():
+            problem = self.state.full_problem
+            self.state.clear()
+            await emit(self.events, RecordingEvent(
+                RecordingEventKind.STORAGE_RESUMED, None, reason=f"{free} bytes free after: {problem}"))
+
+    # ---- crash recovery ---------------------------------------------------------------------
+    async def recover(self) -> RecoveryReport:
+        """Seal or quarantine unsealed files; index sealed files the index lacks; finish deletions."""
+        report = RecoveryReport()
+        for partial in await asyncio.to_thread(lambda: list(self.store.partials())):
+            sealed = await asyncio.to_thread(salvage, self.store, partial)
+            if sealed is None:
+                report.quarantined.append(partial.name)
+                await emit(self.events, RecordingEvent(
+                    RecordingEventKind.SEGMENT_QUARANTINED, partial.name.split("_", 1)[0],
+                    reason="unsealed file not playable after a crash", details={"file": partial.name}))
+                continue
+            await self.index.add(sealed)
+            report.recovered.append(sealed)
+            self.state.note_sealed(sealed.camera_id, sealed.start, sealed.bytes, 0.0, True)
+            await emit(self.events, RecordingEvent(
+                RecordingEventKind.SEGMENT_RECOVERED, sealed.camera_id, sealed.start, sealed.end, sealed.sha256,
+                details={"bytes": sealed.bytes, "path": sealed.path}))
+        async with self.db() as session:
+            known = set((await session.scalars(select(Segment.path))).all())
+            deleted = set((await session.scalars(select(Deletion.sha256))).all())
+        finals = await asyncio.to_thread(lambda: list(self.store.finals()))
+        for path in finals:
+            if self.store.relative(path) in known:
+                continue
+            found = await asyncio.to_thread(describe_file, self.store, path)
+            if found is None:
+                log.error("sealed file %s is unreadable and not indexed; left in place", path)
+                continue
+            if found.sha256 in deleted:
+                # Retention recorded the deletion and died before the unlink.
+                await asyncio.to_thread(_unlink, path)
+                report.finished_deletions.append(found.path)
+                continue
+            await asyncio.to_thread(_make_read_only, path)
+            await self.index.add(found)
+            report.indexed_orphans.append(found)
+            log.warning("indexed sealed segment %s that the index did not know", found.path)
+        return report
+
+
+def _unlink(path: os.PathLike[str]) -> None:
+    os.unlink(path)
+    fsync_dir(os.path.dirname(path))  # type: ignore[arg-type]
+
+
+def _make_read_only(path: os.PathLike[str]) -> None:
+    mode = os.stat(path).st_mode
+    if mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        os.chmod(path, 0o444)
