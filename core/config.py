@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.redact import redact_url
 
@@ -160,13 +160,97 @@ class AuthConfig(Strict):
     lockout_s: float = Field(300.0, gt=0, description="How long a lockout lasts.")
 
 
+class ReplayRule(Strict):
+    """What one role may replay (or export) without a disposition."""
+
+    groups: list[str] = Field(default_factory=lambda: ["*"], description='Camera groups ("*" = every camera).')
+    max_age_h: float | None = Field(
+        None, gt=0, le=24 * 3650, description="How far back the window may start, in hours; null = no limit."
+    )
+    max_rate: float = Field(8.0, gt=0, le=64, description="Fastest playback speed (1.0 = real time).")
+    watermark: bool = Field(False, description="Burn the viewer's name into the picture.")
+
+
+def _default_playback() -> dict[Role, ReplayRule]:
+    return {
+        "operator": ReplayRule(max_age_h=24),
+        "supervisor": ReplayRule(max_age_h=24 * 30),
+        "admin": ReplayRule(max_age_h=24 * 30),
+    }
+
+
+class DispositionRules(Strict):
+    """The playback request -> approval -> disposition token workflow (SOP step 9)."""
+
+    approvals_required: int = Field(1, ge=1, le=10, description="Distinct approvals that issue a token.")
+    requester_roles: list[Role] = Field(
+        default_factory=lambda: ["operator", "supervisor"], description="Roles that may file requests."
+    )
+    approver_roles: list[Role] = Field(
+        default_factory=lambda: ["supervisor"], description="Roles that may approve or refuse (management)."
+    )
+    revoker_roles: list[Role] = Field(
+        default_factory=lambda: ["supervisor", "admin"], description="Roles that may revoke a token."
+    )
+    reader_roles: list[Role] = Field(
+        default_factory=lambda: ["operator", "supervisor", "admin", "auditor"],
+        description="Roles that may read requests, letters and dispositions.",
+    )
+    required_groups: list[str] = Field(
+        default_factory=list,
+        description="Camera groups whose recordings nobody replays or exports without a disposition.",
+    )
+    default_max_views: int = Field(3, ge=1, le=1000, description="Views a token allows unless the request says.")
+    max_views_limit: int = Field(20, ge=1, le=1000, description="Most views a request may ask for.")
+    default_valid_days: int = Field(7, ge=1, le=365, description="Token lifetime unless the request says.")
+    max_valid_days: int = Field(30, ge=1, le=365, description="Longest token lifetime a request may ask for.")
+    max_window_h: float = Field(24.0, gt=0, le=24 * 366, description="Longest time window one request may cover.")
+    max_rate: float = Field(1.0, gt=0, le=64, description="Fastest playback speed for a token holder.")
+    watermark: bool = Field(True, description="Burn the grantee and token id into the picture.")
+    letter_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024, description="Largest scanned letter (PDF, JPEG, PNG)."
+    )
+    key_path: Path | None = Field(
+        None,
+        description="Ed25519 token signing key (PEM); default data_dir/keys/disposition-token.pem, "
+        "created on first start with its public key beside it (.pub.pem).",
+    )
+
+    @model_validator(mode="after")
+    def _defaults_within_limits(self) -> DispositionRules:
+        if self.default_max_views > self.max_views_limit:
+            raise ValueError("default_max_views is above max_views_limit")
+        if self.default_valid_days > self.max_valid_days:
+            raise ValueError("default_valid_days is above max_valid_days")
+        return self
+
+
 class AccessConfig(Strict):
-    """Which roles see which camera groups ("*" = every camera)."""
+    """Who may do what: the rules the decision function (policy/decision.py) applies; deny by default."""
 
     visibility: dict[Role, list[str]] = Field(
         default_factory=lambda: {r: ["*"] for r in ROLES},
-        description="Role -> camera groups it may see; a role left out sees nothing.",
+        description="Role -> camera groups it may see live; a role left out sees nothing.",
     )
+    playback: dict[Role, ReplayRule] = Field(
+        default_factory=_default_playback,
+        description="Role -> internal replay without a disposition; a role left out needs one.",
+    )
+    export: dict[Role, ReplayRule] = Field(
+        default_factory=lambda: {"supervisor": ReplayRule(max_age_h=24 * 30, watermark=True)},
+        description="Role -> downloading recordings without a disposition.",
+    )
+    ptz: dict[Role, list[str]] = Field(
+        default_factory=lambda: {"operator": ["*"], "supervisor": ["*"], "admin": ["*"]},
+        description="Role -> camera groups whose PTZ it may move.",
+    )
+    audit_roles: list[Role] = Field(
+        default_factory=lambda: ["auditor", "admin"], description="Roles that may read the access log."
+    )
+    admin_roles: list[Role] = Field(
+        default_factory=lambda: ["admin"], description="Roles that may manage users and read health."
+    )
+    disposition: DispositionRules = Field(default_factory=DispositionRules)
 
 
 class HubConfig(Strict):

@@ -1,0 +1,311 @@
+"""The decision function: who may do what to which camera and time range. Pure: no I/O, no clock.
+
+The rules, in the order they are applied (the first that fails decides; deny by default):
+
+With a disposition token in the context (the holder is whoever presents it; the role plays no part):
+  T1. only `playback` and `list_recordings` can be done with a token;
+  T2. a revoked token is refused; T3. before not-before and T4. at or after expiry it is refused;
+  T5. the camera must be one of the token's cameras;
+  T6. the time range must be given, non-empty, and lie inside the token's window;
+  T7. `playback` needs a view left (views used < maximum views).
+  Allowed: log; playback also gets the disposition's maximum rate and, if configured, a watermark
+  naming the grantee and the token.
+
+Without a token, by the subject's role (no role: denied):
+  R1. `view_camera`, `live`: the role's `visibility` groups match the camera (log).
+  R2. `ptz`: the role's `ptz` groups match the camera (log).
+  R3. `list_recordings`: the role has a `playback` rule whose groups match the camera (log).
+  R4. `playback`, `export`: the role has a rule (`playback` / `export`) whose groups match the
+      camera; the camera is in no `disposition.required_groups` group; the time range is given and
+      non-empty; its start is no older than the rule's `max_age_h`. Otherwise a disposition is
+      needed. Allowed: log, the rule's maximum rate (playback), a watermark with the user's name
+      if the rule asks for one.
+  R5. `file_request`: role in `requester_roles`; the role sees the camera (`visibility`); the time
+      range is given, non-empty, ends no later than now and spans at most `max_window_h` (log).
+  R6. `read_requests`: role in `reader_roles` (log). `read_token`: role in `approver_roles`, or
+      role in `requester_roles` and the subject is the request's owner (log).
+  R7. `approve`, `refuse`: role in `approver_roles`; the request's owner is known and is not the
+      subject (nobody decides their own request) (log).
+  R8. `revoke`: role in `revoker_roles` (log).
+  R9. `read_access_log`: role in `audit_roles`; `administer`: role in `admin_roles` (log).
+
+A camera matches a list of groups when the list holds "*" or one of the camera's groups.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from core.config import AccessConfig, ReplayRule
+
+
+class Action(enum.StrEnum):
+    """What a subject asks to do."""
+
+    VIEW_CAMERA = "view_camera"  # camera metadata, state, snapshot
+    LIVE = "live"
+    PLAYBACK = "playback"
+    LIST_RECORDINGS = "list_recordings"
+    EXPORT = "export"
+    PTZ = "ptz"
+    FILE_REQUEST = "file_request"
+    READ_REQUESTS = "read_requests"  # requests, letters, dispositions
+    READ_TOKEN = "read_token"  # the disposition token itself (to hand to the grantee)
+    APPROVE = "approve"
+    REFUSE = "refuse"
+    REVOKE = "revoke"
+    READ_ACCESS_LOG = "read_access_log"
+    ADMINISTER = "administer"  # users, health, config
+
+
+class Reason(enum.StrEnum):
+    """Why a decision came out as it did; stable codes for the log and for clients."""
+
+    ALLOWED = "allowed"
+    NO_ROLE = "no_role"
+    NOT_PERMITTED = "not_permitted"
+    NO_CAMERA = "no_camera"
+    NOT_VISIBLE = "camera_not_visible"
+    NO_WINDOW = "no_time_range"
+    BAD_WINDOW = "empty_time_range"
+    FUTURE_WINDOW = "time_range_in_future"
+    WINDOW_TOO_LONG = "time_range_too_long"
+    DISPOSITION_REQUIRED = "disposition_required"
+    OWN_REQUEST = "own_request"
+    TOKEN_ACTION = "token_action_not_allowed"
+    TOKEN_REVOKED = "token_revoked"
+    TOKEN_NOT_YET_VALID = "token_not_yet_valid"
+    TOKEN_EXPIRED = "token_expired"
+    TOKEN_WRONG_CAMERA = "token_wrong_camera"
+    TOKEN_WRONG_WINDOW = "token_wrong_time_range"
+    TOKEN_VIEWS_EXHAUSTED = "token_views_exhausted"
+    # Raised before a decision can be made (tokens.py / dispositions.py), listed here so every
+    # refusal reason lives in one vocabulary.
+    TOKEN_MALFORMED = "token_malformed"
+    TOKEN_BAD_SIGNATURE = "token_bad_signature"
+    TOKEN_UNKNOWN = "token_unknown"
+
+
+class ObligationKind(enum.StrEnum):
+    """What the caller must do when it acts on an allow."""
+
+    LOG = "log"  # write an access-log entry
+    WATERMARK = "watermark"  # burn `value` (text) into the picture
+    MAX_RATE = "max_rate"  # play at most `value` times real time
+
+
+@dataclass(frozen=True, slots=True)
+class Obligation:
+    kind: ObligationKind
+    value: str | float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """Who asks: a signed-in user (role set) or a token holder (role None)."""
+
+    user: str
+    role: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """What is asked for. `owner` is the requester of a playback request (approve/refuse)."""
+
+    camera: str | None = None
+    camera_groups: frozenset[str] = frozenset()
+    start: datetime | None = None
+    end: datetime | None = None
+    owner: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """A disposition token whose signature has been checked, plus the server's state for it."""
+
+    token_id: str
+    request_id: str
+    grantee: str
+    cameras: frozenset[str]
+    start: datetime
+    end: datetime
+    not_before: datetime
+    expires: datetime
+    max_views: int
+    views_used: int = 0
+    revoked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """When, from where, and with which token (if any)."""
+
+    now: datetime
+    client: str = ""
+    token: TokenGrant | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    reason: Reason
+    detail: str = ""
+    obligations: tuple[Obligation, ...] = field(default=())
+
+    def obligation(self, kind: ObligationKind) -> Obligation | None:
+        """The obligation of this kind, if any."""
+        return next((o for o in self.obligations if o.kind is kind), None)
+
+    @property
+    def text(self) -> str:
+        """Reason code and detail, as logged."""
+        return f"{self.reason.value}: {self.detail}" if self.detail else self.reason.value
+
+
+TOKEN_ACTIONS = frozenset({Action.PLAYBACK, Action.LIST_RECORDINGS})
+LOG = Obligation(ObligationKind.LOG)
+
+
+def matches(granted: Collection[str], camera_groups: Iterable[str]) -> bool:
+    """True when `granted` holds "*" or one of the camera's groups."""
+    return "*" in granted or any(g in granted for g in camera_groups)
+
+
+def _deny(reason: Reason, detail: str = "") -> Decision:
+    return Decision(False, reason, detail)
+
+
+def _allow(*obligations: Obligation) -> Decision:
+    return Decision(True, Reason.ALLOWED, "", (LOG, *obligations))
+
+
+def _window(resource: Resource) -> Decision | None:
+    if resource.start is None or resource.end is None:
+        return _deny(Reason.NO_WINDOW, "a start and an end are needed")
+    if resource.start >= resource.end:
+        return _deny(Reason.BAD_WINDOW, "start must be before end")
+    return None
+
+
+def decide(rules: AccessConfig, subject: Subject, action: Action, resource: Resource, context: Context) -> Decision:
+    """Allow or deny `action` on `resource`, with the reason and the obligations of an allow."""
+    if context.token is not None:
+        return _by_token(rules, action, resource, context.token, context.now)
+    role = subject.role
+    if role is None:
+        return _deny(Reason.NO_ROLE, "no role and no disposition token")
+    if action in (Action.VIEW_CAMERA, Action.LIVE, Action.PTZ, Action.LIST_RECORDINGS):
+        if resource.camera is None:
+            return _deny(Reason.NO_CAMERA, "no camera named")
+        if action is Action.PTZ:
+            granted: Collection[str] = rules.ptz.get(role, ())  # type: ignore[call-overload]
+        elif action is Action.LIST_RECORDINGS:
+            rule = rules.playback.get(role)  # type: ignore[call-overload]
+            granted = rule.groups if rule is not None else ()
+        else:
+            granted = rules.visibility.get(role, ())  # type: ignore[call-overload]
+        if not matches(granted, resource.camera_groups):
+            return _deny(Reason.NOT_VISIBLE, f"role {role!r} may not {action.value} this camera")
+        return _allow()
+    if action in (Action.PLAYBACK, Action.EXPORT):
+        table = rules.playback if action is Action.PLAYBACK else rules.export
+        return _replay(rules, subject, action, table.get(role), resource, context.now)  # type: ignore[call-overload]
+    if action is Action.FILE_REQUEST:
+        return _file_request(rules, role, resource, context.now)
+    d = rules.disposition
+    if action is Action.READ_TOKEN:
+        if role in d.approver_roles or (role in d.requester_roles and subject.user == resource.owner):
+            return _allow()
+        return _deny(Reason.NOT_PERMITTED, "only approvers and the requester may read the token")
+    allowed_roles: Collection[str] = {
+        Action.READ_REQUESTS: d.reader_roles,
+        Action.APPROVE: d.approver_roles,
+        Action.REFUSE: d.approver_roles,
+        Action.REVOKE: d.revoker_roles,
+        Action.READ_ACCESS_LOG: rules.audit_roles,
+        Action.ADMINISTER: rules.admin_roles,
+    }.get(action, ())
+    if role not in allowed_roles:
+        return _deny(Reason.NOT_PERMITTED, f"role {role!r} may not {action.value}")
+    if action in (Action.APPROVE, Action.REFUSE):
+        if resource.owner is None:
+            return _deny(Reason.NOT_PERMITTED, "the request's owner is unknown")
+        if resource.owner == subject.user:
+            return _deny(Reason.OWN_REQUEST, "nobody decides their own request")
+    return _allow()
+
+
+def _replay(
+    rules: AccessConfig, subject: Subject, action: Action, rule: ReplayRule | None, resource: Resource, now: datetime
+) -> Decision:
+    if resource.camera is None:
+        return _deny(Reason.NO_CAMERA, "no camera named")
+    if rule is None or not matches(rule.groups, resource.camera_groups):
+        return _deny(Reason.DISPOSITION_REQUIRED, f"role {subject.role!r} needs a disposition to {action.value} this camera")
+    if matches(rules.disposition.required_groups, resource.camera_groups):
+        return _deny(Reason.DISPOSITION_REQUIRED, f"this camera's recordings need a disposition to {action.value}")
+    bad = _window(resource)
+    if bad is not None:
+        return bad
+    assert resource.start is not None
+    if rule.max_age_h is not None and resource.start < now - timedelta(hours=rule.max_age_h):
+        return _deny(
+            Reason.DISPOSITION_REQUIRED,
+            f"role {subject.role!r} may {action.value} the last {rule.max_age_h:g} h only; older needs a disposition",
+        )
+    extra: list[Obligation] = []
+    if action is Action.PLAYBACK:
+        extra.append(Obligation(ObligationKind.MAX_RATE, rule.max_rate))
+    if rule.watermark:
+        extra.append(Obligation(ObligationKind.WATERMARK, subject.user))
+    return _allow(*extra)
+
+
+def _file_request(rules: AccessConfig, role: str, resource: Resource, now: datetime) -> Decision:
+    d = rules.disposition
+    if role not in d.requester_roles:
+        return _deny(Reason.NOT_PERMITTED, f"role {role!r} may not file playback requests")
+    if resource.camera is None:
+        return _deny(Reason.NO_CAMERA, "no camera named")
+    if not matches(rules.visibility.get(role, ()), resource.camera_groups):  # type: ignore[call-overload]
+        return _deny(Reason.NOT_VISIBLE, f"role {role!r} does not see camera {resource.camera!r}")
+    bad = _window(resource)
+    if bad is not None:
+        return bad
+    assert resource.start is not None and resource.end is not None
+    if resource.end > now:
+        return _deny(Reason.FUTURE_WINDOW, "the time range must end in the past")
+    if resource.end - resource.start > timedelta(hours=d.max_window_h):
+        return _deny(Reason.WINDOW_TOO_LONG, f"one request covers at most {d.max_window_h:g} h")
+    return _allow()
+
+
+def _by_token(rules: AccessConfig, action: Action, resource: Resource, token: TokenGrant, now: datetime) -> Decision:
+    if action not in TOKEN_ACTIONS:
+        return _deny(Reason.TOKEN_ACTION, f"a disposition token does not allow {action.value}")
+    if token.revoked:
+        return _deny(Reason.TOKEN_REVOKED, "the token was revoked")
+    if now < token.not_before:
+        return _deny(Reason.TOKEN_NOT_YET_VALID, "the token is not valid yet")
+    if now >= token.expires:
+        return _deny(Reason.TOKEN_EXPIRED, "the token has expired")
+    if resource.camera is None or resource.camera not in token.cameras:
+        return _deny(Reason.TOKEN_WRONG_CAMERA, "the token does not cover this camera")
+    bad = _window(resource)
+    if bad is not None:
+        return bad
+    assert resource.start is not None and resource.end is not None
+    if resource.start < token.start or resource.end > token.end:
+        return _deny(Reason.TOKEN_WRONG_WINDOW, "the time range lies outside the token's window")
+    if action is Action.LIST_RECORDINGS:
+        return _allow()
+    if token.views_used >= token.max_views:
+        return _deny(Reason.TOKEN_VIEWS_EXHAUSTED, f"all {token.max_views} views are used")
+    d = rules.disposition
+    extra = [Obligation(ObligationKind.MAX_RATE, d.max_rate)]
+    if d.watermark:
+        extra.append(Obligation(ObligationKind.WATERMARK, f"{token.grantee} / {token.token_id}"))
+    return _allow(*extra)

@@ -1,0 +1,359 @@
+"""The decision function against an independent oracle of the written rules, plus a table of cases."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.config import ROLES, AccessConfig
+from policy.decision import (
+    Action,
+    Context,
+    Decision,
+    Obligation,
+    ObligationKind,
+    Reason,
+    Resource,
+    Subject,
+    TokenGrant,
+    decide,
+)
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+GROUPS = ["a", "b", "c"]
+GRANTS = ["a", "b", "c", "*"]
+CAMERAS = ["cam1", "cam2", "cam3"]
+USERS = ["ana", "budi", "citra"]
+HALF_HOUR = timedelta(minutes=30)
+
+
+# ---------------------------------------------------------------------------------------------
+# The oracle: the module docstring's rules written again, as plain conditions. Every condition
+# of an action must hold for an allow; the order does not matter, so no "first failure" logic.
+# ---------------------------------------------------------------------------------------------
+
+
+def oracle(rules: AccessConfig, subject: Subject, action: Action, res: Resource, ctx: Context) -> tuple[bool, set[Any]]:
+    """(allowed, obligations as a set of (kind, value))."""
+    log = ("log", None)
+    has_window = res.start is not None and res.end is not None and res.start < res.end
+
+    def sees(granted: list[str]) -> bool:
+        return "*" in granted or bool(set(granted) & set(res.camera_groups))
+
+    tok = ctx.token
+    d = rules.disposition
+    if tok is not None:
+        conditions = [
+            action in ("playback", "list_recordings"),
+            not tok.revoked,
+            tok.not_before <= ctx.now,
+            ctx.now < tok.expires,
+            res.camera in tok.cameras,
+            has_window,
+            has_window and tok.start <= res.start and res.end <= tok.end,  # type: ignore[operator]
+            action != "playback" or tok.views_used < tok.max_views,
+        ]
+        if not all(conditions):
+            return False, set()
+        if action == "list_recordings":
+            return True, {log}
+        obligations = {log, ("max_rate", d.max_rate)}
+        if d.watermark:
+            obligations.add(("watermark", f"{tok.grantee} / {tok.token_id}"))
+        return True, obligations
+
+    role = subject.role
+    if role is None:
+        return False, set()
+    camera = res.camera is not None
+    if action in ("view_camera", "live"):
+        return (camera and sees(rules.visibility.get(role, [])), {log})  # type: ignore[call-overload]
+    if action == "ptz":
+        return (camera and sees(rules.ptz.get(role, [])), {log})  # type: ignore[call-overload]
+    if action == "list_recordings":
+        rule = rules.playback.get(role)  # type: ignore[call-overload]
+        return (camera and rule is not None and sees(rule.groups), {log})
+    if action in ("playback", "export"):
+        rule = (rules.playback if action == "playback" else rules.export).get(role)  # type: ignore[call-overload]
+        ok = (
+            camera
+            and rule is not None
+            and sees(rule.groups)
+            and not sees(d.required_groups)
+            and has_window
+            and (rule.max_age_h is None or res.start >= ctx.now - timedelta(hours=rule.max_age_h))  # type: ignore[operator]
+        )
+        if not ok:
+            return False, set()
+        obligations = {log}
+        if action == "playback":
+            obligations.add(("max_rate", rule.max_rate))
+        if rule.watermark:
+            obligations.add(("watermark", subject.user))
+        return True, obligations
+    if action == "file_request":
+        ok = (
+            role in d.requester_roles
+            and camera
+            and sees(rules.visibility.get(role, []))  # type: ignore[call-overload]
+            and has_window
+            and res.end <= ctx.now  # type: ignore[operator]
+            and res.end - res.start <= timedelta(hours=d.max_window_h)  # type: ignore[operator]
+        )
+        return bool(ok), {log}
+    if action == "read_requests":
+        return role in d.reader_roles, {log}
+    if action == "read_token":
+        return role in d.approver_roles or (role in d.requester_roles and subject.user == res.owner), {log}
+    if action in ("approve", "refuse"):
+        return role in d.approver_roles and res.owner is not None and res.owner != subject.user, {log}
+    if action == "revoke":
+        return role in d.revoker_roles, {log}
+    if action == "read_access_log":
+        return role in rules.audit_roles, {log}
+    if action == "administer":
+        return role in rules.admin_roles, {log}
+    return False, set()
+
+
+def as_set(decision: Decision) -> set[Any]:
+    return {(o.kind.value, o.value) for o in decision.obligations}
+
+
+# ---------------------------------------------------------------------------------------------
+# Generators: small universes, times on a half-hour grid so boundaries (start exactly at the
+# age limit, now exactly at expiry) come up often.
+# ---------------------------------------------------------------------------------------------
+
+roles_st = st.sampled_from(ROLES)
+# Hypothesis favours small, empty values; mixing in generous ones makes allows common too.
+grants_st = st.one_of(st.just(["*"]), st.lists(st.sampled_from(GRANTS), max_size=3, unique=True))
+time_st = st.integers(-100, 8).map(lambda n: NOW + n * HALF_HOUR)
+opt_time_st = st.one_of(st.none(), time_st)
+rule_st = st.fixed_dictionaries(
+    {
+        "groups": grants_st,
+        "max_age_h": st.sampled_from([None, 0.5, 1.0, 2.0, 24.0, 48.0]),
+        "max_rate": st.sampled_from([1.0, 2.0, 8.0]),
+        "watermark": st.booleans(),
+    }
+)
+role_list_st = st.one_of(st.just(list(ROLES)), st.lists(roles_st, max_size=5, unique=True))
+
+
+def role_map(values: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[Any, Any]]:
+    return st.one_of(st.fixed_dictionaries({r: values for r in ROLES}), st.dictionaries(roles_st, values))
+
+
+rules_st = st.builds(
+    lambda vis, play, exp, ptz, audit, admin, disp: AccessConfig(
+        visibility=vis, playback=play, export=exp, ptz=ptz, audit_roles=audit, admin_roles=admin, disposition=disp
+    ),
+    role_map(grants_st),
+    role_map(rule_st),
+    role_map(rule_st),
+    role_map(grants_st),
+    role_list_st,
+    role_list_st,
+    st.fixed_dictionaries(
+        {
+            "approvals_required": st.integers(1, 3),
+            "requester_roles": role_list_st,
+            "approver_roles": role_list_st,
+            "revoker_roles": role_list_st,
+            "reader_roles": role_list_st,
+            "required_groups": st.lists(st.sampled_from(GRANTS), max_size=2, unique=True),
+            "max_window_h": st.sampled_from([0.5, 1.0, 6.0, 24.0]),
+            "max_rate": st.sampled_from([0.5, 1.0]),
+            "watermark": st.booleans(),
+        }
+    ),
+)
+token_st = st.builds(
+    lambda tid, grantee, cams, start, length, nbf, life, max_views, used, revoked: TokenGrant(
+        token_id=tid, request_id="req_1", grantee=grantee, cameras=frozenset(cams), start=start,
+        end=start + length * HALF_HOUR, not_before=nbf, expires=nbf + life * HALF_HOUR,
+        max_views=max_views, views_used=used, revoked=revoked,
+    ),
+    st.sampled_from(["dsp_1", "dsp_2"]),
+    st.sampled_from(["Polres", "Budi"]),
+    st.lists(st.sampled_from(CAMERAS), max_size=3, unique=True),
+    time_st,
+    st.sampled_from([0, 1, 2, 6, 200]),  # window length in half hours
+    time_st,
+    st.sampled_from([0, 1, 4, 200]),  # lifetime in half hours
+    st.integers(1, 4),
+    st.integers(0, 5),
+    st.booleans(),
+)
+wide_token_st = st.builds(
+    lambda cams, max_views, used, revoked: TokenGrant(
+        token_id="dsp_w", request_id="req_w", grantee="Polres", cameras=frozenset(cams),
+        start=NOW - timedelta(hours=60), end=NOW + timedelta(hours=5), not_before=NOW - timedelta(hours=60),
+        expires=NOW + timedelta(hours=60), max_views=max_views, views_used=used, revoked=revoked,
+    ),
+    st.sampled_from([CAMERAS, CAMERAS, ["cam1"]]),
+    st.integers(1, 4),
+    st.integers(0, 2),
+    st.sampled_from([False, False, False, True]),
+)
+query_st = st.tuples(
+    st.builds(Subject, st.sampled_from(USERS), st.one_of(st.none(), roles_st)),
+    # The actions with the most conditions come up more often.
+    st.sampled_from([*Action, *[Action.PLAYBACK, Action.EXPORT, Action.FILE_REQUEST] * 3]),
+    st.builds(
+        lambda camera, groups, window, owner: Resource(camera, groups, window[0], window[1], owner),
+        st.one_of(st.none(), st.sampled_from(CAMERAS), st.sampled_from(CAMERAS), st.sampled_from(CAMERAS)),
+        st.frozensets(st.sampled_from(GROUPS), max_size=2),
+        st.one_of(
+            st.tuples(opt_time_st, opt_time_st),  # anything, including missing and reversed
+            st.builds(lambda t, n: (t - n * HALF_HOUR, t), st.integers(-4, 1).map(lambda n: NOW + n * HALF_HOUR),
+                      st.integers(1, 6)),  # recent and well-formed: the common case
+        ),
+        st.one_of(st.none(), st.sampled_from(USERS)),
+    ),
+    st.builds(Context, st.sampled_from([NOW, NOW, NOW + HALF_HOUR]) | time_st, st.just("10.0.0.1"),
+              st.one_of(st.none(), st.none(), token_st, wide_token_st)),
+)
+
+QUERIES_PER_CONFIG = 25
+CONFIGS = 600  # x 25 = 15,000 cases
+
+
+def test_decide_agrees_with_the_oracle_on_10000_cases() -> None:
+    seen = {"cases": 0, "allows": 0, "denies": 0}
+    allows_by_path: Counter[tuple[str, bool]] = Counter()
+    false_allows: list[Any] = []
+    false_denies: list[Any] = []
+
+    @settings(max_examples=CONFIGS, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(rules_st, st.lists(query_st, min_size=QUERIES_PER_CONFIG, max_size=QUERIES_PER_CONFIG))
+    def check(rules: AccessConfig, queries: list[tuple[Subject, Action, Resource, Context]]) -> None:
+        for subject, action, resource, context in queries:
+            got = decide(rules, subject, action, resource, context)
+            want, obligations = oracle(rules, subject, action, resource, context)
+            seen["cases"] += 1
+            seen["allows" if want else "denies"] += 1
+            allows_by_path[(action.value, context.token is not None)] += want
+            if got.allowed and not want:
+                false_allows.append((subject, action, resource, context, got))
+            if want and not got.allowed:
+                false_denies.append((subject, action, resource, context, got))
+            assert got.allowed == want, (subject, action, resource, context, got)
+            if want:
+                assert as_set(got) == obligations, (action, got)
+            else:
+                assert got.obligations == () and got.reason is not Reason.ALLOWED
+
+    check()
+    assert false_allows == [] and false_denies == []
+    assert seen["cases"] >= 10_000
+    # Both outcomes are exercised in bulk, so agreement is not an artefact of "deny everything".
+    assert seen["allows"] >= 500 and seen["denies"] >= 5000, seen
+    # ... and every action's allow path, by role and (where possible) by token, is exercised.
+    paths = {(a.value, False) for a in Action} | {("playback", True), ("list_recordings", True)}
+    thin = {p: allows_by_path[p] for p in paths if allows_by_path[p] < 3}
+    assert not thin, thin
+
+
+# ---------------------------------------------------------------------------------------------
+# A table of named cases with their reasons.
+# ---------------------------------------------------------------------------------------------
+
+DEFAULT = AccessConfig()
+CAM = Resource("cam1", frozenset({"gates"}), NOW - timedelta(hours=2), NOW - timedelta(hours=1))
+
+
+def grant(**changes: Any) -> TokenGrant:
+    base: dict[str, Any] = dict(
+        token_id="dsp_x", request_id="req_x", grantee="Polres", cameras=frozenset({"cam1"}),
+        start=NOW - timedelta(hours=3), end=NOW, not_before=NOW - timedelta(hours=1),
+        expires=NOW + timedelta(days=1), max_views=3, views_used=0, revoked=False,
+    )
+    base.update(changes)
+    return TokenGrant(**base)
+
+
+@pytest.mark.parametrize(
+    ("role", "action", "resource", "token", "reason"),
+    [
+        ("viewer", Action.LIVE, CAM, None, Reason.ALLOWED),
+        ("viewer", Action.PLAYBACK, CAM, None, Reason.DISPOSITION_REQUIRED),
+        ("operator", Action.PLAYBACK, CAM, None, Reason.ALLOWED),
+        ("operator", Action.PLAYBACK, Resource("cam1", frozenset(), NOW - timedelta(hours=25), NOW), None,
+         Reason.DISPOSITION_REQUIRED),
+        ("supervisor", Action.PLAYBACK, Resource("cam1", frozenset(), NOW - timedelta(hours=25), NOW), None,
+         Reason.ALLOWED),
+        ("operator", Action.EXPORT, CAM, None, Reason.DISPOSITION_REQUIRED),
+        ("operator", Action.PLAYBACK, Resource("cam1"), None, Reason.NO_WINDOW),
+        ("operator", Action.PLAYBACK, Resource("cam1", frozenset(), NOW, NOW), None, Reason.BAD_WINDOW),
+        ("auditor", Action.PTZ, CAM, None, Reason.NOT_VISIBLE),
+        ("operator", Action.APPROVE, Resource(owner="someone"), None, Reason.NOT_PERMITTED),
+        ("supervisor", Action.APPROVE, Resource(owner="me"), None, Reason.OWN_REQUEST),
+        ("supervisor", Action.APPROVE, Resource(owner="other"), None, Reason.ALLOWED),
+        ("supervisor", Action.APPROVE, Resource(), None, Reason.NOT_PERMITTED),
+        ("operator", Action.FILE_REQUEST, CAM, None, Reason.ALLOWED),
+        ("viewer", Action.FILE_REQUEST, CAM, None, Reason.NOT_PERMITTED),
+        ("operator", Action.FILE_REQUEST, Resource("cam1", frozenset(), NOW - timedelta(hours=1), NOW + HALF_HOUR),
+         None, Reason.FUTURE_WINDOW),
+        ("operator", Action.FILE_REQUEST, Resource("cam1", frozenset(), NOW - timedelta(hours=25), NOW),
+         None, Reason.WINDOW_TOO_LONG),
+        ("auditor", Action.READ_ACCESS_LOG, Resource(), None, Reason.ALLOWED),
+        ("operator", Action.READ_ACCESS_LOG, Resource(), None, Reason.NOT_PERMITTED),
+        ("operator", Action.REVOKE, Resource(), None, Reason.NOT_PERMITTED),
+        (None, Action.LIVE, CAM, None, Reason.NO_ROLE),
+        (None, Action.PLAYBACK, CAM, grant(), Reason.ALLOWED),
+        (None, Action.LIST_RECORDINGS, CAM, grant(views_used=3), Reason.ALLOWED),
+        (None, Action.EXPORT, CAM, grant(), Reason.TOKEN_ACTION),
+        (None, Action.LIVE, CAM, grant(), Reason.TOKEN_ACTION),
+        (None, Action.PLAYBACK, CAM, grant(revoked=True), Reason.TOKEN_REVOKED),
+        (None, Action.PLAYBACK, CAM, grant(not_before=NOW + timedelta(seconds=1)), Reason.TOKEN_NOT_YET_VALID),
+        (None, Action.PLAYBACK, CAM, grant(expires=NOW), Reason.TOKEN_EXPIRED),
+        (None, Action.PLAYBACK, Resource("cam2", frozenset(), CAM.start, CAM.end), grant(), Reason.TOKEN_WRONG_CAMERA),
+        (None, Action.PLAYBACK, Resource("cam1", frozenset(), NOW - timedelta(hours=4), NOW), grant(),
+         Reason.TOKEN_WRONG_WINDOW),
+        (None, Action.PLAYBACK, CAM, grant(views_used=3), Reason.TOKEN_VIEWS_EXHAUSTED),
+        # A token decides alone: an admin presenting a revoked token is refused.
+        ("admin", Action.PLAYBACK, CAM, grant(revoked=True), Reason.TOKEN_REVOKED),
+    ],
+)
+def test_named_cases(role: str | None, action: Action, resource: Resource, token: TokenGrant | None,
+                     reason: Reason) -> None:
+    subject = Subject("me", role)
+    got = decide(DEFAULT, subject, action, resource, Context(NOW, "10.0.0.1", token))
+    assert got.reason is reason, got
+    assert got.allowed is (reason is Reason.ALLOWED)
+
+
+def test_token_playback_carries_rate_and_watermark() -> None:
+    got = decide(DEFAULT, Subject("Polres", None), Action.PLAYBACK, CAM, Context(NOW, "", grant()))
+    assert got.obligation(ObligationKind.LOG) == Obligation(ObligationKind.LOG)
+    assert got.obligation(ObligationKind.MAX_RATE) == Obligation(ObligationKind.MAX_RATE, 1.0)
+    watermark = got.obligation(ObligationKind.WATERMARK)
+    assert watermark is not None and "Polres" in str(watermark.value) and "dsp_x" in str(watermark.value)
+
+
+def test_required_groups_need_a_disposition_even_for_supervisors() -> None:
+    rules = AccessConfig(disposition={"required_groups": ["gates"]})
+    got = decide(rules, Subject("s", "supervisor"), Action.PLAYBACK, CAM, Context(NOW))
+    assert got.reason is Reason.DISPOSITION_REQUIRED
+    other = Resource("cam2", frozenset({"lobby"}), CAM.start, CAM.end)
+    assert decide(rules, Subject("s", "supervisor"), Action.PLAYBACK, other, Context(NOW)).allowed
+
+
+def test_deny_by_default_with_empty_rules() -> None:
+    rules = AccessConfig(visibility={}, playback={}, export={}, ptz={}, audit_roles=[], admin_roles=[],
+                         disposition={"requester_roles": [], "approver_roles": [], "revoker_roles": [],
+                                      "reader_roles": []})
+    for role in ROLES:
+        for action in Action:
+            got = decide(rules, Subject("x", role), action, Resource("cam1", frozenset({"a"}), CAM.start, CAM.end,
+                                                                      owner="y"), Context(NOW))
+            assert not got.allowed, (role, action)
