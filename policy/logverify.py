@@ -91,6 +91,8 @@ class LogVerifier:
         self._targets: dict[int, list[_Target]] = {}
         self._last_match = {"checkpoint": first, "witness": first}
         self._pending_breaks: list[int] = []
+        self._diverged: dict[str, bool] = {}
+        self._unexplained: tuple[int, int, str] | None = None
         self._content_bad_since = False  # a content problem seen since the last matched size
         self._max_covered = 0
         for source, items in (("checkpoint", checkpoints), ("witness", witness)):
@@ -136,8 +138,13 @@ class LogVerifier:
             self._content(seq, "entry hash does not match its content")
         own_ok = self._check_payload(entry) and own_ok
         if own_ok and self._tail is not None and entry.prev_hash != self._tail:
-            # Either this prev_hash or the previous entry changed; the next checkpoint tells which.
-            self._pending_breaks.append(seq)
+            if seq == 0:
+                self._problem(0, "the first entry does not start from the genesis hash")
+            else:
+                # Either this prev_hash or the previous entry changed; the next checkpoint tells which.
+                self._pending_breaks.append(seq)
+        if self._unexplained is not None:
+            self._explain(seq)
         self._tail = entry.entry_hash
         self._expected = seq + 1
         self.result.entries += 1
@@ -180,6 +187,9 @@ class LogVerifier:
             self._last_match[target.source] = size
             self._content_bad_since = False
             return
+        if self._diverged.get(target.source):
+            return  # once a leaf differs, every larger tree differs too: nothing new to name
+        self._diverged[target.source] = True
         if covered:
             for b in covered:
                 self._problem(
@@ -187,13 +197,27 @@ class LogVerifier:
                 )
             self._pending_breaks = [b for b in self._pending_breaks if b not in covered]
         elif not self._content_bad_since:
-            lo = self._last_match[target.source]
+            # Entry size-1 may have been rehashed; the next entry's link (fed next) tells.
+            self._unexplained = (self._last_match[target.source], size, target.source)
+
+    def _explain(self, next_seq: int | None) -> None:
+        assert self._unexplained is not None
+        lo, size, source = self._unexplained
+        self._unexplained = None
+        if next_seq == size and self._pending_breaks and self._pending_breaks[-1] == size:
+            self._pending_breaks.pop()
             self._problem(
-                lo, f"the tree of entries {lo}..{size - 1} differs from the {target.source} of size {size}: "
+                size - 1, f"entry {size - 1} was changed and rehashed: entry {size} still links to its original hash"
+            )
+        else:
+            self._problem(
+                lo, f"the tree of entries {lo}..{size - 1} differs from the {source} of size {size}: "
                 "an entry in that range was changed"
             )
 
     def finish(self) -> VerifyResult:
+        if self._unexplained is not None:
+            self._explain(None)
         for b in self._pending_breaks:
             self._problem(b - 1, f"entry {b} does not link to entry {b - 1}: one of them was changed")
         self._pending_breaks = []

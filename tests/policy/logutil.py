@@ -60,6 +60,9 @@ async def bypass_triggers(conn: AsyncConnection) -> None:
         for table in ("access_log", "access_log_checkpoints"):
             await conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
     else:
+        # Python's sqlite3 opens a transaction only before DML, and would autocommit the DROP:
+        # a DML that touches nothing opens it, so a rollback restores the triggers.
+        await conn.execute(text("DELETE FROM access_log WHERE 1 = 0"))
         for table in ("access_log", "access_log_checkpoints"):
             await conn.execute(text(f"DROP TRIGGER {table}_no_update"))
             await conn.execute(text(f"DROP TRIGGER {table}_no_delete"))

@@ -12,7 +12,8 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from policy.accesslog import AccessLogTampered
+from core.db import make_engine
+from policy.accesslog import AccessLog, AccessLogTampered
 from policy.events import AccessAction, AccessEvent
 from policy.logcli import verify_database
 from policy.logformat import entry_hash, leaf_of, payload_for
@@ -184,3 +185,21 @@ async def test_checkpointer_refuses_to_sign_over_changed_history(db_url: str) ->
         await restarted.record(event(5))
         with pytest.raises(AccessLogTampered):
             await restarted.checkpoint()
+
+
+@pytest.mark.parametrize("advisory_lock", [True, False])
+async def test_separate_engines_never_fork(db_url: str, advisory_lock: bool) -> None:
+    """Without PostgreSQL's advisory lock (and on SQLite) the unique seq/prev_hash plus retry keep one chain."""
+    signer = new_signer()
+    engines = [make_engine(db_url) for _ in range(8)]
+    try:
+        logs = [AccessLog(e, signer, origin=ORIGIN) for e in engines]
+        for alog in logs:
+            alog._pg = alog._pg and advisory_lock
+        await asyncio.gather(*(alog.record(event(w * 100 + i)) for w, alog in enumerate(logs) for i in range(40)))
+        await logs[0].checkpoint()
+    finally:
+        for e in engines:
+            await e.dispose()
+    result = await verify_database(db_url, signer, origin=ORIGIN)
+    assert result.ok and result.entries == 320, result.summary()
