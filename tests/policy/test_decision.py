@@ -63,7 +63,7 @@ def oracle(rules: AccessConfig, subject: Subject, action: Action, res: Resource,
             return False, set()
         if action == "list_recordings":
             return True, {log}
-        obligations = {log, ("max_rate", d.max_rate)}
+        obligations: set[Any] = {log, ("max_rate", d.max_rate)}
         if d.watermark:
             obligations.add(("watermark", f"{tok.grantee} / {tok.token_id}"))
         return True, obligations
@@ -91,7 +91,7 @@ def oracle(rules: AccessConfig, subject: Subject, action: Action, res: Resource,
         )
         if not ok:
             return False, set()
-        obligations = {log}
+        obligations: set[Any] = {log}
         if action == "playback":
             obligations.add(("max_rate", rule.max_rate))
         if rule.watermark:
