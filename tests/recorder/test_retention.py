@@ -1,0 +1,127 @@
+"""Retention and holds on a tiny real filesystem (tmpfs mounted by the test; needs root)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from core.db import make_engine, make_sessionmaker
+from recorder.models import Deletion
+from recorder.store import SegmentStore
+from recorder.verify import verify_index
+from tests.recorder.helpers import recording, rows, settings_for, wait_for
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path) -> Iterator[Any]:
+    """mount(size_mb) -> a fresh tmpfs of that size; unmounted at teardown."""
+    mounted: list[Path] = []
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+
+    def mount(size_mb: int) -> Path:
+        target = tmp_path / f"fs{len(mounted)}"
+        target.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(target)], check=True)
+        mounted.append(target)
+        return target
+
+    yield mount
+    for target in mounted:
+        subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+async def deletions(db_url: str) -> list[Deletion]:
+    engine = make_engine(db_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            return list((await session.scalars(select(Deletion).order_by(Deletion.id))).all())
+    finally:
+        await engine.dispose()
+
+
+async def verify(storage: Path, db_url: str) -> list[Any]:
+    engine = make_engine(db_url)
+    try:
+        return await verify_index(make_sessionmaker(engine), SegmentStore(storage))
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+async def test_free_space_floor_deletes_oldest_unheld_and_never_held(
+    camera_server: Any, tiny_fs: Any, sqlite_url: str
+) -> None:
+    storage = tiny_fs(20)
+    server = camera_server({"live": "snow"}, bitrate=4000)
+    settings = settings_for(storage, sqlite_url, {"cam1": server.url("live")}, segment_s=2,
+                            min_free_bytes=12 * MiB, retention_interval_s=1)
+    async with recording(settings) as run:
+        await wait_for(lambda: run.recorder.state.sealed_total >= 2, 40)
+        first = run.recorder.writers["cam1"].segments[0]
+        hold = await run.recorder.holds.place("cam1", first.start, first.end, "incident 42", "sup")
+        await wait_for(lambda: run.recorder.state.deleted_total >= 4, 90)
+        await asyncio.sleep(2)
+    segs, _ = await rows(sqlite_url)
+    gone = await deletions(sqlite_url)
+    assert gone and all(d.reason == "free_space" for d in gone)
+    assert first.sha256 in {s.sha256 for s in segs}, "the held segment was deleted"
+    assert first.sha256 not in {d.sha256 for d in gone}
+    # Oldest first: every deleted segment is older than every unheld one that remains.
+    unheld = [s for s in segs if s.sha256 != first.sha256]
+    assert max(d.start for d in gone) < min(s.start for s in unheld)
+    assert [d.start for d in gone] == sorted(d.start for d in gone)
+    for d in gone:
+        assert len(d.sha256) == 64 and not (storage / d.path).exists()
+    assert {e.sha256 for e in run.sink.events if e.kind == "segment_deleted"} == {d.sha256 for d in gone}
+    assert any(e.kind == "hold_placed" and e.details["hold_id"] == hold.id for e in run.sink.events)
+    assert await verify(storage, sqlite_url) == []
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+async def test_full_disk_with_everything_held_stops_alarms_and_resumes(
+    camera_server: Any, tiny_fs: Any, sqlite_url: str
+) -> None:
+    storage = tiny_fs(12)
+    server = camera_server({"live": "snow"}, bitrate=4000)
+    settings = settings_for(storage, sqlite_url, {"cam1": server.url("live")}, segment_s=2,
+                            min_free_bytes=7 * MiB, retention_interval_s=1)
+    async with recording(settings) as run:
+        recorder = run.recorder
+        now = recorder.clock.now()
+        hold = await recorder.holds.place("cam1", now - timedelta(hours=1), now + timedelta(hours=1),
+                                          "everything", "sup")
+        await wait_for(lambda: recorder.storage_problem is not None, 90)
+        status = recorder.storage_status()
+        assert status.state == "full" and status.problem
+        sealed_at_full = recorder.state.sealed_total
+        await asyncio.sleep(3)
+        # Stopped: nothing new is sealed while full, and nothing was deleted.
+        assert recorder.state.sealed_total == sealed_at_full
+        assert await deletions(sqlite_url) == []
+        assert await verify(storage, sqlite_url) == []
+        await recorder.holds.release(hold.id, "sup2", "case closed")
+        t0 = time.monotonic()
+        await wait_for(lambda: recorder.storage_problem is None, 30)
+        await wait_for(lambda: recorder.state.sealed_total > sealed_at_full + 1, 30)
+        resumed_after = time.monotonic() - t0
+    segs, gaps = await rows(sqlite_url)
+    assert any(g.reason == "storage full" and g.end is not None for g in gaps), gaps
+    kinds = [e.kind for e in run.sink.events]
+    assert "storage_full" in kinds and "storage_resumed" in kinds and "hold_released" in kinds
+    assert await deletions(sqlite_url)
+    assert resumed_after < 30
+    assert await verify(storage, sqlite_url) == []
