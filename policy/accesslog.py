@@ -136,7 +136,7 @@ class AccessLog:
             rows.append({"seq": first + offset, "prev_hash": prev, "entry_hash": h, "payload": payload,
                          "created_at": at})
             prev = h
-        await conn.execute(insert(t), rows)
+        await conn.execute(insert(AccessLogEntry), rows)
         return first
 
     # -- checkpoints ---------------------------------------------------------------------------
@@ -226,7 +226,7 @@ class AccessLog:
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(
-                    insert(AccessLogCheckpoint.__table__),
+                    insert(AccessLogCheckpoint),
                     {"size": size, "root_hash": root.hex(), "note": note, "created_at": now},
                 )
         except IntegrityError:

@@ -13,16 +13,21 @@ from core.db import make_engine
 from policy.keys import load_verifier
 from policy.logexport import verify_export
 from policy.logstore import iter_entries, read_checkpoints
+from policy.logformat import StoredCheckpoint
 from policy.logverify import LogVerifier, VerifyResult
 from policy.signednote import NoteError, NoteVerifier
 from policy.witness import read_witness_file
+
+
+def _witness(path: Path | None) -> list[StoredCheckpoint]:
+    return read_witness_file(path) if path is not None and path.exists() else []
 
 
 async def verify_database(
     url: str, verifier: NoteVerifier, *, origin: str | None = None, witness_file: Path | None = None
 ) -> VerifyResult:
     """Verify the log stored in the database at `url` (read-only)."""
-    witness = read_witness_file(witness_file) if witness_file and witness_file.exists() else []
+    witness = await asyncio.to_thread(_witness, witness_file)
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:
@@ -50,8 +55,7 @@ def verify_log(
     try:
         verifier = load_verifier(public_key_path, origin)
         if isinstance(source, Path) or "://" not in str(source):
-            witness = read_witness_file(witness_file) if witness_file and witness_file.exists() else []
-            result = verify_export(Path(source), verifier, origin=origin, witness=witness)
+            result = verify_export(Path(source), verifier, origin=origin, witness=_witness(witness_file))
         else:
             result = asyncio.run(verify_database(str(source), verifier, origin=origin, witness_file=witness_file))
     except (OSError, ValueError, NoteError, SQLAlchemyError) as exc:

@@ -32,7 +32,7 @@ def event(i: int) -> AccessEvent:
         action=action,
         actor=f"user{i % 7}",
         role="operator",
-        client="10.0.0.%d" % (i % 250),
+        client=f"10.0.0.{i % 250}",
         camera=f"cam-{i % 5}",
         start=start if action in (AccessAction.PLAYBACK_START, AccessAction.EXPORT) else None,
         end=start + timedelta(seconds=30) if action in (AccessAction.PLAYBACK_START, AccessAction.EXPORT) else None,

@@ -10,9 +10,9 @@ import json
 import random
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import Table, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from policy.accesslog import AccessLog
@@ -28,8 +28,8 @@ from .logutil import ORIGIN, bypass_triggers, event, new_signer, open_log
 
 N = 150
 CASES = 1000
-T = AccessLogEntry.__table__
-CP = AccessLogCheckpoint.__table__
+T = cast(Table, AccessLogEntry.__table__)
+CP = cast(Table, AccessLogCheckpoint.__table__)
 Row = dict[str, Any]
 
 
