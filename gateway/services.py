@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.config import Settings
+from policy.dispositions import DispositionService
 from policy.sessions import SessionStore
 from policy.throttle import LoginThrottle
 from policy.users import UserStore
@@ -31,3 +32,5 @@ class Services:
     #: Set while storage is not usable; /readyz and /health report it.
     storage_problem: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    #: The disposition workflow (playback requests, approvals, tokens); None until wired.
+    dispositions: DispositionService | None = None

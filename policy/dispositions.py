@@ -156,6 +156,11 @@ class DispositionService:
         self._cameras = {cam: frozenset(groups) for cam, groups in camera_groups.items()}
 
     @property
+    def letter_max_bytes(self) -> int:
+        """Largest letter accepted."""
+        return self._rules.disposition.letter_max_bytes
+
+    @property
     def public_key(self) -> Ed25519PublicKey:
         """The key that verifies every token this service issues."""
         return self._key.public_key()
@@ -528,6 +533,13 @@ class DispositionService:
                         request_id=claims.request_id, details=details)
         )
         return Redemption(claims, decision, views)
+
+    async def check(
+        self, who: Principal, token: str, camera: str, start: datetime, end: datetime, client: str = ""
+    ) -> Redemption:
+        """For staff: would `token` play this camera and range now? Uses no view; refusals are logged."""
+        await self._require(_Actor(who, client), Action.READ_REQUESTS, Resource(), AccessAction.DECISION)
+        return await self.redeem(token, Action.PLAYBACK, camera, start, end, client, count_view=False)
 
     async def _count_view(self, token_id: str, now: datetime) -> int | None:
         """Use one view atomically (one conditional UPDATE); None when none is left or revoked."""

@@ -91,7 +91,7 @@ def oracle(rules: AccessConfig, subject: Subject, action: Action, res: Resource,
         )
         if not ok:
             return False, set()
-        obligations: set[Any] = {log}
+        obligations = {log}
         if action == "playback":
             obligations.add(("max_rate", rule.max_rate))
         if rule.watermark:
