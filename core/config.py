@@ -184,16 +184,16 @@ class DispositionRules(Strict):
 
     approvals_required: int = Field(1, ge=1, le=10, description="Distinct approvals that issue a token.")
     requester_roles: list[Role] = Field(
-        default_factory=lambda: ["operator", "supervisor"], description="Roles that may file requests."
+        default=["operator", "supervisor"], description="Roles that may file requests."
     )
     approver_roles: list[Role] = Field(
-        default_factory=lambda: ["supervisor"], description="Roles that may approve or refuse (management)."
+        default=["supervisor"], description="Roles that may approve or refuse (management)."
     )
     revoker_roles: list[Role] = Field(
-        default_factory=lambda: ["supervisor", "admin"], description="Roles that may revoke a token."
+        default=["supervisor", "admin"], description="Roles that may revoke a token."
     )
     reader_roles: list[Role] = Field(
-        default_factory=lambda: ["operator", "supervisor", "admin", "auditor"],
+        default=["operator", "supervisor", "admin", "auditor"],
         description="Roles that may read requests, letters and dispositions.",
     )
     required_groups: list[str] = Field(
@@ -237,18 +237,18 @@ class AccessConfig(Strict):
         description="Role -> internal replay without a disposition; a role left out needs one.",
     )
     export: dict[Role, ReplayRule] = Field(
-        default_factory=lambda: {"supervisor": ReplayRule(max_age_h=24 * 30, watermark=True)},
+        default={"supervisor": ReplayRule(max_age_h=24 * 30, watermark=True)},
         description="Role -> downloading recordings without a disposition.",
     )
     ptz: dict[Role, list[str]] = Field(
-        default_factory=lambda: {"operator": ["*"], "supervisor": ["*"], "admin": ["*"]},
+        default={"operator": ["*"], "supervisor": ["*"], "admin": ["*"]},
         description="Role -> camera groups whose PTZ it may move.",
     )
     audit_roles: list[Role] = Field(
-        default_factory=lambda: ["auditor", "admin"], description="Roles that may read the access log."
+        default=["auditor", "admin"], description="Roles that may read the access log."
     )
     admin_roles: list[Role] = Field(
-        default_factory=lambda: ["admin"], description="Roles that may manage users and read health."
+        default=["admin"], description="Roles that may manage users and read health."
     )
     disposition: DispositionRules = Field(default_factory=DispositionRules)
 

@@ -15,10 +15,15 @@ from aiohttp import web
 from core.clock import Clock, SystemClock
 from core.config import CameraConfig, Settings
 from core.db import make_engine, make_sessionmaker
+from gateway.accesslogging import open_access_log, record_config
 from gateway.http.webapp import build_app
 from gateway.migrations import upgrade
 from gateway.services import Services
 from gateway.statuslog import StatusLog
+from policy.accesslog import AccessLog
+from policy.dispositions import DispositionService
+from policy.tokenkeys import default_token_key_path, load_or_create_signing_key
+from policy.events import AccessAction, AccessEvent
 from policy.sessions import SessionStore
 from policy.throttle import LoginThrottle
 from policy.users import UserStore
@@ -58,8 +63,10 @@ class Gateway:
             engine = make_engine(settings.database_url, echo=settings.database.echo)
             stack.push_async_callback(engine.dispose)
             db = make_sessionmaker(engine)
+            access_log = await open_access_log(settings, engine, self.clock)
             users = UserStore(db, self.clock)
-            await self._bootstrap_admin(users)
+            await record_config(settings, access_log)
+            await self._bootstrap_admin(users, access_log)
             status_log = StatusLog(db)
             cameras = {
                 cfg.id: Camera(
@@ -67,6 +74,14 @@ class Gateway:
                 )
                 for cfg in settings.cameras
             }
+            token_key = await asyncio.to_thread(
+                load_or_create_signing_key,
+                settings.access.disposition.key_path or default_token_key_path(settings.data_dir),
+            )
+            dispositions = DispositionService(
+                db, self.clock, settings.access, token_key, access_log, settings.data_dir,
+                {c.id: c.groups for c in settings.cameras},
+            )
             auth = settings.auth
             services = Services(
                 settings=settings,
@@ -78,6 +93,8 @@ class Gateway:
                 throttle=LoginThrottle(self.clock, auth.max_failures, auth.failure_window_s, auth.lockout_s),
                 cameras=cameras,
                 started_at=self.clock.now(),
+                access_log=access_log,
+                dispositions=dispositions,
             )
             self.services = services
             runner = web.AppRunner(build_app(services), handle_signals=False, access_log=None)
@@ -90,22 +107,30 @@ class Gateway:
                 "listening on http://%s:%d with %d camera(s)",
                 settings.server.host, self.port, len(cameras),
             )
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(status_log.run(), name="status-log")
-                for cam in cameras.values():
-                    if cam.config.enabled:
-                        tasks.create_task(cam.run(), name=f"camera:{cam.id}")
-                if on_ready is not None:
-                    on_ready(self)
-                await asyncio.Event().wait()  # until cancelled
+            # The access log's checkpointer outlives every other task, so whatever they
+            # record while stopping is still covered by a final signed checkpoint.
+            async with asyncio.TaskGroup() as outer:
+                outer.create_task(access_log.run(), name="access-log")
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(status_log.run(), name="status-log")
+                    for cam in cameras.values():
+                        if cam.config.enabled:
+                            tasks.create_task(cam.run(), name=f"camera:{cam.id}")
+                    if on_ready is not None:
+                        on_ready(self)
+                    await asyncio.Event().wait()  # until cancelled
 
-    async def _bootstrap_admin(self, users: UserStore) -> None:
+    async def _bootstrap_admin(self, users: UserStore, access_log: AccessLog) -> None:
         """First start: create `admin` with a random password in an owner-only file."""
         if await users.count() > 0:
             return
         password = secrets.token_urlsafe(18)
         path = self.settings.data_dir / INITIAL_PASSWORD_FILE
         await users.add("admin", "admin", password)
+        await access_log.record(
+            AccessEvent(AccessAction.USER_CREATED, actor="system", reason="first start",
+                        details={"username": "admin", "role": "admin"})
+        )
         _write_private(path, password + "\n")
         log.warning("no users yet: created user 'admin'; its password is in %s", path)
 

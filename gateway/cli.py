@@ -17,8 +17,15 @@ from core.configfile import load_settings
 from core.db import make_engine, make_sessionmaker
 from core.errors import ConfigError, PantauError
 from gateway import logsetup
+from gateway.accesslogging import key_path, open_access_log
 from gateway.app import Gateway, with_demo
 from gateway.migrations import upgrade
+from policy.events import AccessAction, AccessEvent
+from policy.keys import load_or_create_key, public_key_text
+from policy.logcli import verify_log
+from policy.tokencli import verify_token_cli
+from policy.tokenkeys import default_token_key_path, public_path
+from policy.users import UserStore
 
 log = logging.getLogger("pantau")
 
@@ -45,6 +52,18 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    verify = sub.add_parser(
+        "verify-log", help="verify the access log offline: chain, Merkle tree, signed checkpoints"
+    )
+    verify.add_argument("--from-file", type=Path, help="an exported log (default: the database)")
+    verify.add_argument("--public-key", type=Path, help="log public key (default: the gateway's key)")
+    verify.add_argument("--witness-file", type=Path, help="witness file (default: access_log.witness_file)")
+    sub.add_parser("log-key", help="print the access log's public key (verifier key line and PEM)")
+    token = sub.add_parser("token", help="disposition tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    tverify = token_sub.add_parser("verify", help="check a disposition token offline with the public key")
+    tverify.add_argument("token")
+    tverify.add_argument("--public-key", type=Path, help="token public key (default: the gateway's)")
     return parser
 
 
@@ -73,13 +92,30 @@ async def _serve(settings: Settings) -> None:
 
 
 async def _add_user(settings: Settings, name: str, role: str, password: str) -> None:
-    from policy.users import UserStore
-
+    clock = SystemClock()
     engine = make_engine(settings.database_url)
     try:
-        await UserStore(make_sessionmaker(engine), SystemClock()).add(name, role, password)
+        access_log = await open_access_log(settings, engine, clock)
+        await UserStore(make_sessionmaker(engine), clock).add(name, role, password)
+        await access_log.record(
+            AccessEvent(AccessAction.USER_CREATED, actor=f"cli:{getpass.getuser()}",
+                        details={"username": name, "role": role})
+        )
+        await access_log.checkpoint()
     finally:
         await engine.dispose()
+
+
+def _verify_log(settings: Settings, args: argparse.Namespace) -> int:
+    public = args.public_key or key_path(settings)
+    if not public.exists():
+        print(f"pantau: no key at {public}; pass --public-key", file=sys.stderr)
+        return 1
+    source: str | Path = args.from_file or settings.database_url
+    return verify_log(
+        source, public, origin=settings.access_log.origin,
+        witness_file=args.witness_file or settings.access_log.witness_file,
+    )
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -115,6 +151,16 @@ def main(argv: list[str] | None = None) -> int:
             password = _read_password(args.password_stdin)
             asyncio.run(_add_user(settings, args.name, args.role, password))
             print(f"user {args.name!r} created with role {args.role}")
+        elif args.command == "verify-log":
+            return _verify_log(settings, args)
+        elif args.command == "log-key":
+            key = load_or_create_key(key_path(settings))
+            print(public_key_text(key, settings.access_log.origin), end="")
+        elif args.command == "token":
+            default = public_path(
+                settings.access.disposition.key_path or default_token_key_path(settings.data_dir)
+            )
+            return verify_token_cli(args.token, args.public_key or default)
         return 0
     except ConfigError as exc:
         for line in exc.problems:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.config import Settings
+from policy.accesslog import AccessLog
 from policy.dispositions import DispositionService
 from policy.sessions import SessionStore
 from policy.throttle import LoginThrottle
@@ -29,6 +30,8 @@ class Services:
     throttle: LoginThrottle
     cameras: dict[str, Camera]
     started_at: datetime
+    #: The signed, hash-chained access log every access and change is recorded in.
+    access_log: AccessLog
     #: Set while storage is not usable; /readyz and /health report it.
     storage_problem: str | None = None
     extra: dict[str, object] = field(default_factory=dict)

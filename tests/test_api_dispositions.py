@@ -10,11 +10,8 @@ from typing import Any
 import aiohttp
 
 from core.config import CameraConfig
-from policy.accesslog import AccessLog
 from policy.dispositions import DispositionService
-from policy.keys import signer
 from policy.tokencli import verify_offline, verify_token_cli
-from policy.tokenkeys import default_token_key_path, load_or_create_signing_key
 from tests.gatewayutil import Client, make_settings, running_gateway
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(200)
@@ -26,18 +23,10 @@ PASSWORD = "password-123"
 
 
 async def wire(client: Client) -> DispositionService:
-    """What gateway/app.py will do: build the workflow service on the gateway's own database."""
+    """The workflow service the gateway built (gateway/app.py), logging to its access log."""
     services = client.gateway.services
-    assert services is not None
-    settings = services.settings
-    log_key = load_or_create_signing_key(settings.data_dir / "keys" / "test-log.pem")
-    recorder = AccessLog(services.engine, signer(log_key, "test/log"), origin="test/log", clock=services.clock)
-    service = DispositionService(
-        services.db, services.clock, settings.access, load_or_create_signing_key(default_token_key_path(settings.data_dir)),
-        recorder, settings.data_dir, {c.id: c.groups for c in settings.cameras},
-    )
-    services.dispositions = service
-    return service
+    assert services is not None and services.dispositions is not None
+    return services.dispositions
 
 
 def form(**changes: Any) -> aiohttp.FormData:

@@ -22,6 +22,7 @@ def test_every_route_is_documented_and_every_documented_route_exists(tmp_path: P
     services = Services(
         settings=Settings(), clock=SystemClock(), engine=None, db=None, users=None,  # type: ignore[arg-type]
         sessions=None, throttle=None, cameras={}, started_at=SystemClock().now(),  # type: ignore[arg-type]
+        access_log=None,  # type: ignore[arg-type]
     )
     app = build_app(services)
     served: set[tuple[str, str]] = set()

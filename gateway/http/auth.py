@@ -20,7 +20,7 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 # Routes anyone may call (INTERFACES.md). Static files live under /static/.
 OPEN_ROUTES = frozenset(
     {("GET", "/livez"), ("GET", "/readyz"), ("GET", "/"), ("POST", "/api/v1/session"),
-     ("GET", "/api/v1/openapi.json")}
+     ("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/access-log/public-key")}
 )
 # Routes open to the admin addresses; everyone else needs an admin token.
 ADMIN_ADDRESS_ROUTES = frozenset({("GET", "/health"), ("GET", "/metrics")})

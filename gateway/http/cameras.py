@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from core.errors import BadRequest, NotFound, Unavailable
 from gateway.http.auth import require_role
+from gateway.http.guard import authorize, decision_for
 from gateway.http.keys import SERVICES
 from gateway.http.views import camera_detail, camera_summary, iso
-from policy.users import Principal
-from policy.visibility import may_see
+from policy.decision import Action
 from streams.camera import Camera
 from streams.models import CameraStateChange
 from streams.snapshot import keyframe_jpeg
@@ -20,19 +20,14 @@ from streams.snapshot import keyframe_jpeg
 routes = web.RouteTableDef()
 
 
-def _visible(request: web.Request, who: Principal) -> list[Camera]:
-    services = request.app[SERVICES]
-    vis = services.settings.access.visibility
-    return [c for c in services.cameras.values() if may_see(who.role, c.config.groups, vis)]
-
-
-def _camera(request: web.Request, who: Principal) -> Camera:
+async def _camera(request: web.Request, *, log_allowed: bool = False) -> Camera:
+    """The camera named in the path, if policy lets the caller view it (else 404)."""
     camera_id = request.match_info["camera_id"]
-    services = request.app[SERVICES]
-    camera = services.cameras.get(camera_id)
-    # A camera the caller may not see answers exactly like one that does not exist.
-    if camera is None or not may_see(who.role, camera.config.groups, services.settings.access.visibility):
+    camera = request.app[SERVICES].cameras.get(camera_id)
+    if camera is None:
+        require_role(request, "viewer")
         raise NotFound(f"no camera {camera_id!r}")
+    await authorize(request, Action.VIEW_CAMERA, camera, log_allowed=log_allowed, hide_camera=True)
     return camera
 
 
@@ -40,15 +35,19 @@ def _camera(request: web.Request, who: Principal) -> Camera:
 async def list_cameras(request: web.Request) -> web.Response:
     """Cameras the caller may see, with state and stats."""
     who = require_role(request, "viewer")
-    mono = request.app[SERVICES].clock.monotonic()
-    return web.json_response({"cameras": [camera_summary(c, mono) for c in _visible(request, who)]})
+    services = request.app[SERVICES]
+    mono = services.clock.monotonic()
+    visible = [
+        c for c in services.cameras.values()
+        if decision_for(request, who, Action.VIEW_CAMERA, c).allowed
+    ]
+    return web.json_response({"cameras": [camera_summary(c, mono) for c in visible]})
 
 
 @routes.get("/api/v1/cameras/{camera_id}")
 async def get_camera(request: web.Request) -> web.Response:
     """One camera with health checks and reconnect state."""
-    who = require_role(request, "viewer")
-    camera = _camera(request, who)
+    camera = await _camera(request)
     return web.json_response(camera_detail(camera, request.app[SERVICES].clock.monotonic()))
 
 
@@ -68,8 +67,7 @@ def _time_param(request: web.Request, name: str) -> datetime | None:
 @routes.get("/api/v1/cameras/{camera_id}/history")
 async def camera_history(request: web.Request) -> web.Response:
     """State transitions of one camera, newest first (for shift reports)."""
-    who = require_role(request, "viewer")
-    camera = _camera(request, who)
+    camera = await _camera(request)
     start, end = _time_param(request, "start"), _time_param(request, "end")
     try:
         limit = min(max(int(request.query.get("limit", "100")), 1), 1000)
@@ -98,8 +96,7 @@ async def camera_history(request: web.Request) -> web.Response:
 @routes.get("/api/v1/cameras/{camera_id}/snapshot.jpg")
 async def snapshot(request: web.Request) -> web.Response:
     """The latest keyframe as JPEG (decoded on demand, off the loop)."""
-    who = require_role(request, "viewer")
-    camera = _camera(request, who)
+    camera = await _camera(request, log_allowed=True)  # a snapshot is a view of footage
     jpeg = await keyframe_jpeg(camera.hub)
     if jpeg is None:
         raise Unavailable(f"camera {camera.config.id!r} has no picture yet")

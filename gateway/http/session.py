@@ -11,6 +11,7 @@ from gateway.http.auth import bearer, require_role
 from gateway.http.body import read_json
 from gateway.http.keys import SERVICES
 from gateway.http.views import iso
+from policy.events import AccessAction, AccessEvent
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -25,18 +26,31 @@ async def sign_in(request: web.Request) -> web.Response:
     if not isinstance(username, str) or not isinstance(password, str) or not username:
         raise BadRequest('expected {"username": string, "password": string}')
     address = request.remote or "?"
+    # The name as typed is logged (it may be unknown); never the password.
+    name = username[:64]
     wait = services.throttle.retry_after(username, address)
     if wait > 0:
-        log.warning("sign-in throttled: user=%s address=%s", username, address)
+        log.warning("sign-in throttled: user=%s address=%s", name, address)
+        await services.access_log.record(
+            AccessEvent(AccessAction.SIGN_IN_FAILED, actor=name, client=address, outcome="deny",
+                        reason="throttled after repeated failures")
+        )
         raise TooManyRequests("too many failed sign-ins; try again later", retry_after_s=wait)
     who = await services.users.authenticate(username, password)
     if who is None:
         services.throttle.failed(username, address)
-        log.warning("sign-in failed: user=%s address=%s", username, address)
+        log.warning("sign-in failed: user=%s address=%s", name, address)
+        await services.access_log.record(
+            AccessEvent(AccessAction.SIGN_IN_FAILED, actor=name, client=address, outcome="deny",
+                        reason="unknown user or wrong password")
+        )
         raise Unauthorized("unknown user or wrong password")
     services.throttle.succeeded(username, address)
     token, expires = await services.sessions.issue(who, client=address)
     log.info("sign-in: user=%s role=%s address=%s", who.username, who.role, address)
+    await services.access_log.record(
+        AccessEvent(AccessAction.SIGN_IN, actor=who.username, role=who.role, client=address)
+    )
     return web.json_response(
         {"token": token, "token_type": "Bearer", "expires_at": iso(expires), "role": who.role,
          "username": who.username},
@@ -50,6 +64,10 @@ async def sign_out(request: web.Request) -> web.Response:
     who = require_role(request, "viewer")
     token = bearer(request)
     assert token is not None  # the auth middleware resolved it
-    await request.app[SERVICES].sessions.revoke(token)
+    services = request.app[SERVICES]
+    await services.sessions.revoke(token)
     log.info("sign-out: user=%s", who.username)
+    await services.access_log.record(
+        AccessEvent(AccessAction.SIGN_OUT, actor=who.username, role=who.role, client=request.remote)
+    )
     return web.Response(status=204)

@@ -1,0 +1,137 @@
+"""The access log over HTTP: entries, signed checkpoints, proofs, public key, export."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from aiohttp import web
+
+from core.errors import BadRequest
+from gateway.accesslogging import key_path
+from gateway.http.guard import authorize
+from gateway.http.keys import SERVICES
+from policy.decision import Action
+from policy.events import AccessAction, AccessEvent
+from policy.keys import load_key, public_key_text
+from policy.logexport import export_log
+from policy.logstore import consistency_proof, inclusion_proof, iter_entries, latest_checkpoint, read_checkpoints
+
+routes = web.RouteTableDef()
+
+# One request scans at most this many entries, so a filter that matches nothing cannot
+# make the server read the whole log; the answer's `next` continues the scan.
+SCAN_LIMIT = 10_000
+EXPORT_LIMIT = 200_000
+
+
+def _int(request: web.Request, name: str, default: int | None, low: int = 0, high: int | None = None) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise BadRequest(f"{name} must be an integer") from exc
+    if value < low or (high is not None and value > high):
+        raise BadRequest(f"{name} must be between {low} and {high if high is not None else 'any'}")
+    return value
+
+
+@routes.get("/api/v1/access-log")
+async def list_entries(request: web.Request) -> web.Response:
+    """Entries from `after` on, filtered by action, actor, camera or outcome."""
+    await authorize(request, Action.READ_ACCESS_LOG, log_allowed=False)
+    after = _int(request, "after", -1, low=-1)
+    limit = _int(request, "limit", 100, low=1, high=1000)
+    assert after is not None and limit is not None
+    wanted = {k: request.query[k] for k in ("action", "actor", "camera", "outcome", "token_id", "request_id")
+              if k in request.query}
+    entries: list[dict[str, Any]] = []
+    scanned = 0
+    next_after: int | None = None
+    engine = request.app[SERVICES].engine
+    async with engine.connect() as conn:
+        async for entry in iter_entries(conn, after + 1, after + 1 + SCAN_LIMIT):
+            scanned += 1
+            next_after = entry.seq
+            payload = json.loads(entry.payload)
+            if all(str(payload.get(k)) == v for k, v in wanted.items()):
+                entries.append({**entry.to_json(), "payload": payload})
+                if len(entries) >= limit:
+                    break
+        checkpoint = await latest_checkpoint(conn)
+    more = scanned == SCAN_LIMIT or len(entries) >= limit
+    return web.json_response(
+        {
+            "entries": entries,
+            "next_after": next_after if more else None,
+            "checkpoint": checkpoint.to_json() if checkpoint else None,
+        }
+    )
+
+
+@routes.get("/api/v1/access-log/checkpoints")
+async def checkpoints(request: web.Request) -> web.Response:
+    """Signed checkpoints, newest first."""
+    await authorize(request, Action.READ_ACCESS_LOG, log_allowed=False)
+    limit = _int(request, "limit", 100, low=1, high=10_000)
+    async with request.app[SERVICES].engine.connect() as conn:
+        stored = await read_checkpoints(conn)
+    return web.json_response({"checkpoints": [c.to_json() for c in reversed(stored[-(limit or 1):])]})
+
+
+@routes.get("/api/v1/access-log/proofs/inclusion")
+async def proof_inclusion(request: web.Request) -> web.Response:
+    """Audit path of entry `seq` in the tree of `size` entries (default: newest checkpoint)."""
+    await authorize(request, Action.READ_ACCESS_LOG, log_allowed=False)
+    seq = _int(request, "seq", None)
+    if seq is None:
+        raise BadRequest("seq is required")
+    size = _int(request, "size", None, low=1)
+    size, proof = await inclusion_proof(request.app[SERVICES].engine, seq, size)
+    return web.json_response({"seq": seq, "size": size, "proof": [h.hex() for h in proof]})
+
+
+@routes.get("/api/v1/access-log/proofs/consistency")
+async def proof_consistency(request: web.Request) -> web.Response:
+    """Consistency proof between the trees of `old` and `new` entries."""
+    await authorize(request, Action.READ_ACCESS_LOG, log_allowed=False)
+    old, new = _int(request, "old", None, low=1), _int(request, "new", None, low=1)
+    if old is None or new is None or old > new:
+        raise BadRequest("old and new are required, with old <= new")
+    proof = await consistency_proof(request.app[SERVICES].engine, old, new)
+    return web.json_response({"old": old, "new": new, "proof": [h.hex() for h in proof]})
+
+
+@routes.get("/api/v1/access-log/public-key")
+async def public_key(request: web.Request) -> web.Response:
+    """The log's verifier key (signed-note vkey line) and PEM; public by design."""
+    settings = request.app[SERVICES].settings
+    key = load_key(key_path(settings))
+    return web.Response(text=public_key_text(key, settings.access_log.origin), content_type="text/plain")
+
+
+@routes.get("/api/v1/access-log/export")
+async def export(request: web.Request) -> web.Response:
+    """A slice with checkpoints and inclusion proofs, verifiable offline (`pantau verify-log --from-file`)."""
+    who, _ = await authorize(request, Action.READ_ACCESS_LOG, log_allowed=False)
+    first = _int(request, "first", 0)
+    stop = _int(request, "stop", None)
+    assert first is not None
+    if stop is not None and stop - first > EXPORT_LIMIT:
+        raise BadRequest(f"export at most {EXPORT_LIMIT} entries at a time")
+    services = request.app[SERVICES]
+    out = io.StringIO()
+    count = await export_log(services.engine, out, first=first, stop=stop)
+    if count > EXPORT_LIMIT:
+        raise BadRequest(f"export at most {EXPORT_LIMIT} entries at a time; give first and stop")
+    await services.access_log.record(
+        AccessEvent(AccessAction.EXPORT, actor=who.username, role=who.role, client=request.remote,
+                    details={"what": "access-log", "first": first, "stop": stop, "entries": count})
+    )
+    return web.Response(
+        text=out.getvalue(), content_type="application/x-ndjson",
+        headers={"Content-Disposition": 'attachment; filename="pantau-access-log.jsonl"'},
+    )
