@@ -13,11 +13,13 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from gateway.http.auth import principal, require_role
+from gateway.http.auth import principal
+from gateway.http.guard import authorize
 from gateway.http.keys import SERVICES
 from gateway.http.metrics import REGISTRY
 from gateway.http.views import health_checks, iso
 from gateway.services import Services
+from policy.decision import Action
 
 HEALTH_JSON = "application/health+json"
 routes = web.RouteTableDef()
@@ -66,15 +68,16 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if db_ok and st_ok else 503, content_type=HEALTH_JSON)
 
 
-def _admin_only(request: web.Request) -> None:
+async def _admin_only(request: web.Request) -> None:
+    """Admin addresses pass (the auth middleware let them in); a token must be an admin role's."""
     if principal(request) is not None:
-        require_role(request, "admin")
+        await authorize(request, Action.ADMINISTER, log_allowed=False)
 
 
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
     """health+json: one check per camera, the database and storage."""
-    _admin_only(request)
+    await _admin_only(request)
     services = request.app[SERVICES]
     mono = services.clock.monotonic()
     now = iso(services.clock.now())
@@ -115,6 +118,6 @@ async def health(request: web.Request) -> web.Response:
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition, `pantau_` prefix, base units."""
-    _admin_only(request)
+    await _admin_only(request)
     payload = generate_latest(request.app[REGISTRY])
     return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})
