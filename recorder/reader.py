@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 
 import av
+import av.bitstream
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import PantauError
@@ -21,6 +22,10 @@ from recorder.models import Gap, Segment
 from recorder.segment import META_KEY, SegmentMeta
 from recorder.store import SegmentStore
 from streams.packet import MediaPacket, StreamInfo
+
+# MP4 stores H.264/H.265 length-prefixed (AVCC); the hub, RTP packetizers and WHEP carry
+# Annex B, so the reader converts back and a consumer cannot tell live from recorded packets.
+ANNEXB_FILTERS = {"h264": "h264_mp4toannexb", "hevc": "hevc_mp4toannexb"}
 
 # Spans closer than this touch: segment times come from the same timestamps on both sides.
 TOUCH = timedelta(milliseconds=1)
@@ -85,7 +90,16 @@ def load_segment(data: bytes, start: datetime) -> _Loaded:
         packets: list[MediaPacket] = []
         shift: Fraction | None = None  # original seconds minus file seconds
         first_pts_s: Fraction | None = None
-        raw = [p for p in container.demux() if p.size and p.dts is not None]
+        filters = {
+            stream.index: av.bitstream.BitStreamFilterContext(ANNEXB_FILTERS[stream.codec_context.name], stream)
+            for stream in file_streams if stream.codec_context.name in ANNEXB_FILTERS
+        }
+        raw: list[av.Packet] = []
+        for packet in container.demux():
+            if not packet.size or packet.dts is None:
+                continue
+            bsf = filters.get(packet.stream_index)
+            raw += bsf.filter(packet) if bsf is not None else [packet]
         for p in raw:
             if p.stream_index == origin_file:
                 ftb = mapping[p.stream_index][1]

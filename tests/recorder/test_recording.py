@@ -180,8 +180,17 @@ async def test_reader_crosses_segments_and_shows_gaps(
 ) -> None:
     server = camera_server({"live": "ball"})
     settings = settings_for(tmp_path / "rec", sqlite_url, {"cam1": server.url("live")}, segment_s=2)
+    seen: set[tuple[int | None, int | None]] = set()
+
+    async def collect(hub: Any) -> None:
+        async with hub.subscribe("test-collector", 4096) as sub:
+            async for item in sub:
+                if isinstance(item, MediaPacket):
+                    seen.add((item.pts, item.dts))
+
     async with recording(settings) as run:
         cam = run.cameras["cam1"]
+        collector = asyncio.create_task(collect(cam.hub))
         await wait_for(lambda: cam.stats.snapshot(time.monotonic()).packets_total > 50, 30)
         await asyncio.sleep(6)
         server.stop()
@@ -189,6 +198,8 @@ async def test_reader_crosses_segments_and_shows_gaps(
         server.start()
         await wait_for(lambda: any(e.kind == "gap_ended" for e in run.sink.events), 30)
         await asyncio.sleep(5)
+        collector.cancel()
+        await asyncio.gather(collector, return_exceptions=True)
     segs, gaps = await rows(sqlite_url)
     assert len(gaps) == 1
     engine = make_engine(sqlite_url)
@@ -207,13 +218,21 @@ async def test_reader_crosses_segments_and_shows_gaps(
     assert any(m.reason == gaps[0].reason and m.start == gaps[0].start for m in markers)
     # Original timestamps: per stream dts strictly increasing within a connection, wallclock monotonic.
     assert packets and packets[0].is_keyframe
+    # Original timestamps: every packet read back carries the pts/dts it had at the hub,
+    # and Annex B data like the hub's (the MP4's AVCC is converted back).
+    # Except the first packet of each connection: RTSP delivers it without pts/dts (PITFALLS);
+    # it is kept, stamped one tick before the first timed packet.
+    repaired = [p for p in packets if (p.pts, p.dts) not in seen]
+    assert len(repaired) <= 2 and (not repaired or (None, None) in seen)
+    assert all(p.pts == p.dts for p in repaired)
+    assert all(p.data.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01")) for p in packets)
     walls = [p.wallclock for p in packets]
     assert walls == sorted(walls) or all(b >= a - 0.2 for a, b in zip(walls, walls[1:], strict=False))
-    first_seg_packets = []
+    first_seg_packets: list[MediaPacket] = []
     for item in items:
         if isinstance(item, SegmentOpened) and first_seg_packets:
             break
         if isinstance(item, MediaPacket):
             first_seg_packets.append(item)
-    dts = [p.dts for p in first_seg_packets]
-    assert dts == sorted(dts)
+    dts = [p.dts for p in first_seg_packets if p.dts is not None]
+    assert len(dts) == len(first_seg_packets) and dts == sorted(dts)
