@@ -183,8 +183,13 @@ async def _worker(args: argparse.Namespace) -> None:
         return original(self, packet, width)
 
     keyframe.KeyframeDecoder.decode_gray = counted  # type: ignore[method-assign]
-    if args.variant == "native-timeout":
+    variants = set(filter(None, args.variant.split("+")))
+    if "native-timeout" in variants:
         patch_native_read_timeout()
+    if "health-poll" in variants:
+        patch_health_poll()
+    if "tick" in variants:
+        patch_tick_handoff()
 
     n: int = args.n
     clock = SystemClock()
@@ -236,7 +241,7 @@ async def _worker(args: argparse.Namespace) -> None:
     b = snap()
     print("WINDOW_END", flush=True)
     span = b["t"] - a["t"]  # type: ignore[operator]
-    fps = [(y - x) / span for x, y in zip(a["pkts"], b["pkts"])]  # type: ignore[call-overload]
+    fps = [(y - x) / span for x, y in zip(a["pkts"], b["pkts"], strict=True)]  # type: ignore[call-overload]
     result = {
         "n": n,
         "online_at_start": online,
@@ -283,6 +288,76 @@ def patch_native_read_timeout() -> None:
 
     rtsp.av = type("AvShim", (), {"open": staticmethod(open_), "error": av.error,  # type: ignore[attr-defined]
                                   "Packet": av.Packet})
+
+
+def patch_health_poll() -> None:
+    """Bench-local experiment: the health monitor reads hub.latest_keyframe() once per interval.
+
+    Today HealthMonitor subscribes to the hub and its task wakes for every packet (25/s per
+    camera) only to skip non-keyframes. Here it sleeps sample_interval_s, then decodes the
+    newest keyframe if it is new. Same decoder, same checks, same reports.
+    """
+    from streams import health
+    from streams.packet import StreamChange
+
+    async def run(self) -> None:  # type: ignore[no-untyped-def]
+        hub = getattr(self._hub, "_hub", self._hub)  # Camera may wrap the hub (camera._Sampler)
+        streams = None
+        last = None
+        while True:
+            await asyncio.sleep(self.config.sample_interval_s)
+            if hub.streams is not streams:
+                streams = hub.streams
+                self._on_streams(StreamChange(streams))
+            decoder = self._decoder
+            item = hub.latest_keyframe()
+            if decoder is None or item is None or item is last or item.stream != decoder.info.index:
+                continue
+            last = item
+            self.keyframes += 1
+            gray = await asyncio.to_thread(decoder.decode_gray, item, health.ANALYSIS_WIDTH)
+            if decoder is self._decoder:
+                self._on_picture(gray)
+
+    health.HealthMonitor.run = run  # type: ignore[method-assign]
+
+
+def patch_tick_handoff(period_s: float = 0.02) -> None:
+    """Bench-local experiment: source threads never wake the loop; the loop drains all every 20 ms.
+
+    Today each SourceThread calls loop.call_soon_threadsafe (a self-pipe write and an epoll
+    wake-up) whenever its deque goes from empty to non-empty: about once per packet when the
+    loop keeps up. Here one loop task drains every live SourceThread every `period_s`, so the
+    wake-ups are 50/s whatever N is, at the price of up to 20 ms added latency.
+    """
+    import weakref
+
+    from streams import source
+
+    live: weakref.WeakSet = weakref.WeakSet()
+    real_init = source.SourceThread.__init__
+
+    def init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        real_init(self, *args, **kwargs)
+        live.add(self)
+        if not getattr(source, "_bench_ticker", None):
+            async def tick() -> None:
+                while True:
+                    await asyncio.sleep(period_s)
+                    for t in list(live):
+                        if t._pending or t._dropped:
+                            t._drain()
+            source._bench_ticker = asyncio.get_running_loop().create_task(tick())  # type: ignore[attr-defined]
+
+    def push(self, packet):  # type: ignore[no-untyped-def]
+        with self._lock:
+            if len(self._pending) >= source.HANDOFF_MAX:
+                self._pending.popleft()
+                self._dropped += 1
+            self._pending.append(packet)
+
+    source.SourceThread.__init__ = init  # type: ignore[method-assign]
+    source.SourceThread._push = push  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------- phases
@@ -379,14 +454,14 @@ def ffmpeg_phase(server: Server, n: int, warmup: float, window: float) -> dict[s
                 p.wait()
         shutil.rmtree(tmp, ignore_errors=True)
     span = t1 - t0
-    cpu = sum((b or 0) - (a or 0) for a, b in zip(c0, c1) if a is not None)
+    cpu = sum((b or 0) - (a or 0) for a, b in zip(c0, c1, strict=True) if a is not None)
     return {
         "n": n,
         "online_at_start": started,
         "alive_at_end": alive,
         "window_s": span,
         "cpu_s": cpu,
-        "fps": [(b - a) / span for a, b in zip(f0, f1)],
+        "fps": [(b - a) / span for a, b in zip(f0, f1, strict=True)],
         "server_cpu_s": s1 - s0,
         "busy_cores": busy_cores(sys0, sys1),
     }
@@ -547,7 +622,12 @@ def versions() -> dict[str, str]:
     gst = subprocess.run([SYSTEM_PYTHON, "-c", "import gi; gi.require_version('Gst','1.0');"
                           "from gi.repository import Gst; Gst.init(None); print(Gst.version_string())"],
                          capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %ci"], capture_output=True,
+                          text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "streams", "core"],
+                           capture_output=True, text=True).stdout.strip()
     return {
+        "commit": f"{head}{' + uncommitted changes in streams/ or core/' if dirty else ''}",
         "machine": f"{os.cpu_count()} CPUs (nproc), {model}, {platform.platform()}",
         "python": platform.python_version(),
         "pyav": f"PyAV {av.__version__} (bundled FFmpeg: {libs})",
@@ -566,8 +646,8 @@ def fmt_fps(res: dict[str, object]) -> str:
 def render(rows: list[tuple[dict, dict | None, dict | None]], args: argparse.Namespace, info: dict[str, str],
            profile: str, notes: list[str]) -> str:
     today = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    out = [f"## {today}{' (quick)' if args.quick else ''}", ""]
-    out += [f"- Machine: {info['machine']}", f"- Python {info['python']}; {info['pyav']}",
+    out = [f"## Ingest CPU (bench/ingest.py), {today}{' (quick)' if args.quick else ''}", ""]
+    out += [f"- Code: {info['commit']}", f"- Machine: {info['machine']}", f"- Python {info['python']}; {info['pyav']}",
             f"- ffmpeg CLI: {info['ffmpeg']}", f"- Camera server: tests/camera_server.py, {info['gstreamer']}, "
             f"one shared `file:` mount", f"- Media: {MEDIA.name} (1080p25, H.264 Main, ~3 Mbit/s, GOP 50, B-frames)",
             f"- Window {args.window:g} s per side after {args.warmup:g} s warm-up; Pantau with default "
@@ -599,7 +679,8 @@ def render(rows: list[tuple[dict, dict | None, dict | None]], args: argparse.Nam
                 continue
             out.append(f"- N={r['n']}{tag}: user {r['user_s']:.2f} s + sys {r['sys_s']:.2f} s = {r['cpu_s']:.2f} s "
                        f"(/proc: {r['proc_stat_cpu_s']:.2f} s) in {r['window_s']:.1f} s; health decodes "
-                       f"{r['health_decodes']} (expected ~{r['n'] * r['window_s'] / 5:.0f}); reconnects "
+                       f"{r['health_decodes']} (expected ~{r['n'] * r['window_s'] / 6:.0f}: 5 s interval on a 2 s GOP "
+                       "= one per 6 s); reconnects "
                        f"{r['reconnects']}; dropped {r['dropped']}; states {dict(r['states'])}")
     out += ["", "### Profile (Pantau worker)", "", profile, ""]
     if notes:
@@ -678,9 +759,9 @@ def main() -> None:
     text = render(rows, args, info, profile, notes)
     print(text)
     if not args.no_results:
-        header = "# Ingest CPU benchmark results\n\nAppended by `bench/ingest.py`; see bench/README.md.\n\n"
-        old = RESULTS.read_text() if RESULTS.exists() else header
-        RESULTS.write_text(old.rstrip("\n") + "\n\n" + text + "\n")
+        # Append, never rewrite: other benches add their own sections to the same file.
+        with open(RESULTS, "a") as f:
+            f.write("\n" + text + "\n")
         log(f"appended to {RESULTS}")
 
 
