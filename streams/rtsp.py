@@ -109,6 +109,11 @@ class RtspSource:
             # the test camera, 0.4 s without); stats measure the rate anyway. Codec
             # parameters are still probed for cameras whose SDP lacks sprop-parameter-sets.
             "fpsprobesize": "0",
+            # The read timeout is libav's own socket timeout (microseconds), not PyAV's:
+            # PyAV's interrupt callback takes the GIL on every call, and libav calls it
+            # several times per RTP packet. With 16 cameras that lock convoy cost 2.4x
+            # ffmpeg's CPU on its own (bench/RESULTS.md); PyAV keeps only the open timeout.
+            "timeout": str(int(cfg.read_timeout_s * 1_000_000)),
         }
         started = time.monotonic()
         try:
@@ -117,7 +122,7 @@ class RtspSource:
                 mode="r",
                 format="rtsp",
                 options=options,
-                timeout=(cfg.open_timeout_s, cfg.read_timeout_s),
+                timeout=(cfg.open_timeout_s, None),
             )
         except Exception as exc:
             timed_out = time.monotonic() - started >= cfg.open_timeout_s * 0.95

@@ -171,3 +171,33 @@ async def test_cancel_is_prompt_and_leaves_no_thread(camera_server, silent_camer
     # reap; anything else new would be a leak.
     new = {t for t in set(threading.enumerate()) - before if not t.name.startswith("asyncio_")}
     assert new == set()
+
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_read_times_out_on_a_camera_that_stops_sending(camera_server, transport: str) -> None:  # type: ignore[no-untyped-def]
+    """libav's socket timeout (not PyAV's GIL-taking callback) ends a read on a silent camera."""
+    import time
+
+    from core.config import CameraConfig
+    from core.errors import SourceTimeout
+    from streams.rtsp import RtspSource
+
+    server = camera_server({"live": "ball"})
+    source = RtspSource(
+        CameraConfig(id="cam", source=server.url("live"), transport=transport, read_timeout_s=1.5)
+    )
+    source.open()
+    try:
+        for _ in range(10):
+            assert source.read() is not None
+        server.pause()  # the process stops: no packet, no FIN, no RST
+        started = time.monotonic()
+        with pytest.raises(SourceTimeout) as info:
+            for _ in range(1000):  # packets already buffered come first
+                source.read()
+        took = time.monotonic() - started
+        assert 1.2 <= took <= 4.0, took
+        assert "timed out" in str(info.value)
+    finally:
+        server.resume()
+        source.close()
