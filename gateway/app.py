@@ -18,6 +18,7 @@ from core.db import make_engine, make_sessionmaker
 from gateway.accesslogging import open_access_log, record_config
 from gateway.http.webapp import build_app
 from gateway.migrations import upgrade
+from gateway.recordinglog import RecordingLog
 from gateway.services import Services
 from gateway.statuslog import StatusLog
 from policy.accesslog import AccessLog
@@ -27,6 +28,7 @@ from policy.events import AccessAction, AccessEvent
 from policy.sessions import SessionStore
 from policy.throttle import LoginThrottle
 from policy.users import UserStore
+from recorder.service import Recorder
 from streams.camera import Camera
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,7 @@ class Gateway:
                 )
                 for cfg in settings.cameras
             }
+            recorder = Recorder(settings, db, self.clock, cameras, RecordingLog(access_log))
             token_key = await asyncio.to_thread(
                 load_or_create_signing_key,
                 settings.access.disposition.key_path or default_token_key_path(settings.data_dir),
@@ -95,6 +98,7 @@ class Gateway:
                 started_at=self.clock.now(),
                 access_log=access_log,
                 dispositions=dispositions,
+                recorder=recorder,
             )
             self.services = services
             runner = web.AppRunner(build_app(services), handle_signals=False, access_log=None)
@@ -113,6 +117,7 @@ class Gateway:
                 outer.create_task(access_log.run(), name="access-log")
                 async with asyncio.TaskGroup() as tasks:
                     tasks.create_task(status_log.run(), name="status-log")
+                    tasks.create_task(recorder.run(), name="recorder")
                     for cam in cameras.values():
                         if cam.config.enabled:
                             tasks.create_task(cam.run(), name=f"camera:{cam.id}")

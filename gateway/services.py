@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -14,6 +14,7 @@ from policy.dispositions import DispositionService
 from policy.sessions import SessionStore
 from policy.throttle import LoginThrottle
 from policy.users import UserStore
+from recorder.service import Recorder
 from streams.camera import Camera
 
 
@@ -32,8 +33,7 @@ class Services:
     started_at: datetime
     #: The signed, hash-chained access log every access and change is recorded in.
     access_log: AccessLog
-    #: Set while storage is not usable; /readyz and /health report it.
-    storage_problem: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    #: Recording, holds, storage figures; None only in tests that build the app alone.
+    recorder: Recorder | None = None
     #: The disposition workflow (playback requests, approvals, tokens); None until wired.
     dispositions: DispositionService | None = None

@@ -36,6 +36,9 @@ class AccessAction(enum.StrEnum):
     CONFIG_CHANGED = "config_changed"
     SEGMENT_SEALED = "segment_sealed"
     SEGMENT_DELETED = "segment_deleted"
+    SEGMENT_QUARANTINED = "segment_quarantined"
+    RECORDING_GAP = "recording_gap"
+    STORAGE_ALARM = "storage_alarm"
     DECISION = "decision"
 
 

@@ -10,6 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from gateway.services import Services
+from recorder.status import StorageStatus
 from streams.state import CameraState
 
 REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
@@ -75,9 +76,47 @@ class GatewayCollector(Collector):
                 age.add_metric([cid], snap.last_packet_age_s)
         yield from (state, up, problem, packets, received, reconnects, dropped, subscribers, fps,
                     bitrate, gop, age)
+        if services.recorder is not None:
+            yield from _storage_metrics(services.recorder.storage_status())
         uptime = GaugeMetricFamily("pantau_uptime_seconds", "Seconds since the gateway started")
         uptime.add_metric([], (services.clock.now() - services.started_at).total_seconds())
         yield uptime
+
+
+def _storage_metrics(status: StorageStatus) -> Iterator[Metric]:
+    """Recording storage: bytes, segments, seal latency, the full-disk alarm, oldest recording."""
+    simple = [
+        ("pantau_storage_used_bytes", "Bytes of sealed segments", status.bytes_used),
+        ("pantau_storage_free_bytes", "Free bytes on the storage filesystem", status.bytes_free),
+        ("pantau_storage_size_bytes", "Size of the storage filesystem", status.bytes_total),
+        ("pantau_storage_full", "1 while recording is stopped for lack of space", 1.0 if status.state == "full" else 0.0),
+        ("pantau_recording_cameras", "Cameras being recorded", status.recording_cameras),
+    ]
+    for name, doc, value in simple:
+        gauge = GaugeMetricFamily(name, doc)
+        gauge.add_metric([], value)
+        yield gauge
+    for name, doc, value in [
+        ("pantau_segments_sealed", "Segments sealed since start", status.segments_sealed_total),
+        ("pantau_segments_recovered", "Segments recovered after a crash since start", status.segments_recovered_total),
+        ("pantau_segments_deleted", "Segments deleted by retention since start", status.segments_deleted_total),
+    ]:
+        counter = CounterMetricFamily(name, doc)
+        counter.add_metric([], value)
+        yield counter
+    latency = GaugeMetricFamily(
+        "pantau_seal_latency_seconds", "Seal latency over recent segments", labels=["quantile"]
+    )
+    for q, seconds in (("0.5", status.seal_latency_p50_s), ("0.99", status.seal_latency_p99_s)):
+        if seconds is not None:
+            latency.add_metric([q], seconds)
+    yield latency
+    oldest = GaugeMetricFamily(
+        "pantau_recording_oldest_timestamp_seconds", "Start of the oldest kept recording", labels=["camera"]
+    )
+    for camera_id, start in sorted(status.oldest.items()):
+        oldest.add_metric([camera_id], start.timestamp())
+    yield oldest
 
 
 def build_registry(services: Services) -> CollectorRegistry:

@@ -25,8 +25,8 @@ MAX_SPAN_DAYS = 31
 
 
 def _recorder(request: web.Request) -> Recorder:
-    recorder = request.app[SERVICES].extra.get("recorder")
-    if not isinstance(recorder, Recorder):
+    recorder = request.app[SERVICES].recorder
+    if recorder is None:
         raise Unavailable("recording is not running")
     return recorder
 
