@@ -26,6 +26,7 @@ from policy.logcli import verify_log
 from policy.tokencli import verify_token_cli
 from policy.tokenkeys import default_token_key_path, public_path
 from policy.users import UserStore
+from recorder.verify import reindex_recordings, verify_recordings
 
 log = logging.getLogger("pantau")
 
@@ -59,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--public-key", type=Path, help="log public key (default: the gateway's key)")
     verify.add_argument("--witness-file", type=Path, help="witness file (default: access_log.witness_file)")
     sub.add_parser("log-key", help="print the access log's public key (verifier key line and PEM)")
+    sub.add_parser(
+        "verify-recordings", help="re-hash every sealed segment against the index and the chain"
+    )
+    reindex = sub.add_parser("reindex", help="compare the segment index with the files on disk")
+    reindex.add_argument(
+        "--dry-run", action="store_true", help="only report; do not add files the index lacks"
+    )
     token = sub.add_parser("token", help="disposition tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     tverify = token_sub.add_parser("verify", help="check a disposition token offline with the public key")
@@ -153,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"user {args.name!r} created with role {args.role}")
         elif args.command == "verify-log":
             return _verify_log(settings, args)
+        elif args.command == "verify-recordings":
+            return verify_recordings(settings)
+        elif args.command == "reindex":
+            return reindex_recordings(settings, apply=not args.dry_run)
         elif args.command == "log-key":
             key = load_or_create_key(key_path(settings))
             print(public_key_text(key, settings.access_log.origin), end="")
