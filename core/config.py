@@ -42,6 +42,11 @@ class DatabaseConfig(Strict):
         description="SQLAlchemy async URL; default: SQLite file pantau.db in data_dir.",
     )
     echo: bool = Field(False, description="Log every SQL statement (debugging only).")
+    migrate_on_start: bool = Field(
+        True,
+        description="`pantau serve` upgrades the schema first; false when the gateway runs as a role "
+        "that may not (e.g. pantau_app) and the owner runs `pantau migrate`.",
+    )
 
     @field_validator("url")
     @classmethod

@@ -59,7 +59,7 @@ class Gateway:
         settings = self.settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.storage.path.mkdir(parents=True, exist_ok=True)
-        if self.migrate:
+        if self.migrate and settings.database.migrate_on_start:
             await asyncio.to_thread(upgrade, settings.database_url)
         async with AsyncExitStack() as stack:
             engine = make_engine(settings.database_url, echo=settings.database.echo)

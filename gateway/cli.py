@@ -23,6 +23,7 @@ from gateway.migrations import upgrade
 from policy.events import AccessAction, AccessEvent
 from policy.keys import load_or_create_key, public_key_text
 from policy.logcli import verify_log
+from policy.logrole import grant_app_role
 from policy.tokencli import verify_token_cli
 from policy.tokenkeys import default_token_key_path, public_path
 from policy.users import UserStore
@@ -47,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("file", nargs="?", type=Path, default=None)
     sub.add_parser("migrate", help="upgrade the database to the newest schema")
+    grant = sub.add_parser(
+        "grant-app-role",
+        help="PostgreSQL, as the schema owner: give ROLE rights to run the gateway, with INSERT "
+        "and SELECT only on the access log",
+    )
+    grant.add_argument("--role", default="pantau_app")
     user = sub.add_parser("user", help="manage users")
     user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
     add = user_sub.add_parser("add", help="create a user")
@@ -114,6 +121,15 @@ async def _add_user(settings: Settings, name: str, role: str, password: str) -> 
         await engine.dispose()
 
 
+async def _grant(settings: Settings, role: str) -> None:
+    engine = make_engine(settings.database_url)
+    try:
+        async with engine.begin() as conn:
+            await grant_app_role(conn, role)
+    finally:
+        await engine.dispose()
+
+
 def _verify_log(settings: Settings, args: argparse.Namespace) -> int:
     public = args.public_key or key_path(settings)
     if not public.exists():
@@ -161,6 +177,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"user {args.name!r} created with role {args.role}")
         elif args.command == "verify-log":
             return _verify_log(settings, args)
+        elif args.command == "grant-app-role":
+            if not settings.database_url.startswith("postgresql"):
+                print("pantau: grant-app-role is for PostgreSQL", file=sys.stderr)
+                return 1
+            asyncio.run(_grant(settings, args.role))
+            print(f"role {args.role} may run the gateway; the access log is append-only for it")
         elif args.command == "verify-recordings":
             return verify_recordings(settings)
         elif args.command == "reindex":

@@ -22,7 +22,7 @@ def make_settings(
     return Settings(
         data_dir=tmp_path / "data",
         server={"host": "127.0.0.1", "port": 0, **sections.pop("server", {})},
-        database={"url": db_url},
+        database={"url": db_url, **sections.pop("database", {})},
         storage={"path": tmp_path / "recordings"},
         cameras=cameras or [],
         **sections,

@@ -12,8 +12,9 @@ from gateway.http.auth import require_role
 from gateway.http.body import read_json
 from gateway.http.keys import SERVICES
 from gateway.http.views import iso
+from gateway.http.guard import authorize, decision_for
+from policy.decision import Action
 from policy.users import Principal
-from policy.visibility import may_see
 from recorder.models import Hold
 from recorder.service import Recorder
 
@@ -32,11 +33,11 @@ def _recorder(request: web.Request) -> Recorder:
 
 
 def _camera(request: web.Request, who: Principal, camera_id: str | None) -> str:
+    """A camera the caller may view (else 404, like a camera that does not exist)."""
     if not camera_id:
         raise BadRequest("camera is required")
-    services = request.app[SERVICES]
-    camera = services.cameras.get(camera_id)
-    if camera is None or not may_see(who.role, camera.config.groups, services.settings.access.visibility):
+    camera = request.app[SERVICES].cameras.get(camera_id)
+    if camera is None or not decision_for(request, who, Action.VIEW_CAMERA, camera).allowed:
         raise NotFound(f"no camera {camera_id!r}")
     return camera_id
 
@@ -63,10 +64,11 @@ def _range(start: datetime, end: datetime) -> None:
 @routes.get("/api/v1/recordings")
 async def list_recordings(request: web.Request) -> web.Response:
     """Sealed segments and gaps of one camera between start and end."""
-    who = require_role(request, "operator")
+    who = require_role(request, "viewer")
     camera = _camera(request, who, request.query.get("camera"))
     start, end = _time(request.query.get("start"), "start"), _time(request.query.get("end"), "end")
     _range(start, end)
+    await authorize(request, Action.LIST_RECORDINGS, request.app[SERVICES].cameras[camera], start, end)
     index = _recorder(request).index
     segments = await index.segments(camera, start, end)
     gaps = await index.gaps(camera, start, end)
@@ -105,11 +107,10 @@ async def list_holds(request: web.Request) -> web.Response:
     active = None if active_raw is None else active_raw == "true"
     holds = await _recorder(request).holds.list(camera, active)
     services = request.app[SERVICES]
-    vis = services.settings.access.visibility
 
     def visible(hold: Hold) -> bool:
         cam = services.cameras.get(hold.camera_id)
-        return who.role == "admin" if cam is None else may_see(who.role, cam.config.groups, vis)
+        return who.role == "admin" if cam is None else decision_for(request, who, Action.VIEW_CAMERA, cam).allowed
 
     return web.json_response({"holds": [_hold(h) for h in holds if visible(h)]})
 
