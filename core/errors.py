@@ -54,6 +54,16 @@ class Conflict(PantauError):
     title = "Conflict"
 
 
+class PayloadTooLarge(PantauError):
+    status = 413
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(PantauError):
+    status = 415
+    title = "Unsupported media type"
+
+
 class TooManyRequests(PantauError):
     status = 429
     title = "Too many requests"

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.config import CAMERA_ID, AccessConfig
-from core.errors import BadRequest, Conflict, Forbidden, NotFound, PantauError
+from core.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
 from policy import letters, tokens
 from policy.decision import Action, Context, Decision, Reason, Resource, Subject, decide
 from policy.dispmodels import Approval, Disposition, Letter, PlaybackRequest, RequestStatus, Verdict
@@ -37,16 +37,6 @@ INPUT_REASONS = frozenset(
 )
 TEXT_LIMITS = {"party_name": 200, "party_organisation": 200, "purpose": 2000, "letter_number": 100}
 NOTE_LIMIT = 2000
-
-
-class PayloadTooLarge(PantauError):
-    status = 413
-    title = "Payload too large"
-
-
-class UnsupportedMediaType(PantauError):
-    status = 415
-    title = "Unsupported media type"
 
 
 @dataclass(frozen=True, slots=True)

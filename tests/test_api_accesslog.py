@@ -129,13 +129,13 @@ async def test_auditor_verifies_an_export_offline_with_only_the_public_key(tmp_p
     cli = [sys.executable, "-m", "gateway", "verify-log", "--from-file", str(offline / "log.jsonl"),
            "--public-key", str(offline / "log.pub")]
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}
-    ok = subprocess.run(cli, cwd=offline, capture_output=True, text=True, timeout=60, env=env)
+    ok = await asyncio.to_thread(subprocess.run, cli, cwd=offline, capture_output=True, text=True, timeout=60, env=env)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     lines = export.splitlines()
     index = next(i for i, line in enumerate(lines) if '"seq": 3' in line and '"kind": "entry"' in line)
     lines[index] = lines[index].replace("sign_in", "sign_iN", 1)
     (offline / "log.jsonl").write_text("\n".join(lines) + "\n")
-    bad = subprocess.run(cli, cwd=offline, capture_output=True, text=True, timeout=60, env=env)
+    bad = await asyncio.to_thread(subprocess.run, cli, cwd=offline, capture_output=True, text=True, timeout=60, env=env)
     assert bad.returncode == 1
     assert "seq=3" in bad.stdout, bad.stdout
 
@@ -155,10 +155,10 @@ async def test_database_rejects_edits_and_verify_log_reads_the_database(tmp_path
                     assert "append-only" in str(exc).lower() or "not allowed" in str(exc).lower() or "abort" in str(exc).lower(), exc
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "PANTAU_DATABASE__URL": db,
            "PANTAU_DATA_DIR": str(tmp_path / "data")}
-    ok = subprocess.run([sys.executable, "-m", "gateway", "verify-log"], cwd=tmp_path, capture_output=True,
+    ok = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "gateway", "verify-log"], cwd=tmp_path, capture_output=True,
                         text=True, timeout=60, env=env)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    key = subprocess.run([sys.executable, "-m", "gateway", "log-key"], cwd=tmp_path, capture_output=True,
+    key = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "gateway", "log-key"], cwd=tmp_path, capture_output=True,
                          text=True, timeout=60, env=env)
     assert key.returncode == 0 and "BEGIN PUBLIC KEY" in key.stdout and "PRIVATE" not in key.stdout
     assert io.StringIO(key.stdout).readline().startswith("pantau/access-log+")

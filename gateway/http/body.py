@@ -7,17 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from core.errors import BadRequest, PantauError
-
-
-class PayloadTooLarge(PantauError):
-    status = 413
-    title = "Payload too large"
-
-
-class UnsupportedMediaType(PantauError):
-    status = 415
-    title = "Unsupported media type"
+from core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 
 async def read_json(request: web.Request, max_bytes: int) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from aiohttp import BodyPartReader, web
 
 from core.errors import BadRequest, NotFound, Unauthorized, Unavailable
 from gateway.http.auth import principal
-from gateway.http.body import PayloadTooLarge, UnsupportedMediaType, read_json
+from core.errors import PayloadTooLarge, UnsupportedMediaType
+from gateway.http.body import read_json
 from gateway.http.keys import SERVICES
 from gateway.http.views import iso
 from policy.dispmodels import RequestStatus

@@ -23,7 +23,8 @@ from policy import tokens
 from policy.accesslog import AccessLog
 from policy.decision import Action, Reason
 from policy.dispmodels import Disposition
-from policy.dispositions import DispositionService, RequestForm, UnsupportedMediaType
+from core.errors import UnsupportedMediaType
+from policy.dispositions import DispositionService, RequestForm
 from policy.events import AccessAction, AccessEvent
 from policy.keys import signer
 from policy.logstore import iter_entries
