@@ -21,6 +21,7 @@ from gateway.migrations import upgrade
 from gateway.recordinglog import RecordingLog
 from gateway.services import Services
 from gateway.statuslog import StatusLog
+from gateway.webrtc.sessions import WhepSessions
 from policy.accesslog import AccessLog
 from policy.dispositions import DispositionService
 from policy.tokenkeys import default_token_key_path, load_or_create_signing_key
@@ -86,6 +87,7 @@ class Gateway:
                 {c.id: c.groups for c in settings.cameras},
             )
             auth = settings.auth
+            webrtc = WhepSessions(access_log, self.clock)
             services = Services(
                 settings=settings,
                 clock=self.clock,
@@ -99,6 +101,7 @@ class Gateway:
                 access_log=access_log,
                 dispositions=dispositions,
                 recorder=recorder,
+                webrtc=webrtc,
             )
             self.services = services
             runner = web.AppRunner(build_app(services), handle_signals=False, access_log=None)
@@ -118,6 +121,7 @@ class Gateway:
                 async with asyncio.TaskGroup() as tasks:
                     tasks.create_task(status_log.run(), name="status-log")
                     tasks.create_task(recorder.run(), name="recorder")
+                    tasks.create_task(webrtc.run(), name="whep")
                     for cam in cameras.values():
                         if cam.config.enabled:
                             tasks.create_task(cam.run(), name=f"camera:{cam.id}")

@@ -15,6 +15,7 @@ from policy.sessions import SessionStore
 from policy.throttle import LoginThrottle
 from policy.users import UserStore
 from recorder.service import Recorder
+from gateway.webrtc.sessions import WhepSessions
 from streams.camera import Camera
 
 
@@ -37,3 +38,5 @@ class Services:
     recorder: Recorder | None = None
     #: The disposition workflow (playback requests, approvals, tokens); None until wired.
     dispositions: DispositionService | None = None
+    #: WHEP live sessions (peer connections); None only in tests that build the app alone.
+    webrtc: WhepSessions | None = None

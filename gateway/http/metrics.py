@@ -76,11 +76,31 @@ class GatewayCollector(Collector):
                 age.add_metric([cid], snap.last_packet_age_s)
         yield from (state, up, problem, packets, received, reconnects, dropped, subscribers, fps,
                     bitrate, gop, age)
+        if services.webrtc is not None:
+            yield from _whep_metrics(services)
         if services.recorder is not None:
             yield from _storage_metrics(services.recorder.storage_status())
         uptime = GaugeMetricFamily("pantau_uptime_seconds", "Seconds since the gateway started")
         uptime.add_metric([], (services.clock.now() - services.started_at).total_seconds())
         yield uptime
+
+
+def _whep_metrics(services: Services) -> Iterator[Metric]:
+    """Live viewers per camera and the compressed video handed to them."""
+    webrtc = services.webrtc
+    assert webrtc is not None
+    viewers = GaugeMetricFamily("pantau_whep_sessions", "Open WHEP live sessions", labels=["camera"])
+    sent = CounterMetricFamily(
+        "pantau_whep_sent_bytes", "H.264 bytes handed to WHEP viewers", labels=["camera"]
+    )
+    sent_packets = CounterMetricFamily(
+        "pantau_whep_sent_packets", "H.264 access units handed to WHEP viewers", labels=["camera"]
+    )
+    for cid in services.cameras:
+        viewers.add_metric([cid], webrtc.viewers(cid))
+        sent.add_metric([cid], webrtc.sent_bytes[cid])
+        sent_packets.add_metric([cid], webrtc.sent_packets[cid])
+    yield from (viewers, sent, sent_packets)
 
 
 def _storage_metrics(status: StorageStatus) -> Iterator[Metric]:

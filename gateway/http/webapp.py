@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.http import accesslog, cameras, dispositions, health, openapi, recordings, session
+from gateway.http import accesslog, cameras, dispositions, health, openapi, recordings, session, whep
 from gateway.http.auth import auth_middleware
 from gateway.http.keys import SERVICES
 from gateway.http.metrics import REGISTRY, build_registry
@@ -35,6 +35,7 @@ def build_app(services: Services) -> web.Application:
     app.add_routes(dispositions.routes)
     app.add_routes(accesslog.routes)
     app.add_routes(recordings.routes)
+    app.add_routes(whep.routes)
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC, follow_symlinks=False)
     return app

@@ -1,0 +1,91 @@
+"""WHEP live viewing (draft-ietf-wish-whep, HTTP mechanics of RFC 9725): offer in, answer out."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from core.errors import BadRequest, NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType
+from gateway.http.auth import require_role
+from gateway.http.guard import authorize
+from gateway.http.keys import SERVICES
+from gateway.webrtc.sessions import WhepSessions
+from policy.decision import Action
+
+routes = web.RouteTableDef()
+
+SDP = "application/sdp"
+# A browser's offer is 4-8 KB; 64 KiB leaves room for many candidates and nothing more.
+MAX_OFFER = 64 * 1024
+
+
+def _sessions(request: web.Request) -> WhepSessions:
+    sessions = request.app[SERVICES].webrtc
+    if sessions is None:
+        raise Unavailable("live viewing is not running")
+    return sessions
+
+
+async def _read_offer(request: web.Request) -> tuple[str, bool]:
+    """The SDP offer and whether it came in the JSON form ({"type": "offer", "sdp": ...})."""
+    as_json = request.content_type == "application/json"
+    if request.content_type != SDP and not as_json:
+        raise UnsupportedMediaType(f"send the offer as {SDP} (or application/json)")
+    if request.content_length is not None and request.content_length > MAX_OFFER:
+        raise PayloadTooLarge(f"offer over {MAX_OFFER} bytes")
+    raw = await request.content.read(MAX_OFFER + 1)
+    if len(raw) > MAX_OFFER:
+        raise PayloadTooLarge(f"offer over {MAX_OFFER} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("the offer is not UTF-8 text") from exc
+    if not as_json:
+        return text, False
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadRequest("body is not valid JSON") from exc
+    if not isinstance(body, dict) or body.get("type") != "offer" or not isinstance(body.get("sdp"), str):
+        raise BadRequest('send {"type": "offer", "sdp": "..."}')
+    return body["sdp"], True
+
+
+@routes.post("/whep/live/{camera_id}")
+async def start_live(request: web.Request) -> web.Response:
+    """Start a live session: policy first, then negotiate; 201 with the answer and Location."""
+    camera_id = request.match_info["camera_id"]
+    camera = request.app[SERVICES].cameras.get(camera_id)
+    if camera is None:
+        require_role(request, "viewer")
+        raise NotFound(f"no camera {camera_id!r}")
+    who, _decision = await authorize(request, Action.LIVE, camera, hide_camera=True)
+    offer, as_json = await _read_offer(request)
+    session, answer = await _sessions(request).open(
+        camera.config.id, camera.hub, offer, who.username, who.role, request.remote
+    )
+    headers = {"Location": f"/whep/sessions/{session.id}", "ETag": f'"{session.id}"',
+               "Cache-Control": "no-store"}
+    if as_json:
+        return web.json_response({"type": "answer", "sdp": answer}, status=201, headers=headers)
+    return web.Response(status=201, text=answer, content_type=SDP, headers=headers)
+
+
+@routes.delete("/whep/sessions/{session_id}")
+async def stop_live(request: web.Request) -> web.Response:
+    """End a session; only its owner or an admin may, everyone else gets 404."""
+    who = require_role(request, "viewer")
+    sessions = _sessions(request)
+    session = sessions.get(request.match_info["session_id"])
+    if session is None or (session.owner != who.username and who.role != "admin"):
+        raise NotFound("no such session")
+    await sessions.close(session, f"ended by {who.username}")
+    return web.Response(status=200)
+
+
+@routes.patch("/whep/sessions/{session_id}")
+async def patch_session(request: web.Request) -> web.Response:
+    """Trickle ICE and ICE restarts are not supported: the answer holds every candidate."""
+    require_role(request, "viewer")
+    raise web.HTTPMethodNotAllowed("PATCH", ["DELETE"])

@@ -1,0 +1,128 @@
+"""A video track that hands the hub's H.264 packets to aiortc's packetizer, never decoding."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from fractions import Fraction
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from streams.hub import Subscription
+from streams.packet import MediaPacket, StreamChange, StreamInfo
+
+log = logging.getLogger(__name__)
+
+# RTP's video clock (RFC 6184); aiortc converts to it anyway, so we hand it over in it.
+VIDEO_CLOCK = Fraction(1, 90_000)
+# After a reconnect the camera's timestamps restart; continue one 30 fps frame later so
+# the viewer's RTP timestamps keep increasing.
+RESUME_GAP = 3000
+START_CODE = b"\x00\x00\x00\x01"
+
+
+def annexb_parameter_sets(extradata: bytes | None) -> bytes:
+    """SPS/PPS from a stream's extradata (Annex B or avcC) as Annex B, or b""."""
+    if not extradata:
+        return b""
+    if extradata[0] != 1:
+        return extradata  # already Annex B (RTSP sources give sprop-parameter-sets this way)
+    try:  # avcC (ISO/IEC 14496-15 5.2.4.1): counted, length-prefixed SPS then PPS
+        out = bytearray()
+        pos = 5
+        for mask in (0x1F, 0xFF):
+            count = extradata[pos] & mask
+            pos += 1
+            for _ in range(count):
+                size = int.from_bytes(extradata[pos:pos + 2], "big")
+                out += START_CODE + extradata[pos + 2:pos + 2 + size]
+                pos += 2 + size
+        return bytes(out)
+    except IndexError:
+        return b""
+
+
+def nal_types(data: bytes) -> set[int]:
+    """NAL unit types present in an Annex B access unit."""
+    types: set[int] = set()
+    i = data.find(b"\x00\x00\x01")
+    while i != -1 and i + 3 < len(data):
+        types.add(data[i + 3] & 0x1F)
+        i = data.find(b"\x00\x00\x01", i + 3)
+    return types
+
+
+class HubVideoTrack(MediaStreamTrack):
+    """Video from one hub subscription as `av.Packet`s in the 90 kHz clock.
+
+    The hub starts the subscription (and restarts it after a drop) at a keyframe; the
+    track makes sure every keyframe carries SPS/PPS, so a new viewer can decode at once.
+    """
+
+    kind = "video"
+
+    def __init__(self, subscription: Subscription, on_sent: Callable[[int], None] | None = None) -> None:
+        super().__init__()
+        self._sub = subscription
+        self._on_sent = on_sent
+        self._video: StreamInfo | None = None
+        self._parameter_sets = b""
+        self._origin: int | None = None  # camera pts that maps to self._base
+        self._base = 0
+        self._last = -RESUME_GAP
+
+    async def recv(self) -> av.Packet:  # type: ignore[override]
+        """The next H.264 access unit, Annex B, pts in 1/90000 s."""
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            try:
+                item = await self._sub.get()
+            except StopAsyncIteration:
+                self.stop()
+                raise MediaStreamError from None
+            if isinstance(item, StreamChange):
+                self._on_change(item)
+                continue
+            if self._video is None or item.stream != self._video.index:
+                continue  # audio, or video of a codec WebRTC passthrough cannot carry
+            return self._packet(item)
+
+    def _on_change(self, change: StreamChange) -> None:
+        video = next((s for s in change.streams if s.kind == "video"), None)
+        if video is not None and video.codec != "h264":
+            log.warning("camera stream is %s, not h264: nothing to send", video.codec)
+            video = None
+        self._video = video
+        self._parameter_sets = annexb_parameter_sets(video.extradata if video else None)
+        self._origin = None  # timestamps restart with the new connection
+        self._base = self._last + RESUME_GAP
+
+    def _packet(self, item: MediaPacket) -> av.Packet:
+        assert self._video is not None
+        data = item.data
+        if item.is_keyframe and self._parameter_sets and 7 not in nal_types(data):
+            data = self._parameter_sets + data
+        raw = item.pts if item.pts is not None else item.dts
+        if raw is None:
+            # The first RTSP packet may come without timestamps: send it right after the last.
+            ts = self._last + 1
+        else:
+            scaled = int(raw * self._video.time_base / VIDEO_CLOCK)
+            if self._origin is None:
+                self._origin = scaled
+            ts = self._base + scaled - self._origin
+        self._last = max(self._last, ts)
+        packet = av.Packet(data)
+        packet.pts = ts
+        packet.dts = ts
+        packet.time_base = VIDEO_CLOCK
+        if self._on_sent is not None:
+            self._on_sent(len(data))
+        return packet
+
+    def stop(self) -> None:
+        """End the track and leave the hub."""
+        super().stop()
+        self._sub.close()

@@ -1,0 +1,244 @@
+"""WHEP live viewing end to end: real aiortc viewers, real gateway, real GStreamer camera."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+
+from core.config import CameraConfig
+from tests.fixtures_camera import CameraServer
+from tests.gatewayutil import Client, make_settings, running_gateway
+
+FAST = {"stall_timeout_s": 2.0, "read_timeout_s": 2.0, "open_timeout_s": 3.0,
+        "backoff": {"initial_s": 0.5, "max_s": 1.0, "jitter": 0.1}}
+VISIBILITY = {"access": {"visibility": {"viewer": ["indoor"], "operator": ["*"], "admin": ["*"]}}}
+log = logging.getLogger(__name__)
+
+
+class Viewer:
+    """A WHEP client: an aiortc peer with one recvonly video transceiver."""
+
+    def __init__(self) -> None:
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.track: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
+        self.location = ""
+
+        @self.pc.on("track")
+        def _on_track(track: MediaStreamTrack) -> None:
+            if not self.track.done():
+                self.track.set_result(track)
+
+    async def offer(self, codec: str | None = None) -> str:
+        transceiver = self.pc.addTransceiver("video", direction="recvonly")
+        if codec is not None:
+            caps = RTCRtpSender.getCapabilities("video").codecs
+            transceiver.setCodecPreferences([c for c in caps if c.mimeType == codec])
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return str(self.pc.localDescription.sdp)
+
+    async def connect(self, client: Client, camera: str, token: str) -> float:
+        """POST the offer, apply the answer; returns when the answer was applied (monotonic)."""
+        sdp = await self.offer()
+        async with client.http.post(
+            client.url(f"/whep/live/{camera}"), data=sdp,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/sdp"},
+        ) as resp:
+            answer = await resp.text()
+            assert resp.status == 201, answer
+            assert resp.content_type == "application/sdp"
+            assert resp.headers["ETag"]
+            self.location = resp.headers["Location"]
+        assert self.location.startswith("/whep/sessions/")
+        assert "H264/90000" in answer and "VP8" not in answer
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        return time.monotonic()
+
+    async def first_frame(self, within: float) -> Any:
+        track = await asyncio.wait_for(self.track, within)
+        return await asyncio.wait_for(track.recv(), within)
+
+    async def close(self) -> None:
+        await self.pc.close()
+
+
+async def problem(client: Client, method: str, path: str, status: int, token: str | None = None,
+                  **kwargs: Any) -> dict[str, Any]:
+    headers = kwargs.pop("headers", {})
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    async with client.http.request(method, client.url(path), headers=headers, **kwargs) as resp:
+        body = await resp.json(content_type=None)
+        assert resp.status == status, (resp.status, body)
+        assert resp.content_type == "application/problem+json"
+        return dict(body)
+
+
+async def wait_online(client: Client, token: str, camera: str) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        body = await client.get_json(f"/api/v1/cameras/{camera}", token)
+        if body["state"] == "online":
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{camera} not online")
+
+
+async def metrics(client: Client) -> str:
+    async with client.http.get(client.url("/metrics")) as resp:
+        return await resp.text()
+
+
+async def test_live_frames_delete_and_access_log(
+    tmp_path: Path, db_url: str, camera_server: Callable[..., CameraServer]
+) -> None:
+    server = camera_server({"live": "ball"})
+    cams = [CameraConfig(id="gate", name="Gate", source=server.url("live"), **FAST)]
+    async with running_gateway(make_settings(tmp_path, db_url, cams)) as client:
+        token = await client.sign_in("admin", client.admin_password())
+        await wait_online(client, token, "gate")
+        viewer = Viewer()
+        try:
+            answered = await viewer.connect(client, "gate", token)
+            frame = await viewer.first_frame(within=3)
+            first_frame_s = time.monotonic() - answered
+            log.warning("WHEP time to first frame: %.3f s", first_frame_s)
+            assert first_frame_s < 3
+            assert (frame.width, frame.height) == (640, 360)
+            track = await viewer.track
+            for _ in range(10):  # the stream keeps decoding, not just the first keyframe
+                frame = await asyncio.wait_for(track.recv(), 2)
+            text = await metrics(client)
+            assert 'pantau_whep_sessions{camera="gate"} 1.0' in text
+            sent = [line for line in text.splitlines() if line.startswith('pantau_whep_sent_bytes_total{camera="gate"}')]
+            assert sent and float(sent[0].split()[-1]) > 10_000
+
+            # Someone else's session is not there for them; PATCH (trickle) is not supported.
+            services = client.gateway.services
+            assert services is not None
+            await services.users.add("vera", "viewer", "vera-password-1")
+            vera = await client.sign_in("vera", "vera-password-1")
+            await problem(client, "DELETE", viewer.location, 404, vera)
+            async with client.http.patch(
+                client.url(viewer.location), data="a=candidate:x",
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/trickle-ice-sdpfrag"},
+            ) as resp:
+                assert resp.status == 405 and resp.headers["Allow"] == "DELETE"
+
+            async with client.http.delete(
+                client.url(viewer.location), headers={"Authorization": f"Bearer {token}"}
+            ) as resp:
+                assert resp.status == 200
+            await problem(client, "DELETE", viewer.location, 404, token)
+            assert 'pantau_whep_sessions{camera="gate"} 0.0' in await metrics(client)
+        finally:
+            await viewer.close()
+        starts = await client.get_json("/api/v1/access-log?action=live_start", token)
+        stops = await client.get_json("/api/v1/access-log?action=live_stop", token)
+        start_entries = starts["entries"]
+        stop_entries = stops["entries"]
+        assert [e["payload"]["camera"] for e in start_entries] == ["gate"]
+        assert [e["payload"]["camera"] for e in stop_entries] == ["gate"]
+        assert stop_entries[0]["payload"]["details"]["duration_s"] > 0
+
+
+async def test_concurrent_viewers_all_get_frames(
+    tmp_path: Path, db_url: str, camera_server: Callable[..., CameraServer]
+) -> None:
+    server = camera_server({"live": "ball"})
+    cams = [CameraConfig(id="gate", source=server.url("live"), **FAST)]
+    async with running_gateway(make_settings(tmp_path, db_url, cams)) as client:
+        token = await client.sign_in("admin", client.admin_password())
+        await wait_online(client, token, "gate")
+        viewers = [Viewer() for _ in range(5)]
+        try:
+            started = time.monotonic()
+            await asyncio.gather(*(v.connect(client, "gate", token) for v in viewers))
+            frames = await asyncio.gather(*(v.first_frame(within=5) for v in viewers))
+            log.warning("5 viewers: all decoding after %.3f s", time.monotonic() - started)
+            assert all((f.width, f.height) == (640, 360) for f in frames)
+            assert 'pantau_whep_sessions{camera="gate"} 5.0' in await metrics(client)
+        finally:
+            await asyncio.gather(*(v.close() for v in viewers))
+
+
+async def test_bad_input_is_refused_cleanly(tmp_path: Path, db_url: str) -> None:
+    cams = [
+        CameraConfig(id="lobby", source="demo://pattern", groups=["indoor"], enabled=False),
+        CameraConfig(id="gate", source="demo://pattern", groups=["gates"], enabled=False),
+    ]
+    async with running_gateway(make_settings(tmp_path, db_url, cams, **VISIBILITY)) as client:
+        admin = await client.sign_in("admin", client.admin_password())
+        services = client.gateway.services
+        assert services is not None
+        await services.users.add("vera", "viewer", "vera-password-1")
+        vera = await client.sign_in("vera", "vera-password-1")
+        sdp_headers = {"Content-Type": "application/sdp"}
+
+        good = Viewer()
+        vp8 = Viewer()
+        try:
+            offer = await good.offer()
+            vp8_offer = await vp8.offer("video/VP8")
+        finally:
+            await good.close()
+            await vp8.close()
+        assert "H264" not in vp8_offer
+
+        await problem(client, "POST", "/whep/live/lobby", 401, data=offer, headers=dict(sdp_headers))
+        # A camera vera may not see is as absent as one that does not exist.
+        await problem(client, "POST", "/whep/live/gate", 404, vera, data=offer, headers=dict(sdp_headers))
+        await problem(client, "POST", "/whep/live/nowhere", 404, vera, data=offer, headers=dict(sdp_headers))
+        await problem(client, "POST", "/whep/live/..%2F..%2Fetc", 404, admin, data=offer,
+                      headers=dict(sdp_headers))
+        await problem(client, "POST", "/whep/live/lobby", 415, vera, data=offer,
+                      headers={"Content-Type": "text/plain"})
+        await problem(client, "POST", "/whep/live/lobby", 413, vera, data=offer + "a=x\r\n" * 20_000,
+                      headers=dict(sdp_headers))
+        body = await problem(client, "POST", "/whep/live/lobby", 400, vera, data=vp8_offer,
+                             headers=dict(sdp_headers))
+        assert "H.264" in body["detail"]
+        broken = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H264/90000\r\nc=nonsense\r\n"
+        await problem(client, "POST", "/whep/live/lobby", 400, vera, data=broken, headers=dict(sdp_headers))
+        await problem(client, "POST", "/whep/live/lobby", 400, vera, data="\xff garbage",
+                      headers=dict(sdp_headers))
+        await problem(client, "POST", "/whep/live/lobby", 400, vera, json={"type": "answer", "sdp": offer})
+        for bad_id in ("..%2F..%2Fetc%2Fpasswd", "short", "a" * 200):
+            await problem(client, "DELETE", f"/whep/sessions/{bad_id}", 404, admin)
+        await problem(client, "DELETE", "/whep/sessions/AAAAAAAAAAAAAAAAAAAAAAAA", 401)
+        assert services.webrtc is not None and services.webrtc.viewers("lobby") == 0
+        # The refused camera was logged as a denial.
+        denials = await client.get_json("/api/v1/access-log?action=decision", admin)
+        assert any(e["payload"]["camera"] == "gate" and e["payload"]["outcome"] == "deny" for e in denials["entries"])
+
+
+async def test_json_offer_gets_json_answer(
+    tmp_path: Path, db_url: str, camera_server: Callable[..., CameraServer]
+) -> None:
+    server = camera_server({"live": "ball"})
+    cams = [CameraConfig(id="gate", source=server.url("live"), **FAST)]
+    async with running_gateway(make_settings(tmp_path, db_url, cams)) as client:
+        token = await client.sign_in("admin", client.admin_password())
+        await wait_online(client, token, "gate")
+        viewer = Viewer()
+        try:
+            offer = await viewer.offer()
+            async with client.http.post(
+                client.url("/whep/live/gate"), json={"type": "offer", "sdp": offer},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as resp:
+                body = await resp.json()
+                assert resp.status == 201, body
+                assert resp.headers["Location"].startswith("/whep/sessions/")
+            assert body["type"] == "answer"
+            await viewer.pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type="answer"))
+            frame = await viewer.first_frame(within=3)
+            assert (frame.width, frame.height) == (640, 360)
+        finally:
+            await viewer.close()
