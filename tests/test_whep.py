@@ -168,6 +168,17 @@ async def test_concurrent_viewers_all_get_frames(
             assert 'pantau_whep_sessions{camera="gate"} 20.0' in await metrics(client)
         finally:
             await asyncio.gather(*(v.close() for v in viewers))
+        # Viewers that just go away (no DELETE) are noticed and their sessions closed and logged.
+        services = client.gateway.services
+        assert services is not None and services.webrtc is not None
+        for _ in range(100):
+            if not services.webrtc.viewers("gate"):
+                break
+            await asyncio.sleep(0.1)
+        assert services.webrtc.viewers("gate") == 0
+        stops = await client.get_json("/api/v1/access-log?action=live_stop", token)
+        assert len(stops["entries"]) == VIEWERS
+        assert all(e["payload"]["reason"].startswith("connection") for e in stops["entries"])
 
 
 async def test_bad_input_is_refused_cleanly(tmp_path: Path, db_url: str) -> None:

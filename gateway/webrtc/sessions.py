@@ -173,7 +173,6 @@ class WhepSessions:
 
     async def _finish(self, session: WhepSession) -> None:
         """Close the peer, leave the hub, log LIVE_STOP; completes even if cancelled meanwhile."""
-        self._sessions.pop(session.id, None)
         session.track.stop()
         cancelled = False
         # Cancelling an await on aiortc's close() cancels the future its own close task
@@ -198,6 +197,7 @@ class WhepSessions:
                      session.id[:8], duration, session.reason,
                      extra={"camera": session.camera, "session": session.id[:8]})
         finally:
+            self._sessions.pop(session.id, None)  # counted as a viewer until LIVE_STOP is written
             session.closed.set()
         if cancelled:
             raise asyncio.CancelledError
