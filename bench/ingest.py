@@ -278,7 +278,8 @@ def patch_native_read_timeout() -> None:
 
     def open_(*args, **kwargs):  # type: ignore[no-untyped-def]
         timeout = kwargs.get("timeout")
-        if isinstance(timeout, tuple):
+        # streams/rtsp.py now does this itself (read timeout None): then there is nothing to patch.
+        if isinstance(timeout, tuple) and timeout[1] is not None:
             open_s, read_s = timeout
             kwargs["timeout"] = (open_s, None)
             options = dict(kwargs.get("options") or {})
