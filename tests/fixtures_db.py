@@ -60,7 +60,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         upgrade(url)
         yield url
         return
-    template = request.getfixturevalue("pg_template")
+    yield from _copy_of(request.getfixturevalue("pg_template"))
+
+
+@pytest.fixture
+def pg_url(pg_template: str) -> Iterator[str]:
+    """A migrated, empty PostgreSQL database (for tests that compare against SQLite themselves)."""
+    yield from _copy_of(pg_template)
+
+
+def _copy_of(template: str) -> Iterator[str]:
     name = f"pantau_test_{os.getpid()}_{next(_counter)}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     yield _pg_url(name)

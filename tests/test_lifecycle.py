@@ -130,7 +130,7 @@ async def test_in_process_gateway_leaves_no_thread_task_or_fd(
     # aiosqlite's connection thread ends just after close() returns: a leak is a thread
     # that does not end, so give them a moment.
     deadline = time.monotonic() + 3
-    while leftover() and time.monotonic() < deadline:
+    while leftover() and time.monotonic() < deadline:  # noqa: ASYNC110 (threads have no event to await)
         await asyncio.sleep(0.05)
     assert leftover() == []
     assert asyncio.all_tasks() == tasks_before

@@ -83,10 +83,9 @@ async def test_three_minutes_make_contiguous_decodable_verified_segments(
 
 @pytest.mark.slow
 async def test_sqlite_and_postgresql_indexes_hold_identical_recordings(
-    camera_server: Any, tmp_path: Path, sqlite_url: str, db_url: str
+    camera_server: Any, tmp_path: Path, sqlite_url: str, pg_url: str
 ) -> None:
-    if db_url.startswith("sqlite"):
-        pytest.skip("compared against SQLite inside the postgresql case")
+    db_url = pg_url
     server = camera_server({"live": "ball"})
     urls = {"cam1": server.url("live")}
     s_lite = settings_for(tmp_path / "lite", sqlite_url, urls, segment_s=2)
