@@ -1,4 +1,5 @@
-// Camera status page: signs in, lists cameras from the API and refreshes snapshots.
+// Camera status page: signs in, lists cameras from the API and plays each online camera
+// live over WHEP (a snapshot until the video starts).
 const tokenKey = "pantau.token";
 const form = document.getElementById("signin");
 const grid = document.getElementById("cameras");
@@ -27,13 +28,52 @@ form.addEventListener("submit", async (event) => {
   refresh();
 });
 
-async function snapshot(img, id) {
+// The latest keyframe as the video's poster, shown until live frames arrive.
+async function snapshot(video, id) {
   const res = await api(`/api/v1/cameras/${encodeURIComponent(id)}/snapshot.jpg`);
   if (!res.ok) return;
   const url = URL.createObjectURL(await res.blob());
-  const old = img.src;
-  img.src = url;
+  const old = video.poster;
+  video.poster = url;
   if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+}
+
+// WHEP: one recvonly peer connection per tile. aiortc sends no trickle candidates and
+// takes none, so the offer goes out once ICE gathering is complete.
+async function startLive(tile, id) {
+  if (tile.pc) return;
+  const pc = new RTCPeerConnection();
+  tile.pc = pc;
+  pc.addTransceiver("video", { direction: "recvonly" });
+  const video = tile.querySelector("video");
+  pc.ontrack = (event) => { video.srcObject = event.streams[0] || new MediaStream([event.track]); };
+  pc.onconnectionstatechange = () => {
+    if (["failed", "closed"].includes(pc.connectionState)) stopLive(tile);
+  };
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((resolve) => {
+    if (pc.iceGatheringState === "complete") return resolve();
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") resolve();
+    });
+  });
+  const res = await fetch(`/whep/live/${encodeURIComponent(id)}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${token()}` },
+    body: pc.localDescription.sdp,
+  });
+  if (res.status !== 201) { stopLive(tile); return; }
+  tile.session = res.headers.get("Location");
+  await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
+}
+
+function stopLive(tile) {
+  if (tile.pc) tile.pc.close();
+  tile.pc = null;
+  if (tile.session) {
+    fetch(tile.session, { method: "DELETE", headers: { Authorization: `Bearer ${token()}` } }).catch(() => {});
+    tile.session = null;
+  }
 }
 
 async function refresh() {
@@ -45,7 +85,7 @@ async function refresh() {
     if (!tile) {
       tile = document.createElement("div");
       tile.className = "tile"; tile.id = `cam-${cam.id}`;
-      tile.innerHTML = `<img alt=""><div class="meta"></div>`;
+      tile.innerHTML = `<video autoplay muted playsinline></video><div class="meta"></div>`;
       grid.append(tile);
     }
     const meta = tile.querySelector(".meta");
@@ -55,9 +95,19 @@ async function refresh() {
     const state = document.createElement("span");
     state.className = `state-${cam.state}`; state.textContent = ` ${cam.state}${why}`;
     meta.append(name, state);
-    if (cam.state === "online" || cam.state === "degraded") snapshot(tile.querySelector("img"), cam.id);
+    const up = cam.state === "online" || cam.state === "degraded";
+    if (up) {
+      const video = tile.querySelector("video");
+      if (video.currentTime === 0) snapshot(video, cam.id);
+      startLive(tile, cam.id).catch(() => stopLive(tile));
+    } else {
+      stopLive(tile);
+    }
   }
 }
 
+window.addEventListener("pagehide", () => {
+  for (const tile of document.querySelectorAll(".tile")) stopLive(tile);
+});
 refresh();
 setInterval(() => { if (!document.hidden && token()) refresh().catch(() => {}); }, 3000);
