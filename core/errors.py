@@ -64,6 +64,13 @@ class UnsupportedMediaType(PantauError):
     title = "Unsupported media type"
 
 
+class Unprocessable(PantauError):
+    """Well-formed, but Pantau cannot do it (e.g. a codec WebRTC passthrough cannot carry)."""
+
+    status = 422
+    title = "Unprocessable request"
+
+
 class TooManyRequests(PantauError):
     status = 429
     title = "Too many requests"

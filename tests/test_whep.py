@@ -225,6 +225,16 @@ async def test_bad_input_is_refused_cleanly(tmp_path: Path, db_url: str) -> None
         for bad_id in ("..%2F..%2Fetc%2Fpasswd", "short", "a" * 200):
             await problem(client, "DELETE", f"/whep/sessions/{bad_id}", 404, admin)
         await problem(client, "DELETE", "/whep/sessions/AAAAAAAAAAAAAAAAAAAAAAAA", 401)
+        # A camera that sends HEVC cannot be passed through to a browser: refused, not a silent 201.
+        from fractions import Fraction
+
+        from streams.packet import StreamInfo
+
+        services.cameras["lobby"].hub.set_streams(
+            (StreamInfo(0, "video", "hevc", Fraction(1, 90000), None, 1920, 1080),)
+        )
+        body = await problem(client, "POST", "/whep/live/lobby", 422, vera, data=offer, headers=dict(sdp_headers))
+        assert "hevc" in body["detail"]
         assert services.webrtc is not None and services.webrtc.viewers("lobby") == 0
         # The refused camera was logged as a denial.
         denials = await client.get_json("/api/v1/access-log?action=decision", admin)

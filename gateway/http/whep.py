@@ -6,7 +6,7 @@ import json
 
 from aiohttp import web
 
-from core.errors import BadRequest, NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType
+from core.errors import BadRequest, NotFound, PayloadTooLarge, Unavailable, Unprocessable, UnsupportedMediaType
 from gateway.http.auth import require_role
 from gateway.http.guard import authorize
 from gateway.http.keys import SERVICES
@@ -62,6 +62,12 @@ async def start_live(request: web.Request) -> web.Response:
         raise NotFound(f"no camera {camera_id!r}")
     who, _decision = await authorize(request, Action.LIVE, camera, hide_camera=True)
     offer, as_json = await _read_offer(request)
+    video = next((s for s in camera.hub.streams if s.kind == "video"), None)
+    if video is not None and video.codec != "h264":
+        # Passthrough only: a browser cannot be sent HEVC or MJPEG over WebRTC without
+        # transcoding, which Pantau never does. (An offline camera is accepted: its video
+        # starts when it returns, and is checked again then.)
+        raise Unprocessable(f"camera {camera_id!r} sends {video.codec}; live WebRTC needs H.264")
     session, answer = await _sessions(request).open(
         camera.config.id, camera.hub, offer, who.username, who.role, request.remote
     )
