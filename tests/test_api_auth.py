@@ -196,3 +196,25 @@ async def test_user_add_rules(db_url: str) -> None:
         await engine.dispose()
 
 
+
+
+async def test_unexpected_failure_is_problem_json_without_details(
+    tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_gateway(make_settings(tmp_path, db_url)) as client:
+        token = await client.sign_in("admin", client.admin_password())
+        services = client.gateway.services
+        assert services is not None
+
+        async def broken(*_args: object, **_kwargs: object) -> None:
+            raise RuntimeError("database is on fire: secret-internal-detail")
+
+        services.sessions.resolve = broken  # type: ignore[method-assign]
+        async with client.http.get(client.url("/api/v1/cameras"), headers={"Authorization": f"Bearer {token}"}) as resp:
+            assert resp.status == 500
+            assert resp.content_type == "application/problem+json"
+            text = await resp.text()
+        assert "secret-internal-detail" not in text
+        assert "secret-internal-detail" in caplog.text  # the operator still sees why
+        async with client.http.get(client.url("/livez")) as resp:
+            assert resp.status == 200  # one failing route does not take the gateway down

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -54,3 +55,11 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             if key in exc.headers:
                 response.headers[key] = exc.headers[key]
         return response
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        # A bug or a failing dependency (database down): the details go to the log only,
+        # the client gets a problem+json 500 that reveals nothing.
+        log.exception("%s %s failed", request.method, request.path)
+        return problem(500, "Internal error", "the gateway could not complete this request",
+                       instance=request.path)
