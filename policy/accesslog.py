@@ -79,6 +79,9 @@ class AccessLog:
         self._tree_tail = GENESIS_PREV
         self._signed_size = -1
         self._witnessed: dict[int, int] = {}  # witness index -> size last pushed
+        #: Set when the stored history no longer matches its signed checkpoints: nothing
+        #: is signed over it, and /health and /metrics raise the alarm.
+        self.tampered: str | None = None
 
     # -- appending ---------------------------------------------------------------------------
 
@@ -170,7 +173,9 @@ class AccessLog:
         try:
             await self.checkpoint()
         except AccessLogTampered as exc:
-            log.error("access log: %s; no checkpoint signed", exc)
+            if self.tampered is None:
+                log.critical("access log: %s; no checkpoint signed", exc)
+            self.tampered = exc.detail
         except (SQLAlchemyError, OSError) as exc:
             log.warning("access log checkpoint failed, will retry: %s", exc)
 

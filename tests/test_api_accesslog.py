@@ -162,3 +162,28 @@ async def test_database_rejects_edits_and_verify_log_reads_the_database(tmp_path
                          text=True, timeout=60, env=env)
     assert key.returncode == 0 and "BEGIN PUBLIC KEY" in key.stdout and "PRIVATE" not in key.stdout
     assert io.StringIO(key.stdout).readline().startswith("pantau/access-log+")
+
+
+async def test_tampered_history_raises_the_alarm_on_the_next_start(tmp_path: Path) -> None:
+    import sqlite3
+
+    db_file = tmp_path / "p.db"
+    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{db_file}")
+    async with running_gateway(settings) as client:
+        await client.sign_in("admin", client.admin_password())
+        await asyncio.sleep(1.5)  # a signed checkpoint covers the entries
+    # As someone with the database file would: drop the trigger, edit an entry.
+    conn = sqlite3.connect(db_file)
+    conn.execute("DROP TRIGGER access_log_no_update")
+    conn.execute("UPDATE access_log SET payload = replace(payload, 'sign_in', 'sign_out') WHERE seq = 2")
+    conn.commit()
+    conn.close()
+    async with running_gateway(settings) as client:
+        await asyncio.sleep(1.5)
+        async with client.http.get(client.url("/health")) as resp:
+            assert resp.status == 503
+            health = await resp.json(content_type=None)
+        check = health["checks"]["accessLog:integrity"][0]
+        assert check["status"] == "fail" and "tampered" in check["output"]
+        async with client.http.get(client.url("/metrics")) as resp:
+            assert "pantau_access_log_tampered 1.0" in await resp.text()

@@ -113,8 +113,13 @@ async def health(request: web.Request) -> web.Response:
                 {"componentId": camera_id, "componentType": "camera", "status": "pass",
                  "observedValue": iso(oldest), "time": now}
             ]
+    tampered = services.access_log.tampered
+    checks["accessLog:integrity"] = [
+        {"componentType": "datastore", "status": "fail" if tampered else "pass", "time": now,
+         **({"output": f"access log tampered: {tampered}"} if tampered else {})}
+    ]
     statuses = {c["status"] for entries in checks.values() for c in entries}
-    if not (db_ok and st_ok):
+    if not (db_ok and st_ok) or tampered:
         overall = "fail"
     elif statuses - {"pass"}:
         overall = "warn"

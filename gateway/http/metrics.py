@@ -80,6 +80,11 @@ class GatewayCollector(Collector):
             yield from _whep_metrics(services)
         if services.recorder is not None:
             yield from _storage_metrics(services.recorder.storage_status())
+        tampered = GaugeMetricFamily(
+            "pantau_access_log_tampered", "1 when the stored log no longer matches its signed checkpoints"
+        )
+        tampered.add_metric([], 1.0 if services.access_log.tampered else 0.0)
+        yield tampered
         uptime = GaugeMetricFamily("pantau_uptime_seconds", "Seconds since the gateway started")
         uptime.add_metric([], (services.clock.now() - services.started_at).total_seconds())
         yield uptime
