@@ -62,6 +62,19 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
+def stop_all(procs: list[subprocess.Popen[str]] | list[subprocess.Popen[bytes]]) -> None:
+    """Terminate every process, then wait; kill what does not end within 10 s."""
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def proc_cpu_s(pid: int) -> float | None:
     """utime+stime of a process (all its threads), seconds; None once it is gone."""
     try:
@@ -444,15 +457,7 @@ def ffmpeg_phase(server: Server, n: int, warmup: float, window: float) -> dict[s
         s1, sys1 = server.cpu(), system_cpu()
         alive = sum(p.poll() is None for p in procs)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_all(procs)
         shutil.rmtree(tmp, ignore_errors=True)
     span = t1 - t0
     cpu = sum((b or 0) - (a or 0) for a, b in zip(c0, c1, strict=True) if a is not None)

@@ -139,15 +139,7 @@ def ffmpeg_phase(server: ingest.Server, n: int, args: argparse.Namespace, out: P
         t1, sys1 = time.monotonic(), ingest.system_cpu()
         alive = sum(p.poll() is None for p in procs)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        ingest.stop_all(procs)
     return {"n": n, "alive": alive, "window_s": t1 - t0,
             "cpu_s": sum((b or 0) - (a or 0) for a, b in zip(c0, c1, strict=False) if a is not None),
             "busy_cores": ingest.busy_cores(sys0, sys1),
