@@ -122,9 +122,8 @@ class Gateway:
                     tasks.create_task(status_log.run(), name="status-log")
                     tasks.create_task(recorder.run(), name="recorder")
                     tasks.create_task(webrtc.run(), name="whep")
-                    for cam in cameras.values():
-                        if cam.config.enabled:
-                            tasks.create_task(cam.run(), name=f"camera:{cam.id}")
+                    for cam in cameras.values():  # a disabled camera's run() only reports it
+                        tasks.create_task(cam.run(), name=f"camera:{cam.id}")
                     if on_ready is not None:
                         on_ready(self)
                     await asyncio.Event().wait()  # until cancelled
