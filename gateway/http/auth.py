@@ -11,11 +11,14 @@ from aiohttp.typedefs import Handler
 from core.config import ROLES
 from core.errors import Forbidden, Unauthorized
 from gateway.http.keys import SERVICES
+from policy.sessions import TOKEN_PREFIX
 from policy.users import Principal
 
 log = logging.getLogger(__name__)
 
 PRINCIPAL = web.RequestKey("principal", Principal)
+# A disposition token (a JWT, not a session) presented as the bearer on a route that takes one.
+DISPOSITION_TOKEN = web.RequestKey("disposition_token", str)
 
 # Routes anyone may call (INTERFACES.md). Static files live under /static/.
 OPEN_ROUTES = frozenset(
@@ -29,6 +32,15 @@ ADMIN_ADDRESS_ROUTES = frozenset({("GET", "/health"), ("GET", "/metrics")})
 # see what a viewer sees.
 RANK = {"viewer": 0, "auditor": 0, "operator": 1, "supervisor": 2, "admin": 3}
 assert set(RANK) == set(ROLES)
+
+
+def takes_disposition_token(request: web.Request) -> bool:
+    """Routes where an external viewer may present a disposition token instead of a session:
+    WHEP playback and the MediaMTX-shaped recording list. The route redeems the token itself
+    (DispositionService.redeem), which checks its scope and logs the outcome."""
+    return (request.method == "POST" and request.path.startswith("/whep/playback/")) or (
+        request.method == "GET" and request.path == "/list"
+    )
 
 
 def bearer(request: web.Request) -> str | None:
@@ -64,6 +76,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if request.method == "OPTIONS" or key in OPEN_ROUTES or request.path.startswith("/static/"):
         return await handler(request)
     token = bearer(request)
+    if token is not None and not token.startswith(TOKEN_PREFIX) and takes_disposition_token(request):
+        request[DISPOSITION_TOKEN] = token
+        return await handler(request)
     if token is not None:
         who = await request.app[SERVICES].sessions.resolve(token)
         if who is not None:
@@ -78,6 +93,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 def principal(request: web.Request) -> Principal | None:
     """The signed-in user, or None for admin-address access."""
     return request.get(PRINCIPAL)
+
+
+def disposition_token(request: web.Request) -> str | None:
+    """The disposition token the caller presented, if it presented one instead of a session."""
+    return request.get(DISPOSITION_TOKEN)
 
 
 def require_role(request: web.Request, minimum: str) -> Principal:
