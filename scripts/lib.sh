@@ -45,3 +45,11 @@ venv_ensure() {
     echo "$want" > "$stamp"
   fi
 }
+
+# ipycam (the ONVIF test device) at the version given, installed into .venv without dependencies.
+ipycam_ensure() {
+  local version="$1"
+  if [ "$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("ipycam"))' 2>/dev/null)" != "$version" ]; then
+    .venv/bin/python -m pip install -q --no-deps "ipycam==$version" >&2
+  fi
+}
