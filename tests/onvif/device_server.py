@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import re
 import signal
 import sys
+import tempfile
 import threading
 import time
 import types
 
 import numpy as np
 
+PTZ_NS = "http://www.onvif.org/ver20/ptz/wsdl"
 _PRE_AUTH = re.compile(r"<(?:[\w.-]+:)?GetSystemDateAndTime\b")
 
 
@@ -84,7 +87,21 @@ def main() -> None:
         username=args.user,
         password=args.password,
     )
+    # ipycam keeps its PTZ presets in ./ptz_presets.json (read at start, written on SetPreset):
+    # give every device its own empty working directory so presets neither leak between tests
+    # nor land in the checkout.
+    workdir = tempfile.TemporaryDirectory(prefix="ipycam-")
+    os.chdir(workdir.name)
     camera = IPCamera(config)
+    # ipycam 1.3.0's PTZ replies use the ptz: and tptz: prefixes without declaring them, which
+    # no XML parser accepts (lxml: "Invalid tag name 'ptz:PTZStatus'"). Declare both on the
+    # envelope, as a conforming camera would; the replies themselves are unchanged.
+    envelope = camera.onvif._templates["envelope"]
+    camera.onvif._templates["envelope"] = envelope.replace(
+        "<s:Envelope ",
+        f'<s:Envelope xmlns:ptz="{PTZ_NS}" xmlns:tptz="{PTZ_NS}" ',
+        1,
+    )
     # ONVIF Core's default access policy puts GetSystemDateAndTime in class PRE_AUTH: no
     # credentials needed, which is how a client measures the clock offset before WS-Security.
     # ipycam 1.3.0 authenticates every request; restore the spec's behaviour.
@@ -122,6 +139,7 @@ def main() -> None:
     camera.ptz.stop()
     server.shutdown()
     server.server_close()
+    workdir.cleanup()
 
 
 if __name__ == "__main__":
