@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -18,6 +19,39 @@ ROLES: tuple[Role, ...] = ("viewer", "operator", "supervisor", "admin", "auditor
 # Schemes a camera URL may use. Anything else that libav understands (file:, concat:,
 # subfile:, http:, pipe:, ...) could read local files or reach arbitrary services.
 CAMERA_SCHEMES = ("rtsp", "rtsps", "onvif", "demo")
+# onvif://user:pass@host:port/?profile=main|sub|TOKEN: "main" is the device's first media
+# profile, "sub" its second; anything else is a profile token (ONVIF ReferenceToken, at
+# most 64 characters; the character set is ours, wide enough for every vendor seen).
+ONVIF_PROFILE_TOKEN = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
+
+
+def check_onvif_source(url: str) -> str:
+    """Validate an onvif:// camera source; returns its profile selector ("main" by default)."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ValueError("has no host")
+    try:
+        _ = parts.port  # raises ValueError on a port that is not a number in range
+    except ValueError as exc:
+        raise ValueError("has an invalid port") from exc
+    if parts.path not in ("", "/"):
+        raise ValueError("onvif:// takes no path (the device service is found by ONVIF); use ?profile=")
+    if parts.fragment:
+        raise ValueError("onvif:// takes no fragment")
+    try:
+        query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError as exc:
+        raise ValueError("has a malformed query; use ?profile=main|sub|TOKEN") from exc
+    keys = [k for k, _ in query]
+    unknown = sorted(set(keys) - {"profile"})
+    if unknown:
+        raise ValueError(f"unknown onvif:// parameter(s) {', '.join(unknown)}; only profile= is known")
+    if len(keys) > 1:
+        raise ValueError("profile= is given more than once")
+    profile = query[0][1] if query else "main"
+    if not ONVIF_PROFILE_TOKEN.match(profile):
+        raise ValueError("profile must be main, sub or a profile token ([A-Za-z0-9_.:@-], 1-64 characters)")
+    return profile
 
 
 class Strict(BaseModel):
@@ -102,7 +136,9 @@ class HealthConfig(Strict):
 class CameraConfig(Strict):
     id: str = Field(description="[a-z0-9-], unique; used in URLs.")
     name: str = Field("", description="Human name shown on the wall.")
-    source: str = Field(description="rtsp://, rtsps:// or onvif:// URL.")
+    source: str = Field(
+        description="rtsp://, rtsps:// or onvif://user:pass@host:port/?profile=main|sub|TOKEN URL."
+    )
     transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP lower transport.")
     enabled: bool = Field(True, description="Pull this camera.")
     record: bool = Field(True, description="Record this camera continuously.")
@@ -140,10 +176,7 @@ class CameraConfig(Strict):
         if scheme in ("rtsp", "rtsps") and not parts.hostname:
             raise ValueError("has no host")
         if scheme == "onvif":
-            raise ValueError(
-                "onvif:// sources are not supported yet (ONVIF stream resolution is not built); "
-                "use the camera's rtsp:// URL"
-            )
+            check_onvif_source(v)
         return v
 
     @property
@@ -292,6 +325,35 @@ class AccessLogConfig(Strict):
     witness_url: str | None = Field(None, description="HTTP URL every checkpoint is POSTed to.")
 
 
+class OnvifConfig(Strict):
+    """ONVIF devices: discovery, onvif:// sources, their clocks and snapshots (onvif_adapters/)."""
+
+    timeout_s: float = Field(10.0, gt=0, le=120, description="Timeout of one ONVIF (SOAP) request.")
+    discovery_timeout_s: float = Field(
+        3.0, gt=0, le=60, description="How long discovery listens for answers when the caller does not say."
+    )
+    discovery_interface: str | None = Field(
+        None, description="IPv4 address of the interface discovery probes go out of; default: the system's choice."
+    )
+    clock_check_interval_s: float = Field(
+        600.0, ge=10, le=86400, description="How often an onvif:// camera's clock is read (also on every connect)."
+    )
+    clock_drift_limit_s: float = Field(
+        5.0, gt=0, le=86400, description="Camera clock further than this from ours is a health warning."
+    )
+    snapshot_timeout_s: float = Field(5.0, gt=0, le=60, description="Timeout of fetching the camera's snapshot URI.")
+    snapshot_max_bytes: int = Field(
+        5 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest snapshot accepted from a camera."
+    )
+
+    @field_validator("discovery_interface")
+    @classmethod
+    def _ipv4(cls, v: str | None) -> str | None:
+        if v is not None:
+            ipaddress.IPv4Address(v)
+        return v
+
+
 class LoggingConfig(Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
@@ -311,6 +373,7 @@ class Settings(Strict):
     recording: RecordingConfig = Field(default_factory=RecordingConfig)
     access_log: AccessLogConfig = Field(default_factory=AccessLogConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    onvif: OnvifConfig = Field(default_factory=OnvifConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @field_validator("cameras")

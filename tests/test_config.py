@@ -85,13 +85,32 @@ def test_bad_config_names_file_line_and_key(tmp_path: Path, text: str, expected:
         ("subfile:,start,0,end,1,:/etc/passwd", "not allowed"),
         ("/etc/passwd", "scheme '(none)' is not allowed"),
         ("rtsp:///nohost", "has no host"),
-        ("onvif://u:p@10.0.0.5:80/", "onvif:// sources are not supported yet"),
+        ("onvif://u:p@/", "has no host"),
+        ("onvif://u:p@10.0.0.5:80/onvif/device_service", "onvif:// takes no path"),
+        ("onvif://u:p@10.0.0.5:80/?profile=main&stream=2", "unknown onvif:// parameter(s) stream"),
+        ("onvif://u:p@10.0.0.5:80/?profile=a%20b", "profile must be main, sub or a profile token"),
+        ("onvif://u:p@10.0.0.5:80/?profile=main&profile=sub", "profile= is given more than once"),
     ],
 )
 def test_bad_camera_urls_refused(tmp_path: Path, url: str, expected: str) -> None:
     path = write(tmp_path, f"cameras:\n  - id: cam\n    source: '{url}'\n")
     found = problems(path)
     assert any(":3: cameras[0].source: " in p and expected in p for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("url", "profile"),
+    [
+        ("onvif://admin:pw@10.0.0.5:80/?profile=sub", "sub"),
+        ("onvif://admin:pw@10.0.0.5", "main"),
+        ("onvif://10.0.0.5:8080/?profile=Profile_Token-1", "Profile_Token-1"),
+    ],
+)
+def test_onvif_sources_accepted(url: str, profile: str) -> None:
+    from core.config import CameraConfig, check_onvif_source
+
+    assert CameraConfig(id="cam", source=url).source == url
+    assert check_onvif_source(url) == profile
 
 
 def test_errors_never_echo_the_password(tmp_path: Path) -> None:
