@@ -15,6 +15,8 @@ from aiohttp import web
 from core.clock import Clock, SystemClock
 from core.config import CameraConfig, Settings
 from core.db import make_engine, make_sessionmaker
+from gateway.camerastore import CameraStore
+from gateway.fleet import CameraFleet
 from gateway.accesslogging import open_access_log, record_config
 from gateway.http.webapp import build_app
 from gateway.migrations import upgrade
@@ -71,12 +73,14 @@ class Gateway:
             await record_config(settings, access_log)
             await self._bootstrap_admin(users, access_log)
             status_log = StatusLog(db)
-            cameras = {
-                cfg.id: Camera(
-                    cfg, settings.camera_health(cfg), settings.hub.subscriber_queue, self.clock, status_log
-                )
-                for cfg in settings.cameras
-            }
+            camera_store = CameraStore(db, self.clock)
+            onboarded = await camera_store.load({c.id for c in settings.cameras})
+
+            def make_camera(cfg: CameraConfig) -> Camera:
+                return Camera(cfg, settings.camera_health(cfg), settings.hub.subscriber_queue, self.clock, status_log)
+
+            fleet = CameraFleet(make_camera, [*settings.cameras, *onboarded])
+            cameras = fleet.cameras
             recorder = Recorder(settings, db, self.clock, cameras, RecordingLog(access_log))
             token_key = await asyncio.to_thread(
                 load_or_create_signing_key,
@@ -84,8 +88,10 @@ class Gateway:
             )
             dispositions = DispositionService(
                 db, self.clock, settings.access, token_key, access_log, settings.data_dir,
-                {c.id: c.groups for c in settings.cameras},
+                {c.id: c.config.groups for c in cameras.values()},
             )
+            fleet.on_added(recorder.camera_added)
+            fleet.on_added(lambda cam: dispositions.add_camera(cam.id, cam.config.groups))
             auth = settings.auth
             webrtc = WhepSessions(access_log, self.clock)
             services = Services(
@@ -102,6 +108,8 @@ class Gateway:
                 dispositions=dispositions,
                 recorder=recorder,
                 webrtc=webrtc,
+                fleet=fleet,
+                camera_store=camera_store,
             )
             self.services = services
             runner = web.AppRunner(build_app(services), handle_signals=False, access_log=None)
@@ -122,8 +130,7 @@ class Gateway:
                     tasks.create_task(status_log.run(), name="status-log")
                     tasks.create_task(recorder.run(), name="recorder")
                     tasks.create_task(webrtc.run(), name="whep")
-                    for cam in cameras.values():  # a disabled camera's run() only reports it
-                        tasks.create_task(cam.run(), name=f"camera:{cam.id}")
+                    tasks.create_task(fleet.run(), name="cameras")
                     if on_ready is not None:
                         on_ready(self)
                     await asyncio.Event().wait()  # until cancelled

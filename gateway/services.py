@@ -15,6 +15,8 @@ from policy.sessions import SessionStore
 from policy.throttle import LoginThrottle
 from policy.users import UserStore
 from recorder.service import Recorder
+from gateway.camerastore import CameraStore
+from gateway.fleet import CameraFleet
 from gateway.webrtc.sessions import WhepSessions
 from streams.camera import Camera
 
@@ -40,3 +42,7 @@ class Services:
     dispositions: DispositionService | None = None
     #: WHEP live sessions (peer connections); None only in tests that build the app alone.
     webrtc: WhepSessions | None = None
+    #: Runs the cameras and adds one while running; None only in tests that build the app alone.
+    fleet: CameraFleet | None = None
+    #: Cameras onboarded through the API (kept in the database).
+    camera_store: CameraStore | None = None

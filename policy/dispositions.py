@@ -145,6 +145,10 @@ class DispositionService:
         self._data_dir = data_dir
         self._cameras = {cam: frozenset(groups) for cam, groups in camera_groups.items()}
 
+    def add_camera(self, camera: str, groups: list[str]) -> None:
+        """Know a camera added while running, so requests for it can be filed."""
+        self._cameras[camera] = frozenset(groups)
+
     @property
     def letter_max_bytes(self) -> int:
         """Largest letter accepted."""

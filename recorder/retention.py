@@ -67,6 +67,10 @@ class Retention:
         self._events = events
         self._lock = asyncio.Lock()
 
+    def set_camera_days(self, camera: str, days: float) -> None:
+        """Keep `camera`'s recordings this long (a camera added while running)."""
+        self._camera_days[camera] = days
+
     async def run_once(self) -> list[Deleted]:
         async with self._lock:
             deleted: list[Deleted] = []

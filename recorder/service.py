@@ -69,6 +69,7 @@ class Recorder:
         self.retention = Retention(db, self.store, self.state, clock, self.config, camera_days, events)
         self.writers: dict[str, SegmentWriter] = {}
         self._kick = asyncio.Event()
+        self._tasks: asyncio.TaskGroup | None = None
         self.recovery: RecoveryReport | None = None
 
     @property
@@ -86,17 +87,34 @@ class Recorder:
         self.recovery = await self.recover()
         used, oldest = await self.index.usage()
         self.state.bytes_used, self.state.oldest = used, oldest
-        recorded = [c for c in self.cameras.values() if c.config.record and c.config.enabled]
-        self.state.recording_cameras = len(recorded)
         async with asyncio.TaskGroup() as tasks:
-            for camera in recorded:
-                writer = SegmentWriter(
-                    camera.id, camera.hub, self.store, self.index, self.state, self.events, self.clock,
-                    self.config.segment_s, self._kick,
-                )
-                self.writers[camera.id] = writer
-                tasks.create_task(writer.run(), name=f"recorder:{camera.id}")
-            tasks.create_task(self._retention_loop(), name="recorder:retention")
+            self._tasks = tasks
+            try:
+                for camera in list(self.cameras.values()):
+                    self._start_writer(camera)
+                tasks.create_task(self._retention_loop(), name="recorder:retention")
+                await asyncio.Event().wait()
+            finally:
+                self._tasks = None
+
+    def camera_added(self, camera: Camera) -> None:
+        """Record a camera added while running (it is in `cameras` already)."""
+        if camera.config.retention_days is not None:
+            self.retention.set_camera_days(camera.id, camera.config.retention_days)
+        if self._tasks is not None:
+            self._start_writer(camera)
+
+    def _start_writer(self, camera: Camera) -> None:
+        if not (camera.config.record and camera.config.enabled) or camera.id in self.writers:
+            return
+        assert self._tasks is not None
+        writer = SegmentWriter(
+            camera.id, camera.hub, self.store, self.index, self.state, self.events, self.clock,
+            self.config.segment_s, self._kick,
+        )
+        self.writers[camera.id] = writer
+        self.state.recording_cameras = len(self.writers)
+        self._tasks.create_task(writer.run(), name=f"recorder:{camera.id}")
 
     async def _retention_loop(self) -> None:
         while True:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.http import accesslog, cameras, dispositions, health, openapi, recordings, session, whep
+from gateway.http import accesslog, cameras, dispositions, health, onboarding, openapi, recordings, session, whep
 from gateway.http.auth import auth_middleware
 from gateway.http.keys import SERVICES
 from gateway.http.metrics import REGISTRY, build_registry
@@ -31,6 +31,7 @@ def build_app(services: Services) -> web.Application:
     app.add_routes(health.routes)
     app.add_routes(session.routes)
     app.add_routes(cameras.routes)
+    app.add_routes(onboarding.routes)
     app.add_routes(openapi.routes)
     app.add_routes(dispositions.routes)
     app.add_routes(accesslog.routes)

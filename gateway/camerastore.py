@@ -1,0 +1,73 @@
+"""Cameras onboarded through the API (`POST /api/v1/cameras`), kept in the database.
+
+The config file stays the operator's document: the gateway never rewrites it (that would
+lose its comments and `${VAR}` references). Cameras added at run time live here and are
+started together with the configured ones at every start. A configured camera with the
+same id wins, and the stored one is reported and skipped.
+
+The stored source holds the camera's credentials as the config file would; protect the
+database as you protect the config file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+
+from pydantic import ValidationError
+from sqlalchemy import String, Text, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.clock import Clock
+from core.config import CameraConfig
+from core.db import Base, UTCDateTime
+from core.errors import Conflict
+
+log = logging.getLogger(__name__)
+
+
+class OnboardedCamera(Base):
+    """One camera added through the API: its whole CameraConfig as JSON."""
+
+    __tablename__ = "onboarded_cameras"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    config: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(128), nullable=False)
+
+
+class CameraStore:
+    """Reads and adds onboarded cameras."""
+
+    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def load(self, configured: set[str]) -> list[CameraConfig]:
+        """Stored cameras, minus ids the config file already has and rows that no longer validate."""
+        async with self._db() as session:
+            rows = (await session.scalars(select(OnboardedCamera).order_by(OnboardedCamera.created_at))).all()
+        out: list[CameraConfig] = []
+        for row in rows:
+            if row.id in configured:
+                log.warning("onboarded camera %s is also in the config file; the config file wins", row.id)
+                continue
+            try:
+                out.append(CameraConfig.model_validate(json.loads(row.config)))
+            except (ValueError, ValidationError) as exc:
+                log.error("onboarded camera %s is not valid any more and is not started: %s", row.id,
+                          str(exc).splitlines()[0])
+        return out
+
+    async def add(self, cfg: CameraConfig, by: str) -> None:
+        """Store `cfg`; 409 when its id is stored already."""
+        row = OnboardedCamera(id=cfg.id, config=cfg.model_dump_json(), created_at=self._clock.now(), created_by=by)
+        try:
+            async with self._db() as session, session.begin():
+                session.add(row)
+        except IntegrityError as exc:
+            raise Conflict(f"camera {cfg.id!r} already exists") from exc
