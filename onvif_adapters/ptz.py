@@ -5,7 +5,8 @@ What a camera can do is read once from the profile's PTZ configuration and its P
 camera answers it, GetConfigurationOptions (the continuous-move timeout range). Every
 command is checked against that before it is sent, so an operator hears "this camera
 cannot zoom" or "pan 1.5 is outside [-1, 1]" from us instead of a vendor's SOAP fault.
-Only plain dataclasses leave this module.
+Calls go through `OnvifClient.call`, so a camera that fails answers with an `OnvifError`
+(timeout, fault, unreachable). Only plain dataclasses leave this module.
 """
 
 from __future__ import annotations
@@ -13,25 +14,17 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-import aiohttp
-from onvif import ONVIFCamera
-from onvif.exceptions import ONVIFError
-from zeep.exceptions import Error as ZeepError
-from zeep.exceptions import Fault
-
-from core.errors import Conflict, NotFound, PantauError, Unprocessable
+from core.errors import Conflict, NotFound, Unprocessable
+from onvif_adapters.client import OnvifClient
+from onvif_adapters.errors import OnvifError
 
 log = logging.getLogger(__name__)
 
 PTZ_NAMESPACE = "http://www.onvif.org/ver20/ptz/wsdl"
-# One SOAP round trip; onvif-zeep-async's own default is 90 s, far too long for an
-# operator waiting on a joystick.
-CALL_TIMEOUT_S = 5.0
 # Without a camera-given range, a continuous move lasts at most this long.
 MAX_TIMEOUT_S = 300.0
 # ONVIF's generic spaces: the ones every PTZ node must support in its generic form.
@@ -40,8 +33,6 @@ GENERIC = {
     "relative": "TranslationGenericSpace",
     "continuous": "VelocityGenericSpace",
 }
-
-T = TypeVar("T")
 
 
 class PtzUnsupported(Conflict):
@@ -54,14 +45,6 @@ class PtzOutOfRange(Unprocessable):
     """A value lies outside the range the camera declares."""
 
     title = "PTZ value out of range"
-
-
-class PtzCommandFailed(PantauError):
-    """The camera did not carry out the command (fault, timeout, unreachable)."""
-
-    status = 502
-    title = "Camera command failed"
-    retriable = True
 
 
 class MoveMode(enum.StrEnum):
@@ -140,20 +123,6 @@ class PtzPreset:
     zoom: float | None = None
 
 
-async def soap(call: Awaitable[T], what: str, timeout_s: float = CALL_TIMEOUT_S) -> T:
-    """Await one SOAP call with a timeout; the library errors cameras really raise become ours."""
-    try:
-        async with asyncio.timeout(timeout_s):
-            return await call
-    except Fault as exc:
-        raise PtzCommandFailed(f"camera refused {what}: {exc.message or exc}") from exc
-    except TimeoutError as exc:
-        raise PtzCommandFailed(f"camera did not answer {what} within {timeout_s:g} s") from exc
-    except (ZeepError, ONVIFError, aiohttp.ClientError, ValueError) as exc:
-        # ValueError: lxml on a malformed reply (e.g. an undeclared namespace prefix).
-        raise PtzCommandFailed(f"{what} failed: {type(exc).__name__}: {exc}") from exc
-
-
 def _range(value: Any) -> Range | None:
     return None if value is None else Range(float(value.Min), float(value.Max))
 
@@ -211,8 +180,8 @@ def _spaces(node: Any, config: Any) -> tuple[dict[MoveMode, Space], dict[MoveMod
 class PtzControl:
     """PTZ commands for one camera profile over an ONVIF device connection."""
 
-    def __init__(self, device: ONVIFCamera, profile: str | None = None) -> None:
-        self._device = device
+    def __init__(self, client: OnvifClient, profile: str | None = None) -> None:
+        self._client = client
         self._profile_wanted = profile
         self._caps: PtzCapabilities | None = None
         self._lock = asyncio.Lock()
@@ -225,11 +194,12 @@ class PtzControl:
             return self._caps
 
     async def _load_capabilities(self) -> PtzCapabilities:
-        device = self._device
+        client = self._client
+        device = client.camera
         if PTZ_NAMESPACE not in device.xaddrs:
             raise PtzUnsupported("this camera has no ONVIF PTZ service")
-        media = await soap(device.create_media_service(), "connecting to the media service")
-        profiles = await soap(media.GetProfiles(), "GetProfiles")
+        media = await client.call("media service", device.create_media_service)
+        profiles = await client.call("GetProfiles", media.GetProfiles)
         wanted = self._profile_wanted
         chosen = next((p for p in profiles if p.token == wanted), None) if wanted else None
         if wanted and chosen is None:
@@ -240,18 +210,18 @@ class PtzControl:
             name = f"profile {chosen.token!r}" if chosen is not None else "no profile"
             raise PtzUnsupported(f"{name} of this camera has no PTZ configuration")
         config = chosen.PTZConfiguration
-        ptz = await soap(device.create_ptz_service(), "connecting to the PTZ service")
-        node = await soap(ptz.GetNode({"NodeToken": config.NodeToken}), "GetNode")
+        ptz = await self._ptz()
+        node = await client.call("GetNode", lambda: ptz.GetNode({"NodeToken": config.NodeToken}))
         pan_tilt, zoom = _spaces(node, config)
         timeout = Range(0.0, MAX_TIMEOUT_S)
         try:
-            options = await soap(
-                ptz.GetConfigurationOptions({"ConfigurationToken": config.token}), "GetConfigurationOptions"
+            options = await client.call(
+                "GetConfigurationOptions", lambda: ptz.GetConfigurationOptions({"ConfigurationToken": config.token})
             )
             span = getattr(getattr(options, "PTZConfigurationOptions", None), "PTZTimeout", None)
             if span is not None:
                 timeout = Range(span.Min.total_seconds(), span.Max.total_seconds())
-        except PtzCommandFailed as exc:
+        except OnvifError as exc:
             # Optional for our purposes: the node already told us the spaces.
             log.debug("GetConfigurationOptions not usable: %s", exc.detail)
         return PtzCapabilities(
@@ -265,7 +235,11 @@ class PtzControl:
         )
 
     async def _ptz(self) -> Any:
-        return await soap(self._device.create_ptz_service(), "connecting to the PTZ service")
+        return await self._client.call("PTZ service", self._client.camera.create_ptz_service)
+
+    async def _send(self, operation: str, request: dict[str, Any]) -> Any:
+        ptz = await self._ptz()
+        return await self._client.call(operation, lambda: getattr(ptz, operation)(request))
 
     async def move(self, move: PtzMove) -> None:
         """Start (continuous) or make (relative, absolute) a move after checking it against the camera."""
@@ -297,7 +271,6 @@ class PtzControl:
             z_space.x.check("zoom", move.zoom)
             vector["Zoom"] = {"x": move.zoom}
         request: dict[str, Any] = {"ProfileToken": caps.profile}
-        ptz = await self._ptz()
         if mode is MoveMode.CONTINUOUS:
             request["Velocity"] = vector
             if move.timeout_s is not None:
@@ -305,25 +278,23 @@ class PtzControl:
                     raise PtzOutOfRange("timeout_s must be above 0")
                 caps.timeout.check("timeout_s", move.timeout_s)
                 request["Timeout"] = timedelta(seconds=move.timeout_s)
-            await soap(ptz.ContinuousMove(request), "ContinuousMove")
+            await self._send("ContinuousMove", request)
         elif mode is MoveMode.RELATIVE:
             request["Translation"] = vector
-            await soap(ptz.RelativeMove(request), "RelativeMove")
+            await self._send("RelativeMove", request)
         else:
             request["Position"] = vector
-            await soap(ptz.AbsoluteMove(request), "AbsoluteMove")
+            await self._send("AbsoluteMove", request)
 
     async def stop(self) -> None:
         """Stop pan, tilt and zoom."""
         caps = await self.capabilities()
-        ptz = await self._ptz()
-        await soap(ptz.Stop({"ProfileToken": caps.profile, "PanTilt": True, "Zoom": True}), "Stop")
+        await self._send("Stop", {"ProfileToken": caps.profile, "PanTilt": True, "Zoom": True})
 
     async def status(self) -> PtzStatus:
         """Where the camera points now, if it reports it."""
         caps = await self.capabilities()
-        ptz = await self._ptz()
-        status = await soap(ptz.GetStatus({"ProfileToken": caps.profile}), "GetStatus")
+        status = await self._send("GetStatus", {"ProfileToken": caps.profile})
         position = getattr(status, "Position", None)
         pan_tilt = getattr(position, "PanTilt", None)
         zoom = getattr(position, "Zoom", None)
@@ -344,8 +315,7 @@ class PtzControl:
         caps = await self.capabilities()
         if caps.max_presets <= 0:
             raise PtzUnsupported("this camera has no presets")
-        ptz = await self._ptz()
-        found = await soap(ptz.GetPresets({"ProfileToken": caps.profile}), "GetPresets")
+        found = await self._send("GetPresets", {"ProfileToken": caps.profile})
         result = []
         for preset in found or []:
             position = getattr(preset, "PTZPosition", None)
@@ -367,8 +337,7 @@ class PtzControl:
         caps = await self.capabilities()
         if not any(p.token == token for p in await self.presets()):
             raise NotFound(f"the camera has no preset {token!r}")
-        ptz = await self._ptz()
-        await soap(ptz.GotoPreset({"ProfileToken": caps.profile, "PresetToken": token}), "GotoPreset")
+        await self._send("GotoPreset", {"ProfileToken": caps.profile, "PresetToken": token})
 
     async def set_preset(self, name: str, token: str | None = None) -> str:
         """Store the current position as a preset (a new one, or overwrite `token`); returns its token."""
@@ -381,16 +350,14 @@ class PtzControl:
         request: dict[str, Any] = {"ProfileToken": caps.profile, "PresetName": name}
         if token is not None:
             request["PresetToken"] = token
-        ptz = await self._ptz()
-        return str(await soap(ptz.SetPreset(request), "SetPreset"))
+        return str(await self._send("SetPreset", request))
 
     async def home(self) -> None:
         """Move to the home position."""
         caps = await self.capabilities()
         if not caps.home_supported:
             raise PtzUnsupported("this camera has no home position")
-        ptz = await self._ptz()
-        await soap(ptz.GotoHomePosition({"ProfileToken": caps.profile}), "GotoHomePosition")
+        await self._send("GotoHomePosition", {"ProfileToken": caps.profile})
 
 
 def _float(value: Any) -> float | None:

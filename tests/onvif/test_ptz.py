@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from onvif import ONVIFCamera
 
 from core.errors import NotFound, Unprocessable
+from onvif_adapters.client import OnvifClient
 from onvif_adapters.ptz import MoveMode, PtzControl, PtzMove, PtzOutOfRange, PtzUnsupported
 from tests.fixtures_onvif import OnvifDevice
 
@@ -16,12 +16,9 @@ from tests.fixtures_onvif import OnvifDevice
 @pytest.fixture
 async def ptz(onvif_device: Callable[..., OnvifDevice]) -> AsyncIterator[PtzControl]:
     device = onvif_device()
-    cam = ONVIFCamera(device.host, device.port, device.user, device.password, no_cache=True)
-    try:
-        await cam.update_xaddrs()
-        yield PtzControl(cam)
-    finally:
-        await cam.close()
+    async with OnvifClient(device.host, device.port, device.user, device.password) as client:
+        await client.connect()
+        yield PtzControl(client)
 
 
 def close(a: float | None, b: float) -> bool:

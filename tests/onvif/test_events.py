@@ -1,0 +1,119 @@
+"""ONVIF events against the SOAP replay device: subscription, renewal, loss, Unsubscribe, topics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from core.clock import SystemClock
+from onvif_adapters.client import OnvifClient
+from onvif_adapters.events import CameraEvent, EventSubscriber, SubscriptionSettings
+from onvif_adapters.topics import EventKind
+from tests.onvif.soap_replay import EventDevice
+
+# Short enough that renewal and loss happen within a test, long enough for a loaded machine.
+FAST = SubscriptionSettings(termination_s=2.0, pull_timeout_s=1.0, retry_initial_s=0.2, retry_max_s=1.0)
+
+
+@pytest.fixture
+async def device() -> AsyncIterator[EventDevice]:
+    async with EventDevice() as dev:
+        yield dev
+    assert dev.problems == []
+
+
+class Collected:
+    def __init__(self) -> None:
+        self.events: list[CameraEvent] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, event: CameraEvent) -> None:
+        self.events.append(event)
+        self._changed.set()
+
+    async def until(self, count: int, within: float = 10.0) -> list[CameraEvent]:
+        async with asyncio.timeout(within):
+            while len(self.events) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.events
+
+
+def subscriber(dev: EventDevice, emit: Collected) -> EventSubscriber:
+    return EventSubscriber(
+        "gate", lambda: OnvifClient(dev.host, dev.port, dev.user, dev.password, timeout_s=5.0),
+        SystemClock(), emit, FAST,
+    )
+
+
+async def test_subscribes_renews_before_expiry_and_unsubscribes_on_stop(device: EventDevice) -> None:
+    events = Collected()
+    sub = subscriber(device, events)
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(sub.run())
+        # Three renewals of a 2 s subscription: well past its first expiry, still the same one.
+        await device.wait_for(lambda: device.renewed >= 3, within=15)
+        assert device.created == 1 and device.live == 1 and device.faults == 0
+        device.push("tamper")
+        (event,) = await events.until(1)
+        assert (event.camera, event.kind, event.active) == ("gate", EventKind.TAMPER, True)
+        assert event.topic == "tns1:RuleEngine/CellMotionDetector/Tamper"
+        assert event.source["Rule"] == "MyTamperDetectorRule" and event.data == {"IsTamper": "true"}
+        task.cancel()
+    assert device.live == 0 and device.unsubscribed == 1
+    assert sub.renewals >= 3
+
+
+async def test_resubscribes_after_the_camera_forgets_the_subscription(device: EventDevice) -> None:
+    events = Collected()
+    sub = subscriber(device, events)
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(sub.run())
+        await device.wait_for(lambda: device.created == 1 and sub.state == "subscribed")
+        device.reboot()  # the camera restarted: our subscription is unknown to it now
+        await device.wait_for(lambda: device.created == 2 and device.live == 1, within=15)
+        assert device.faults >= 1
+        device.push("motion")
+        (event,) = await events.until(1)
+        assert event.kind is EventKind.MOTION and event.active
+        task.cancel()
+    # Nothing left behind on the camera: the lost one is gone, the new one unsubscribed.
+    assert device.live == 0 and device.unsubscribed == 1
+
+
+async def test_topics_map_to_kinds_and_unknown_ones_are_kept(device: EventDevice) -> None:
+    events = Collected()
+    sub = subscriber(device, events)
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(sub.run())
+        await device.wait_for(lambda: sub.state == "subscribed")
+        device.push("video_loss", "true")
+        device.push("digital_input", "false")
+        device.push("motion", "false")
+        device.push("other", "1")
+        got = await events.until(4)
+        task.cancel()
+    assert [(e.kind, e.active) for e in got] == [
+        (EventKind.VIDEO_LOSS, True),
+        (EventKind.DIGITAL_INPUT, False),
+        (EventKind.MOTION, False),
+        (EventKind.OTHER, True),
+    ]
+    assert got[3].topic == "tnsaxis:CameraApplicationPlatform/VMD/Camera1Profile1"
+    assert got[0].source == {"Source": "VideoSource_1"}
+
+
+async def test_a_camera_without_an_event_service_ends_quietly(onvif_device: object) -> None:
+    from tests.fixtures_onvif import OnvifDevice
+
+    assert callable(onvif_device)
+    dev: OnvifDevice = onvif_device()  # ipycam: device, media, PTZ; no events
+    sub = EventSubscriber(
+        "ptz-cam", lambda: OnvifClient(dev.host, dev.port, dev.user, dev.password, timeout_s=5.0),
+        SystemClock(), Collected(), FAST,
+    )
+    async with asyncio.timeout(10):
+        await sub.run()
+    assert sub.state == "no event service"
