@@ -68,6 +68,23 @@ class ServerConfig(Strict):
         description="Client addresses that may read /health and /metrics without a token.",
     )
     shutdown_timeout_s: float = Field(4.0, gt=0, le=60, description="Grace period on SIGTERM.")
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port]) whose pages may call the API and WHEP, e.g. a video "
+        "wall served elsewhere; \"*\" for any. Empty: same origin only.",
+    )
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, v: list[str]) -> list[str]:
+        for origin in v:
+            if origin == "*":
+                continue
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query \
+                    or parts.username or origin.endswith("/"):
+                raise ValueError(f"{origin!r} is not an origin; write scheme://host[:port], e.g. https://wall.example")
+        return v
 
 
 class DatabaseConfig(Strict):

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from gateway.http import accesslog, cameras, dispositions, health, onboarding, openapi, recordings, session, whep
 from gateway.http.auth import auth_middleware
+from gateway.http.cors import setup_cors
 from gateway.http.keys import SERVICES
 from gateway.http.metrics import REGISTRY, build_registry
 from gateway.http.problems import problem_middleware
@@ -39,4 +40,5 @@ def build_app(services: Services) -> web.Application:
     app.add_routes(whep.routes)
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC, follow_symlinks=False)
+    setup_cors(app, services.settings.server.cors_origins)
     return app
