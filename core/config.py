@@ -371,6 +371,22 @@ class OnvifConfig(Strict):
         return v
 
 
+class EventsConfig(Strict):
+    """ONVIF camera events: PullPoint subscriptions, the recent-events buffer, live streams (gateway/events.py)."""
+
+    enabled: bool = Field(True, description="Subscribe to the events of every onvif:// camera that has an event service.")
+    recent: int = Field(1000, ge=10, le=1_000_000, description="Events kept in memory for GET /api/v1/events.")
+    subscription_s: float = Field(
+        120.0, ge=1, le=86400, description="Subscription lifetime asked of the camera; renewed at 80 % of it."
+    )
+    pull_timeout_s: float = Field(5.0, ge=1, le=60, description="Longest PullMessages long poll.")
+    retry_initial_s: float = Field(1.0, gt=0, le=60, description="First wait before resubscribing after a loss.")
+    retry_max_s: float = Field(60.0, gt=0, le=3600, description="Cap on the wait before resubscribing.")
+    listener_queue: int = Field(
+        256, ge=8, le=100_000, description="Events buffered per live stream (SSE) client before its oldest are dropped."
+    )
+
+
 class LoggingConfig(Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
@@ -391,6 +407,7 @@ class Settings(Strict):
     access_log: AccessLogConfig = Field(default_factory=AccessLogConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     onvif: OnvifConfig = Field(default_factory=OnvifConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @field_validator("cameras")

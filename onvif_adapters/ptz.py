@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -362,3 +363,45 @@ class PtzControl:
 
 def _float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+class PtzSessions:
+    """One open ONVIF connection and PtzControl per camera, opened on first use, kept for the next command.
+
+    A joystick sends a command every few hundred milliseconds; connecting each time (clock
+    reading, GetServices, WSDL binding) would cost more than the command. A session whose
+    command failed is dropped, so the next one reconnects. Owned by the composition root,
+    which calls `aclose()` on the way out.
+    """
+
+    def __init__(self) -> None:
+        self._open: dict[str, tuple[OnvifClient, PtzControl]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def control(self, camera_id: str, open_client: Callable[[], OnvifClient], profile: str | None) -> PtzControl:
+        """The camera's PtzControl, connecting first if needed (raises OnvifError)."""
+        lock = self._locks.setdefault(camera_id, asyncio.Lock())
+        async with lock:
+            if camera_id in self._open:
+                return self._open[camera_id][1]
+            client = open_client()
+            await client.__aenter__()
+            try:
+                await client.connect()
+            except BaseException:
+                await client.close()
+                raise
+            control = PtzControl(client, profile)
+            self._open[camera_id] = (client, control)
+            return control
+
+    async def forget(self, camera_id: str) -> None:
+        """Close the camera's session (after a failure); the next command reconnects."""
+        entry = self._open.pop(camera_id, None)
+        if entry is not None:
+            await entry[0].close()
+
+    async def aclose(self) -> None:
+        """Close every session."""
+        for camera_id in list(self._open):
+            await self.forget(camera_id)
