@@ -1,7 +1,8 @@
 """A small ONVIF event device for the tests: replays recorded SOAP replies and checks the requests.
 
-It serves the device service (GetSystemDateAndTime, GetServices: device and events only, so
-no PTZ and no media) and the events service with real PullPoint semantics: each
+It serves the device service (GetSystemDateAndTime, GetServices, GetDeviceInformation; no
+PTZ), a minimal Media1 service when given a `stream_uri` (one H.264 profile whose stream is
+that URL, so a gateway camera with an onvif:// source goes online) and the events service with real PullPoint semantics: each
 CreatePullPointSubscription gets its own address and termination time, Renew moves it,
 Unsubscribe ends it, a subscription not renewed in time expires, and a PullMessages on a
 subscription the device does not know is answered with a fault, as a camera does after a
@@ -39,7 +40,8 @@ ENVELOPE = (
     '<?xml version="1.0" encoding="UTF-8"?>'
     f'<s:Envelope xmlns:s="{SOAP12}" xmlns:tt="http://www.onvif.org/ver10/schema" '
     'xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" '
-    'xmlns:tev="http://www.onvif.org/ver10/events/wsdl" xmlns:ter="http://www.onvif.org/ver10/error" '
+    'xmlns:tev="http://www.onvif.org/ver10/events/wsdl" xmlns:trt="http://www.onvif.org/ver10/media/wsdl" '
+    'xmlns:ter="http://www.onvif.org/ver10/error" '
     'xmlns:wsrf-rw="http://docs.oasis-open.org/wsrf/rw-2">'
     "<s:Body>{body}</s:Body></s:Envelope>"
 )
@@ -69,7 +71,8 @@ class Subscription:
 class EventDevice:
     """The replay server; `async with EventDevice() as dev:` serves on 127.0.0.1:dev.port."""
 
-    def __init__(self, user: str = "admin", password: str = "event-Secret-7") -> None:
+    def __init__(self, user: str = "admin", password: str = "event-Secret-7", stream_uri: str | None = None) -> None:
+        self.stream_uri = stream_uri
         self.user = user
         self.password = password
         self.host = "127.0.0.1"
@@ -85,6 +88,10 @@ class EventDevice:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
 
+    def source(self) -> str:
+        """The onvif:// camera source for Pantau's config."""
+        return f"onvif://{self.user}:{self.password}@{self.host}:{self.port}/"
+
     @property
     def live(self) -> int:
         """Subscriptions the device holds now (unexpired)."""
@@ -95,6 +102,7 @@ class EventDevice:
         app = web.Application()
         app.router.add_post("/onvif/device_service", self._device)
         app.router.add_post("/onvif/events", self._events)
+        app.router.add_post("/onvif/media", self._media)
         app.router.add_post("/onvif/subscription/{id}", self._subscription)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -183,11 +191,40 @@ class EventDevice:
                 ("http://www.onvif.org/ver10/device/wsdl", f"{base}/device_service"),
                 ("http://www.onvif.org/ver10/events/wsdl", f"{base}/events"),
             ]
+            if self.stream_uri is not None:
+                services.append(("http://www.onvif.org/ver10/media/wsdl", f"{base}/media"))
             body = "<tds:GetServicesResponse>" + "".join(
                 f"<tds:Service><tds:Namespace>{ns}</tds:Namespace><tds:XAddr>{xaddr}</tds:XAddr>"
                 "<tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service>"
                 for ns, xaddr in services
             ) + "</tds:GetServicesResponse>"
+        elif op == "GetDeviceInformation":
+            body = (
+                "<tds:GetDeviceInformationResponse><tds:Manufacturer>Pantau tests</tds:Manufacturer>"
+                "<tds:Model>SOAP replay</tds:Model><tds:FirmwareVersion>1</tds:FirmwareVersion>"
+                "<tds:SerialNumber>REPLAY-1</tds:SerialNumber><tds:HardwareId>1</tds:HardwareId>"
+                "</tds:GetDeviceInformationResponse>"
+            )
+        else:
+            return await self._fault(f"{op} is not served by this replay device", "ter:ActionNotSupported")
+        return await self._reply(ENVELOPE.format(body=body))
+
+    async def _media(self, request: web.Request) -> web.Response:
+        op, _ = await self._read(request)
+        if op == "GetProfiles" and self.stream_uri is not None:
+            body = (
+                '<trt:GetProfilesResponse><trt:Profiles token="Profile_1" fixed="true"><tt:Name>main</tt:Name>'
+                '<tt:VideoEncoderConfiguration token="VEC_1"><tt:Name>main</tt:Name><tt:UseCount>1</tt:UseCount>'
+                "<tt:Encoding>H264</tt:Encoding><tt:Resolution><tt:Width>640</tt:Width><tt:Height>360</tt:Height>"
+                "</tt:Resolution><tt:Quality>5</tt:Quality></tt:VideoEncoderConfiguration>"
+                "</trt:Profiles></trt:GetProfilesResponse>"
+            )
+        elif op == "GetStreamUri" and self.stream_uri is not None:
+            body = (
+                f"<trt:GetStreamUriResponse><trt:MediaUri><tt:Uri>{self.stream_uri}</tt:Uri>"
+                "<tt:InvalidAfterConnect>false</tt:InvalidAfterConnect><tt:InvalidAfterReboot>false"
+                "</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout></trt:MediaUri></trt:GetStreamUriResponse>"
+            )
         else:
             return await self._fault(f"{op} is not served by this replay device", "ter:ActionNotSupported")
         return await self._reply(ENVELOPE.format(body=body))
