@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -34,16 +35,26 @@ class Page:
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self._ws = ws
         self._ids = itertools.count(1)
+        #: JavaScript exceptions and console errors seen so far (after `Runtime.enable`).
+        self.errors: list[str] = []
 
     async def send(self, method: str, **params: Any) -> dict[str, Any]:
         msg_id = next(self._ids)
         await self._ws.send_json({"id": msg_id, "method": method, "params": params})
         while True:
             msg = await self._ws.receive_json(timeout=30)
+            self._note_event(msg)
             if msg.get("id") == msg_id:
                 if "error" in msg:
                     raise RuntimeError(f"{method}: {msg['error']}")
                 return msg.get("result", {})  # type: ignore[no-any-return]
+
+    def _note_event(self, msg: dict[str, Any]) -> None:
+        if msg.get("method") == "Runtime.exceptionThrown":
+            details = msg["params"]["exceptionDetails"]
+            self.errors.append(str(details.get("exception", {}).get("description") or details.get("text")))
+        elif msg.get("method") == "Runtime.consoleAPICalled" and msg["params"].get("type") == "error":
+            self.errors.append(" ".join(str(a.get("value", a.get("description", ""))) for a in msg["params"]["args"]))
 
     async def evaluate(self, expression: str) -> Any:
         result = await self.send("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
@@ -53,11 +64,29 @@ class Page:
 
     async def goto(self, url: str) -> None:
         await self.send("Page.enable")
+        await self.send("Runtime.enable")
         await self.send("Page.navigate", url=url)
         for _ in range(100):
             if await self.evaluate("document.readyState") == "complete":
                 return
             await asyncio.sleep(0.1)
+
+    async def wait_for(self, expression: str, within_s: float = 20.0) -> Any:
+        """Evaluate `expression` until it is truthy and return that value; TimeoutError after `within_s`."""
+        deadline = time.monotonic() + within_s
+        for _ in itertools.count():
+            if value := await self.evaluate(expression):
+                return value
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not true within {within_s} s: {expression[:300]}")
+            await asyncio.sleep(0.25)
+        raise AssertionError("unreachable")
+
+    async def set_files(self, selector: str, *paths: Path) -> None:
+        """Choose files for an <input type=file> (what a user does in the file dialog)."""
+        root = await self.send("DOM.getDocument")
+        node = await self.send("DOM.querySelector", nodeId=root["root"]["nodeId"], selector=selector)
+        await self.send("DOM.setFileInputFiles", nodeId=node["nodeId"], files=[str(p) for p in paths])
 
     async def screenshot(self, path: Path) -> None:
         shot = await self.send("Page.captureScreenshot", format="png")

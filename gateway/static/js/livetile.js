@@ -1,0 +1,219 @@
+// One live tile: a camera's video over WHEP with its state from the API. The peer runs only
+// while the camera is up and the tile is on screen in a visible tab; a failed peer is retried
+// with capped backoff and jitter. The RTCPeerConnection is reachable as `element.pc`.
+import { token } from "./api.js";
+import { has, t } from "./i18n.js";
+import { el } from "./shell.js";
+import { clock, seconds } from "./timefmt.js";
+import { backoff, connect, hangUp } from "./whep.js";
+
+const DISCONNECT_GRACE_MS = 4000; // "disconnected" often heals by itself within a few seconds
+const STALL_CHECKS = 4; // refreshes (about 3 s apart) without the video advancing before a restart
+const UP = new Set(["online", "degraded"]);
+const ALARM_KINDS = ["tamper", "video_loss"];
+
+// The badge and the line under it for a camera's state from the API.
+export function describe(camera, now = Date.now()) {
+  const retry = camera.next_retry_at ? Date.parse(camera.next_retry_at) : null;
+  const reason = camera.reason || "";
+  switch (camera.state) {
+    case "online": return { badge: "online", text: "" };
+    case "degraded":
+      return { badge: "degraded", text: (camera.problems || []).map((p) => (has(`problem.${p}`) ? t(`problem.${p}`) : p)).join(", ") || reason };
+    case "connecting":
+      return camera.attempt > 0
+        ? { badge: "reconnecting", text: t("tile.attempt", { n: camera.attempt }) }
+        : { badge: "connecting", text: "" };
+    case "offline":
+      if (retry) {
+        return { badge: "reconnecting", text: t("tile.nextRetry", {
+          reason, time: clock(retry), in: seconds(retry - now) }) };
+      }
+      return { badge: "offline", text: reason };
+    case "disabled": return { badge: "disabled", text: "" };
+    default: return { badge: "offline", text: reason };
+  }
+}
+
+export class LiveTile {
+  constructor(camera, { large = false } = {}) {
+    this.camera = camera;
+    this.video = el("video", { muted: true, autoplay: true, playsinline: true });
+    this.video.muted = true;
+    this.badge = el("span", { class: "badge" });
+    this.alarms = el("span", { class: "alarms" });
+    this.status = el("p", { class: "status", "aria-live": "polite" });
+    this.name = el("span", { class: "name" });
+    this.element = el("div", { class: `tile${large ? " large" : ""}`, id: `cam-${camera.id}`, tabindex: "0",
+      role: "group", dataset: { camera: camera.id } },
+    this.video, el("div", { class: "overlay" }, this.name, this.badge, this.alarms), this.status);
+    this.element.tile = this;
+    this.element.pc = null;
+    this.session = null;
+    this.attempt = 0;
+    this.retryTimer = null;
+    this.retryAt = null;
+    this.peerError = "";
+    this.opening = false;
+    this.inView = true;
+    this.destroyed = false;
+    this.activeAlarms = new Set();
+    this.stall = { time: -1, count: 0 };
+    this.element.addEventListener("dblclick", () => this.toggleFullscreen());
+    this.element.addEventListener("keydown", (event) => {
+      if (event.target !== this.element) return;
+      if (event.key === "Enter" || event.key === "f") { event.preventDefault(); this.toggleFullscreen(); }
+    });
+    this.observer = new IntersectionObserver((entries) => {
+      this.inView = entries.some((e) => e.isIntersecting);
+      this.sync();
+    });
+    this.observer.observe(this.element);
+    this.render();
+  }
+
+  get wanted() {
+    return !this.destroyed && this.inView && document.visibilityState === "visible" && UP.has(this.camera.state);
+  }
+
+  update(camera) {
+    this.camera = camera;
+    this.checkStall();
+    this.render();
+    this.sync();
+  }
+
+  setAlarms(active) {
+    this.activeAlarms = new Set([...active].filter((k) => ALARM_KINDS.includes(k)));
+    this.render();
+  }
+
+  render() {
+    const cam = this.camera;
+    const { badge, text } = describe(cam);
+    this.name.textContent = cam.name || cam.id;
+    this.element.setAttribute("aria-label", `${cam.name || cam.id}: ${t(`state.${badge}`)}`);
+    this.badge.className = `badge state-${badge}`;
+    this.badge.textContent = t(`state.${badge}`);
+    this.alarms.replaceChildren(...[...this.activeAlarms].map((kind) =>
+      el("span", { class: "alarm", role: "alert" }, t(`alarm.${kind}`))));
+    this.element.classList.toggle("alarmed", this.activeAlarms.size > 0);
+    let line = text;
+    if (UP.has(cam.state)) {
+      if (this.retryAt) {
+        line = t("tile.videoRetry", { why: this.peerError, in: seconds(this.retryAt - Date.now()) });
+      } else if (this.opening) {
+        line = t("tile.videoConnecting");
+      } else if (!this.inView || document.visibilityState !== "visible") {
+        line = t("tile.paused");
+      }
+    }
+    this.status.textContent = line;
+    this.status.hidden = !line;
+    this.element.dataset.state = badge;
+    this.element.dataset.peer = this.session ? this.session.pc.connectionState : "none";
+  }
+
+  // Start or stop the peer to match what is wanted now.
+  sync() {
+    if (this.wanted) {
+      if (!this.session && !this.opening && !this.retryTimer) this.open();
+    } else {
+      this.close();
+      this.clearRetry();
+      if (!UP.has(this.camera.state)) this.attempt = 0;
+    }
+    this.render();
+  }
+
+  async open() {
+    this.opening = true;
+    this.render();
+    try {
+      const session = await connect(`/whep/live/${encodeURIComponent(this.camera.id)}`, token(), {
+        video: this.video,
+        onPeer: (pc) => { this.element.pc = pc; },
+      });
+      this.opening = false;
+      if (!this.wanted) { hangUp(session, token()); this.element.pc = null; this.render(); return; }
+      this.session = session;
+      this.watch(session.pc);
+    } catch (err) {
+      this.opening = false;
+      this.element.pc = null;
+      // A refusal that waiting cannot cure (policy, codec) is shown and retried slowly.
+      const permanent = [403, 404, 422].includes(err.status);
+      this.fail(err.message || t("tile.videoFailed"), permanent);
+    }
+    this.render();
+  }
+
+  watch(pc) {
+    let grace = null;
+    pc.addEventListener("connectionstatechange", () => {
+      if (this.session?.pc !== pc) return;
+      clearTimeout(grace);
+      if (pc.connectionState === "connected") {
+        this.attempt = 0;
+        this.peerError = "";
+      } else if (pc.connectionState === "failed") {
+        this.fail(t("tile.peerFailed"));
+      } else if (pc.connectionState === "disconnected") {
+        grace = setTimeout(() => {
+          if (this.session?.pc === pc && pc.connectionState === "disconnected") this.fail(t("tile.peerLost"));
+        }, DISCONNECT_GRACE_MS);
+      }
+      this.render();
+    });
+  }
+
+  // A connected peer whose video stopped advancing while the camera is online is restarted.
+  checkStall() {
+    const pc = this.session?.pc;
+    if (!pc || pc.connectionState !== "connected" || this.camera.state !== "online") {
+      this.stall = { time: -1, count: 0 };
+      return;
+    }
+    const now = this.video.currentTime;
+    this.stall = now === this.stall.time ? { time: now, count: this.stall.count + 1 } : { time: now, count: 0 };
+    if (this.stall.count >= STALL_CHECKS) this.fail(t("tile.stalled"));
+  }
+
+  fail(why, slow = false) {
+    this.close();
+    this.attempt += 1;
+    this.peerError = why;
+    const delay = backoff(slow ? Math.max(this.attempt, 5) : this.attempt);
+    this.clearRetry();
+    this.retryAt = Date.now() + delay;
+    this.retryTimer = setTimeout(() => { this.clearRetry(); this.sync(); }, delay);
+    this.render();
+  }
+
+  clearRetry() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.retryAt = null;
+  }
+
+  close() {
+    if (this.session) hangUp(this.session, token());
+    this.session = null;
+    if (!this.opening) this.element.pc = null;
+    this.video.srcObject = null; // never leave a frozen last frame looking live
+    this.stall = { time: -1, count: 0 };
+  }
+
+  toggleFullscreen() {
+    if (document.fullscreenElement === this.element) document.exitFullscreen().catch(() => {});
+    else this.element.requestFullscreen?.().catch(() => {});
+  }
+
+  destroy() {
+    this.destroyed = true;
+    this.observer.disconnect();
+    this.clearRetry();
+    this.close();
+    this.element.remove();
+  }
+}

@@ -1,0 +1,112 @@
+// The frame every signed-in page shares: header with navigation by role, language switch,
+// who is signed in and sign-out; the sign-in form when nobody is.
+import { ApiError, allowed, session, signIn, signOut } from "./api.js";
+import { apply, languages, lang, ready, setLang, t } from "./i18n.js";
+
+// The pages, in menu order, and the least role that may open each.
+export const PAGES = [
+  { id: "wall", href: "/", key: "nav.wall", minimum: "viewer" },
+  { id: "tour", href: "/static/tour.html", key: "nav.tour", minimum: "viewer" },
+  { id: "recordings", href: "/static/recordings.html", key: "nav.recordings", minimum: "operator" },
+  { id: "requests", href: "/static/requests.html", key: "nav.requests", minimum: "operator" },
+  { id: "approvals", href: "/static/approvals.html", key: "nav.approvals", minimum: "supervisor" },
+];
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === "dataset") Object.assign(node.dataset, value);
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else if (value === true) node.setAttribute(name, "");
+    else node.setAttribute(name, value);
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+export { el };
+
+export function languageSwitch() {
+  const select = el("select", { id: "lang", dataset: { i18nAttr: "aria-label:lang.choose;title:lang.choose" } },
+    ...languages().map((code) => el("option", { value: code, dataset: { i18n: `lang.${code}` } })));
+  select.value = lang();
+  select.addEventListener("change", () => setLang(select.value));
+  return select;
+}
+
+function header(pageId, who) {
+  const bar = document.getElementById("shell");
+  const nav = el("nav", { dataset: { i18nAttr: "aria-label:nav.label" } });
+  const list = el("ul");
+  for (const page of PAGES) {
+    if (!who || !allowed(page.minimum, who.role)) continue;
+    list.append(el("li", {}, el("a", {
+      href: page.href, "aria-current": page.id === pageId ? "page" : null, dataset: { i18n: page.key },
+    })));
+  }
+  nav.append(list);
+  const user = el("div", { class: "user" });
+  if (who) {
+    user.append(
+      el("span", { id: "who" }, `${who.username} · `, el("span", { dataset: { i18n: `role.${who.role}` } })),
+      el("button", { type: "button", id: "signout", dataset: { i18n: "auth.signout" },
+        onclick: async () => { await signOut(); location.reload(); } }),
+    );
+  }
+  bar.replaceChildren(
+    el("a", { class: "skip", href: "#page", dataset: { i18n: "nav.skip" } }),
+    el("span", { class: "brand" }, "Pantau"), nav, el("div", { class: "tools" }, languageSwitch(), user),
+  );
+  apply(bar);
+}
+
+function signInForm() {
+  const form = el("form", { id: "signin", class: "card narrow" },
+    el("h2", { dataset: { i18n: "auth.title" } }),
+    el("label", {}, el("span", { dataset: { i18n: "auth.username" } }),
+      el("input", { name: "username", autocomplete: "username", required: true, autofocus: true })),
+    el("label", {}, el("span", { dataset: { i18n: "auth.password" } }),
+      el("input", { name: "password", type: "password", autocomplete: "current-password", required: true })),
+    el("button", { dataset: { i18n: "auth.signin" } }),
+    el("p", { id: "error", class: "error", role: "alert" }),
+  );
+  document.getElementById("page").before(form);
+  apply(form);
+  form.username.focus();
+  return new Promise((resolve) => {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const error = form.querySelector("#error");
+      error.textContent = "";
+      try {
+        const who = await signIn(form.username.value, form.password.value);
+        form.remove();
+        resolve(who);
+      } catch (err) {
+        error.textContent = err instanceof ApiError && err.status === 401 ? t("auth.failed") : err.message;
+      }
+    });
+  });
+}
+
+// Show the page once someone with at least `minimum` is signed in; returns who.
+export async function start(pageId, minimum) {
+  await ready;
+  apply(document);
+  let who = session();
+  header(pageId, who);
+  if (!who) {
+    who = await signInForm();
+    header(pageId, who);
+  }
+  document.addEventListener("pantau:signedout", () => location.reload());
+  const page = document.getElementById("page");
+  if (!allowed(minimum, who.role)) {
+    page.replaceChildren(el("p", { class: "error", role: "alert", dataset: { i18n: "auth.forbidden" } }));
+    apply(page);
+    page.hidden = false;
+    return null;
+  }
+  page.hidden = false;
+  return who;
+}

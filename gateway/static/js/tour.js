@@ -1,0 +1,133 @@
+// The camera tour ("CCTV patrol", SOP step 4): one camera at a time from a group, each shown for
+// a dwell time; pause, previous and next by button or key (space, arrows).
+import { getJSON } from "./api.js";
+import { apply, t } from "./i18n.js";
+import { LiveTile } from "./livetile.js";
+import { el, start } from "./shell.js";
+import { followAlarms } from "./alarms.js";
+
+const MIN_DWELL_S = 3;
+const MAX_DWELL_S = 600;
+const REFRESH_MS = 3000;
+
+const who = await start("tour", "viewer");
+if (who) {
+  const stage = document.getElementById("stage");
+  const groupSelect = document.getElementById("tour-group");
+  const dwellInput = document.getElementById("dwell");
+  const pauseButton = document.getElementById("tour-pause");
+  const position = document.getElementById("tour-position");
+  const countdown = document.getElementById("countdown");
+  const alarms = new Map();
+  let cameras = [];
+  let index = 0;
+  let tile = null;
+  let paused = false;
+  let remaining = 0;
+
+  dwellInput.min = String(MIN_DWELL_S);
+  dwellInput.max = String(MAX_DWELL_S);
+  dwellInput.value = localStorage.getItem("pantau.tour.dwell") || "10";
+
+  function dwell() {
+    const n = Number(dwellInput.value);
+    return Number.isFinite(n) ? Math.min(Math.max(n, MIN_DWELL_S), MAX_DWELL_S) : 10;
+  }
+
+  function members() {
+    const group = groupSelect.value;
+    return group ? cameras.filter((c) => (c.groups || []).includes(group)) : cameras;
+  }
+
+  function show() {
+    const list = members();
+    if (list.length === 0) {
+      tile?.destroy(); tile = null;
+      stage.replaceChildren(el("p", { class: "note" }, t("wall.noCameras")));
+      position.textContent = "";
+      return;
+    }
+    index = ((index % list.length) + list.length) % list.length;
+    const cam = list[index];
+    if (tile?.camera.id !== cam.id) {
+      tile?.destroy();
+      tile = new LiveTile(cam, { large: true });
+      stage.replaceChildren(tile.element);
+    } else {
+      tile.update(cam);
+    }
+    tile.setAlarms(alarms.get(cam.id) || new Set());
+    stage.dataset.camera = cam.id;
+    position.textContent = t("tour.position", { n: index + 1, total: list.length, name: cam.name || cam.id });
+  }
+
+  function step(delta) {
+    index += delta;
+    remaining = dwell();
+    show();
+    tick();
+  }
+
+  function tick() {
+    pauseButton.textContent = t(paused ? "tour.resume" : "tour.pause");
+    pauseButton.setAttribute("aria-pressed", String(paused));
+    countdown.textContent = paused ? t("tour.paused") : t("tour.nextIn", { s: remaining });
+  }
+
+  function setGroups() {
+    const want = [...new Set(cameras.flatMap((c) => c.groups || []))].sort();
+    const saved = localStorage.getItem("pantau.tour.group") || "";
+    if ([...groupSelect.options].map((o) => o.value).join("\n") !== ["", ...want].join("\n")) {
+      groupSelect.replaceChildren(el("option", { value: "", dataset: { i18n: "wall.allGroups" } }),
+        ...want.map((g) => el("option", { value: g }, g)));
+      apply(groupSelect);
+      groupSelect.value = want.includes(saved) ? saved : "";
+    }
+  }
+
+  async function refresh() {
+    try {
+      ({ cameras } = await getJSON("/api/v1/cameras"));
+      setGroups();
+      show();
+    } catch (err) {
+      countdown.textContent = err.message;
+    }
+  }
+
+  groupSelect.addEventListener("change", () => {
+    localStorage.setItem("pantau.tour.group", groupSelect.value);
+    index = 0;
+    step(0);
+  });
+  dwellInput.addEventListener("change", () => {
+    dwellInput.value = String(dwell());
+    localStorage.setItem("pantau.tour.dwell", dwellInput.value);
+    remaining = Math.min(remaining, dwell());
+    tick();
+  });
+  pauseButton.addEventListener("click", () => { paused = !paused; tick(); });
+  document.getElementById("tour-prev").addEventListener("click", () => step(-1));
+  document.getElementById("tour-next").addEventListener("click", () => step(1));
+  document.addEventListener("keydown", (event) => {
+    if (event.target.closest("input, select, textarea")) return;
+    if (event.key === " ") { event.preventDefault(); paused = !paused; tick(); }
+    if (event.key === "ArrowRight") step(1);
+    if (event.key === "ArrowLeft") step(-1);
+  });
+  document.addEventListener("visibilitychange", () => tile?.sync());
+  document.addEventListener("pantau:lang", () => { tile?.render(); show(); tick(); });
+  window.addEventListener("pagehide", () => tile?.close());
+  followAlarms((camera, kinds) => { alarms.set(camera, kinds); if (tile?.camera.id === camera) tile.setAlarms(kinds); });
+
+  remaining = dwell();
+  await refresh();
+  tick();
+  setInterval(() => { if (document.visibilityState === "visible") refresh(); }, REFRESH_MS);
+  setInterval(() => {
+    tile?.render();
+    if (paused || document.visibilityState !== "visible") return;
+    remaining -= 1;
+    if (remaining <= 0) step(1); else tick();
+  }, 1000);
+}

@@ -1,0 +1,118 @@
+// The video wall: a grid of live tiles (1, 4, 9 or 16 per screen), paged, optionally one group.
+import { getJSON } from "./api.js";
+import { followAlarms } from "./alarms.js";
+import { apply, t } from "./i18n.js";
+import { LiveTile } from "./livetile.js";
+import { el, start } from "./shell.js";
+
+const LAYOUTS = [1, 4, 9, 16];
+const REFRESH_MS = 3000;
+const prefs = {
+  get layout() { const n = Number(localStorage.getItem("pantau.wall.layout")); return LAYOUTS.includes(n) ? n : 4; },
+  set layout(n) { localStorage.setItem("pantau.wall.layout", String(n)); },
+  get group() { return localStorage.getItem("pantau.wall.group") || ""; },
+  set group(g) { localStorage.setItem("pantau.wall.group", g); },
+};
+
+const who = await start("wall", "viewer");
+if (who) {
+  const grid = document.getElementById("wall");
+  const layoutSelect = document.getElementById("layout");
+  const groupSelect = document.getElementById("group");
+  const pageText = document.getElementById("page-of");
+  const summary = document.getElementById("summary");
+  const prev = document.getElementById("prev-page");
+  const next = document.getElementById("next-page");
+  const tiles = new Map();
+  const alarms = new Map();
+  let cameras = [];
+  let page = 0;
+
+  for (const n of LAYOUTS) layoutSelect.append(el("option", { value: String(n) }, String(n)));
+  layoutSelect.value = String(prefs.layout);
+  layoutSelect.addEventListener("change", () => { prefs.layout = Number(layoutSelect.value); page = 0; draw(); });
+  groupSelect.addEventListener("change", () => { prefs.group = groupSelect.value; page = 0; draw(); });
+  prev.addEventListener("click", () => { page -= 1; draw(); });
+  next.addEventListener("click", () => { page += 1; draw(); });
+
+  function shown() {
+    const group = prefs.group;
+    return group ? cameras.filter((c) => (c.groups || []).includes(group)) : cameras;
+  }
+
+  function groups() {
+    const all = new Set(cameras.flatMap((c) => c.groups || []));
+    const want = [...all].sort();
+    const have = [...groupSelect.options].map((o) => o.value);
+    if (have.join("\n") !== ["", ...want].join("\n")) {
+      groupSelect.replaceChildren(el("option", { value: "", dataset: { i18n: "wall.allGroups" } }),
+        ...want.map((g) => el("option", { value: g }, g)));
+      apply(groupSelect);
+    }
+    groupSelect.value = want.includes(prefs.group) ? prefs.group : "";
+  }
+
+  function draw() {
+    const layout = prefs.layout;
+    const list = shown();
+    const pages = Math.max(1, Math.ceil(list.length / layout));
+    page = Math.min(Math.max(page, 0), pages - 1);
+    const visible = list.slice(page * layout, (page + 1) * layout);
+    const ids = new Set(visible.map((c) => c.id));
+    for (const [id, tile] of tiles) {
+      if (!ids.has(id)) { tile.destroy(); tiles.delete(id); }
+    }
+    grid.className = `grid cols-${Math.sqrt(layout)}`;
+    const cells = visible.map((cam) => {
+      let tile = tiles.get(cam.id);
+      if (!tile) { tile = new LiveTile(cam); tiles.set(cam.id, tile); } else tile.update(cam);
+      tile.setAlarms(alarms.get(cam.id) || new Set());
+      return tile.element;
+    });
+    while (cells.length < layout && list.length > 0) cells.push(el("div", { class: "tile empty", "aria-hidden": "true" }));
+    // Move nodes only when the order changed: re-inserting a playing <video> interrupts it.
+    const current = [...grid.children];
+    if (current.length !== cells.length || current.some((node, i) => node !== cells[i])) {
+      grid.replaceChildren(...cells);
+      for (const video of grid.querySelectorAll("video")) if (video.srcObject) video.play().catch(() => {});
+    }
+    if (list.length === 0) grid.replaceChildren(el("p", { class: "note" }, t("wall.noCameras")));
+    pageText.textContent = t("wall.pageOf", { page: page + 1, pages });
+    prev.disabled = page === 0;
+    next.disabled = page >= pages - 1;
+    const up = list.filter((c) => c.state === "online" || c.state === "degraded").length;
+    summary.textContent = t("wall.summary", { up, total: list.length });
+  }
+
+  async function refresh() {
+    try {
+      ({ cameras } = await getJSON("/api/v1/cameras"));
+      groups();
+      draw();
+    } catch (err) {
+      summary.textContent = err.message;
+    }
+  }
+
+  // Arrow keys move between tiles; PageUp/PageDown between pages.
+  grid.addEventListener("keydown", (event) => {
+    const items = [...grid.querySelectorAll(".tile[tabindex]")];
+    const at = items.indexOf(document.activeElement);
+    const cols = Math.sqrt(prefs.layout);
+    const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: cols, ArrowUp: -cols }[event.key];
+    if (step && at >= 0 && items[at + step]) { event.preventDefault(); items[at + step].focus(); }
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "PageDown" && !next.disabled) { page += 1; draw(); }
+    if (event.key === "PageUp" && !prev.disabled) { page -= 1; draw(); }
+  });
+  document.addEventListener("visibilitychange", () => { for (const tile of tiles.values()) tile.sync(); });
+  document.addEventListener("pantau:lang", () => { for (const tile of tiles.values()) tile.render(); draw(); });
+  window.addEventListener("pagehide", () => { for (const tile of tiles.values()) tile.close(); });
+  followAlarms((camera, kinds) => { alarms.set(camera, kinds); tiles.get(camera)?.setAlarms(kinds); });
+
+  await refresh();
+  setInterval(() => { if (document.visibilityState === "visible") refresh(); }, REFRESH_MS);
+  // Countdowns ("next try in 12 s") tick between refreshes.
+  setInterval(() => { for (const tile of tiles.values()) tile.render(); }, 1000);
+}
