@@ -468,6 +468,17 @@ class DispositionService:
         log.info("disposition %s revoked by %s", token_id, who.username)
         return self._info(row)
 
+    async def revocation(self, token_id: str) -> str | None:
+        """Why a token was revoked, or None while it stands. Read from the database each time, so a
+        session in any process sees a revocation made in any other (playback asks every second)."""
+        async with self._db() as session:
+            row = await session.get(Disposition, token_id)
+        if row is None:
+            return "the disposition no longer exists"
+        if row.revoked_at is None:
+            return None
+        return f"the disposition was revoked by {row.revoked_by}: {row.revoke_reason}"
+
     # -- redeeming ------------------------------------------------------------------------
 
     async def redeem(

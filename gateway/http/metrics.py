@@ -10,6 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from gateway.services import Services
+from gateway.webrtc.sessions import SessionKind
 from recorder.status import StorageStatus
 from streams.state import CameraState
 
@@ -91,7 +92,7 @@ class GatewayCollector(Collector):
 
 
 def _whep_metrics(services: Services) -> Iterator[Metric]:
-    """Live viewers per camera and the compressed video handed to them."""
+    """Live and playback viewers per camera and the compressed video handed to them."""
     webrtc = services.webrtc
     assert webrtc is not None
     viewers = GaugeMetricFamily("pantau_whep_sessions", "Open WHEP live sessions", labels=["camera"])
@@ -101,11 +102,19 @@ def _whep_metrics(services: Services) -> Iterator[Metric]:
     sent_packets = CounterMetricFamily(
         "pantau_whep_sent_packets", "H.264 access units handed to WHEP viewers", labels=["camera"]
     )
+    playback = GaugeMetricFamily(
+        "pantau_whep_playback_sessions", "Open WHEP playback sessions (recordings)", labels=["camera"]
+    )
+    playback_sent = CounterMetricFamily(
+        "pantau_whep_playback_sent_bytes", "Recorded H.264 bytes handed to playback viewers", labels=["camera"]
+    )
     for cid in services.cameras:
         viewers.add_metric([cid], webrtc.viewers(cid))
         sent.add_metric([cid], webrtc.sent_bytes[cid])
         sent_packets.add_metric([cid], webrtc.sent_packets[cid])
-    yield from (viewers, sent, sent_packets)
+        playback.add_metric([cid], webrtc.viewers(cid, SessionKind.PLAYBACK))
+        playback_sent.add_metric([cid], webrtc.playback_sent_bytes[cid])
+    yield from (viewers, sent, sent_packets, playback, playback_sent)
 
 
 def _storage_metrics(status: StorageStatus) -> Iterator[Metric]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.http import accesslog, cameras, dispositions, health, onboarding, openapi, recordings, session, whep
+from gateway.http import accesslog, cameras, dispositions, health, onboarding, openapi, playback, recordings, session, whep
 from gateway.http.auth import auth_middleware
 from gateway.http.cors import setup_cors
 from gateway.http.keys import SERVICES
@@ -38,6 +38,7 @@ def build_app(services: Services) -> web.Application:
     app.add_routes(accesslog.routes)
     app.add_routes(recordings.routes)
     app.add_routes(whep.routes)
+    app.add_routes(playback.routes)
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC, follow_symlinks=False)
     setup_cors(app, services.settings.server.cors_origins)

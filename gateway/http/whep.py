@@ -1,4 +1,5 @@
-"""WHEP live viewing (draft-ietf-wish-whep, HTTP mechanics of RFC 9725): offer in, answer out."""
+"""WHEP live viewing (draft-ietf-wish-whep, HTTP mechanics of RFC 9725): offer in, answer out;
+and the session routes (DELETE, PATCH) that live and playback sessions share."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from aiohttp import web
 
 from core.errors import BadRequest, NotFound, PayloadTooLarge, Unavailable, Unprocessable, UnsupportedMediaType
-from gateway.http.auth import require_role
+from gateway.http.auth import disposition_token, require_role
 from gateway.http.guard import authorize
 from gateway.http.keys import SERVICES
 from gateway.webrtc.sessions import WhepSessions
@@ -20,14 +21,15 @@ SDP = "application/sdp"
 MAX_OFFER = 64 * 1024
 
 
-def _sessions(request: web.Request) -> WhepSessions:
+def webrtc_sessions(request: web.Request) -> WhepSessions:
+    """The gateway's WHEP session owner; 503 while it is not running."""
     sessions = request.app[SERVICES].webrtc
     if sessions is None:
         raise Unavailable("live viewing is not running")
     return sessions
 
 
-async def _read_offer(request: web.Request) -> tuple[str, bool]:
+async def read_offer(request: web.Request) -> tuple[str, bool]:
     """The SDP offer and whether it came in the JSON form ({"type": "offer", "sdp": ...})."""
     as_json = request.content_type == "application/json"
     if request.content_type != SDP and not as_json:
@@ -61,17 +63,22 @@ async def start_live(request: web.Request) -> web.Response:
         require_role(request, "viewer")
         raise NotFound(f"no camera {camera_id!r}")
     who, _decision = await authorize(request, Action.LIVE, camera, hide_camera=True)
-    offer, as_json = await _read_offer(request)
+    offer, as_json = await read_offer(request)
     video = next((s for s in camera.hub.streams if s.kind == "video"), None)
     if video is not None and video.codec != "h264":
         # Passthrough only: a browser cannot be sent HEVC or MJPEG over WebRTC without
         # transcoding, which Pantau never does. (An offline camera is accepted: its video
         # starts when it returns, and is checked again then.)
         raise Unprocessable(f"camera {camera_id!r} sends {video.codec}; live WebRTC needs H.264")
-    session, answer = await _sessions(request).open(
+    session, answer = await webrtc_sessions(request).open(
         camera.config.id, camera.hub, offer, who.username, who.role, request.remote
     )
-    headers = {"Location": f"/whep/sessions/{session.id}", "ETag": f'"{session.id}"',
+    return created(session_id=session.id, answer=answer, as_json=as_json)
+
+
+def created(session_id: str, answer: str, as_json: bool) -> web.Response:
+    """201 with the SDP answer (in the form the offer came in) and the session's Location."""
+    headers = {"Location": f"/whep/sessions/{session_id}", "ETag": f'"{session_id}"',
                "Cache-Control": "no-store"}
     if as_json:
         return web.json_response({"type": "answer", "sdp": answer}, status=201, headers=headers)
@@ -79,12 +86,21 @@ async def start_live(request: web.Request) -> web.Response:
 
 
 @routes.delete("/whep/sessions/{session_id}")
-async def stop_live(request: web.Request) -> web.Response:
-    """End a session; only its owner or an admin may, everyone else gets 404."""
-    who = require_role(request, "viewer")
-    sessions = _sessions(request)
+async def stop_session(request: web.Request) -> web.Response:
+    """End a session; only its owner (a playback's disposition token too) or an admin may,
+    everyone else gets 404."""
+    sessions = webrtc_sessions(request)
     session = sessions.get(request.match_info["session_id"])
-    if session is None or (session.owner != who.username and who.role != "admin"):
+    token = disposition_token(request)
+    if token is not None:
+        if session is None or not session.held_by(token):
+            raise NotFound("no such session")
+        await sessions.close(session, f"ended by {session.owner} (disposition token)")
+        return web.Response(status=200)
+    who = require_role(request, "viewer")
+    # A token holder's session (role None) is never a user's, whatever the grantee is called.
+    own = session is not None and session.role is not None and session.owner == who.username
+    if session is None or not (own or who.role == "admin"):
         raise NotFound("no such session")
     await sessions.close(session, f"ended by {who.username}")
     return web.Response(status=200)

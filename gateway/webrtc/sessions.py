@@ -1,20 +1,27 @@
-"""WHEP live sessions: one owner for every peer connection, its hub subscription and its task."""
+"""WHEP sessions, live and playback: one owner for every peer connection, its source and its tasks."""
 
 from __future__ import annotations
 
 import asyncio
+import enum
+import hashlib
+import hmac
 import logging
 import re
 import secrets
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
 
 from core.clock import Clock
 from core.errors import BadRequest, Unavailable
 from gateway.webrtc.hubtrack import HubVideoTrack
-from policy.events import AccessAction, AccessEvent, AccessRecorder
+from gateway.webrtc.playback import PlaybackPlan, PlaybackTrack, Player
+from gateway.webrtc.playbackfeed import Recordings, utc
+from policy.events import AccessAction, AccessEvent, AccessRecorder, Scalar
 from streams.hub import StreamHub
 
 log = logging.getLogger(__name__)
@@ -29,18 +36,25 @@ VIEWER_QUEUE = 128
 FORCED_CODECS = ("video/H264", "video/rtx")
 
 
+class SessionKind(enum.StrEnum):
+    LIVE = "live"
+    PLAYBACK = "playback"
+
+
 @dataclass(eq=False)
 class WhepSession:
-    """One viewer's live session."""
+    """One viewer's session: live from the hub, or playback of a recorded window."""
 
     id: str
     camera: str
-    owner: str
-    role: str
+    owner: str  # username, or a disposition's grantee
+    role: str | None  # None for a disposition token holder
     client: str | None
     pc: RTCPeerConnection
-    track: HubVideoTrack
+    track: MediaStreamTrack
     started: float  # clock.monotonic()
+    kind: SessionKind = SessionKind.LIVE
+    player: Player | None = None
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -52,6 +66,13 @@ class WhepSession:
             self.reason = reason
             self.ended.set()
 
+    def held_by(self, token: str) -> bool:
+        """Whether `token` is the disposition token this playback was opened with."""
+        expected = self.player.plan.token_sha256 if self.player is not None else None
+        if expected is None:
+            return False
+        return hmac.compare_digest(expected, hashlib.sha256(token.encode()).hexdigest())
+
 
 def offers_h264(sdp: str) -> bool:
     """Whether an SDP offer has a video section that lists H.264."""
@@ -61,7 +82,8 @@ def offers_h264(sdp: str) -> bool:
 
 
 class WhepSessions:
-    """Owns every WHEP peer connection; `run()` (in the gateway's TaskGroup) closes them all on exit."""
+    """Owns every WHEP peer connection, live and playback; `run()` (in the gateway's TaskGroup)
+    closes them all on exit."""
 
     def __init__(self, access_log: AccessRecorder, clock: Clock) -> None:
         self._access_log = access_log
@@ -71,6 +93,9 @@ class WhepSessions:
         #: Compressed video bytes and packets handed to viewers, per camera, since start.
         self.sent_bytes: Counter[str] = Counter()
         self.sent_packets: Counter[str] = Counter()
+        #: The same for recorded video handed to playback viewers.
+        self.playback_sent_bytes: Counter[str] = Counter()
+        self.playback_sent_packets: Counter[str] = Counter()
 
     async def run(self) -> None:
         """Serve sessions until cancelled; each session's task closes its peer on the way out."""
@@ -83,9 +108,9 @@ class WhepSessions:
                 for session in list(self._sessions.values()):
                     session.end("gateway stopping")
 
-    def viewers(self, camera: str) -> int:
-        """Open sessions of one camera."""
-        return sum(1 for s in self._sessions.values() if s.camera == camera)
+    def viewers(self, camera: str, kind: SessionKind = SessionKind.LIVE) -> int:
+        """Open sessions of one camera (live, or playback)."""
+        return sum(1 for s in self._sessions.values() if s.camera == camera and s.kind is kind)
 
     def get(self, session_id: str) -> WhepSession | None:
         """A session by id; None for unknown or malformed ids."""
@@ -108,22 +133,8 @@ class WhepSessions:
             self.sent_packets[camera] += 1
 
         track = HubVideoTrack(hub.subscribe(f"whep:{session_id}", VIEWER_QUEUE), sent)
-        # No STUN: aiortc's default asks a public server, which a gateway on a closed
-        # network cannot reach and would wait for.
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc, answer = await self._negotiate(camera, track, offer)
         try:
-            sender = pc.addTrack(track)
-            transceiver = next(t for t in pc.getTransceivers() if t.sender is sender)
-            codecs = RTCRtpSender.getCapabilities("video").codecs
-            transceiver.setCodecPreferences([c for c in codecs if c.mimeType in FORCED_CODECS])
-            try:
-                await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
-                answer = await pc.createAnswer()
-            except Exception as exc:  # aiortc raises ValueError, KeyError, its own errors...
-                log.info("camera %s: offer rejected: %r", camera, exc, extra={"camera": camera})
-                raise BadRequest(f"the SDP offer could not be negotiated: {exc}") from exc
-            if answer is None or " H264/90000" not in answer.sdp:
-                raise BadRequest("the offer's video section has no H.264 mode Pantau can send")
             await pc.setLocalDescription(answer)  # gathers every candidate: aiortc never trickles
             # Logged before any media can flow, and before the session can end (LIVE_STOP).
             await self._access_log.record(
@@ -140,6 +151,90 @@ class WhepSessions:
             session_id, camera, owner, role, client, pc, track, self._clock.monotonic()
         )
 
+        self._start(session)
+        log.info("camera %s: live session %s for %s", camera, session_id[:8], owner,
+                 extra={"camera": camera, "session": session_id[:8]})
+        return session, pc.localDescription.sdp
+
+    async def open_playback(
+        self, camera: str, offer: str, recordings: Recordings, authorize: Callable[[], Awaitable[PlaybackPlan]]
+    ) -> tuple[WhepSession, str]:
+        """Negotiate `offer`, then ask `authorize()` (it decides, and may use a disposition's view),
+        then answer: media flows only after the decision. Returns the session and the SDP answer."""
+        if self._tasks is None:
+            raise Unavailable("playback sessions are not being served (starting or stopping)")
+        if not offers_h264(offer):
+            raise BadRequest("the offer has no H.264 video section; Pantau sends recorded H.264 untouched")
+        session_id = secrets.token_urlsafe(18)
+
+        def sent(size: int) -> None:
+            self.playback_sent_bytes[camera] += size
+            self.playback_sent_packets[camera] += 1
+
+        track = PlaybackTrack()
+        pc, answer = await self._negotiate(camera, track, offer)
+        try:
+            plan = await authorize()
+            track.player = Player(plan, recordings, self._clock, sent)
+            await pc.setLocalDescription(answer)
+            await self._access_log.record(
+                AccessEvent(AccessAction.PLAYBACK_START, actor=plan.viewer, role=plan.role, client=plan.client,
+                            camera=camera, start=plan.start, end=plan.end, token_id=plan.token_id,
+                            request_id=plan.request_id,
+                            details={"session": session_id, "max_rate": plan.max_rate,
+                                     # Passthrough cannot burn text into the picture: the viewer's
+                                     # player is told to overlay it (data channel "watermark").
+                                     "watermark": "overlay" if plan.watermark else "none"})
+            )
+            if self._tasks is None:
+                raise Unavailable("the gateway is stopping")
+        except BaseException:
+            track.stop()
+            await pc.close()
+            raise
+        player = track.player
+        session = WhepSession(session_id, camera, plan.viewer, plan.role, plan.client, pc, track,
+                              self._clock.monotonic(), SessionKind.PLAYBACK, player)
+
+        @pc.on("datachannel")
+        def _channel(channel: RTCDataChannel) -> None:
+            player.attach(channel)
+
+        self._start(session)
+        log.info("camera %s: playback session %s for %s, %s to %s", camera, session_id[:8], plan.viewer,
+                 plan.start.isoformat(), plan.end.isoformat(), extra={"camera": camera, "session": session_id[:8]})
+        return session, pc.localDescription.sdp
+
+    async def _negotiate(
+        self, camera: str, track: MediaStreamTrack, offer: str
+    ) -> tuple[RTCPeerConnection, RTCSessionDescription]:
+        """A peer sending `track` as H.264 with the offer applied and an answer made (not yet set)."""
+        # No STUN: aiortc's default asks a public server, which a gateway on a closed
+        # network cannot reach and would wait for.
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        try:
+            sender = pc.addTrack(track)
+            transceiver = next(t for t in pc.getTransceivers() if t.sender is sender)
+            codecs = RTCRtpSender.getCapabilities("video").codecs
+            transceiver.setCodecPreferences([c for c in codecs if c.mimeType in FORCED_CODECS])
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+                answer = await pc.createAnswer()
+            except Exception as exc:  # aiortc raises ValueError, KeyError, its own errors...
+                log.info("camera %s: offer rejected: %r", camera, exc, extra={"camera": camera})
+                raise BadRequest(f"the SDP offer could not be negotiated: {exc}") from exc
+            if answer is None or " H264/90000" not in answer.sdp:
+                raise BadRequest("the offer's video section has no H.264 mode Pantau can send")
+        except BaseException:
+            track.stop()
+            await pc.close()
+            raise
+        return pc, answer
+
+    def _start(self, session: WhepSession) -> None:
+        assert self._tasks is not None
+        pc = session.pc
+
         @pc.on("connectionstatechange")
         def _state() -> None:
             state = pc.connectionState
@@ -148,28 +243,38 @@ class WhepSessions:
             elif state in ("failed", "disconnected", "closed"):
                 session.end(f"connection {state}")
 
-        self._sessions[session_id] = session
-        self._tasks.create_task(self._serve(session), name=f"whep:{camera}:{session_id[:8]}")
-        log.info("camera %s: live session %s for %s", camera, session_id[:8], owner,
-                 extra={"camera": camera, "session": session_id[:8]})
-        return session, pc.localDescription.sdp
+        self._sessions[session.id] = session
+        self._tasks.create_task(self._serve(session), name=f"whep:{session.kind}:{session.camera}:{session.id[:8]}")
 
     async def close(self, session: WhepSession, reason: str) -> None:
-        """End a session and wait until its peer is closed and LIVE_STOP is logged."""
+        """End a session and wait until its peer is closed and LIVE_STOP / PLAYBACK_STOP is logged."""
         session.end(reason)
         await session.closed.wait()
 
     async def _serve(self, session: WhepSession) -> None:
         try:
-            try:
-                await asyncio.wait_for(session.connected.wait(), CONNECT_TIMEOUT_S)
-            except TimeoutError:
-                session.end("ICE did not connect")
-            await session.ended.wait()
+            async with asyncio.TaskGroup() as tasks:
+                # A playback reads ahead while ICE connects, so its first frame is ready at once.
+                playing = tasks.create_task(self._play(session)) if session.player is not None else None
+                try:
+                    await asyncio.wait_for(session.connected.wait(), CONNECT_TIMEOUT_S)
+                except TimeoutError:
+                    session.end("ICE did not connect")
+                await session.ended.wait()
+                if playing is not None:
+                    playing.cancel()
         finally:
             if not session.reason:
                 session.reason = "gateway stopping"
             await self._finish(session)
+
+    async def _play(self, session: WhepSession) -> None:
+        assert session.player is not None
+        try:
+            await session.player.run(session.end)
+        except Exception:  # one broken playback must not take the other sessions down
+            log.exception("camera %s: playback session %s failed", session.camera, session.id[:8])
+            session.end("playback failed")
 
     async def _finish(self, session: WhepSession) -> None:
         """Close the peer, leave the hub, log LIVE_STOP; completes even if cancelled meanwhile."""
@@ -188,12 +293,8 @@ class WhepSessions:
                             exc_info=True)
         try:
             duration = max(0.0, self._clock.monotonic() - session.started)
-            await self._access_log.record(
-                AccessEvent(AccessAction.LIVE_STOP, actor=session.owner, role=session.role,
-                            client=session.client, camera=session.camera, reason=session.reason,
-                            details={"session": session.id, "duration_s": round(duration, 3)})
-            )
-            log.info("camera %s: live session %s ended after %.1f s: %s", session.camera,
+            await self._access_log.record(self._stop_event(session, duration))
+            log.info("camera %s: %s session %s ended after %.1f s: %s", session.camera, session.kind,
                      session.id[:8], duration, session.reason,
                      extra={"camera": session.camera, "session": session.id[:8]})
         finally:
@@ -201,3 +302,22 @@ class WhepSessions:
             session.closed.set()
         if cancelled:
             raise asyncio.CancelledError
+
+    @staticmethod
+    def _stop_event(session: WhepSession, duration: float) -> AccessEvent:
+        details: dict[str, Scalar] = {"session": session.id, "duration_s": round(duration, 3)}
+        if session.player is None:
+            return AccessEvent(AccessAction.LIVE_STOP, actor=session.owner, role=session.role,
+                               client=session.client, camera=session.camera, reason=session.reason,
+                               details=details)
+        plan, sent = session.player.plan, session.player.sent
+        # start/end: the times of the first and last frame actually sent (none: no range).
+        return AccessEvent(
+            AccessAction.PLAYBACK_STOP, actor=session.owner, role=session.role, client=session.client,
+            camera=session.camera, reason=session.reason,
+            start=utc(sent.first) if sent.first is not None else None,
+            end=utc(sent.last) if sent.last is not None else None,
+            token_id=plan.token_id, request_id=plan.request_id,
+            details={**details, "frames": sent.frames, "bytes": sent.bytes, "seeks": sent.seeks,
+                     "window_start": plan.start.isoformat(), "window_end": plan.end.isoformat()},
+        )

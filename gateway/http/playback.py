@@ -1,0 +1,102 @@
+"""WHEP playback of recordings: `POST /whep/playback/{camera}?start=&end=` with an SDP offer.
+
+The bearer is a signed-in user (policy `playback`, asked through guard.authorize) or a
+disposition token (DispositionService.redeem, which uses one of its views). Either way the
+decision is made before the answer leaves, so no media can flow without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+
+from aiohttp import web
+
+from core.errors import BadRequest, NotFound, Unavailable
+from gateway.http.auth import disposition_token, require_role
+from gateway.http.guard import authorize
+from gateway.http.keys import SERVICES
+from gateway.http.whep import created, read_offer, webrtc_sessions
+from gateway.webrtc.playback import MAX_RATE, PlaybackPlan
+from policy.decision import Action, Decision, ObligationKind
+
+routes = web.RouteTableDef()
+
+
+def _time(request: web.Request, name: str) -> datetime:
+    raw = request.query.get(name)
+    if not raw:
+        raise BadRequest(f"{name} is required (RFC 3339 with a zone)")
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadRequest(f"{name} must be an RFC 3339 time with a zone") from exc
+    if value.tzinfo is None:
+        raise BadRequest(f"{name} must carry a zone (e.g. Z or +07:00)")
+    return value
+
+
+def _window(request: web.Request) -> tuple[datetime, datetime]:
+    start, end = _time(request, "start"), _time(request, "end")
+    if end <= start:
+        raise BadRequest("end must be after start")
+    # One playback covers at most what one playback request may cover.
+    longest = request.app[SERVICES].settings.access.disposition.max_window_h
+    if end - start > timedelta(hours=longest):
+        raise BadRequest(f"play at most {longest:g} h at a time")
+    return start, end
+
+
+def _obligations(decision: Decision) -> tuple[float, str | None]:
+    rate = decision.obligation(ObligationKind.MAX_RATE)
+    mark = decision.obligation(ObligationKind.WATERMARK)
+    max_rate = float(rate.value) if rate is not None and rate.value is not None else MAX_RATE
+    return max_rate, str(mark.value) if mark is not None and mark.value is not None else None
+
+
+@routes.post("/whep/playback/{camera_id}")
+async def start_playback(request: web.Request) -> web.Response:
+    """Play a camera's recording of [start, end): 201 with the answer and the session's Location."""
+    services = request.app[SERVICES]
+    camera_id = request.match_info["camera_id"]
+    token = disposition_token(request)
+    if token is None:
+        require_role(request, "viewer")
+    start, end = _window(request)
+    camera = services.cameras.get(camera_id)
+    if camera is None:
+        raise NotFound(f"no camera {camera_id!r}")
+    client = request.remote or ""
+    plan: PlaybackPlan | None = None
+    if token is None:
+        who, decision = await authorize(request, Action.PLAYBACK, camera, start, end, hide_camera=True)
+        max_rate, watermark = _obligations(decision)
+        plan = PlaybackPlan(camera_id, start, end, who.username, who.role, client, max_rate, watermark)
+    offer, as_json = await read_offer(request)
+    sessions = webrtc_sessions(request)
+    if services.recorder is None:
+        raise Unavailable("recording is not running")
+    dispositions = services.dispositions
+
+    async def grant() -> PlaybackPlan:
+        if plan is not None:
+            return plan
+        assert token is not None
+        if dispositions is None:
+            raise Unavailable("the disposition workflow is not running")
+        # Uses one view of the token (or refuses, logged, with 403).
+        redemption = await dispositions.redeem(token, Action.PLAYBACK, camera_id, start, end, client)
+        claims = redemption.claims
+        max_rate, watermark = _obligations(redemption.decision)
+
+        async def revoked() -> str | None:
+            return await dispositions.revocation(claims.token_id)
+
+        return PlaybackPlan(
+            camera_id, start, end, claims.grantee, None, client, max_rate, watermark,
+            token_id=claims.token_id, request_id=claims.request_id,
+            token_sha256=hashlib.sha256(token.encode()).hexdigest(), expires=claims.expires, revoked=revoked,
+        )
+
+    session, answer = await sessions.open_playback(camera_id, offer, services.recorder.reader, grant)
+    return created(session.id, answer, as_json)
