@@ -197,8 +197,12 @@ class EventSubscriber:
         current, termination = getattr(answer, "CurrentTime", None), getattr(answer, "TerminationTime", None)
         span = self.settings.termination_s
         if isinstance(current, datetime) and isinstance(termination, datetime):
-            span = (termination - current).total_seconds()
-        return asyncio.get_running_loop().time() + max(0.5, span * RENEW_AT)
+            granted = (termination - current).total_seconds()
+            # A camera that answers a termination at or before its current time (seen with
+            # firmwares that misread relative times) would have us renew in a tight loop.
+            if granted >= 2.0:
+                span = granted
+        return asyncio.get_running_loop().time() + span * RENEW_AT
 
     async def _unsubscribe(self, client: OnvifClient, manager: Any) -> None:
         try:
