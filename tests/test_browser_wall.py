@@ -44,6 +44,10 @@ TILE_STATS = """(async () => {
   return out;
 })()"""
 
+# Both wall tiles decode (a fresh peer counts from zero): the stats, or false.
+DECODING = (f"(async () => {{ const s = await {TILE_STATS}; return Object.keys(s).length === 2"
+            " && Object.values(s).every(t => t.frames > 0 && t.time > 0) && s; })()")
+
 PLAYER_FRAMES = """(async () => {
   const node = document.querySelector('.player');
   let frames = 0;
@@ -137,8 +141,10 @@ async def test_wall_signs_in_decodes_tiles_switches_language_and_tours(
 ) -> None:
     need_chromium()
     server = camera_server({"north": "ball", "south": "snow"})
-    cams = [CameraConfig(id="gate-north", name="North gate", source=server.url("north"), groups=["gates"]),
-            CameraConfig(id="gate-south", name="South gate", source=server.url("south"), groups=["gates"])]
+    # Short timeouts and retries: the test takes the cameras down and back up.
+    quick = {"read_timeout_s": 2.0, "stall_timeout_s": 2.0, "backoff": {"initial_s": 1.0, "max_s": 2.0}}
+    cams = [CameraConfig(id="gate-north", name="North gate", source=server.url("north"), groups=["gates"], **quick),
+            CameraConfig(id="gate-south", name="South gate", source=server.url("south"), groups=["gates"], **quick)]
     settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'p.db'}", cams)
     async with running_gateway(settings) as client, chromium() as page:
         await page.goto(client.url("/"))
@@ -146,11 +152,7 @@ async def test_wall_signs_in_decodes_tiles_switches_language_and_tours(
         await sign_in(page, "admin", client.admin_password())
 
         # Two tiles decode: frames counted by the peer and the video's clock running.
-        first = await page.wait_for(
-            f"(async () => {{ const s = await {TILE_STATS};"
-            " return Object.keys(s).length === 2 && Object.values(s).every(t => t.frames > 0 && t.time > 0) && s; })()",
-            within_s=25,
-        )
+        first = await page.wait_for(DECODING, within_s=25)
         await asyncio.sleep(2.0)
         later = await page.evaluate(TILE_STATS)
         await page.screenshot(ARTIFACTS / "wall-live.png")
@@ -190,6 +192,37 @@ async def test_wall_signs_in_decodes_tiles_switches_language_and_tours(
         await page.screenshot(ARTIFACTS / "wall-indonesian.png")
         await switch("en")
         assert await page.evaluate("document.querySelector('nav a[aria-current=page]').textContent") == "Video wall"
+
+        # A hidden tab closes every peer and says so; visible again, the tiles play again.
+        await page.evaluate("(() => { Object.defineProperty(document, 'visibilityState', {configurable: true,"
+                            " get: () => 'hidden'}); document.dispatchEvent(new Event('visibilitychange')); })()")
+        await page.wait_for("[...document.querySelectorAll('.tile[data-camera]')].every(t => t.pc === null"
+                            " && t.querySelector('.status').textContent === 'Paused while not on screen')", within_s=5)
+        await page.evaluate("(() => { delete document.visibilityState;"
+                            " document.dispatchEvent(new Event('visibilitychange')); })()")
+        await page.wait_for(DECODING, within_s=15)
+
+        # Camera alarms from the event stream (where the gateway has one) mark the tile.
+        events = getattr(client.gateway.services, "events", None)
+        if events is not None:
+            from onvif_adapters.events import CameraEvent
+            from onvif_adapters.topics import EventKind
+            events.publish(CameraEvent("gate-north", EventKind.TAMPER, True, datetime.now(UTC),
+                                       "tns1:VideoSource/GlobalSceneChange/ImagingService"))
+            await page.wait_for("document.querySelector('#cam-gate-north .alarm')?.textContent === 'TAMPER'")
+            events.publish(CameraEvent("gate-north", EventKind.TAMPER, False, datetime.now(UTC),
+                                       "tns1:VideoSource/GlobalSceneChange/ImagingService"))
+            await page.wait_for("!document.querySelector('#cam-gate-north .alarm')")
+
+        # The cameras go down: each tile shows the reconnect with its next retry time, then plays again.
+        server.stop()
+        await page.wait_for("[...document.querySelectorAll('.tile[data-camera]')].every(t =>"
+                            " t.dataset.state === 'reconnecting' && t.pc === null)", within_s=15)
+        status = await page.evaluate("document.querySelector('#cam-gate-north .status').textContent")
+        assert re.search(r"next try at \d\d:\d\d:\d\d \(in \d+ s\)", status), status
+        await page.screenshot(ARTIFACTS / "wall-reconnecting.png")
+        server.start()
+        await page.wait_for(DECODING, within_s=25)
 
         # The tour: a 3 s dwell moves to the other camera by itself; Next moves at once; Pause holds.
         await page.goto(client.url("/static/tour.html"))

@@ -37,7 +37,23 @@ export function followAlarms(onChange) {
     onChange(event.camera, kinds);
   }
 
+  // The stream sends changes only: alarms already active come from the recent list (newest first).
+  async function seed() {
+    const res = await fetch("/api/v1/events?limit=500", { headers: { Authorization: `Bearer ${token()}` } });
+    if (!res.ok) return res.status !== 404;
+    const { events = [] } = await res.json();
+    const seen = new Set();
+    for (const event of [...events].filter((e) => {
+      const key = `${e.camera}\n${normalKind(e.kind)}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    }).reverse()) apply(event);
+    return true;
+  }
+
   async function run() {
+    try { if (!(await seed())) return; } catch { /* the stream may still work */ }
     while (!stopped) {
       try {
         const res = await fetch(PATH, {
