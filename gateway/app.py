@@ -24,6 +24,7 @@ from gateway.recordinglog import RecordingLog
 from gateway.services import Services
 from gateway.statuslog import StatusLog
 from gateway.webrtc.sessions import WhepSessions
+from onvif_adapters.source import resolver_for
 from policy.accesslog import AccessLog
 from policy.dispositions import DispositionService
 from policy.tokenkeys import default_token_key_path, load_or_create_signing_key
@@ -77,7 +78,10 @@ class Gateway:
             onboarded = await camera_store.load({c.id for c in settings.cameras})
 
             def make_camera(cfg: CameraConfig) -> Camera:
-                return Camera(cfg, settings.camera_health(cfg), settings.hub.subscriber_queue, self.clock, status_log)
+                return Camera(
+                    cfg, settings.camera_health(cfg), settings.hub.subscriber_queue, self.clock, status_log,
+                    resolver=resolver_for(cfg, settings.onvif),
+                )
 
             fleet = CameraFleet(make_camera, [*settings.cameras, *onboarded])
             cameras = fleet.cameras

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import json
 import logging
 import signal
 import sys
@@ -20,6 +21,7 @@ from gateway import logsetup
 from gateway.accesslogging import key_path, open_access_log
 from gateway.app import Gateway, with_demo
 from gateway.migrations import upgrade
+from onvif_adapters.discovery import discover, parse_target
 from policy.events import AccessAction, AccessEvent
 from policy.keys import load_or_create_key, public_key_text
 from policy.logcli import verify_log
@@ -74,6 +76,16 @@ def _parser() -> argparse.ArgumentParser:
     reindex.add_argument(
         "--dry-run", action="store_true", help="only report; do not add files the index lacks"
     )
+    disc = sub.add_parser("discover", help="find ONVIF cameras (WS-Discovery) and read their identity and profiles")
+    disc.add_argument("--timeout", type=float, default=None, metavar="S",
+                      help="listen this long for answers (default: onvif.discovery_timeout_s)")
+    disc.add_argument("--target", action="append", default=[], metavar="HOST[:PORT]",
+                      help="probe this address directly (unicast, e.g. across routers); repeatable")
+    disc.add_argument("--interface", default=None, metavar="IPV4",
+                      help="send multicast probes out of this interface (default: onvif.discovery_interface)")
+    disc.add_argument("--user", default=None, help="ONVIF user for reading device information")
+    disc.add_argument("--password-stdin", action="store_true", help="read that user's password from stdin")
+    disc.add_argument("--json", action="store_true", help="print JSON instead of text")
     token = sub.add_parser("token", help="disposition tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     tverify = token_sub.add_parser("verify", help="check a disposition token offline with the public key")
@@ -142,6 +154,43 @@ def _verify_log(settings: Settings, args: argparse.Namespace) -> int:
     )
 
 
+def _discover(settings: Settings, args: argparse.Namespace) -> int:
+    """`pantau discover`: probe, describe, print; exit 0 even when nobody answered."""
+    timeout = args.timeout if args.timeout is not None else settings.onvif.discovery_timeout_s
+    if not 0 < timeout <= 60:
+        print("pantau: --timeout must be between 0 and 60 seconds", file=sys.stderr)
+        return 2
+    try:
+        targets = [parse_target(t) for t in args.target]
+    except ValueError as exc:
+        print(f"pantau: --target: {exc}", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else None
+    if password is not None and not args.user:
+        print("pantau: --password-stdin needs --user", file=sys.stderr)
+        return 2
+    interface = args.interface or settings.onvif.discovery_interface
+    records = asyncio.run(discover(timeout, targets, args.user, password, interface))
+    if args.json:
+        print(json.dumps({"devices": [r.as_json() for r in records]}, indent=2))
+        return 0
+    if not records:
+        print(f"no ONVIF device answered within {timeout:g} s", file=sys.stderr)
+    for record in records:
+        print(record.address)
+        if record.info is not None:
+            i = record.info
+            print(f"  {i.manufacturer} {i.model}, firmware {i.firmware}, serial {i.serial}, hardware {i.hardware_id}")
+        for profile in record.profiles:
+            print(f"  profile {profile.token} ({profile.name}): {profile.encoding or '-'} "
+                  f"{profile.resolution or '-'}{', PTZ' if profile.has_ptz else ''}")
+        for scope in record.scopes:
+            print(f"  scope {scope}")
+        if record.error:
+            print(f"  error: {record.error}")
+    return 0
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -190,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "log-key":
             key = load_or_create_key(key_path(settings))
             print(public_key_text(key, settings.access_log.origin), end="")
+        elif args.command == "discover":
+            return _discover(settings, args)
         elif args.command == "token":
             default = public_path(
                 settings.access.disposition.key_path or default_token_key_path(settings.data_dir)

@@ -145,8 +145,10 @@ class OnvifClient:
 
     async def __aenter__(self) -> OnvifClient:
         # Built here, inside the running loop: it opens aiohttp sessions.
+        # Without credentials, an empty UsernameToken: onvif-zeep-async fails on None while
+        # signing, and a camera answers an empty token with the auth fault we want to report.
         self._camera = ONVIFCamera(
-            self.host, self.port, self._user, self._password, no_cache=True, adjust_time=False
+            self.host, self.port, self._user or "", self._password or "", no_cache=True, adjust_time=False
         )
         return self
 
@@ -182,7 +184,7 @@ class OnvifClient:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            raise map_error(exc, f"{self.address} {where}") from exc
+            raise map_error(exc, f"ONVIF {self.address} {where}") from exc
 
     async def connect(self) -> None:
         """Measure the clock offset, then learn the service addresses (signed with that offset)."""

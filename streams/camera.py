@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from core.clock import Clock
 from core.config import CameraConfig, HealthConfig
@@ -35,6 +37,24 @@ PROBLEM_TEXT = {
 }
 
 
+#: A source's own checks report here: problem name -> readable text, or None when cleared.
+ProblemReport = Callable[[str, str | None], None]
+
+
+class SourceResolver(Protocol):
+    """Finds the URL to open on every (re)connect (an onvif:// camera asks the device).
+
+    Injected by the composition root, so streams/ knows nothing of ONVIF. `resolve` raises
+    SourceError (retried with backoff like a failed open); `watch` runs while the camera
+    runs, for checks between connects (the camera's clock), and reports problems that show
+    as health warnings.
+    """
+
+    async def resolve(self, report: ProblemReport) -> str: ...
+
+    async def watch(self, report: ProblemReport) -> None: ...
+
+
 class _Sampler:
     """The hub as the health monitor sees it: its subscription drops by design (lossy)."""
 
@@ -55,8 +75,11 @@ class Camera:
         hub_queue: int,
         clock: Clock,
         on_status: StatusListener | None = None,
+        resolver: SourceResolver | None = None,
     ) -> None:
         self.config = config
+        #: Resolves the URL to open on every connect (onvif://); None: open config.source.
+        self.resolver = resolver
         self.id = config.id
         self.health_config = health
         self.clock = clock
@@ -65,6 +88,8 @@ class Camera:
         self._on_status = on_status
         self._backoff = Backoff(config.backoff)
         self._problems: tuple[str, ...] = ()
+        #: Problems the source resolver reports (e.g. "clock_drift"), with their text.
+        self._source_problems: dict[str, str] = {}
         self._connections = 0
         self._opened_at: float | None = None
         self._last_packet_at: float | None = None
@@ -82,6 +107,15 @@ class Camera:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._ingest(), name=f"camera-{self.id}")
             tg.create_task(self._run_health(), name=f"health-{self.id}")
+            if self.resolver is not None:
+                tg.create_task(self._run_resolver_watch(self.resolver), name=f"source-checks-{self.id}")
+
+    async def _run_resolver_watch(self, resolver: SourceResolver) -> None:
+        """The resolver's own checks; a failure there must not stop ingest."""
+        try:
+            await resolver.watch(self.set_source_problem)
+        except Exception:
+            log.exception("camera %s: source checks failed; they are off", self.id)
 
     async def _run_health(self) -> None:
         """Image checks on sampled keyframes; a failure there must not stop ingest."""
@@ -128,9 +162,22 @@ class Camera:
         opened, last = self._opened_at, self._last_packet_at
         return opened is not None and last is not None and last - opened >= STABLE_AFTER_S
 
+    async def _resolve(self) -> CameraConfig:
+        """The config to open this time: the resolver's URL in place of the configured source."""
+        if self.resolver is None:
+            return self.config
+        try:
+            url = await self.resolver.resolve(self.set_source_problem)
+        except SourceError:
+            raise
+        except Exception as exc:  # a resolver bug must not end the camera's task
+            log.exception("camera %s: resolving the source failed unexpectedly", self.id)
+            raise SourceError(f"resolving the source failed: unexpected {type(exc).__name__}") from exc
+        return self.config.model_copy(update={"source": url})
+
     async def _connect_once(self) -> str:
         """One connection from open to end; returns why it ended, raises SourceError on failure."""
-        cfg = self.config
+        cfg = await self._resolve()
         self._opened_at = self._last_packet_at = None
         ended: list[str | SourceError] = []
         worker = SourceThread(cfg, asyncio.get_running_loop(), self._opened, self._packets, ended.append)
@@ -200,10 +247,25 @@ class Camera:
         if self.status.state in (CameraState.ONLINE, CameraState.DEGRADED):
             self._go_online()
 
+    def set_source_problem(self, name: str, text: str | None) -> None:
+        """From the source resolver: raise (text) or clear (None) one problem, e.g. clock drift."""
+        if text is None:
+            if self._source_problems.pop(name, None) is None:
+                return
+        elif self._source_problems.get(name) == text:
+            return
+        else:
+            self._source_problems[name] = text
+        if self.status.state in (CameraState.ONLINE, CameraState.DEGRADED):
+            self._go_online()
+
     def _go_online(self) -> None:
-        if self._problems:
-            reason = ", ".join(PROBLEM_TEXT.get(p, p) for p in self._problems)
-            self._set(CameraState.DEGRADED, reason=reason, problems=self._problems)
+        problems = self._problems + tuple(p for p in self._source_problems if p not in self._problems)
+        if problems:
+            reason = ", ".join(
+                self._source_problems.get(p) or PROBLEM_TEXT.get(p, p) for p in problems
+            )
+            self._set(CameraState.DEGRADED, reason=reason, problems=problems)
         else:
             self._set(CameraState.ONLINE)
 

@@ -12,6 +12,7 @@ from gateway.http.auth import require_role
 from gateway.http.guard import authorize, decision_for
 from gateway.http.keys import SERVICES
 from gateway.http.views import camera_detail, camera_summary, iso
+from onvif_adapters.source import OnvifSource
 from policy.decision import Action
 from streams.camera import Camera
 from streams.models import CameraStateChange
@@ -46,9 +47,13 @@ async def list_cameras(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/cameras/{camera_id}")
 async def get_camera(request: web.Request) -> web.Response:
-    """One camera with health checks and reconnect state."""
+    """One camera with health checks and reconnect state (and `device` for an onvif:// camera)."""
     camera = await _camera(request)
-    return web.json_response(camera_detail(camera, request.app[SERVICES].clock.monotonic()))
+    body = camera_detail(camera, request.app[SERVICES].clock.monotonic())
+    if isinstance(camera.resolver, OnvifSource):
+        device = camera.resolver.device
+        body["device"] = device.as_json() if device is not None else None
+    return web.json_response(body)
 
 
 def _time_param(request: web.Request, name: str) -> datetime | None:
@@ -95,9 +100,13 @@ async def camera_history(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/cameras/{camera_id}/snapshot.jpg")
 async def snapshot(request: web.Request) -> web.Response:
-    """The latest keyframe as JPEG (decoded on demand, off the loop)."""
+    """The camera's own snapshot (ONVIF GetSnapshotUri) if it has one, else the latest keyframe as JPEG."""
     camera = await _camera(request, log_allowed=True)  # a snapshot is a view of footage
-    jpeg = await keyframe_jpeg(camera.hub)
+    jpeg = None
+    if isinstance(camera.resolver, OnvifSource):
+        jpeg = await camera.resolver.snapshot()
+    if jpeg is None:
+        jpeg = await keyframe_jpeg(camera.hub)
     if jpeg is None:
         raise Unavailable(f"camera {camera.config.id!r} has no picture yet")
     return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -1,0 +1,193 @@
+"""An onvif:// camera source: resolves the RTSP URL on every connect, watches the clock, snapshots.
+
+`OnvifSource` implements streams.camera.SourceResolver (injected by gateway/app.py), so
+streams/ never imports ONVIF code::
+
+    source = OnvifSource("gate", "onvif://admin:pw@192.0.2.10:80/?profile=sub", settings.onvif)
+    Camera(cfg, ..., resolver=source)
+
+On every (re)connect it asks the device (GetProfiles + GetStreamUri, Media1), puts the
+credentials into the RTSP URL the device gives, and records what it learnt (device
+information, profiles, clock offset, snapshot URI) in `source.device` for the API.
+Between connects `watch()` reads the camera's clock every `clock_check_interval_s`; a
+drift over `clock_drift_limit_s` is reported as the camera problem "clock_drift".
+
+Media2 (ver20) is not asked: onvif-zeep-async 4.3.0 ships no ver20/media WSDL. A profile
+token that Media1 does not list (an H.265-only profile some cameras keep to Media2) fails
+with a reason that says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from core.config import CameraConfig, OnvifConfig, check_onvif_source
+from onvif_adapters.client import OnvifClient
+from onvif_adapters.errors import OnvifError, OnvifMalformed
+from onvif_adapters.models import DeviceRecord, Profile
+from onvif_adapters.snapshot import SnapshotFailed, fetch_snapshot
+
+log = logging.getLogger(__name__)
+
+ONVIF_HTTP_PORT = 80
+CLOCK_DRIFT = "clock_drift"
+Report = Callable[[str, str | None], None]
+
+
+class ProfileNotFound(OnvifError):
+    """The profile a source names is not among the device's Media1 profiles."""
+
+    title = "ONVIF profile not found"
+
+
+def select_profile(profiles: list[Profile], selector: str) -> Profile:
+    """main = the first profile, sub = the second, anything else a token."""
+    tokens = ", ".join(p.token for p in profiles) or "none"
+    if selector == "main" and profiles:
+        return profiles[0]
+    if selector == "sub":
+        if len(profiles) >= 2:
+            return profiles[1]
+        raise ProfileNotFound(f"profile=sub, but the device has one media profile only ({tokens})")
+    for profile in profiles:
+        if profile.token == selector:
+            return profile
+    raise ProfileNotFound(
+        f"no media profile {selector!r} among the device's Media1 profiles ({tokens}); "
+        "profiles only Media2 lists (e.g. H.265) are not supported"
+    )
+
+
+def with_credentials(uri: str, user: str | None, password: str | None) -> str:
+    """The device's RTSP URI with our credentials in it (replacing any it carried)."""
+    parts = urlsplit(uri)
+    if parts.scheme.lower() not in ("rtsp", "rtsps") or not parts.hostname:
+        raise OnvifMalformed(f"the device's stream URI is not an rtsp:// URL (scheme {parts.scheme!r})")
+    host = parts.hostname
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    if user:
+        auth = quote(user, safe="")
+        if password:
+            auth += ":" + quote(password, safe="")
+        netloc = f"{auth}@{netloc}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class OnvifSource:
+    """One onvif:// camera's ONVIF side (see the module doc)."""
+
+    def __init__(
+        self,
+        camera_id: str,
+        source: str,
+        settings: OnvifConfig,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.camera_id = camera_id
+        self.settings = settings
+        self.profile_selector = check_onvif_source(source)
+        parts = urlsplit(source)
+        self.host = parts.hostname or ""
+        self.port = parts.port or ONVIF_HTTP_PORT
+        self._user = unquote(parts.username) if parts.username else None
+        self._password = unquote(parts.password) if parts.password else None
+        self._wall_clock = wall_clock
+        #: What the device said on the last successful resolve; None before.
+        self.device: DeviceRecord | None = None
+        self.snapshot_uri: str | None = None
+
+    @property
+    def address(self) -> str:
+        """host:port of the device service."""
+        return f"{self.host}:{self.port}"
+
+    def client(self) -> OnvifClient:
+        """A new client for this device (use it with `async with`, then `await client.connect()`)."""
+        return OnvifClient(
+            self.host, self.port, self._user, self._password, self.settings.timeout_s, self._wall_clock
+        )
+
+    def _note_clock(self, offset_s: float | None, report: Report) -> None:
+        if offset_s is None:
+            return
+        limit = self.settings.clock_drift_limit_s
+        if abs(offset_s) > limit:
+            direction = "ahead of" if offset_s > 0 else "behind"
+            report(CLOCK_DRIFT, f"camera clock {abs(offset_s):.0f} s {direction} ours (limit {limit:g} s)")
+        else:
+            report(CLOCK_DRIFT, None)
+
+    async def resolve(self, report: Report) -> str:
+        """The RTSP URL to open now, with credentials; raises OnvifError (a SourceError)."""
+        async with self.client() as client:
+            await client.connect()
+            self._note_clock(client.clock_offset_s, report)
+            info = await client.device_info()
+            profiles = await client.profiles()
+            profile = select_profile(profiles, self.profile_selector)
+            uri = await client.stream_uri(profile.token)
+            url = with_credentials(uri, self._user, self._password)
+            try:
+                snapshot_uri = await client.snapshot_uri(profile.token)
+            except OnvifError as exc:
+                log.info("camera %s: no snapshot URI (%s)", self.camera_id, exc.detail)
+                snapshot_uri = None
+            try:
+                scopes = tuple(await client.scopes())
+            except OnvifError:
+                scopes = ()
+        self.snapshot_uri = snapshot_uri
+        self.device = DeviceRecord(
+            self.address, info, tuple(profiles), scopes, client.clock_offset_s, profile=profile.token
+        )
+        log.info(
+            "camera %s: ONVIF %s %s, profile %s (%s %s)",
+            self.camera_id, info.manufacturer, info.model, profile.token, profile.encoding, profile.resolution,
+            extra={"camera": self.camera_id},
+        )
+        return url
+
+    async def watch(self, report: Report) -> None:
+        """Read the camera's clock every clock_check_interval_s until cancelled."""
+        while True:
+            await asyncio.sleep(self.settings.clock_check_interval_s)
+            try:
+                async with self.client() as client:
+                    offset = await client.read_clock_offset()
+            except OnvifError as exc:
+                # An unreachable camera shows in its connection state; keep the last reading.
+                log.info("camera %s: clock check failed: %s", self.camera_id, exc.detail)
+                continue
+            self._note_clock(offset, report)
+            if self.device is not None:
+                self.device = replace(self.device, clock_offset_s=offset)
+
+    async def snapshot(self) -> bytes | None:
+        """The camera's own JPEG, or None (no snapshot URI, or fetching it failed: logged)."""
+        uri = self.snapshot_uri
+        if uri is None:
+            return None
+        try:
+            return await fetch_snapshot(
+                uri, self._user, self._password, self.settings.snapshot_timeout_s, self.settings.snapshot_max_bytes
+            )
+        except SnapshotFailed as exc:
+            log.info("camera %s: camera snapshot failed, using the keyframe: %s", self.camera_id, exc)
+            return None
+        except Exception:  # never fail the route over the camera's picture: the keyframe is there
+            log.exception("camera %s: camera snapshot failed unexpectedly", self.camera_id)
+            return None
+
+
+def resolver_for(camera: CameraConfig, settings: OnvifConfig) -> OnvifSource | None:
+    """The OnvifSource of an onvif:// camera; None for every other scheme."""
+    if urlsplit(camera.source).scheme.lower() != "onvif":
+        return None
+    return OnvifSource(camera.id, camera.source, settings)
