@@ -13,7 +13,8 @@ import io
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
+from fractions import Fraction
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,8 +26,11 @@ import pytest_asyncio
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from core.clock import SystemClock
 from core.config import CameraConfig
-from recorder.reader import GapMarker, SegmentOpened
+from gateway.webrtc.playbackfeed import Finished, Frame, Gap, frames_in_window
+from recorder.reader import GapMarker, ReadItem, SegmentOpened
+from streams.packet import MediaPacket, StreamInfo
 from tests.fixtures_camera import CameraServer
 from tests.gatewayutil import Client, make_settings, running_gateway
 from tests.test_whep import problem
@@ -50,6 +54,16 @@ def when(raw: str) -> datetime:
     return datetime.fromisoformat(raw.replace("Z", "+00:00"))
 
 
+class ShiftedClock(SystemClock):
+    """The real clock plus an offset a test can set: lets a token expire without waiting days."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return super().now() + self.offset
+
+
 @dataclass
 class Recording:
     """The shared recording and the people around it."""
@@ -63,6 +77,7 @@ class Recording:
     before_gap: list[tuple[datetime, datetime]]  # sealed segments before the outage
     after_gap: list[tuple[datetime, datetime]]
     gap: tuple[datetime, datetime]  # the outage's gap row
+    clock: ShiftedClock
 
 
 class PlaybackViewer:
@@ -166,12 +181,15 @@ async def until(predicate: Any, within: float, what: str) -> Any:
     raise AssertionError(f"{what}: not within {within} s")
 
 
-async def disposition(rec: Recording, start: datetime, end: datetime, max_views: int) -> tuple[str, str]:
+async def disposition(
+    rec: Recording, start: datetime, end: datetime, max_views: int, valid_days: int = 7
+) -> tuple[str, str]:
     """File a request for camera gate, approve it: (token, token id)."""
     data = aiohttp.FormData(default_to_multipart=True)
     for key, value in {"party_name": "Budi Santoso", "party_organisation": "Polres Kota", "purpose": "Theft",
                        "letter_number": "B/77/III/2026", "letter_date": "2026-03-09", "cameras": "gate",
-                       "start": start.isoformat(), "end": end.isoformat(), "max_views": str(max_views)}.items():
+                       "start": start.isoformat(), "end": end.isoformat(), "max_views": str(max_views),
+                       "valid_days": str(valid_days)}.items():
         data.add_field(key, value)
     data.add_field("letter", io.BytesIO(PNG), filename="letter.png", content_type="application/octet-stream")
     client = rec.client
@@ -195,8 +213,9 @@ async def rec(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Recordi
             CameraConfig(id="lobby", source="rtsp://127.0.0.1:9/x", enabled=False)]
     settings = make_settings(tmp, f"sqlite+aiosqlite:///{tmp / 'pantau.db'}", cams,
                              recording={"segment_s": 2, "min_free_bytes": 0})
+    clock = ShiftedClock()
     try:
-        async with running_gateway(settings) as client:
+        async with running_gateway(settings, clock) as client:
             services = client.gateway.services
             assert services is not None
             admin = await client.sign_in("admin", client.admin_password())
@@ -223,7 +242,7 @@ async def rec(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Recordi
             before = [s for s in segments if s[1] <= gap[0]]
             after = [s for s in segments if s[0] >= gap[0]]
             assert len(before) >= len(first) and len(after) >= 2, body
-            yield Recording(client, server, admin, ops, sup, view, before, after, gap)
+            yield Recording(client, server, admin, ops, sup, view, before, after, gap, clock)
     finally:
         server.stop()
 
@@ -525,6 +544,79 @@ async def test_refusals_are_clean_4xx(rec: Recording) -> None:
     services = client.gateway.services
     assert services is not None and services.webrtc is not None
     assert services.webrtc.viewers("gate") == 0
+
+
+async def test_token_expiring_mid_session_ends_it(rec: Recording) -> None:
+    """Runs last: it moves the gateway's clock a day ahead for a moment."""
+    client = rec.client
+    start, end = rec.before_gap[0][0], rec.before_gap[-1][1]
+    token, token_id = await disposition(rec, start, end, max_views=1, valid_days=1)
+    viewer = PlaybackViewer()
+    try:
+        await viewer.play(client, f"/whep/playback/gate?start={z(start)}&end={z(end)}", token)
+        await viewer.frames_after(3, within=10)
+        rec.clock.offset = timedelta(days=1, seconds=1)
+        try:
+            closed = await viewer.wait_for("closed", within=5)
+        finally:
+            rec.clock.offset = timedelta(0)  # sign-in sessions would expire too
+        assert "expired" in closed["reason"]
+        await until(lambda: _stopped(rec, token_id, 1), 10, "PLAYBACK_STOP after expiry")
+    finally:
+        await viewer.close()
+    [stopped] = [e for e in await log_entries(rec, "playback_stop") if e.get("token_id") == token_id]
+    assert "expired" in stopped["reason"] and stopped["details"]["frames"] >= 3
+
+
+T0 = datetime(2026, 3, 9, 1, 0, tzinfo=UTC)
+SPS_PPS = b"\x00\x00\x00\x01\x67sps\x00\x00\x00\x01\x68pps"
+AVCC = b"\x01\x4d\x00\x1f\xff\xe1\x00\x04\x67sps\x01\x00\x04\x68pps"  # avcC: one SPS, one PPS
+
+
+def _packet(stream: int, at: float, key: bool = False) -> MediaPacket:
+    nal = b"\x00\x00\x00\x01" + (b"\x65" if key else b"\x41") + f"{at:.2f}".encode()
+    return MediaPacket(stream, nal, round(at * 90_000), round(at * 90_000), key, 0.0, T0.timestamp() + at)
+
+
+async def _items(items: Iterable[ReadItem]) -> AsyncIterator[ReadItem]:
+    for item in items:
+        yield item
+
+
+def _opened(codec: str = "h264") -> SegmentOpened:
+    return SegmentOpened(1, "x.mp4", T0, T0 + timedelta(seconds=10), "0" * 64, (
+        StreamInfo(0, "video", codec, Fraction(1, 90_000), AVCC if codec == "h264" else None),
+        StreamInfo(1, "audio", "aac", Fraction(1, 8000)),
+    ))
+
+
+async def test_window_cut_to_the_frame_from_a_keyframe_and_again_after_a_gap() -> None:
+    """The feed itself, on hand-made reader items: the cut points, SPS/PPS, audio, gaps."""
+    s = T0.timestamp()
+    items: list[ReadItem] = [
+        _opened(),
+        _packet(0, 0.0, key=True), _packet(0, 0.5), _packet(1, 0.6),  # before start: never sent
+        _packet(0, 1.0),  # inside, but a passthrough cannot start mid-GOP
+        _packet(0, 2.0, key=True), _packet(1, 2.1), _packet(0, 2.5),
+        GapMarker(T0 + timedelta(seconds=3), T0 + timedelta(seconds=5), "camera offline"),
+        _packet(0, 5.2),  # after a gap the decoder needs a keyframe again
+        _packet(0, 6.0, key=True), _packet(0, 6.96), _packet(0, 7.0),  # end is exclusive
+    ]
+    start, end = T0 + timedelta(seconds=0.9), T0 + timedelta(seconds=7)
+    got = [x async for x in frames_in_window(_items(items), start, end)]
+    frames = [x for x in got if isinstance(x, Frame)]
+    assert [round(f.at - s, 2) for f in frames] == [2.0, 2.5, 6.0, 6.96]
+    assert [type(x) for x in got] == [Frame, Frame, Gap, Frame, Frame]
+    assert frames[0].data.startswith(SPS_PPS) and not frames[1].data.startswith(b"\x00\x00\x00\x01\x67")
+    gap = got[2]
+    assert isinstance(gap, Gap) and (gap.start - s, gap.end - s, gap.reason) == (3.0, 5.0, "camera offline")
+    # A gap reaching outside the window is clipped to it.
+    clipped = [x async for x in frames_in_window(
+        _items([GapMarker(T0, T0 + timedelta(seconds=9), "no recording")]), start, end)]
+    assert clipped == [Gap(start.timestamp(), end.timestamp(), "no recording")]
+    # A recording WebRTC passthrough cannot carry ends the feed with a reason, sending nothing.
+    hevc = [x async for x in frames_in_window(_items([_opened("hevc"), _packet(0, 2.0, key=True)]), start, end)]
+    assert hevc == [Finished("recorded as hevc; WebRTC passthrough needs H.264")]
 
 
 async def _metrics(client: Client) -> str:

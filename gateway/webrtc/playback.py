@@ -90,7 +90,9 @@ class Player:
         self._recordings = recordings
         self._clock = clock
         self._on_sent = on_sent
-        self._rate = 1.0
+        # Real time, unless the policy caps the rate below it.
+        self._top_rate = min(MAX_RATE, plan.max_rate)
+        self._rate = min(1.0, self._top_rate)
         self._paused = False
         self._at_end: float | None = None  # loop time the window was played out
         self._stopped = False
@@ -242,9 +244,9 @@ class Player:
             self._paused = False
             self._anchor = None
         elif isinstance(command, Speed):
-            top = min(MAX_RATE, self.plan.max_rate)
-            if not MIN_RATE <= command.rate <= top:
-                raise ControlError(f"rate must be {MIN_RATE:g}-{top:g}")
+            top = self._top_rate
+            if not min(MIN_RATE, top) <= command.rate <= top:
+                raise ControlError(f"rate must be {min(MIN_RATE, top):g}-{top:g}")
             if self._anchor is not None:
                 now = loop.time()
                 started, at = self._anchor
