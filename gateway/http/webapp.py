@@ -8,6 +8,7 @@ from aiohttp import web
 
 from gateway.http import accesslog, cameras, dispositions, health, onboarding, openapi, playback, recordings, session, whep
 from gateway.http import onvif
+from gateway.http import mediamtx
 from gateway.http.auth import auth_middleware
 from gateway.http.cors import setup_cors
 from gateway.http.keys import SERVICES
@@ -27,7 +28,10 @@ async def _index(request: web.Request) -> web.FileResponse:
 
 def build_app(services: Services) -> web.Application:
     """The HTTP application: problem+json outside, authentication inside, then routes."""
-    app = web.Application(middlewares=[problem_middleware, auth_middleware], client_max_size=MAX_BODY)
+    # mediamtx's middleware only turns a disposition token on GET /get from "unknown bearer"
+    # (401) into the policy's refusal (403); it sits outside authentication to see that 401.
+    middlewares = [problem_middleware, mediamtx.token_export_middleware, auth_middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[SERVICES] = services
     app[REGISTRY] = build_registry(services)
     app.add_routes(health.routes)
@@ -39,6 +43,7 @@ def build_app(services: Services) -> web.Application:
     app.add_routes(dispositions.routes)
     app.add_routes(accesslog.routes)
     app.add_routes(recordings.routes)
+    app.add_routes(mediamtx.routes)
     app.add_routes(whep.routes)
     app.add_routes(playback.routes)
     app.router.add_get("/", _index)
