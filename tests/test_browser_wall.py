@@ -58,6 +58,46 @@ PLAYER_FRAMES = """(async () => {
 })()"""
 
 
+# The modules' pure logic, table-checked in the page itself (no Node.js here): returns what failed.
+PURE_LOGIC = r"""(async () => {
+  const bad = [];
+  const check = (name, ok) => { if (!ok) bad.push(name); };
+  const { backoff } = await import('/static/js/whep.js');
+  for (let attempt = 0; attempt < 12; attempt++) {
+    const ceiling = Math.min(30000, 1000 * 2 ** attempt);
+    check(`backoff low ${attempt}`, backoff(attempt, 1000, 30000, () => 0) === ceiling / 2);
+    check(`backoff high ${attempt}`, backoff(attempt, 1000, 30000, () => 0.999999) <= ceiling);
+  }
+  check('backoff capped', backoff(50) <= 30000);
+  const { parseSSE, normalKind } = await import('/static/js/alarms.js');
+  const got = [];
+  const rest = parseSSE(': hi\n\nevent: camera-event\ndata: {"a":1}\n\n: keepalive\n\ndata: {"b"', d => got.push(d));
+  check('sse events', got.length === 1 && got[0] === '{"a":1}');
+  check('sse rest', rest === 'data: {"b"');
+  check('kind', normalKind('Video-Loss') === 'video_loss');
+  const { spans } = await import('/static/js/timeline.js');
+  const iso = (s) => new Date(s * 1000).toISOString();
+  const merged = spans([{start: iso(0), end: iso(60)}, {start: iso(61), end: iso(120)}, {start: iso(200), end: null}],
+                       0, 300000);
+  check('spans merge', JSON.stringify(merged) === JSON.stringify([[0, 120000], [200000, 300000]]));
+  const { describe } = await import('/static/js/livetile.js');
+  const soon = new Date(Date.now() + 9000).toISOString();
+  const r = describe({state: 'offline', reason: 'refused', next_retry_at: soon, attempt: 3});
+  check('retry badge', r.badge === 'reconnecting' && /^refused — next try at .* \(in (8|9) s\)$/.test(r.text));
+  check('offline', describe({state: 'offline', reason: 'gone'}).badge === 'offline');
+  check('connecting', describe({state: 'connecting', attempt: 0}).badge === 'connecting');
+  check('reconnecting', describe({state: 'connecting', attempt: 2}).text === 'Connecting again (attempt 2)');
+  check('degraded', describe({state: 'degraded', problems: ['frozen', 'new_one']}).text === 'frozen picture, new_one');
+  const { claimsOf } = await import('/static/js/jwt.js');
+  const b64url = (o) => btoa(String.fromCharCode(...new TextEncoder().encode(JSON.stringify(o))))
+    .replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const claims = claimsOf(`${b64url({alg: 'EdDSA'})}.${b64url({cams: ['a'], win: {start: 's', end: 'e'}, sub: 'Ñoño'})}.sig`);
+  check('jwt', claims && claims.sub === 'Ñoño' && claims.cams[0] === 'a');
+  check('jwt garbage', claimsOf('not-a-token') === null && claimsOf('a.b.c') === null && claimsOf('') === null);
+  return bad;
+})()"""
+
+
 # --- pure checks of the page sources -------------------------------------------------------------
 
 # Keys built at run time from a prefix and a value the API or the code supplies.
@@ -149,6 +189,7 @@ async def test_wall_signs_in_decodes_tiles_switches_language_and_tours(
     async with running_gateway(settings) as client, chromium() as page:
         await page.goto(client.url("/"))
         await page.evaluate("localStorage.clear()")
+        assert await page.evaluate(PURE_LOGIC) == [], "pure module checks failed"
         await sign_in(page, "admin", client.admin_password())
 
         # Two tiles decode: frames counted by the peer and the video's clock running.
@@ -268,6 +309,8 @@ async def test_request_approval_and_external_viewer(
 
         # An operator files the request through the form, with the letter chosen as a user would.
         await page.goto(client.url("/static/requests.html"))
+        await page.wait_for("!!document.getElementById('signin')")
+        await page.screenshot(ARTIFACTS / "signin.png")
         await sign_in(page, "ops", PASSWORD)
         assert await page.evaluate("[...document.querySelectorAll('nav a')].map(a => a.textContent)") == [
             "Video wall", "Camera tour", "Recordings", "Playback requests"]
@@ -290,6 +333,7 @@ async def test_request_approval_and_external_viewer(
         )
         await page.wait_for("document.getElementById('req-result').className === 'ok'")
         assert await page.evaluate("document.querySelectorAll('#req-table tbody tr').length") == 1
+        await page.screenshot(ARTIFACTS / "requests.png")
 
         # The same operator's timeline of today shows sealed segments; gaps are drawn differently.
         playback = await _has_playback(client)
@@ -322,6 +366,7 @@ async def test_request_approval_and_external_viewer(
         await page.goto(client.url("/static/approvals.html"))
         await sign_in(page, "sup", PASSWORD)
         await page.wait_for("document.querySelectorAll('#pending article').length === 1")
+        await page.screenshot(ARTIFACTS / "approvals-pending.png")
         await page.evaluate("document.querySelector('#pending article button').click()")
         await page.wait_for("document.getElementById('letter-dialog').open && !!document.querySelector('#letter-body img')")
         await page.evaluate("document.getElementById('letter-close').click()")

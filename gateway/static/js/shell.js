@@ -67,10 +67,11 @@ function signInForm() {
       el("input", { name: "username", autocomplete: "username", required: true, autofocus: true })),
     el("label", {}, el("span", { dataset: { i18n: "auth.password" } }),
       el("input", { name: "password", type: "password", autocomplete: "current-password", required: true })),
-    el("button", { dataset: { i18n: "auth.signin" } }),
+    el("button", { class: "primary", dataset: { i18n: "auth.signin" } }),
     el("p", { id: "error", class: "error", role: "alert" }),
   );
-  document.getElementById("page").before(form);
+  const holder = el("main", { id: "signin-main" }, form); // the visible main landmark until signed in
+  document.getElementById("page").before(holder);
   apply(form);
   form.username.focus();
   return new Promise((resolve) => {
@@ -80,7 +81,7 @@ function signInForm() {
       error.textContent = "";
       try {
         const who = await signIn(form.username.value, form.password.value);
-        form.remove();
+        holder.remove();
         resolve(who);
       } catch (err) {
         error.textContent = err instanceof ApiError && err.status === 401 ? t("auth.failed") : err.message;

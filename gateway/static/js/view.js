@@ -5,23 +5,10 @@
 import { apply, ready, t } from "./i18n.js";
 import { Player } from "./player.js";
 import { el, languageSwitch } from "./shell.js";
+import { claimsOf } from "./jwt.js";
 import { dateTime } from "./timefmt.js";
 
 const STORE = "pantau.disposition";
-
-// The JWT's claims, unverified (display only), or null when it is not a JWT.
-export function claimsOf(jwt) {
-  const parts = String(jwt || "").split(".");
-  if (parts.length !== 3) return null;
-  try {
-    const b64 = parts[1].replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(parts[1].length / 4) * 4, "=");
-    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    const claims = JSON.parse(new TextDecoder().decode(bytes));
-    return claims && typeof claims === "object" && Array.isArray(claims.cams) && claims.win ? claims : null;
-  } catch {
-    return null;
-  }
-}
 
 await ready;
 document.getElementById("shell").append(el("span", { class: "brand" }, "Pantau"),
