@@ -20,10 +20,12 @@ from gateway.fleet import CameraFleet
 from gateway.accesslogging import open_access_log, record_config
 from gateway.http.webapp import build_app
 from gateway.migrations import upgrade
+from gateway.events import EventService, onvif_clients
 from gateway.recordinglog import RecordingLog
 from gateway.services import Services
 from gateway.statuslog import StatusLog
 from gateway.webrtc.sessions import WhepSessions
+from onvif_adapters.ptz import PtzSessions
 from onvif_adapters.source import resolver_for
 from policy.accesslog import AccessLog
 from policy.dispositions import DispositionService
@@ -96,6 +98,10 @@ class Gateway:
             )
             fleet.on_added(recorder.camera_added)
             fleet.on_added(lambda cam: dispositions.add_camera(cam.id, cam.config.groups))
+            events = EventService(settings.events, self.clock, cameras, onvif_clients)
+            fleet.on_added(events.camera_added)
+            ptz = PtzSessions()
+            stack.push_async_callback(ptz.aclose)
             auth = settings.auth
             webrtc = WhepSessions(access_log, self.clock)
             services = Services(
@@ -113,6 +119,8 @@ class Gateway:
                 recorder=recorder,
                 webrtc=webrtc,
                 fleet=fleet,
+                events=events,
+                ptz=ptz,
                 camera_store=camera_store,
             )
             self.services = services
@@ -134,6 +142,7 @@ class Gateway:
                     tasks.create_task(status_log.run(), name="status-log")
                     tasks.create_task(recorder.run(), name="recorder")
                     tasks.create_task(webrtc.run(), name="whep")
+                    tasks.create_task(events.run(), name="events")
                     tasks.create_task(fleet.run(), name="cameras")
                     if on_ready is not None:
                         on_ready(self)

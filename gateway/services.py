@@ -14,8 +14,10 @@ from policy.dispositions import DispositionService
 from policy.sessions import SessionStore
 from policy.throttle import LoginThrottle
 from policy.users import UserStore
+from onvif_adapters.ptz import PtzSessions
 from recorder.service import Recorder
 from gateway.camerastore import CameraStore
+from gateway.events import EventService
 from gateway.fleet import CameraFleet
 from gateway.webrtc.sessions import WhepSessions
 from streams.camera import Camera
@@ -46,3 +48,7 @@ class Services:
     fleet: CameraFleet | None = None
     #: Cameras onboarded through the API (kept in the database).
     camera_store: CameraStore | None = None
+    #: ONVIF camera events (subscriptions, recent buffer, live streams); None only in tests that build the app alone.
+    events: EventService | None = None
+    #: Open ONVIF PTZ connections per camera; None only in tests that build the app alone.
+    ptz: PtzSessions | None = None

@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway.http import accesslog, cameras, dispositions, health, onboarding, openapi, playback, recordings, session, whep
-from gateway.http import onvif
+from gateway.http import events, onvif, ptz
 from gateway.http import mediamtx
 from gateway.http.auth import auth_middleware
 from gateway.http.cors import setup_cors
@@ -37,6 +37,8 @@ def build_app(services: Services) -> web.Application:
     app.add_routes(health.routes)
     app.add_routes(session.routes)
     app.add_routes(cameras.routes)
+    app.add_routes(ptz.routes)
+    app.add_routes(events.routes)
     app.add_routes(onboarding.routes)
     app.add_routes(onvif.routes)
     app.add_routes(openapi.routes)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from core.clock import SystemClock
+from core.config import CameraConfig, EventsConfig, HealthConfig
+from gateway.events import EventService
 from onvif_adapters.client import OnvifClient
 from onvif_adapters.events import CameraEvent, EventSubscriber, SubscriptionSettings
 from onvif_adapters.topics import EventKind
+from streams.camera import Camera
+from tests.fixtures_camera import SilentCamera
 from tests.onvif.soap_replay import EventDevice
 
 # Short enough that renewal and loss happen within a test, long enough for a loaded machine.
@@ -117,3 +121,33 @@ async def test_a_camera_without_an_event_service_ends_quietly(onvif_device: obje
     async with asyncio.timeout(10):
         await sub.run()
     assert sub.state == "no event service"
+
+
+async def test_a_hanging_camera_delays_no_other_and_a_non_onvif_camera_gets_no_subscription(
+    device: EventDevice, silent_camera: SilentCamera
+) -> None:
+    clock = SystemClock()
+    health = HealthConfig()
+    cameras = {
+        cid: Camera(CameraConfig(id=cid, source="rtsp://127.0.0.1:9/x"), health, 16, clock)
+        for cid in ("good", "silent", "plain")
+    }
+    factories: dict[str, Callable[[], OnvifClient]] = {
+        "good": lambda: OnvifClient(device.host, device.port, device.user, device.password, timeout_s=5.0),
+        # Accepts the connection, never answers: every call runs into the client's timeout.
+        "silent": lambda: OnvifClient("127.0.0.1", silent_camera.port, "admin", "x", timeout_s=3.0),
+    }
+    settings = EventsConfig(subscription_s=2, pull_timeout_s=1, retry_initial_s=0.2, retry_max_s=1)
+    service = EventService(settings, clock, cameras, lambda cam: factories.get(cam.id))
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(service.run())
+        await device.wait_for(lambda: device.live == 1)
+        with service.listen(lambda camera_id: True) as listener:
+            device.push("video_loss")
+            event = await asyncio.wait_for(listener.queue.get(), 5)
+        assert event is not None
+        assert (event.camera, event.kind, event.active) == ("good", EventKind.VIDEO_LOSS, True)
+        assert set(service.subscribers) == {"good", "silent"}  # "plain" is not an ONVIF camera
+        assert service.subscribers["silent"].state != "subscribed"
+        task.cancel()
+    assert device.live == 0
