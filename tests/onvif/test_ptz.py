@@ -11,6 +11,7 @@ from core.errors import NotFound, Unprocessable
 from onvif_adapters.client import OnvifClient
 from onvif_adapters.ptz import MoveMode, PtzControl, PtzMove, PtzOutOfRange, PtzUnsupported
 from tests.fixtures_onvif import OnvifDevice
+from tests.onvif.soap_replay import EventDevice
 
 
 @pytest.fixture
@@ -108,3 +109,16 @@ async def test_presets_beyond_the_cameras_capacity_are_refused(ptz: PtzControl) 
         await ptz.set_preset(f"p{n}")
     with pytest.raises(PtzUnsupported, match=f"at most {caps.max_presets} presets"):
         await ptz.set_preset("one too many")
+
+
+async def test_a_camera_without_a_ptz_service_says_so() -> None:
+    async with EventDevice() as device:  # device and events services only
+        async with OnvifClient(device.host, device.port, device.user, device.password) as client:
+            await client.connect()
+            control = PtzControl(client)
+            with pytest.raises(PtzUnsupported, match="no ONVIF PTZ service") as caught:
+                await control.move(PtzMove(MoveMode.RELATIVE, pan=0.1))
+            assert caught.value.status == 409
+            with pytest.raises(PtzUnsupported):
+                await control.presets()
+        assert device.problems == []
