@@ -109,15 +109,25 @@ class PlaybackViewer:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         return str(self.pc.localDescription.sdp)
 
-    async def play(self, client: Client, path: str, token: str) -> float:
-        """POST the offer and apply the answer; starts counting frames. Returns the POST's time."""
+    async def play(self, client: Client, path: str, token: str, as_json: bool = False) -> float:
+        """POST the offer (SDP, or the JSON form) and apply the answer; starts counting frames.
+        Returns the POST's time."""
         offer = await self.offer()
         posted = time.monotonic()
-        async with client.http.post(client.url(path), data=offer,
-                                    headers={"Authorization": f"Bearer {token}", **SDP}) as resp:
+        auth = {"Authorization": f"Bearer {token}"}
+        body: dict[str, Any] = {"json": {"type": "offer", "sdp": offer}} if as_json else {"data": offer}
+        async with client.http.post(client.url(path), headers=auth if as_json else {**auth, **SDP},
+                                    **body) as resp:
             answer = await resp.text()
             assert resp.status == 201, answer
             self.location = resp.headers["Location"]
+            if as_json:
+                assert resp.content_type == "application/json"
+                reply = json.loads(answer)
+                assert reply["type"] == "answer"
+                answer = reply["sdp"]
+            else:
+                assert resp.content_type == "application/sdp"
         assert self.location.startswith("/whep/sessions/")
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         self._receiving = asyncio.create_task(self._receive())
@@ -553,7 +563,7 @@ async def test_token_expiring_mid_session_ends_it(rec: Recording) -> None:
     token, token_id = await disposition(rec, start, end, max_views=1, valid_days=1)
     viewer = PlaybackViewer()
     try:
-        await viewer.play(client, f"/whep/playback/gate?start={z(start)}&end={z(end)}", token)
+        await viewer.play(client, f"/whep/playback/gate?start={z(start)}&end={z(end)}", token, as_json=True)
         await viewer.frames_after(3, within=10)
         rec.clock.offset = timedelta(days=1, seconds=1)
         try:
