@@ -12,9 +12,10 @@ information, profiles, clock offset, snapshot URI) in `source.device` for the AP
 Between connects `watch()` reads the camera's clock every `clock_check_interval_s`; a
 drift over `clock_drift_limit_s` is reported as the camera problem "clock_drift".
 
-Media2 (ver20) is not asked: onvif-zeep-async 4.3.0 ships no ver20/media WSDL. A profile
-token that Media1 does not list (an H.265-only profile some cameras keep to Media2) fails
-with a reason that says so.
+Media1 is asked first (zeep, the WSDL onvif-zeep-async ships). When the device offers
+Media2 and Media1 lacks the profile (an H.265-only profile some cameras list only there)
+or fails, Media2 answers instead (onvif_adapters/media2.py: onvif-zeep-async 4.3.0 has no
+ver20/media WSDL, so those two requests are written by hand).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from core.config import CameraConfig, OnvifConfig, check_onvif_source
 from onvif_adapters.client import OnvifClient
-from onvif_adapters.errors import OnvifError, OnvifMalformed
+from onvif_adapters.errors import OnvifError, OnvifFault, OnvifMalformed
+from onvif_adapters.media2 import Media2, media2_address
 from onvif_adapters.models import DeviceRecord, Profile
 from onvif_adapters.snapshot import SnapshotFailed, fetch_snapshot
 
@@ -45,7 +47,7 @@ class ProfileNotFound(OnvifError):
     title = "ONVIF profile not found"
 
 
-def select_profile(profiles: list[Profile], selector: str) -> Profile:
+def select_profile(profiles: list[Profile], selector: str, service: str = "Media1") -> Profile:
     """main = the first profile, sub = the second, anything else a token."""
     tokens = ", ".join(p.token for p in profiles) or "none"
     if selector == "main" and profiles:
@@ -53,14 +55,11 @@ def select_profile(profiles: list[Profile], selector: str) -> Profile:
     if selector == "sub":
         if len(profiles) >= 2:
             return profiles[1]
-        raise ProfileNotFound(f"profile=sub, but the device has one media profile only ({tokens})")
+        raise ProfileNotFound(f"profile=sub, but the device has {len(profiles)} {service} profile(s) ({tokens})")
     for profile in profiles:
         if profile.token == selector:
             return profile
-    raise ProfileNotFound(
-        f"no media profile {selector!r} among the device's Media1 profiles ({tokens}); "
-        "profiles only Media2 lists (e.g. H.265) are not supported"
-    )
+    raise ProfileNotFound(f"no media profile {selector!r} among the device's {service} profiles ({tokens})")
 
 
 def with_credentials(uri: str, user: str | None, password: str | None) -> str:
@@ -130,9 +129,7 @@ class OnvifSource:
             await client.connect()
             self._note_clock(client.clock_offset_s, report)
             info = await client.device_info()
-            profiles = await client.profiles()
-            profile = select_profile(profiles, self.profile_selector)
-            uri = await client.stream_uri(profile.token)
+            profiles, profile, uri = await self._stream(client)
             url = with_credentials(uri, self._user, self._password)
             try:
                 snapshot_uri = await client.snapshot_uri(profile.token)
@@ -153,6 +150,24 @@ class OnvifSource:
             extra={"camera": self.camera_id},
         )
         return url
+
+    async def _stream(self, client: OnvifClient) -> tuple[list[Profile], Profile, str]:
+        """Profiles, the chosen one and its RTSP URI: Media1, else Media2 (see the module doc)."""
+        try:
+            profiles = await client.profiles()
+            profile = select_profile(profiles, self.profile_selector)
+            return profiles, profile, await client.stream_uri(profile.token)
+        except (ProfileNotFound, OnvifFault, OnvifMalformed) as media1_failed:
+            address = media2_address(client)
+            if address is None:
+                if isinstance(media1_failed, ProfileNotFound):
+                    raise ProfileNotFound(f"{media1_failed.detail}; the device offers no Media2") from media1_failed
+                raise
+            log.info("camera %s: Media1 did not do (%s); asking Media2", self.camera_id, media1_failed.detail)
+        media2 = Media2(client, address)
+        profiles = await media2.profiles()
+        profile = select_profile(profiles, self.profile_selector, "Media2")
+        return profiles, profile, await media2.stream_uri(profile.token)
 
     async def watch(self, report: Report) -> None:
         """Read the camera's clock every clock_check_interval_s until cancelled."""

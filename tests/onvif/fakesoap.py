@@ -1,6 +1,7 @@
 """A small SOAP server for quirks the live test device cannot show: faults, garbage, odd clocks.
 
-Answers by operation name (the first element in the SOAP Body); every operation has a
+Answers by operation name (the first element in the SOAP Body), or by "service/operation"
+(e.g. "media2_service/GetProfiles") where two services share a name; every operation has a
 valid default answer, and a test replaces the ones it is about::
 
     async with FakeSoapServer({"GetDeviceInformation": (500, recorded("fault_...xml"))}) as srv:
@@ -53,6 +54,8 @@ class FakeSoapServer:
         self.answers = dict(answers or {})
         self.port = 0
         self.calls: list[str] = []
+        #: (service/operation, request body) of every request, in order.
+        self.requests: list[tuple[str, str]] = []
         self._runner: web.AppRunner | None = None
 
     def _default(self, operation: str) -> str | None:
@@ -86,9 +89,12 @@ class FakeSoapServer:
         match = _OPERATION.search(text)
         operation = match.group(1) if match else ""
         self.calls.append(operation)
-        if operation in self.answers:
-            status, body = self.answers[operation]
-            return web.Response(status=status, text=body, content_type="application/soap+xml")
+        keyed = f"{request.match_info['service']}/{operation}"
+        self.requests.append((keyed, text))
+        for key in (keyed, operation):
+            if key in self.answers:
+                status, body = self.answers[key]
+                return web.Response(status=status, text=body, content_type="application/soap+xml")
         default = self._default(operation)
         if default is None:
             return web.Response(status=400, text=f"no answer for {operation!r}")

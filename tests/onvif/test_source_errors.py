@@ -87,4 +87,4 @@ async def test_missing_profile_names_the_ones_there() -> None:
     async with FakeSoapServer() as server:
         source = f"onvif://u:p@127.0.0.1:{server.port}/?profile=sub"
         reason = await offline_twice(onvif_camera("gate", source), within=15)
-    assert reason == "profile=sub, but the device has one media profile only (p1)"
+    assert reason == "profile=sub, but the device has 1 Media1 profile(s) (p1); the device offers no Media2"
