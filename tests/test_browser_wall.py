@@ -360,6 +360,23 @@ async def test_request_approval_and_external_viewer(
             await page.wait_for(f"(async () => (await {PLAYER_FRAMES}) > 0)()", within_s=20)
             await page.evaluate("document.querySelector('.player').scrollIntoView()")
             await page.screenshot(ARTIFACTS / "recordings-replay.png")
+            # The control channel: Pause holds the position the server reports; the bar seeks.
+            player = "document.querySelector('.player').player"
+            await page.wait_for(f"{player}.channel?.readyState === 'open'")
+            await page.evaluate(f"window.firstPeer = {player}.element.pc")
+            await page.evaluate("document.querySelector('.player button.primary').click()")
+            await page.wait_for(f"{player}.paused && document.querySelector('.player button.primary').textContent"
+                                " === 'Resume'")
+            await asyncio.sleep(0.5)  # a position report already on its way
+            held = await page.evaluate(f"{player}.at.getTime()")
+            await asyncio.sleep(1.5)
+            assert await page.evaluate(f"{player}.at.getTime()") == held
+            target = await page.evaluate(f"""(() => {{ const p = {player}; const bar = p.seekBar;
+              bar.value = String(Math.round((p.from - p.start) / 1000) + 1);
+              bar.dispatchEvent(new Event('change'));
+              return p.start.getTime() + Number(bar.value) * 1000; }})()""")
+            await page.wait_for(f"Math.abs({player}.at.getTime() - {target}) < 1500 && !{player}.seeking")
+            assert await page.evaluate(f"{player}.element.pc === window.firstPeer")  # seeked in the same session
         await sign_out(page)
 
         # A supervisor reads the letter, approves, and sees the viewer link once.
@@ -403,6 +420,10 @@ async def test_request_approval_and_external_viewer(
         state = await page.evaluate("({message: document.querySelector('.player .message').textContent,"
                                     " peer: document.querySelector('.player').pc?.connectionState})")
         assert state["peer"] == "connected", state
+        # The policy asks for the grantee's watermark; passthrough video cannot carry it, the page draws it.
+        mark = await page.wait_for("(() => { const m = document.querySelector('.player .watermark');"
+                                   " return !m.hidden && m.textContent; })()", within_s=5)
+        assert "Budi Santoso" in mark, mark
         assert page.errors == [], page.errors
 
 

@@ -72,6 +72,7 @@ export class Player {
   async open(from) {
     this.stop();
     this.say(t("player.connecting"));
+    this.from = from; // the session's window starts here: seeking before it needs a new session
     const query = new URLSearchParams({ start: from.toISOString(), end: this.end.toISOString() });
     try {
       const session = await connect(`/whep/playback/${encodeURIComponent(this.camera)}?${query}`, this.bearer(), {
@@ -146,7 +147,7 @@ export class Player {
     this.ended = false;
     this.at = to;
     this.showPosition(to);
-    if (!this.send({ op: "seek", to: to.toISOString() })) await this.open(to);
+    if (to < this.from || !this.send({ op: "seek", to: to.toISOString() })) await this.open(to);
   }
 
   stop(clearMessage = true) {

@@ -111,6 +111,7 @@ if (who) {
   document.getElementById("tour-next").addEventListener("click", () => step(1));
   document.addEventListener("keydown", (event) => {
     if (event.target.closest("input, select, textarea")) return;
+    if (event.key === " " && event.target.closest("button, a")) return; // Space already presses it
     if (event.key === " ") { event.preventDefault(); paused = !paused; tick(); }
     if (event.key === "ArrowRight") step(1);
     if (event.key === "ArrowLeft") step(-1);
