@@ -298,6 +298,8 @@ async def test_policy_decides_who_lists_and_who_downloads(rec: Recording) -> Non
     await fetch(rec, get, None, 401)
     await fetch(rec, get, "not.a.token", 401)
     await fetch(rec, "/list?path=gate", "pts_forged", 401)
+    async with rec.client.http.head(rec.client.url(get), headers={"Authorization": f"Bearer {rec.ops}"}) as resp:
+        assert resp.status == 405  # a HEAD would be an export that sends nothing
 
 
 async def disposition(rec: Recording, start: datetime, end: datetime) -> tuple[str, str]:

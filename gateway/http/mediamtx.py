@@ -193,7 +193,8 @@ async def list_spans(request: web.Request) -> web.Response:
     ])
 
 
-@routes.get("/get")
+# No HEAD: it would run (and log) a whole export to send no bytes.
+@routes.get("/get", allow_head=False)
 async def get_recording(request: web.Request) -> web.StreamResponse:
     """A camera's recording from `start` for `duration` seconds as fMP4 or MP4 (an export)."""
     camera_id = _path(request)
