@@ -70,31 +70,35 @@ async def frames_in_window(
     first frame sent is the next keyframe. Audio and non-H.264 video are never sent.
     """
     t_start, t_end = start.timestamp(), end.timestamp()
-    video: StreamInfo | None = None
-    parameter_sets = b""
-    need_keyframe = True
-    async for item in items:
-        if isinstance(item, SegmentOpened):
-            video = next((s for s in item.streams if s.kind == "video"), None)
-            if video is not None and video.codec != "h264":
-                yield Finished(f"recorded as {video.codec}; WebRTC passthrough needs H.264")
-                return
-            parameter_sets = annexb_parameter_sets(video.extradata) if video else b""
-            continue
-        if isinstance(item, GapMarker):
-            g_start, g_end = max(item.start.timestamp(), t_start), min(item.end.timestamp(), t_end)
-            if g_end > g_start:
-                yield Gap(g_start, g_end, item.reason)
-            need_keyframe = True
-            continue
-        if video is None or item.stream != video.index or not t_start <= item.wallclock < t_end:
-            continue
-        if need_keyframe:
-            if not item.is_keyframe:
+    try:
+        video: StreamInfo | None = None
+        parameter_sets = b""
+        need_keyframe = True
+        async for item in items:
+            if isinstance(item, SegmentOpened):
+                video = next((s for s in item.streams if s.kind == "video"), None)
+                if video is not None and video.codec != "h264":
+                    yield Finished(f"recorded as {video.codec}; WebRTC passthrough needs H.264")
+                    return
+                parameter_sets = annexb_parameter_sets(video.extradata) if video else b""
                 continue
-            need_keyframe = False
-        data = item.data
-        if item.is_keyframe and parameter_sets and NAL_SPS not in nal_types(data):
-            data = parameter_sets + data
-        yield Frame(data, item.wallclock, item.is_keyframe)
-
+            if isinstance(item, GapMarker):
+                g_start, g_end = max(item.start.timestamp(), t_start), min(item.end.timestamp(), t_end)
+                if g_end > g_start:
+                    yield Gap(g_start, g_end, item.reason)
+                need_keyframe = True
+                continue
+            if video is None or item.stream != video.index or not t_start <= item.wallclock < t_end:
+                continue
+            if need_keyframe:
+                if not item.is_keyframe:
+                    continue
+                need_keyframe = False
+            data = item.data
+            if item.is_keyframe and parameter_sets and NAL_SPS not in nal_types(data):
+                data = parameter_sets + data
+            yield Frame(data, item.wallclock, item.is_keyframe)
+    finally:
+        close = getattr(items, "aclose", None)  # the reader's generator: let it end now, not at GC
+        if close is not None:
+            await close()
