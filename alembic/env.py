@@ -11,6 +11,7 @@ from core.db import Base, make_engine
 
 # Every package's tables must be imported so autogenerate sees one MetaData.
 import gateway.camerastore  # noqa: F401
+import gateway.events_store  # noqa: F401
 import policy.dispmodels  # noqa: F401
 import policy.logmodels  # noqa: F401
 import policy.models  # noqa: F401

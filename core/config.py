@@ -375,7 +375,9 @@ class EventsConfig(Strict):
     """ONVIF camera events: PullPoint subscriptions, the recent-events buffer, live streams (gateway/events.py)."""
 
     enabled: bool = Field(True, description="Subscribe to the events of every onvif:// camera that has an event service.")
-    recent: int = Field(1000, ge=10, le=1_000_000, description="Events kept in memory for GET /api/v1/events.")
+    recent: int = Field(1000, ge=10, le=1_000_000, description="Events kept in memory (what the list shows when store is false).")
+    store: bool = Field(True, description="Keep events in the database (table camera_events) so the list survives a restart.")
+    keep_days: float = Field(90.0, gt=0, le=3650, description="Stored events older than this are deleted.")
     subscription_s: float = Field(
         120.0, ge=1, le=86400, description="Subscription lifetime asked of the camera; renewed at 80 % of it."
     )

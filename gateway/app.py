@@ -21,6 +21,7 @@ from gateway.accesslogging import open_access_log, record_config
 from gateway.http.webapp import build_app
 from gateway.migrations import upgrade
 from gateway.events import EventService, onvif_clients
+from gateway.events_store import EventStore
 from gateway.recordinglog import RecordingLog
 from gateway.services import Services
 from gateway.statuslog import StatusLog
@@ -98,7 +99,8 @@ class Gateway:
             )
             fleet.on_added(recorder.camera_added)
             fleet.on_added(lambda cam: dispositions.add_camera(cam.id, cam.config.groups))
-            events = EventService(settings.events, self.clock, cameras, onvif_clients)
+            event_store = EventStore(db, self.clock, settings.events.keep_days) if settings.events.store else None
+            events = EventService(settings.events, self.clock, cameras, onvif_clients, event_store)
             fleet.on_added(events.camera_added)
             ptz = PtzSessions()
             stack.push_async_callback(ptz.aclose)

@@ -1,8 +1,9 @@
 """The events service: one ONVIF event subscription per camera, a recent-events buffer, live listeners.
 
 Owned by the composition root (`run()` in its TaskGroup). Each ONVIF camera gets its own
-task, so a camera that hangs or fails affects nobody else; a camera onboarded while
-running is added through `camera_added`. Tamper and video-loss alarms also become camera
+task, so a camera that hangs or fails affects nobody else; a camera onboarded while running
+is added through `camera_added`. Every event goes to a bounded memory buffer, to the
+database through the `EventStore` (when `events.store`) and to the live listeners. Tamper and video-loss alarms also become camera
 problems (health warnings) while active, through the camera's problem hook.
 """
 
@@ -18,6 +19,7 @@ from datetime import datetime
 
 from core.clock import Clock
 from core.config import EventsConfig
+from gateway.events_store import EventStore
 from onvif_adapters.client import OnvifClient
 from onvif_adapters.events import CameraEvent, EventSubscriber, SubscriptionSettings
 from onvif_adapters.source import OnvifSource
@@ -86,8 +88,11 @@ class EventService:
         clock: Clock,
         cameras: Mapping[str, Camera],
         clients: ClientFactory,
+        store: EventStore | None = None,
     ) -> None:
         self.settings = settings
+        #: The database copy of every event (None: memory only, lost on restart).
+        self.store = store
         self._clock = clock
         self._cameras = cameras
         self._clients = clients
@@ -106,6 +111,8 @@ class EventService:
         """Subscribe every ONVIF camera until cancelled (each unsubscribes on the way out)."""
         async with asyncio.TaskGroup() as tasks:
             self._tasks = tasks
+            if self.store is not None:
+                tasks.create_task(self.store.run(), name="events:store")
             try:
                 for camera in list(self._cameras.values()):
                     self._start(camera)
@@ -143,6 +150,8 @@ class EventService:
     def publish(self, event: CameraEvent) -> None:
         """Keep `event`, hand it to live listeners, and raise or clear a health alarm."""
         self.recent.append(event)
+        if self.store is not None:
+            self.store.add(event)
         for listener in list(self._listeners):
             listener.offer(event)
         text = HEALTH_ALARMS.get(event.kind)
@@ -159,8 +168,14 @@ class EventService:
         """Live streams open now."""
         return len(self._listeners)
 
+    async def find(self, q: EventQuery) -> list[CameraEvent]:
+        """Events matching `q`, newest first: from the database when stored, else from memory."""
+        if self.store is not None:
+            return await self.store.query(set(q.cameras), q.kind, q.since, q.limit)
+        return self.query(q)
+
     def query(self, q: EventQuery) -> list[CameraEvent]:
-        """Recent events matching `q`, newest first."""
+        """Events in the memory buffer matching `q`, newest first."""
         found: list[CameraEvent] = []
         for event in reversed(self.recent):
             if q.since is not None and event.at < q.since:

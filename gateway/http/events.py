@@ -91,7 +91,7 @@ async def list_events(request: web.Request) -> web.Response:
     # A camera the caller may not see lists nothing, exactly like one without events.
     cameras = (visible & {camera}) if camera is not None else visible
     query = EventQuery(cameras, _kind(request.query.get("kind")), _since(request.query.get("since")), limit)
-    events = service.query(query)
+    events = await service.find(query)
     return web.json_response({"events": [event_json(e) for e in events]})
 
 

@@ -110,6 +110,14 @@ async def test_tamper_alarm_reaches_events_stream_and_health_and_nothing_leaks(
             assert device.created == 1  # renewed all along, never resubscribed
         # The gateway stopped: its subscription was ended on the camera, not left to expire.
         assert device.live == 0 and device.unsubscribed == 1
+
+        # The events are in the database: a restarted gateway still lists them.
+        async with running_gateway(settings) as client:
+            omar = await client.sign_in("omar", "omar-password-1")
+            listed = (await client.get_json("/api/v1/events?camera=gate", omar))["events"]
+            assert [(e["kind"], e["active"]) for e in listed[:2]] == [("tamper", False), ("tamper", True)]
+            assert listed[1] == got
+        assert device.live == 0
         assert device.problems == []
 
 
