@@ -215,6 +215,7 @@ async def test_wall_signs_in_decodes_tiles_switches_language_and_tours(
         assert await page.evaluate("document.querySelector('.tile[data-camera]').dataset.camera") == "gate-south"
         await page.evaluate("(() => { const s = document.getElementById('layout'); s.value = '4';"
                             " s.dispatchEvent(new Event('change')); })()")
+        await page.wait_for(DECODING, within_s=15)
 
         # Language: Indonesian relabels the navigation, the tiles and the controls; the choice is kept.
         async def switch(lang: str) -> None:
@@ -300,9 +301,21 @@ async def test_request_approval_and_external_viewer(
         await users.add("sup", "supervisor", PASSWORD)
         started = datetime.now(UTC)
 
+        # A browser set to Indonesian gets Indonesian until the user picks another language.
+        await page.send("Page.enable")
+        await page.send("Page.addScriptToEvaluateOnNewDocument", source=(
+            "Object.defineProperty(navigator, 'languages', {get: () => ['id-ID', 'id', 'en']});"
+            "Object.defineProperty(navigator, 'language', {get: () => 'id-ID'});"))
+
         # The external page without a token: a clear refusal, nothing to play.
         await page.goto(client.url("/static/view.html"))
         await page.wait_for("!document.getElementById('refusal').hidden")
+        text = await page.evaluate("document.getElementById('refusal-text').textContent")
+        assert text.startswith("Halaman ini memerlukan tautan berisi token disposisi"), text
+        assert await page.evaluate("document.documentElement.lang") == "id"
+        await page.screenshot(ARTIFACTS / "view-no-token-id.png")
+        await page.evaluate("(() => { const s = document.getElementById('lang'); s.value = 'en';"
+                            " s.dispatchEvent(new Event('change')); })()")
         text = await page.evaluate("document.getElementById('refusal-text').textContent")
         assert "disposition token" in text
         assert await page.evaluate("document.querySelectorAll('.player').length") == 0

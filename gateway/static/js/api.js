@@ -29,7 +29,10 @@ export function allowed(minimum, role = session()?.role) {
 export async function problem(res) {
   let body = {};
   try { body = await res.json(); } catch { /* not JSON */ }
-  return new ApiError(res.status, body.title, body.detail);
+  const error = new ApiError(res.status, body.title, body.detail);
+  const wait = Number(res.headers.get("Retry-After"));
+  error.retryAfterMs = Number.isFinite(wait) && wait > 0 ? wait * 1000 : 0;
+  return error;
 }
 
 export async function signIn(username, password) {

@@ -8,6 +8,7 @@ import { clock, seconds } from "./timefmt.js";
 import { backoff, connect, hangUp } from "./whep.js";
 
 const DISCONNECT_GRACE_MS = 4000; // "disconnected" often heals by itself within a few seconds
+const OFF_SCREEN_GRACE_MS = 1500;
 const STALL_CHECKS = 4; // refreshes (about 3 s apart) without the video advancing before a restart
 const UP = new Set(["online", "degraded"]);
 const ALARM_KINDS = ["tamper", "video_loss"];
@@ -35,6 +36,17 @@ export function describe(camera, now = Date.now()) {
   }
 }
 
+// One polite live region per page says when a camera changes state (the tiles' own countdown
+// lines would flood a screen reader every second).
+function announce(text) {
+  let region = document.getElementById("announce");
+  if (!region) {
+    region = el("div", { id: "announce", class: "visually-hidden", "aria-live": "polite", role: "status" });
+    document.body.append(region);
+  }
+  region.textContent = text;
+}
+
 export class LiveTile {
   constructor(camera, { large = false } = {}) {
     this.camera = camera;
@@ -42,7 +54,8 @@ export class LiveTile {
     this.video.muted = true;
     this.badge = el("span", { class: "badge" });
     this.alarms = el("span", { class: "alarms" });
-    this.status = el("p", { class: "status", "aria-live": "polite" });
+    this.status = el("p", { class: "status" });
+    this.announced = null;
     this.name = el("span", { class: "name" });
     this.element = el("div", { class: `tile${large ? " large" : ""}`, id: `cam-${camera.id}`, tabindex: "0",
       role: "group", dataset: { camera: camera.id } },
@@ -66,7 +79,9 @@ export class LiveTile {
     });
     this.observer = new IntersectionObserver((entries) => {
       this.inView = entries.some((e) => e.isIntersecting);
-      this.sync();
+      clearTimeout(this.offScreenTimer);
+      // Off screen for a moment (a scroll, a re-layout) keeps the peer; longer closes it.
+      if (this.inView) this.sync(); else this.offScreenTimer = setTimeout(() => this.sync(), OFF_SCREEN_GRACE_MS);
     });
     this.observer.observe(this.element);
     this.render();
@@ -104,12 +119,14 @@ export class LiveTile {
         line = t("tile.videoRetry", { why: this.peerError, in: seconds(this.retryAt - Date.now()) });
       } else if (this.opening) {
         line = t("tile.videoConnecting");
-      } else if (!this.inView || document.visibilityState !== "visible") {
+      } else if (!this.session && (!this.inView || document.visibilityState !== "visible")) {
         line = t("tile.paused");
       }
     }
     this.status.textContent = line;
     this.status.hidden = !line;
+    if (this.announced !== null && this.announced !== badge) announce(`${cam.name || cam.id}: ${t(`state.${badge}`)}`);
+    this.announced = badge;
     this.element.dataset.state = badge;
     this.element.dataset.peer = this.session ? this.session.pc.connectionState : "none";
   }
@@ -143,7 +160,7 @@ export class LiveTile {
       this.element.pc = null;
       // A refusal that waiting cannot cure (policy, codec) is shown and retried slowly.
       const permanent = [403, 404, 422].includes(err.status);
-      this.fail(err.message || t("tile.videoFailed"), permanent);
+      this.fail(err.message || t("tile.videoFailed"), permanent, err.retryAfterMs || 0);
     }
     this.render();
   }
@@ -179,11 +196,12 @@ export class LiveTile {
     if (this.stall.count >= STALL_CHECKS) this.fail(t("tile.stalled"));
   }
 
-  fail(why, slow = false) {
+  // slow: a refusal that waiting will not cure soon; atLeastMs: the server's Retry-After.
+  fail(why, slow = false, atLeastMs = 0) {
     this.close();
     this.attempt += 1;
     this.peerError = why;
-    const delay = backoff(slow ? Math.max(this.attempt, 5) : this.attempt);
+    const delay = Math.max(atLeastMs, backoff(slow ? Math.max(this.attempt, 5) : this.attempt));
     this.clearRetry();
     this.retryAt = Date.now() + delay;
     this.retryTimer = setTimeout(() => { this.clearRetry(); this.sync(); }, delay);
@@ -212,6 +230,7 @@ export class LiveTile {
   destroy() {
     this.destroyed = true;
     this.observer.disconnect();
+    clearTimeout(this.offScreenTimer);
     this.clearRetry();
     this.close();
     this.element.remove();

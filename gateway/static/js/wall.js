@@ -70,12 +70,11 @@ if (who) {
       return tile.element;
     });
     while (cells.length < layout && list.length > 0) cells.push(el("div", { class: "tile empty", "aria-hidden": "true" }));
-    // Move nodes only when the order changed: re-inserting a playing <video> interrupts it.
-    const current = [...grid.children];
-    if (current.length !== cells.length || current.some((node, i) => node !== cells[i])) {
-      grid.replaceChildren(...cells);
-      for (const video of grid.querySelectorAll("video")) if (video.srcObject) video.play().catch(() => {});
-    }
+    // Move only the nodes out of place: a <video> taken out of the page pauses and its tile
+    // briefly counts as off screen.
+    for (const node of [...grid.children]) if (!cells.includes(node)) node.remove();
+    cells.forEach((cell, i) => { if (grid.children[i] !== cell) grid.insertBefore(cell, grid.children[i] || null); });
+    for (const video of grid.querySelectorAll("video")) if (video.srcObject && video.paused) video.play().catch(() => {});
     if (list.length === 0) grid.replaceChildren(el("p", { class: "note" }, t("wall.noCameras")));
     pageText.textContent = t("wall.pageOf", { page: page + 1, pages });
     prev.disabled = page === 0;
