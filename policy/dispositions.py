@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -19,14 +19,16 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
-from core.config import CAMERA_ID, AccessConfig
+from core.config import AccessConfig
 from core.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
 from policy import letters, tokens
 from policy.decision import Action, Context, Decision, Reason, Resource, Subject, decide
 from policy.dispmodels import Approval, Disposition, Letter, PlaybackRequest, RequestStatus, Verdict
-from policy.events import AccessAction, AccessEvent, AccessRecorder, Scalar
+from policy.events import AccessAction, AccessEvent, AccessRecorder
 from policy.tokenkeys import key_id
-from policy.tokens import DispositionClaims, TokenRejected
+from policy.tokens import DispositionClaims
+from policy.dispforms import NOTE_LIMIT, DispositionInfo, RequestForm, RequestInfo, ApprovalInfo, check_form
+from policy.redeem import Redemption, TokenRedeemer
 from policy.users import Principal
 
 log = logging.getLogger(__name__)
@@ -35,82 +37,6 @@ log = logging.getLogger(__name__)
 INPUT_REASONS = frozenset(
     {Reason.NO_CAMERA, Reason.NO_WINDOW, Reason.BAD_WINDOW, Reason.FUTURE_WINDOW, Reason.WINDOW_TOO_LONG}
 )
-TEXT_LIMITS = {"party_name": 200, "party_organisation": 200, "purpose": 2000, "letter_number": 100}
-NOTE_LIMIT = 2000
-
-
-@dataclass(frozen=True, slots=True)
-class RequestForm:
-    """What an operator fills in to ask for a replay for an outside party."""
-
-    party_name: str
-    party_organisation: str
-    purpose: str
-    letter_number: str
-    letter_date: date
-    cameras: tuple[str, ...]
-    start: datetime
-    end: datetime
-    max_views: int | None = None
-    valid_days: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ApprovalInfo:
-    approver: str
-    verdict: str
-    note: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class RequestInfo:
-    """A playback request as the API shows it."""
-
-    id: str
-    status: str
-    requester: str
-    party_name: str
-    party_organisation: str
-    purpose: str
-    letter_number: str
-    letter_date: date
-    letter_sha256: str
-    letter_content_type: str
-    letter_size: int
-    cameras: tuple[str, ...]
-    start: datetime
-    end: datetime
-    max_views: int
-    valid_days: int
-    created_at: datetime
-    updated_at: datetime
-    approvals_required: int
-    approvals: tuple[ApprovalInfo, ...] = ()
-    token_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DispositionInfo:
-    """An issued token's claims and server state; `token` only for those who may hand it out."""
-
-    claims: DispositionClaims
-    key_id: str
-    views_used: int
-    revoked_at: datetime | None
-    revoked_by: str | None
-    revoke_reason: str
-    last_view_at: datetime | None
-    token: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Redemption:
-    """An allowed use of a token: the claims, what the decision asks of the caller, views so far."""
-
-    claims: DispositionClaims
-    decision: Decision
-    views_used: int
 
 
 @dataclass
@@ -144,6 +70,7 @@ class DispositionService:
         self._recorder = recorder
         self._data_dir = data_dir
         self._cameras = {cam: frozenset(groups) for cam, groups in camera_groups.items()}
+        self.redeemer = TokenRedeemer(db, clock, rules, signing_key.public_key(), recorder, self._cameras)
 
     def add_camera(self, camera: str, groups: list[str]) -> None:
         """Know a camera added while running, so requests for it can be filed."""
@@ -187,7 +114,7 @@ class DispositionService:
         """Record a request for an outside party with its scanned letter; pending until decided."""
         actor = _Actor(who, client)
         d = self._rules.disposition
-        _check_form(form)
+        check_form(form)
         max_views = form.max_views if form.max_views is not None else d.default_max_views
         valid_days = form.valid_days if form.valid_days is not None else d.default_valid_days
         if not 1 <= max_views <= d.max_views_limit:
@@ -491,111 +418,12 @@ class DispositionService:
         client: str = "",
         count_view: bool = True,
     ) -> Redemption:
-        """Check a presented token (signature, server state, scope, time); a playback uses one view.
-
-        Raises TokenRejected (403), after logging the refusal with its reason.
-        """
-        details: dict[str, Scalar] = {"action": action.value}
-        try:
-            claims = tokens.verify(token, self.public_key)
-        except TokenRejected as bad:
-            await self._refused(bad, None, camera, start, end, client, details)
-            raise
-        async with self._db() as session:
-            row = await session.get(Disposition, claims.token_id)
-        if row is None or row.request_id != claims.request_id:
-            refusal = TokenRejected(Reason.TOKEN_UNKNOWN, "no such disposition")
-            await self._refused(refusal, claims, camera, start, end, client, details)
-            raise refusal
-        now = self._clock.now()
-        resource = Resource(camera, self._cameras.get(camera, frozenset()), start, end)
-        grant = claims.grant(row.views_used, row.revoked_at is not None)
-        decision = decide(self._rules, Subject(claims.grantee, None), action, resource, Context(now, client, grant))
-        if not decision.allowed:
-            refusal = TokenRejected(decision.reason, decision.detail)
-            await self._refused(refusal, claims, camera, start, end, client, details)
-            raise refusal
-        views = row.views_used
-        if count_view and action is Action.PLAYBACK:
-            counted = await self._count_view(claims.token_id, now)
-            if counted is None:
-                # Another process used the last view or revoked the token since we read it.
-                async with self._db() as session:
-                    fresh = await session.get(Disposition, claims.token_id)
-                revoked = fresh is not None and fresh.revoked_at is not None
-                refusal = TokenRejected(
-                    Reason.TOKEN_REVOKED if revoked else Reason.TOKEN_VIEWS_EXHAUSTED,
-                    "the token was revoked" if revoked else f"all {claims.max_views} views are used",
-                )
-                await self._refused(refusal, claims, camera, start, end, client, details)
-                raise refusal
-            views = counted
-        details["views_used"] = views
-        details["max_views"] = claims.max_views
-        await self._record(
-            AccessEvent(AccessAction.TOKEN_REDEEMED, actor=claims.grantee, client=client, camera=camera,
-                        start=start, end=end, outcome="allow", reason=decision.text, token_id=claims.token_id,
-                        request_id=claims.request_id, details=details)
-        )
-        return Redemption(claims, decision, views)
+        """See TokenRedeemer.redeem: a playback uses one view; refusals are logged and raised (403)."""
+        return await self.redeemer.redeem(token, action, camera, start, end, client, count_view)
 
     async def check(
         self, who: Principal, token: str, camera: str, start: datetime, end: datetime, client: str = ""
     ) -> Redemption:
         """For staff: would `token` play this camera and range now? Uses no view; refusals are logged."""
         await self._require(_Actor(who, client), Action.READ_REQUESTS, Resource(), AccessAction.DECISION)
-        return await self.redeem(token, Action.PLAYBACK, camera, start, end, client, count_view=False)
-
-    async def _count_view(self, token_id: str, now: datetime) -> int | None:
-        """Use one view atomically (one conditional UPDATE); None when none is left or revoked."""
-        async with self._db() as session, session.begin():
-            result = await session.execute(
-                update(Disposition)
-                .where(
-                    Disposition.token_id == token_id,
-                    Disposition.views_used < Disposition.max_views,
-                    Disposition.revoked_at.is_(None),
-                )
-                .values(views_used=Disposition.views_used + 1, last_view_at=now)
-                .returning(Disposition.views_used)
-            )
-            return result.scalar_one_or_none()
-
-    async def _refused(
-        self,
-        exc: TokenRejected,
-        claims: DispositionClaims | None,
-        camera: str,
-        start: datetime,
-        end: datetime,
-        client: str,
-        details: dict[str, Scalar],
-    ) -> None:
-        await self._record(
-            AccessEvent(
-                AccessAction.TOKEN_REDEEMED, actor=claims.grantee if claims else None, client=client, camera=camera,
-                start=start, end=end, outcome="deny", reason=f"{exc.reason.value}: {exc.detail}",
-                token_id=claims.token_id if claims else None, request_id=claims.request_id if claims else None,
-                details=details,
-            )
-        )
-        log.info("disposition token refused: %s", exc.reason.value, extra={"client": client})
-
-
-def _check_form(form: RequestForm) -> None:
-    for name, limit in TEXT_LIMITS.items():
-        value = getattr(form, name)
-        if not value.strip():
-            raise BadRequest(f"{name} is required")
-        if len(value) > limit:
-            raise BadRequest(f"{name} is longer than {limit} characters")
-    if not form.cameras:
-        raise BadRequest("name at least one camera")
-    if len(set(form.cameras)) != len(form.cameras) or len(form.cameras) > 64:
-        raise BadRequest("cameras must be distinct, at most 64")
-    for camera in form.cameras:
-        if not CAMERA_ID.match(camera):
-            raise BadRequest(f"bad camera id {camera[:64]!r}")
-    if form.start.tzinfo is None or form.end.tzinfo is None:
-        raise BadRequest("start and end need a zone")
-
+        return await self.redeemer.redeem(token, Action.PLAYBACK, camera, start, end, client, count_view=False)

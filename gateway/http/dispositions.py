@@ -18,7 +18,8 @@ from gateway.http.body import read_json
 from gateway.http.keys import SERVICES
 from gateway.http.views import iso
 from policy.dispmodels import RequestStatus
-from policy.dispositions import DispositionInfo, DispositionService, RequestForm, RequestInfo
+from policy.dispforms import DispositionInfo, RequestForm, RequestInfo
+from policy.dispositions import DispositionService
 from policy.keys import public_key_pem
 from policy.users import Principal
 

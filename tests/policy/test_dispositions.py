@@ -24,7 +24,8 @@ from policy.accesslog import AccessLog
 from policy.decision import Action, Reason
 from policy.dispmodels import Disposition
 from core.errors import UnsupportedMediaType
-from policy.dispositions import DispositionService, RequestForm
+from policy.dispforms import RequestForm
+from policy.dispositions import DispositionService
 from policy.events import AccessAction, AccessEvent
 from policy.keys import signer
 from policy.logstore import iter_entries
