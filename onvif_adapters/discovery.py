@@ -34,7 +34,12 @@ WSD_PORT = 3702
 # moment apart survive one lost datagram without flooding the segment.
 REPEAT = 2
 REPEAT_GAP_S = 0.1
-MAX_DATAGRAM = 65507
+# Devices described at once: a site with hundreds of cameras must not open hundreds of
+# connections in the same instant.
+MAX_CONCURRENT_DESCRIBE = 16
+# One device's description (clock, services, info, profiles, scopes: five requests) may
+# take this many per-request timeouts in all.
+DESCRIBE_BUDGET_CALLS = 3
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -173,7 +178,10 @@ async def describe(
     """What a device says about itself; failures are recorded in `error`, never raised."""
     address = f"{host}:{port}"
     try:
-        async with OnvifClient(host, port, user, password, timeout_s=timeout_s) as client:
+        async with (
+            asyncio.timeout(timeout_s * DESCRIBE_BUDGET_CALLS),
+            OnvifClient(host, port, user, password, timeout_s=timeout_s) as client,
+        ):
             await client.connect()
             info = await client.device_info()
             profiles = tuple(await client.profiles())
@@ -187,6 +195,9 @@ async def describe(
         return DeviceRecord(address, None, (), scopes, error=exc.detail + hint)
     except OnvifError as exc:
         return DeviceRecord(address, None, (), scopes, error=exc.detail)
+    except TimeoutError:
+        budget = timeout_s * DESCRIBE_BUDGET_CALLS
+        return DeviceRecord(address, None, (), scopes, error=f"ONVIF {address}: no full answer within {budget:g} s")
 
 
 async def discover(
@@ -200,6 +211,12 @@ async def discover(
     matches = await probe(timeout_s, targets, interface)
     records: list[DeviceRecord] = []
     tasks = []
+    gate = asyncio.Semaphore(MAX_CONCURRENT_DESCRIBE)
+
+    async def limited(host: str, port: int, scopes: tuple[str, ...]) -> DeviceRecord:
+        async with gate:
+            return await describe(host, port, user, password, timeout_s, scopes)
+
     async with asyncio.TaskGroup() as tg:
         for match in matches:
             where = device_address(match)
@@ -208,6 +225,6 @@ async def discover(
                     DeviceRecord(match.endpoint, None, (), match.scopes, error="no HTTP XAddr in the ProbeMatch")
                 )
                 continue
-            tasks.append(tg.create_task(describe(*where, user, password, timeout_s, match.scopes)))
+            tasks.append(tg.create_task(limited(*where, match.scopes)))
     records.extend(t.result() for t in tasks)
     return sorted(records, key=lambda r: r.address)
