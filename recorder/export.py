@@ -33,6 +33,12 @@ from streams.packet import MediaPacket, StreamInfo
 EXPORT_TAG = "pantau-export/1"
 
 
+# The recorder's forward-only fragmented MP4, plus delay_moov: the moov then waits for the
+# first fragment, so it can carry edit lists that keep each track's start offset (without
+# it a track starting after the first keyframe, e.g. audio, is pulled to 0: out of sync).
+FMP4_MOVFLAGS = MOVFLAGS + "+delay_moov"
+
+
 class ExportFormat(enum.StrEnum):
     """MediaMTX's `format` values."""
 
@@ -244,7 +250,7 @@ class ContainerWriter:
         target: ChunkSink | Path,
     ) -> None:
         self.fmt = fmt
-        options = {"movflags": MOVFLAGS if fmt is ExportFormat.FMP4 else "+faststart"}
+        options = {"movflags": FMP4_MOVFLAGS if fmt is ExportFormat.FMP4 else "+faststart"}
         self.container = av.open(target if isinstance(target, ChunkSink) else str(target), "w", format="mp4",
                                  options=options)
         self._streams: dict[int, tuple[av.stream.Stream, Fraction]] = {}

@@ -287,3 +287,41 @@ def test_spans_merge_touching_segments_split_at_gaps_and_clip(
 
 def test_spans_split_where_the_picture_size_changes() -> None:
     assert spans([_seg(0, 2), _seg(2, 4, width=1280)]) == [_span(0, 2), _span(2, 4)]
+
+
+def aac(start_s: float, count: int) -> tuple[StreamInfo, list[MediaPacket]]:
+    """AAC packets (1024 samples at 48 kHz each) from T0 + start_s, as stream 1."""
+    ctx = av.CodecContext.create("aac", "w")
+    ctx.sample_rate, ctx.layout, ctx.format, ctx.time_base = 48000, "mono", "fltp", Fraction(1, 48000)
+    ctx.open()
+    encoded = []
+    for i in range(count):
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = 48000, i * 1024
+        encoded += ctx.encode(frame)
+    info = StreamInfo(index=1, kind="audio", codec="aac", time_base=Fraction(1, 48000),
+                      extradata=bytes(ctx.extradata), sample_rate=48000, channels=1)
+    packets = [MediaPacket(stream=1, data=bytes(p), pts=p.pts, dts=p.dts, is_keyframe=True, received=0.0,
+                           wallclock=T0.timestamp() + start_s + p.pts / 48000) for p in encoded]
+    return info, packets
+
+
+@pytest.mark.parametrize("fmt", list(ExportFormat))
+async def test_audio_goes_along_inside_the_window(tmp_path: Path, fmt: ExportFormat) -> None:
+    video = encode(40, gop=5)
+    audio_info, audio = aac(-0.3, 100)
+    packets = sorted(video + audio, key=lambda p: p.wallclock)
+    items = segments(packets, per_segment=2, streams=(info(), audio_info))
+    start, end = at(3), at(27)
+    data, export = await run(items, start, end, fmt, tmp_path)
+    first, stop = at(5).timestamp(), end.timestamp()
+    expected = [p for p in audio if first <= p.wallclock < stop]
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.audio[0]
+        assert (stream.codec_context.name, stream.codec_context.sample_rate) == ("aac", 48000)
+        times = [float(p.pts * p.time_base) for p in container.demux(stream) if p.size]
+    # Every audio packet of [first keyframe, end) and no other, in sync with the video.
+    assert len(times) == len(expected)
+    assert times[0] == pytest.approx(expected[0].wallclock - first, abs=1e-3)
+    assert max(times) < stop - first
+    assert export.cut.frames == 22
