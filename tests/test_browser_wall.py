@@ -10,6 +10,7 @@ and plays the approved window with the real one.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import re
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from core.config import CameraConfig
@@ -206,6 +208,19 @@ async def test_wall_signs_in_decodes_tiles_switches_language_and_tours(
         live = await client.get_json("/api/v1/access-log?action=live_start", token)
         assert {e["payload"]["camera"] for e in live["entries"]} >= {"gate-north", "gate-south"}
 
+        # Double-click makes a tile full screen; Enter on the focused tile leaves it.
+        box = await page.evaluate("(() => { const r = document.getElementById('cam-gate-north').getBoundingClientRect();"
+                                  " return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()")
+        for count in (1, 2):
+            for kind in ("mousePressed", "mouseReleased"):
+                await page.send("Input.dispatchMouseEvent", type=kind, x=box["x"], y=box["y"], button="left",
+                                clickCount=count)
+        await page.wait_for("document.fullscreenElement?.id === 'cam-gate-north'", within_s=5)
+        await page.evaluate("document.getElementById('cam-gate-north').focus()")
+        for kind in ("keyDown", "keyUp"):
+            await page.send("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter", windowsVirtualKeyCode=13)
+        await page.wait_for("document.fullscreenElement === null", within_s=5)
+
         # The layout choice: one tile per screen pages through the cameras and closes the other peer.
         await page.evaluate("(() => { const s = document.getElementById('layout'); s.value = '1';"
                             " s.dispatchEvent(new Event('change')); })()")
@@ -329,7 +344,7 @@ async def test_request_approval_and_external_viewer(
             "Video wall", "Camera tour", "Recordings", "Playback requests"]
         await page.wait_for("document.querySelectorAll('#req-cameras input').length === 1")
         window_start = started - timedelta(seconds=5)
-        await asyncio.sleep(6)  # a few sealed 2 s segments inside the window
+        await asyncio.sleep(4)  # sealed 2 s segments inside the window
         window_end = datetime.now(UTC)
         fields = {"party_name": "Budi Santoso", "party_organisation": "Polres Kota",
                   "purpose": "Theft at the north gate", "letter_number": "B/77/III/2026"}
@@ -380,9 +395,9 @@ async def test_request_approval_and_external_viewer(
             await page.evaluate("document.querySelector('.player button.primary').click()")
             await page.wait_for(f"{player}.paused && document.querySelector('.player button.primary').textContent"
                                 " === 'Resume'")
-            await asyncio.sleep(0.5)  # a position report already on its way
+            await asyncio.sleep(0.3)  # a position report already on its way
             held = await page.evaluate(f"{player}.at.getTime()")
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(1.2)  # the server reports about once a second
             assert await page.evaluate(f"{player}.at.getTime()") == held
             target = await page.evaluate(f"""(() => {{ const p = {player}; const bar = p.seekBar;
               bar.value = String(Math.round((p.from - p.start) / 1000) + 1);
@@ -392,11 +407,31 @@ async def test_request_approval_and_external_viewer(
             assert await page.evaluate(f"{player}.element.pc === window.firstPeer")  # seeked in the same session
         await sign_out(page)
 
-        # A supervisor reads the letter, approves, and sees the viewer link once.
+        # A second request, filed over the API, is the one the supervisor refuses.
+        ops = await client.sign_in("ops", PASSWORD)
+        second = aiohttp.FormData(default_to_multipart=True)
+        for key, value in {**fields, "party_name": "Someone Else", "letter_date": "2026-03-09", "cameras": "gate-north",
+                           "start": window_start.isoformat(), "end": window_end.isoformat()}.items():
+            second.add_field(key, value)
+        second.add_field("letter", io.BytesIO(PNG), filename="letter.png", content_type="image/png")
+        async with client.http.post(client.url("/api/v1/playback-requests"), data=second,
+                                    headers={"Authorization": f"Bearer {ops}"}) as resp:
+            assert resp.status == 201, await resp.text()
+
+        # A supervisor refuses one (a note is required), reads the other's letter, approves it and
+        # sees the viewer link once.
         await page.goto(client.url("/static/approvals.html"))
         await sign_in(page, "sup", PASSWORD)
-        await page.wait_for("document.querySelectorAll('#pending article').length === 1")
+        await page.wait_for("document.querySelectorAll('#pending article').length === 2")
         await page.screenshot(ARTIFACTS / "approvals-pending.png")
+        other = "[...document.querySelectorAll('#pending article')].find(a => a.textContent.includes('Someone Else'))"
+        await page.evaluate(f"{other}.querySelector('button.danger').click()")
+        assert await page.evaluate(f"{other}.querySelector('[role=status]').textContent") == (
+            "A refusal needs a note saying why.")
+        await page.evaluate(f"(() => {{ const a = {other}; a.querySelector('textarea').value = 'No case number';"
+                            " a.querySelector('button.danger').click(); })()")
+        await page.wait_for("document.querySelectorAll('#pending article').length === 1"
+                            " && document.querySelector('#recent').textContent.includes('No case number')")
         await page.evaluate("document.querySelector('#pending article button').click()")
         await page.wait_for("document.getElementById('letter-dialog').open && !!document.querySelector('#letter-body img')")
         await page.evaluate("document.getElementById('letter-close').click()")
