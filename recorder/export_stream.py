@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar
@@ -91,7 +91,7 @@ class Export:
             self._path = None
         return True
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
         """The file's bytes in order, produced as they are taken."""
         if self._file is not None:
             while data := await self._run(self._file.read, FILE_CHUNK):

@@ -15,6 +15,7 @@ This module only does HTTP, policy and logging; spans and muxing live in recorde
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import math
@@ -248,11 +249,12 @@ async def _stream(
     failure: BaseException | None = None
     try:
         await response.prepare(request)
-        async for chunk in export.chunks():
-            async with asyncio.timeout(WRITE_TIMEOUT_S):
-                await response.write(chunk)
-            digest.update(chunk)
-            sent += len(chunk)
+        async with contextlib.aclosing(export.chunks()) as chunks:
+            async for chunk in chunks:
+                async with asyncio.timeout(WRITE_TIMEOUT_S):
+                    await response.write(chunk)
+                digest.update(chunk)
+                sent += len(chunk)
         await response.write_eof()
     except (Exception, asyncio.CancelledError) as exc:  # client gone or stalled, a bad segment, shutdown
         failure = exc
