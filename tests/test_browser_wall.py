@@ -111,6 +111,7 @@ DYNAMIC = {
     "status": ["pending", "approved", "refused"],
     "verdict": ["approve", "refuse"],
     "problem": ["black", "blank", "frozen", "blurred", "scene_changed"],
+    "rec": ["zoom1440", "zoom360", "zoom60", "zoom10"],
 }
 
 
@@ -367,6 +368,11 @@ async def test_request_approval_and_external_viewer(
         playback = await _has_playback(client)
         await page.goto(client.url("/static/recordings.html"))
         await page.wait_for("document.querySelectorAll('.timeline .seg').length > 0")
+        await page.evaluate("(() => { const z = document.querySelector('.timeline-wrap select'); z.value = '10';"
+                            " z.dispatchEvent(new Event('change')); })()")
+        width = await page.evaluate("document.querySelector('.timeline .seg').getBoundingClientRect().width")
+        assert width > 5, width  # a few seconds of a 10-minute view (a whole day draws them 2 px wide)
+        await page.screenshot(ARTIFACTS / "recordings-timeline.png")
         assert re.match(r"\d+ sealed segments", await page.evaluate("document.getElementById('rec-summary').textContent"))
         looks = await page.evaluate("""(async () => {
           const { Timeline } = await import('/static/js/timeline.js');

@@ -110,8 +110,13 @@ export class LiveTile {
     this.element.setAttribute("aria-label", `${cam.name || cam.id}: ${t(`state.${badge}`)}`);
     this.badge.className = `badge state-${badge}`;
     this.badge.textContent = t(`state.${badge}`);
-    this.alarms.replaceChildren(...[...this.activeAlarms].map((kind) =>
-      el("span", { class: "alarm", role: "alert" }, t(`alarm.${kind}`))));
+    // Rebuilt only when they change (or the language does): each new role=alert node is read out.
+    const alarmKey = `${[...this.activeAlarms].sort().join(",")}|${t("alarm.tamper")}`;
+    if (alarmKey !== this.alarmKey) {
+      this.alarmKey = alarmKey;
+      this.alarms.replaceChildren(...[...this.activeAlarms].map((kind) =>
+        el("span", { class: "alarm", role: "alert" }, t(`alarm.${kind}`))));
+    }
     this.element.classList.toggle("alarmed", this.activeAlarms.size > 0);
     let line = text;
     if (UP.has(cam.state)) {

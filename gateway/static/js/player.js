@@ -155,6 +155,7 @@ export class Player {
     this.session = null;
     this.channel = null;
     this.element.pc = null;
+    this.video.srcObject = null;
     this.paused = false;
     this.ended = false;
     if (clearMessage) this.say("");

@@ -75,4 +75,8 @@ if (who) {
   document.addEventListener("pantau:lang", () => { timeline.draw(); player?.render(); apply(stage); load(); });
   window.addEventListener("pagehide", () => player?.stop());
   await load();
+  // Today's timeline grows while the camera records.
+  setInterval(() => {
+    if (document.visibilityState === "visible" && dayInput.value === todayISO()) load();
+  }, 30000);
 }
