@@ -1,7 +1,29 @@
 """Shared test setup: fixtures live in plugin modules, one concept each."""
 
+import logging
+from collections.abc import Iterator
+
+import pytest
+
 pytest_plugins = [
     "tests.fixtures_camera",
     "tests.fixtures_db",
     "tests.fixtures_onvif",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging() -> Iterator[None]:
+    """CLI tests run `pantau ...` in-process, which installs its own stderr handler on the root
+    logger (gateway.logsetup); put the root logger back so later tests do not log into a
+    captured stream that pytest has closed."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
