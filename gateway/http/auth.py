@@ -37,11 +37,12 @@ assert set(RANK) == set(ROLES)
 def takes_disposition_token(request: web.Request) -> bool:
     """Routes where an external viewer may present a disposition token instead of a session:
     WHEP playback and the MediaMTX-shaped recording list, where the route redeems the token
-    itself (DispositionService.redeem checks its scope and logs the outcome); and DELETE of a
+    itself (DispositionService.redeem checks its scope and logs the outcome); /get, which
+    refuses it with the policy's reason (a token allows replay, not export); and DELETE of a
     WHEP session, which a token ends only when that token opened it."""
     return (
         (request.method == "POST" and request.path.startswith("/whep/playback/"))
-        or (request.method == "GET" and request.path == "/list")
+        or (request.method == "GET" and request.path in ("/list", "/get"))
         or (request.method == "DELETE" and request.path.startswith("/whep/sessions/"))
     )
 

@@ -21,21 +21,19 @@ import logging
 import math
 import re
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from core.config import CAMERA_ID
 from core.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unavailable
-from gateway.http.auth import bearer, disposition_token, require_role
+from gateway.http.auth import disposition_token, require_role
 from gateway.http.guard import authorize, decision_for
 from gateway.http.keys import SERVICES
 from gateway.http.views import iso
 from policy import tokens
 from policy.decision import Action, ObligationKind, Reason
 from policy.events import AccessAction, AccessEvent, Scalar
-from policy.sessions import TOKEN_PREFIX
 from policy.tokens import TokenRejected
 from policy.users import Principal
 from recorder.export import ExportFormat
@@ -203,6 +201,9 @@ async def get_recording(request: web.Request) -> web.StreamResponse:
     assert start is not None
     end = start + _duration(request)
     fmt = _format(request)
+    token = disposition_token(request)
+    if token is not None:
+        await _refuse_token_export(request, token, camera_id, start, end)
     who = require_role(request, "viewer")
     camera = _visible_camera(request, who, camera_id)
     _, decision = await authorize(request, Action.EXPORT, camera, start, end)
@@ -281,32 +282,20 @@ async def _stream(
     return response
 
 
-@web.middleware
-async def token_export_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A disposition token presented on GET /get is answered 403, saying why, instead of the 401
-    of an unknown bearer: the token authorizes replay, not copying. The refusal goes through
-    the policy (redeem -> decide) and the access log like every other. Sits outside the
-    authentication middleware and changes nothing for any other request."""
+async def _refuse_token_export(request: web.Request, token: str, camera_id: str, start: datetime,
+                               end: datetime) -> NoReturn:
+    """A disposition token on GET /get is answered 403, saying why: it authorizes replay, not
+    copying. The refusal goes through the policy (redeem -> decide) and the access log like
+    every other; a token that is no token at all is a 401."""
+    service = request.app[SERVICES].dispositions
+    if service is None:
+        raise Unauthorized("the bearer token is unknown, expired or revoked")
     try:
-        return await handler(request)
-    except Unauthorized:
-        token = bearer(request)
-        if request.method != "GET" or request.path != "/get" or token is None or token.startswith(TOKEN_PREFIX):
-            raise
-        service = request.app[SERVICES].dispositions
-        if service is None:
-            raise
-        camera_id = _path(request)
-        start = _time(request, "start", True)
-        assert start is not None
-        end = start + _duration(request)
-        try:
-            await service.redeem(token, Action.EXPORT, camera_id, start, end, request.remote or "",
-                                 count_view=False)
-        except TokenRejected as refused:
-            if refused.reason in _NOT_A_TOKEN:
-                raise Unauthorized("the bearer token is unknown, expired or revoked") from refused
-        raise Forbidden(
-            "a disposition token authorizes replay (WHEP playback, /list), not copying: "
-            "downloads need a signed-in user whose role may export"
-        ) from None
+        await service.redeem(token, Action.EXPORT, camera_id, start, end, request.remote or "", count_view=False)
+    except TokenRejected as refused:
+        if refused.reason in _NOT_A_TOKEN:
+            raise Unauthorized("the bearer token is unknown, expired or revoked") from refused
+    raise Forbidden(
+        "a disposition token authorizes replay (WHEP playback, /list), not copying: "
+        "downloads need a signed-in user whose role may export"
+    )

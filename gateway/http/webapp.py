@@ -7,8 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway.http import accesslog, cameras, dispositions, health, onboarding, openapi, playback, recordings, session, whep
-from gateway.http import events, onvif, ptz
-from gateway.http import mediamtx
+from gateway.http import events, mediamtx, onvif, ptz
 from gateway.http.auth import auth_middleware
 from gateway.http.cors import setup_cors
 from gateway.http.keys import SERVICES
@@ -28,10 +27,7 @@ async def _index(request: web.Request) -> web.FileResponse:
 
 def build_app(services: Services) -> web.Application:
     """The HTTP application: problem+json outside, authentication inside, then routes."""
-    # mediamtx's middleware only turns a disposition token on GET /get from "unknown bearer"
-    # (401) into the policy's refusal (403); it sits outside authentication to see that 401.
-    middlewares = [problem_middleware, mediamtx.token_export_middleware, auth_middleware]
-    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[problem_middleware, auth_middleware], client_max_size=MAX_BODY)
     app[SERVICES] = services
     app[REGISTRY] = build_registry(services)
     app.add_routes(health.routes)
