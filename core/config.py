@@ -292,8 +292,10 @@ class AccessConfig(Strict):
         description="Role -> internal replay without a disposition; a role left out needs one.",
     )
     export: dict[Role, ReplayRule] = Field(
-        default={"supervisor": ReplayRule(max_age_h=24 * 30, watermark=True)},
-        description="Role -> downloading recordings without a disposition.",
+        default={"supervisor": ReplayRule(max_age_h=24 * 30)},
+        description="Role -> downloading recordings without a disposition. An export is an untouched "
+        "copy whose SHA-256 goes into the access log; a rule with watermark: true refuses exports "
+        "(burning a name in needs transcoding, which Pantau never does).",
     )
     ptz: dict[Role, list[str]] = Field(
         default={"operator": ["*"], "supervisor": ["*"], "admin": ["*"]},
