@@ -53,6 +53,12 @@ def nal_types(data: bytes) -> set[int]:
     return types
 
 
+def to_video_clock(ts: int, numerator: int, denominator: int) -> int:
+    """`int(ts * Fraction(numerator, denominator))` in integers: truncated toward zero, as int() does."""
+    product = ts * numerator
+    return product // denominator if product >= 0 else -(-product // denominator)
+
+
 class HubVideoTrack(MediaStreamTrack):
     """Video from one hub subscription as `av.Packet`s in the 90 kHz clock.
 
@@ -67,6 +73,9 @@ class HubVideoTrack(MediaStreamTrack):
         self._sub = subscription
         self._on_sent = on_sent
         self._video: StreamInfo | None = None
+        # The camera's time base over the 90 kHz clock as an integer ratio, set per connection:
+        # Fraction arithmetic on every packet was half of this track's per-viewer cost.
+        self._scale = (1, 1)
         self._parameter_sets = b""
         self._origin: int | None = None  # camera pts that maps to self._base
         self._base = 0
@@ -95,6 +104,9 @@ class HubVideoTrack(MediaStreamTrack):
             log.warning("camera stream is %s, not h264: nothing to send", video.codec)
             video = None
         self._video = video
+        if video is not None:
+            scale = video.time_base / VIDEO_CLOCK
+            self._scale = (scale.numerator, scale.denominator)
         self._parameter_sets = annexb_parameter_sets(video.extradata if video else None)
         self._origin = None  # timestamps restart with the new connection
         self._base = self._last + RESUME_GAP
@@ -109,7 +121,7 @@ class HubVideoTrack(MediaStreamTrack):
             # The first RTSP packet may come without timestamps: send it right after the last.
             ts = self._last + 1
         else:
-            scaled = int(raw * self._video.time_base / VIDEO_CLOCK)
+            scaled = to_video_clock(raw, *self._scale)
             if self._origin is None:
                 self._origin = scaled
             ts = self._base + scaled - self._origin
