@@ -53,6 +53,10 @@ class Page:
         if msg.get("method") == "Runtime.exceptionThrown":
             details = msg["params"]["exceptionDetails"]
             self.errors.append(str(details.get("exception", {}).get("description") or details.get("text")))
+        elif msg.get("method") == "Log.entryAdded" and msg["params"]["entry"].get("source") in ("security", "javascript"):
+            # Content-Security-Policy refusals (a page reaching outside) and script errors; HTTP error
+            # statuses (source "network") are expected where a test asks for a refusal.
+            self.errors.append(str(msg["params"]["entry"].get("text")))
         elif msg.get("method") == "Runtime.consoleAPICalled" and msg["params"].get("type") == "error":
             self.errors.append(" ".join(str(a.get("value", a.get("description", ""))) for a in msg["params"]["args"]))
 
@@ -65,6 +69,7 @@ class Page:
     async def goto(self, url: str) -> None:
         await self.send("Page.enable")
         await self.send("Runtime.enable")
+        await self.send("Log.enable")
         await self.send("Page.navigate", url=url)
         for _ in range(100):
             if await self.evaluate("document.readyState") == "complete":

@@ -155,6 +155,9 @@ def test_pages_load_nothing_from_outside() -> None:
         text = path.read_text()
         assert not re.search(r"(?:src|href)=\"https?://|url\(\s*['\"]?https?://|@import|//cdn", text), path.name
         assert not re.search(r"\son[a-z]+=\"", text), f"{path.name}: inline event handler"
+    for path in STATIC.glob("*.html"):
+        # The browser enforces it too: the browser tests fail on any policy violation (tests/browser.py).
+        assert re.search(r"Content-Security-Policy\" content=\"default-src 'self';", path.read_text()), path.name
 
 
 # --- the browser ----------------------------------------------------------------------------------

@@ -117,10 +117,11 @@ if (who) {
       const { requests } = await getJSON("/api/v1/playback-requests?status=pending");
       pending.replaceChildren(...(requests.length ? requests.map(card) : [el("p", { class: "note" }, t("appr.nonePending"))]));
       const done = await getJSON("/api/v1/playback-requests?limit=20");
-      document.getElementById("recent").replaceChildren(el("thead", {}, requestHead()),
-        el("tbody", {}, ...done.requests.filter((r) => r.status !== "pending").map(requestRow)));
-      apply(document.getElementById("recent"));
       const list = await getJSON("/api/v1/dispositions?limit=20");
+      const byRequest = new Map(list.dispositions.map((d) => [d.request_id, d]));
+      document.getElementById("recent").replaceChildren(el("thead", {}, requestHead()),
+        el("tbody", {}, ...done.requests.filter((r) => r.status !== "pending").map((r) => requestRow(r, byRequest))));
+      apply(document.getElementById("recent"));
       dispositions.replaceChildren(
         el("thead", {}, el("tr", {}, ...["appr.id", "req.party", "req.cameras", "req.window", "appr.views",
           "appr.expires", "appr.revocation"].map((k) => el("th", { scope: "col" }, t(k))))),

@@ -26,7 +26,10 @@ if (who) {
     const q = filter.value ? `?status=${filter.value}` : "";
     try {
       const { requests } = await getJSON(`/api/v1/playback-requests${q}`);
-      table.replaceChildren(el("thead", {}, requestHead()), el("tbody", {}, ...requests.map(requestRow)));
+      const issued = await getJSON("/api/v1/dispositions?limit=200").catch(() => ({ dispositions: [] }));
+      const byRequest = new Map(issued.dispositions.map((d) => [d.request_id, d]));
+      table.replaceChildren(el("thead", {}, requestHead()),
+        el("tbody", {}, ...requests.map((r) => requestRow(r, byRequest))));
       if (!requests.length) table.replaceChildren(el("caption", { dataset: { i18n: "req.none" } }));
       apply(table);
     } catch (err) {

@@ -101,6 +101,11 @@ export async function start(pageId, minimum) {
     header(pageId, who);
   }
   document.addEventListener("pantau:signedout", () => location.reload());
+  // The session's end: back to the sign-in form instead of failing requests one by one.
+  const left = Date.parse(who.expires_at) - Date.now();
+  if (left > 0 && left < 2 ** 31) {
+    setTimeout(() => { sessionStorage.clear(); location.reload(); }, left);
+  }
   const page = document.getElementById("page");
   if (!allowed(minimum, who.role)) {
     page.replaceChildren(el("p", { class: "error", role: "alert", dataset: { i18n: "auth.forbidden" } }));
