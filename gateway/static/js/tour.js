@@ -22,6 +22,7 @@ if (who) {
   let cameras = [];
   let index = 0;
   let tile = null;
+  let preload = null;
   let paused = false;
   let remaining = 0;
 
@@ -39,23 +40,44 @@ if (who) {
     return group ? cameras.filter((c) => (c.groups || []).includes(group)) : cameras;
   }
 
+  // The next camera plays hidden behind the current one, so each step shows a running picture
+  // at once instead of a black tile while WebRTC connects.
+  function place(which, front) {
+    which.element.classList.toggle("preload", !front);
+    which.element.inert = !front;
+    if (front) which.element.removeAttribute("aria-hidden"); else which.element.setAttribute("aria-hidden", "true");
+    which.video.play?.().catch(() => {});
+  }
+
   function show() {
     const list = members();
     if (list.length === 0) {
       tile?.destroy(); tile = null;
+      preload?.destroy(); preload = null;
       stage.replaceChildren(el("p", { class: "note" }, t("wall.noCameras")));
       position.textContent = "";
       return;
     }
     index = ((index % list.length) + list.length) % list.length;
     const cam = list[index];
+    const nextCam = list.length > 1 ? list[(index + 1) % list.length] : null;
     if (tile?.camera.id !== cam.id) {
-      tile?.destroy();
-      tile = new LiveTile(cam, { large: true });
-      stage.replaceChildren(tile.element);
+      const old = tile;
+      if (preload?.camera.id === cam.id) { tile = preload; preload = null; } else tile = new LiveTile(cam, { large: true });
+      if (old) {
+        if (nextCam && old.camera.id === nextCam.id) { preload?.destroy(); preload = old; } else old.destroy();
+      }
     } else {
       tile.update(cam);
     }
+    if (preload && preload.camera.id !== nextCam?.id) { preload.destroy(); preload = null; }
+    if (nextCam && !preload) preload = new LiveTile(nextCam, { large: true });
+    else if (preload) preload.update(nextCam);
+    for (const node of [...stage.children]) if (node !== tile.element && node !== preload?.element) node.remove();
+    if (stage.firstElementChild !== tile.element) stage.prepend(tile.element);
+    if (preload && tile.element.nextElementSibling !== preload.element) tile.element.after(preload.element);
+    place(tile, true);
+    if (preload) place(preload, false);
     tile.setAlarms(alarms.get(cam.id) || new Set());
     stage.dataset.camera = cam.id;
     position.textContent = t("tour.position", { n: index + 1, total: list.length, name: cam.name || cam.id });
@@ -116,9 +138,9 @@ if (who) {
     if (event.key === "ArrowRight") step(1);
     if (event.key === "ArrowLeft") step(-1);
   });
-  document.addEventListener("visibilitychange", () => tile?.sync());
-  document.addEventListener("pantau:lang", () => { tile?.render(); show(); tick(); });
-  window.addEventListener("pagehide", () => tile?.close());
+  document.addEventListener("visibilitychange", () => { tile?.sync(); preload?.sync(); });
+  document.addEventListener("pantau:lang", () => { tile?.render(); preload?.render(); show(); tick(); });
+  window.addEventListener("pagehide", () => { tile?.close(); preload?.close(); });
   followAlarms((camera, kinds) => { alarms.set(camera, kinds); if (tile?.camera.id === camera) tile.setAlarms(kinds); });
 
   remaining = dwell();
@@ -127,6 +149,7 @@ if (who) {
   setInterval(() => { if (document.visibilityState === "visible") refresh(); }, REFRESH_MS);
   setInterval(() => {
     tile?.render();
+    preload?.render();
     if (paused || document.visibilityState !== "visible") return;
     remaining -= 1;
     if (remaining <= 0) step(1); else tick();
