@@ -483,5 +483,11 @@ async def test_request_approval_and_external_viewer(
         mark = await page.wait_for("(() => { const m = document.querySelector('.player .watermark');"
                                    " return !m.hidden && m.textContent; })()", within_s=5)
         assert "Budi Santoso" in mark, mark
+        # A token holder may not play faster than the disposition allows: the gateway's refusal is shown.
+        await page.evaluate("(() => { const s = document.querySelector('.player select'); s.value = '2';"
+                            " s.dispatchEvent(new Event('change')); })()")
+        refusal = await page.wait_for("(() => { const m = document.querySelector('.player .message');"
+                                      " return m.classList.contains('error') && m.textContent; })()", within_s=5)
+        assert "rate must be" in refusal, refusal
         assert page.errors == [], page.errors
 
