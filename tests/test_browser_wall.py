@@ -306,6 +306,15 @@ async def test_wall_signs_in_decodes_tiles_switches_language_and_tours(
         await page.evaluate("document.getElementById('tour-next').click()")
         assert await page.evaluate("document.getElementById('stage').dataset.camera") != now
         assert await page.evaluate("document.getElementById('countdown').textContent") == "Tour paused"
+
+        # The shift's camera check lists every camera with its state and stream figures.
+        await page.goto(client.url("/static/checks.html"))
+        await page.wait_for("document.querySelectorAll('#checks-body tr').length === 2"
+                            " && document.getElementById('checks-summary').textContent === '2 of 2 cameras online'")
+        figures = await page.evaluate("document.querySelector('#checks-body tr[data-camera=gate-north] td.note').textContent")
+        assert re.match(r"640×360 h264, \d+\.\d fps, \d+\.\d\d Mbit/s; last packet", figures), figures
+        await page.evaluate("document.querySelector('#checks-body input[type=checkbox]').click()")
+        await page.screenshot(ARTIFACTS / "camera-check.png")
         assert page.errors == [], page.errors
 
 
@@ -351,7 +360,7 @@ async def test_request_approval_and_external_viewer(
         await page.screenshot(ARTIFACTS / "signin.png")
         await sign_in(page, "ops", PASSWORD)
         assert await page.evaluate("[...document.querySelectorAll('nav a')].map(a => a.textContent)") == [
-            "Video wall", "Camera tour", "Recordings", "Playback requests"]
+            "Video wall", "Camera tour", "Camera check", "Recordings", "Playback requests"]
         await page.wait_for("document.querySelectorAll('#req-cameras input').length === 1")
         window_start = started - timedelta(seconds=5)
         await asyncio.sleep(4)  # sealed 2 s segments inside the window

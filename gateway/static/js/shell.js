@@ -7,6 +7,7 @@ import { apply, languages, lang, ready, setLang, t } from "./i18n.js";
 export const PAGES = [
   { id: "wall", href: "/", key: "nav.wall", minimum: "viewer" },
   { id: "tour", href: "/static/tour.html", key: "nav.tour", minimum: "viewer" },
+  { id: "checks", href: "/static/checks.html", key: "nav.checks", minimum: "viewer" },
   { id: "recordings", href: "/static/recordings.html", key: "nav.recordings", minimum: "operator" },
   { id: "requests", href: "/static/requests.html", key: "nav.requests", minimum: "operator" },
   { id: "approvals", href: "/static/approvals.html", key: "nav.approvals", minimum: "supervisor" },
