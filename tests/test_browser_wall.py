@@ -245,16 +245,16 @@ async def test_wall_signs_in_decodes_tiles_switches_language_and_tours(
 
         await switch("id")
         labels = await page.evaluate(
-            "({nav: document.querySelector('nav a[aria-current=page]').textContent,"
+            "({nav: document.querySelector('nav a[href$=\"tour.html\"]').textContent,"
             " badge: document.querySelector('.tile .badge').textContent,"
             " out: document.getElementById('signout').textContent, lang: document.documentElement.lang,"
             " saved: localStorage.getItem('pantau.lang'), summary: document.getElementById('summary').textContent})"
         )
-        assert labels == {"nav": "Dinding video", "badge": "Aktif", "out": "Keluar", "lang": "id", "saved": "id",
+        assert labels == {"nav": "Patroli CCTV", "badge": "Aktif", "out": "Keluar", "lang": "id", "saved": "id",
                           "summary": "2 dari 2 kamera aktif"}
         await page.screenshot(ARTIFACTS / "wall-indonesian.png")
         await switch("en")
-        assert await page.evaluate("document.querySelector('nav a[aria-current=page]').textContent") == "Video wall"
+        assert await page.evaluate("document.querySelector('nav a[href$=\"tour.html\"]').textContent") == "Camera tour"
 
         # A hidden tab closes every peer and says so; visible again, the tiles play again.
         await page.evaluate("(() => { Object.defineProperty(document, 'visibilityState', {configurable: true,"
@@ -414,18 +414,20 @@ async def test_request_approval_and_external_viewer(
         player = "document.querySelector('.player').player"
         await page.wait_for(f"{player}.channel?.readyState === 'open'")
         await page.evaluate(f"window.firstPeer = {player}.element.pc")
+        await page.wait_for(f"Date.parse({player}.reported?.at) >= {player}.from.getTime() + 2500", within_s=10)
         await page.evaluate("document.querySelector('.player button.primary').click()")
-        await page.wait_for(f"{player}.paused && document.querySelector('.player button.primary').textContent"
-                            " === 'Resume'")
-        await asyncio.sleep(0.3)  # a position report already on its way
+        await page.wait_for(f"{player}.reported?.paused === true && document.querySelector('.player button.primary')"
+                            ".textContent === 'Resume'")
         held = await page.evaluate(f"{player}.at.getTime()")
         await asyncio.sleep(1.2)  # the server reports about once a second
         assert await page.evaluate(f"{player}.at.getTime()") == held
         target = await page.evaluate(f"""(() => {{ const p = {player}; const bar = p.seekBar;
-          bar.value = String(Math.round((p.from - p.start) / 1000) + 1);
+          bar.value = String(Math.ceil((p.from - p.start) / 1000));
           bar.dispatchEvent(new Event('change'));
           return p.start.getTime() + Number(bar.value) * 1000; }})()""")
-        await page.wait_for(f"Math.abs({player}.at.getTime() - {target}) < 1500 && !{player}.seeking")
+        # The server's word: back near the start, well before where it was held.
+        await page.wait_for(f"Math.abs(Date.parse({player}.reported.at) - {target}) < 1000")
+        assert await page.evaluate(f"Date.parse({player}.reported.at)") < held - 1500
         assert await page.evaluate(f"{player}.element.pc === window.firstPeer")  # seeked in the same session
         await sign_out(page)
 

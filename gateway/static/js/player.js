@@ -110,6 +110,7 @@ export class Player {
     try { msg = JSON.parse(raw); } catch { return; }
     if (msg.event === "position" && msg.at) {
       this.at = new Date(msg.at);
+      this.reported = msg; // what the server last said: at, rate, paused
       if (typeof msg.paused === "boolean" && msg.paused !== this.paused && !this.ended) { this.paused = msg.paused; this.render(); }
       if (typeof msg.rate === "number" && document.activeElement !== this.speed) this.speed.value = String(msg.rate);
       if (!this.seeking) {

@@ -24,7 +24,12 @@ if (who) {
 
   dayInput.value = todayISO();
   const params = new URLSearchParams(location.hash.slice(1));
-  ({ cameras } = await getJSON("/api/v1/cameras"));
+  try {
+    ({ cameras } = await getJSON("/api/v1/cameras"));
+  } catch (err) {
+    summary.className = "error";
+    summary.textContent = err.message;
+  }
   cameraSelect.replaceChildren(...cameras.map((c) => el("option", { value: c.id }, c.name || c.id)));
   if (params.get("camera")) cameraSelect.value = params.get("camera");
 

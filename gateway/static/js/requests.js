@@ -14,7 +14,11 @@ if (who) {
   const table = document.getElementById("req-table");
   const filter = document.getElementById("req-filter");
 
-  const { cameras } = await getJSON("/api/v1/cameras");
+  const { cameras } = await getJSON("/api/v1/cameras").catch((err) => {
+    result.className = "error";
+    result.textContent = err.message;
+    return { cameras: [] };
+  });
   cameraBox.append(...cameras.map((c) => el("label", {},
     el("input", { type: "checkbox", name: "cameras", value: c.id }), c.name || c.id)));
   const now = new Date();
