@@ -14,9 +14,11 @@ import io
 import json
 import os
 import re
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -26,7 +28,7 @@ from onvif_adapters.events import CameraEvent
 from onvif_adapters.topics import EventKind
 from tests.browser import CHROMIUM, Page, chromium
 from tests.fixtures_camera import CameraServer
-from tests.gatewayutil import make_settings, running_gateway
+from tests.gatewayutil import Client, make_settings, running_gateway
 
 STATIC = Path(__file__).resolve().parent.parent / "gateway" / "static"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -167,6 +169,19 @@ def need_chromium() -> None:
         if os.environ.get("CI"):
             pytest.fail("Debian's chromium is required in CI (scripts/test installs it)")
         pytest.skip("Debian's chromium is not installed (scripts/test installs it)")
+
+
+async def sealed_until(client: Client, camera: str, since: datetime, segments: int) -> datetime:
+    """The end of the `segments`-th sealed segment of `camera` after `since`, once it is indexed."""
+    token = await client.sign_in("admin", client.admin_password())
+    deadline = time.monotonic() + 30
+    while True:
+        query = urlencode({"camera": camera, "start": since.isoformat(), "end": datetime.now(UTC).isoformat()})
+        listing = await client.get_json(f"/api/v1/recordings?{query}", token)
+        if len(listing["segments"]) >= segments:
+            return datetime.fromisoformat(listing["segments"][segments - 1]["end"].replace("Z", "+00:00"))
+        assert time.monotonic() < deadline, f"fewer than {segments} sealed segments in 30 s: {listing}"
+        await asyncio.sleep(0.5)  # polling the index; the recorder seals every 2 s
 
 
 async def sign_in(page: Page, username: str, password: str) -> None:
@@ -363,8 +378,7 @@ async def test_request_approval_and_external_viewer(
             "Video wall", "Camera tour", "Camera check", "Recordings", "Playback requests"]
         await page.wait_for("document.querySelectorAll('#req-cameras input').length === 1")
         window_start = started - timedelta(seconds=5)
-        await asyncio.sleep(4)  # sealed 2 s segments inside the window
-        window_end = datetime.now(UTC)
+        window_end = await sealed_until(client, "gate-north", window_start, segments=2)
         fields = {"party_name": "Budi Santoso", "party_organisation": "Polres Kota",
                   "purpose": "Theft at the north gate", "letter_number": "B/77/III/2026"}
         await page.set_files("#req-form input[name=letter]", letter)
