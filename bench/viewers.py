@@ -28,6 +28,7 @@ import datetime as dt
 import json
 import math
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -433,7 +434,7 @@ async def _clients(args: argparse.Namespace) -> None:
 
         started = time.monotonic()
         await asyncio.gather(*(connect(i) for i in range(args.n)))
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not all(s.first_picture.is_set() for s in stats):  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         print("CONNECTED " + json.dumps({
@@ -469,7 +470,11 @@ def start_server(kind: str, url: str, work: Path, cprofile: str | None = None,
         cmd += ["--record"]
     err = open(work / f"{kind}.stderr", "w")  # noqa: SIM115  (closed with the process)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT)
-    line = ingest._read_until(proc, "READY", 90)
+    try:
+        line = ingest._read_until(proc, "READY", 90)
+    except RuntimeError:
+        ingest.stop_all([proc])
+        raise RuntimeError(f"{kind} server did not start: {(work / f'{kind}.stderr').read_text()[-3000:]}") from None
     return proc, int(line.split()[1])
 
 
@@ -557,8 +562,8 @@ def describe(res: dict[str, Any]) -> str:
             f"{res['busy_cores']:.2f}; fps {fps_text(res)}; first pictures {sizes}; full-decode peers decoded "
             f"{decoded} frames; decode errors {sum(p['errors'] for p in res['peers'])}; machine-wide UDP "
             f"RcvbufErrors {res['udp_rcvbuf_errors']}; RTP packets lost "
-            f"{sum(p['lost'] for p in res['peers'])}; light-path packets {sum(p['light_packets'] for p in res['peers'])}"
-            f" (keyframe packets {sum(p['key_packets'] for p in res['peers'])})")
+            f"{sum(p['lost'] for p in res['peers'])}; RTP packets counted at the peers' sockets "
+            f"{sum(p['light_packets'] for p in res['peers'])}")
 
 
 def render(rows: dict[tuple[str, int], dict[str, Any]], ns: list[int], args: argparse.Namespace,
@@ -685,16 +690,84 @@ def main() -> None:
         ingest.log(f"appended to {RESULTS}")
 
 
+# cProfile of the loop thread, grouped by where the time is spent (first match wins).
+PROFILE_GROUPS: list[tuple[str, tuple[str, ...]]] = [
+    ("socket sendto (UDP to the viewers)", ("<method 'sendto' of '_socket.socket' objects>",)),
+    ("SRTP protect (pylibsrtp / libsrtp)", ("pylibsrtp", "srtp", "_cffi_backend")),
+    ("aiortc H.264 packetize (split + FU-A/STAP-A)", ("aiortc/codecs/",)),
+    ("aiortc RTP packet + header extensions + serialize", ("aiortc/rtp.py", "aiortc/clock.py")),
+    ("aiortc sender, DTLS and ICE transport glue", ("aiortc/",)),
+    ("aioice send path", ("aioice/",)),
+    ("Pantau (hub, hubtrack, sessions, camera, health)", ("/gateway/", "/streams/")),
+    ("MediaPlayer / MediaRelay (bare)", ("aiortc/contrib/",)),
+    ("asyncio machinery", ("asyncio/", "selectors.py")),
+]
+
+
+def summarize_cprofile(path: Path) -> list[tuple[str, float]]:
+    """Share of the loop thread's busy time per group (epoll waiting excluded)."""
+    import pstats
+
+    shares: dict[str, float] = collections.Counter()
+    for (file, _line, name), (_cc, _nc, tottime, _ct, _callers) in pstats.Stats(str(path)).stats.items():  # type: ignore[attr-defined]
+        where = f"{file}:{name}"
+        if "select.epoll" in name:
+            continue
+        group = next((g for g, pats in PROFILE_GROUPS if any(p in where for p in pats)),
+                     "builtins called from those (struct, datetime, len, ...)")
+        if group == "aiortc sender, DTLS and ICE transport glue" and "aiortc/contrib/" in where:
+            group = "MediaPlayer / MediaRelay (bare)"
+        shares[group] += tottime
+    busy = sum(shares.values())
+    return [(g, 100 * v / busy) for g, v in sorted(shares.items(), key=lambda kv: -kv[1])]
+
+
+def summarize_perf(data: Path) -> list[tuple[str, float]]:
+    names = {"[kernel.kallsyms]": "kernel (UDP send, loopback delivery, scheduler)",
+             "libpython3.11.so.1.0": "CPython interpreter (aiortc, aioice, asyncio, Pantau)",
+             "libc.so.6": "libc (malloc, memcpy)", "_binding.abi3.so": "libsrtp (pylibsrtp: AES-CM + HMAC-SHA1)",
+             "_cffi_backend.cpython-311-x86_64-linux-gnu.so": "cffi (calls into libsrtp)"}
+    rows: dict[str, float] = collections.Counter()
+    for pct, dso in ingest._perf_report(data, "--no-children", "--sort", "dso"):
+        label = names.get(dso, "libav* (RTSP demux, health keyframe decode)" if "libav" in dso or "libsw" in dso
+                          else "everything else")
+        rows[label] += pct
+    return sorted(rows.items(), key=lambda kv: -kv[1])
+
+
 def profile_all(n: int, url: str, args: argparse.Namespace, sides: list[str]) -> str:
-    parts = []
+    """perf (whole server process) and cProfile (loop thread) of each server at n viewers."""
+    tables: dict[str, dict[str, list[tuple[str, float]]]] = {}
+    runs = []
     for kind in sides:
-        ingest.log(f"profile {kind} N={n}: perf")
-        phase(kind, n, url, args, profile="perf")
+        tables[kind] = {}
+        if shutil.which("perf"):
+            ingest.log(f"profile {kind} N={n}: perf")
+            r = phase(kind, n, url, args, profile="perf")
+            runs.append(f"perf {describe(r)}")
+            tables[kind]["perf"] = summarize_perf(OUT / f"perf_{kind}_n{n}.data")
         ingest.log(f"profile {kind} N={n}: cProfile")
-        phase(kind, n, url, args, profile="cprofile")
-        parts.append(f"{kind}: perf data bench/out/perf_{kind}_n{n}.data, "
-                     f"cProfile bench/out/cprofile_{kind}_n{n}.prof")
-    return "Profiles (raw, not committed): " + "; ".join(parts)
+        r = phase(kind, n, url, args, profile="cprofile")
+        runs.append(f"cProfile {describe(r)}")
+        tables[kind]["cprofile"] = summarize_cprofile(OUT / f"cprofile_{kind}_n{n}.prof")
+    out = [f"### Where a server's CPU goes at N={n} (separate runs; profilers slow the servers down)", ""]
+    for tool, title in (("perf", "perf, on-CPU samples of the whole server process (all threads)"),
+                        ("cprofile", "cProfile of the event loop thread, share of its busy time (epoll wait "
+                                     "excluded; cProfile's overhead inflates Python-heavy rows)")):
+        present = [k for k in sides if tool in tables[k]]
+        if not present:
+            continue
+        out += [f"{title}:", "", "| " + " | ".join(["where", *present]) + " |",
+                "|" + "---|" * (len(present) + 1)]
+        labels = list(dict.fromkeys(label for k in present for label, _ in tables[k][tool]))
+        for label in labels:
+            cells = [f"{dict(tables[k][tool]).get(label, 0.0):.1f} %" for k in present]
+            out.append("| " + " | ".join([label, *cells]) + " |")
+        out.append("")
+    out += ["Profiled runs:", ""] + [f"- {r}" for r in runs]
+    out += ["", f"Raw data (not committed): bench/out/perf_*_n{n}.data (`perf report -i ...`), "
+            f"bench/out/cprofile_*_n{n}.prof (`python -m pstats ...`)."]
+    return "\n".join(out)
 
 
 if __name__ == "__main__":
