@@ -330,6 +330,16 @@ async def test_wall_signs_in_decodes_tiles_switches_language_and_tours(
         assert re.match(r"640×360 h264, \d+\.\d fps, \d+\.\d\d Mbit/s; last packet", figures), figures
         await page.evaluate("document.querySelector('#checks-body input[type=checkbox]').click()")
         await page.screenshot(ARTIFACTS / "camera-check.png")
+
+        # A viewer's menu holds the live pages only, and an operator's page says it is not theirs.
+        await client.gateway.services.users.add("watcher", "viewer", PASSWORD)  # type: ignore[union-attr]
+        await sign_out(page)
+        await sign_in(page, "watcher", PASSWORD)
+        assert await page.evaluate("[...document.querySelectorAll('nav a')].map(a => a.textContent)") == [
+            "Video wall", "Camera tour", "Camera check"]
+        await page.goto(client.url("/static/recordings.html"))
+        await page.wait_for("document.querySelector('#page [role=alert]')?.textContent"
+                            " === 'Your role may not open this page.'")
         assert page.errors == [], page.errors
 
 
