@@ -59,12 +59,3 @@ export function backoff(attempt, baseMs = 1000, capMs = 30000, random = Math.ran
   return ceiling / 2 + random() * (ceiling / 2);
 }
 
-// framesDecoded of the peer's inbound video, or 0.
-export async function framesDecoded(pc) {
-  let frames = 0;
-  if (!pc) return 0;
-  (await pc.getStats()).forEach((r) => {
-    if (r.type === "inbound-rtp" && r.kind === "video") frames = r.framesDecoded || 0;
-  });
-  return frames;
-}
