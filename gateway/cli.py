@@ -10,6 +10,7 @@ import json
 import logging
 import signal
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from core.clock import SystemClock
@@ -20,6 +21,7 @@ from core.errors import ConfigError, PantauError
 from gateway import logsetup
 from gateway.accesslogging import key_path, open_access_log
 from gateway.app import Gateway, with_demo
+from gateway.evidence import ExportRequest, export_cli, verify_bundle
 from gateway.migrations import upgrade
 from onvif_adapters.discovery import discover, parse_target
 from policy.events import AccessAction, AccessEvent
@@ -76,6 +78,23 @@ def _parser() -> argparse.ArgumentParser:
     reindex.add_argument(
         "--dry-run", action="store_true", help="only report; do not add files the index lacks"
     )
+    export = sub.add_parser(
+        "export", help="evidence bundle (zip) of cameras over a time range, verifiable offline"
+    )
+    export.add_argument("--camera", action="append", required=True, metavar="ID",
+                        help="camera to export; repeat for several")
+    export.add_argument("--start", required=True, type=_rfc3339, help="RFC 3339 time with a zone")
+    export.add_argument("--end", required=True, type=_rfc3339, help="RFC 3339 time with a zone")
+    export.add_argument("--out", required=True, type=Path, metavar="FILE.zip", help="bundle to write (never overwritten)")
+    export.add_argument("--reason", default="", help="why the footage is exported (logged)")
+    export.add_argument("--case", default="", help="case, letter or request reference (logged)")
+    export.add_argument("--by", default=None, metavar="NAME",
+                        help="operator making the export (default: the OS user)")
+    export.add_argument("--quiet", action="store_true", help="no progress bar")
+    vbundle = sub.add_parser("verify-bundle", help="verify an evidence bundle offline (no database)")
+    vbundle.add_argument("bundle", type=Path)
+    vbundle.add_argument("--public-key", type=Path,
+                         help="the trusted log public key (default: the key in the bundle)")
     disc = sub.add_parser("discover", help="find ONVIF cameras (WS-Discovery) and read their identity and profiles")
     disc.add_argument("--timeout", type=float, default=None, metavar="S",
                       help="listen this long for answers (default: onvif.discovery_timeout_s)")
@@ -92,6 +111,25 @@ def _parser() -> argparse.ArgumentParser:
     tverify.add_argument("token")
     tverify.add_argument("--public-key", type=Path, help="token public key (default: the gateway's)")
     return parser
+
+
+def _rfc3339(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an RFC 3339 time") from exc
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a zone (e.g. Z or +07:00)")
+    return value
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    if args.end <= args.start:
+        print("pantau export: --end must be after --start", file=sys.stderr)
+        return 2
+    req = ExportRequest(tuple(args.camera), args.start, args.end, args.out, args.by or getpass.getuser(),
+                        args.reason, args.case)
+    return export_cli(settings, req, args.quiet)
 
 
 def _config_path(arg: Path | None) -> Path | None:
@@ -209,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
             settings = load_settings(path)
             print(f"{path or '<defaults>'}: ok ({len(settings.cameras)} camera(s))")
             return 0
+        if args.command == "verify-bundle":
+            return verify_bundle(args.bundle, args.public_key)
         settings = _load(_config_path(args.config))
         if args.command == "serve":
             if args.demo:
@@ -239,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "log-key":
             key = load_or_create_key(key_path(settings))
             print(public_key_text(key, settings.access_log.origin), end="")
+        elif args.command == "export":
+            return _export(settings, args)
         elif args.command == "discover":
             return _discover(settings, args)
         elif args.command == "token":
