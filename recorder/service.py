@@ -65,7 +65,7 @@ class Recorder:
         self.state = StorageState(settings.storage.path)
         self.holds = HoldStore(db, clock, events)
         self.reader = SegmentReader(db, self.store)
-        camera_days = {c.id: c.retention_days for c in settings.cameras if c.retention_days is not None}
+        camera_days = {c.id: c.config.retention_days for c in cameras.values() if c.config.retention_days is not None}
         self.retention = Retention(db, self.store, self.state, clock, self.config, camera_days, events)
         self.writers: dict[str, SegmentWriter] = {}
         self._kick = asyncio.Event()
