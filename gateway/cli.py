@@ -127,7 +127,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     if args.end <= args.start:
         print("pantau export: --end must be after --start", file=sys.stderr)
         return 2
-    req = ExportRequest(tuple(args.camera), args.start, args.end, args.out, args.by or getpass.getuser(),
+    req = ExportRequest(tuple(dict.fromkeys(args.camera)), args.start, args.end, args.out, args.by or getpass.getuser(),
                         args.reason, args.case)
     return export_cli(settings, req, args.quiet)
 

@@ -70,11 +70,11 @@ async def log_export(access_log: AccessLog, engine: AsyncEngine, event: AccessEv
     await access_log.checkpoint()
     async with engine.connect() as conn:
         checkpoint = await latest_checkpoint(conn)
-        entry = await anext(aiter(iter_entries(conn, seq, seq + 1)), None)
-    if checkpoint is None or checkpoint.size <= seq or entry is None:
+        entries = [e async for e in iter_entries(conn, seq, seq + 1)]
+    if checkpoint is None or checkpoint.size <= seq or not entries:
         raise AccessLogError(f"no signed checkpoint covers the export's log entry {seq}")
     _, proof = await inclusion_proof(engine, seq, checkpoint.size)
-    return ExportProof(entry, checkpoint, tuple(proof), public_key)
+    return ExportProof(entries[0], checkpoint, tuple(proof), public_key)
 
 
 def bundled_verifier(public_key: str) -> NoteVerifier:

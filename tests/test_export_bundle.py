@@ -104,12 +104,10 @@ def recorded(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRe
         upgrade(lite_url)
         urls = {"cam1": server.url("live"), "cam2": server.url("gate")}
         settings = [settings_for(root / "lite" / "rec", lite_url, urls)]
-        pg_url = None
         try:
             pg_copy = _copy_of(request.getfixturevalue("pg_template"))
-            pg_url = next(pg_copy)
             (root / "pg").mkdir()
-            settings.append(settings_for(root / "pg" / "rec", pg_url, urls))
+            settings.append(settings_for(root / "pg" / "rec", next(pg_copy), urls))
         except pytest.skip.Exception:
             pass
         asyncio.run(_record(settings))
@@ -152,7 +150,7 @@ def before_gap(store: Store) -> list[Segment]:
 
 @pytest.fixture(scope="module")
 def bundle(recorded: Recorded, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Segment]]:
-    """A bundle of the segments before the gap, less a second at each end (so it cuts into the first and last)."""
+    """A bundle of cam1 before the outage, from inside its first segment to inside its last full one."""
     store = recorded.sqlite
     segs = before_gap(store)
     # The last segment before the outage may be short (sealed at shutdown): cut into the one before.
