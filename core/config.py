@@ -326,6 +326,9 @@ class RecordingConfig(Strict):
         1024**3, ge=0, description="Free-space floor on the storage filesystem; retention keeps it free."
     )
     retention_interval_s: float = Field(60.0, ge=1, le=86400, description="How often retention runs.")
+    max_downloads: int = Field(
+        4, ge=1, le=256, description="Simultaneous GET /get downloads; one more is answered 503 with Retry-After."
+    )
 
 
 class AccessLogConfig(Strict):

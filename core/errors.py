@@ -85,6 +85,11 @@ class Unavailable(PantauError):
     title = "Service unavailable"
     retriable = True
 
+    def __init__(self, detail: str = "", retry_after_s: float | None = None) -> None:
+        super().__init__(detail)
+        #: Sent as Retry-After when set (a busy resource that frees up soon).
+        self.retry_after_s = retry_after_s
+
 
 class SourceError(PantauError):
     """A camera source failed to open or read; the source retries with backoff."""

@@ -20,6 +20,7 @@ import hashlib
 import logging
 import math
 import re
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
@@ -56,6 +57,31 @@ _RFC3339 = re.compile(
 # A disposition token's refusals that mean "this is no token of ours" (answered 401 like any
 # unknown bearer) rather than "your token does not allow this" (403).
 _NOT_A_TOKEN = frozenset({Reason.TOKEN_MALFORMED, Reason.TOKEN_BAD_SIGNATURE, Reason.TOKEN_UNKNOWN})
+
+
+class DownloadSlots:
+    """Bounds simultaneous downloads: each holds up to a segment in memory and a worker thread."""
+
+    RETRY_AFTER_S = 10.0
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.active = 0
+
+    @contextlib.contextmanager
+    def take(self) -> Iterator[None]:
+        """One slot for the duration of a download; 503 with Retry-After when all are taken."""
+        if self.active >= self.limit:
+            raise Unavailable(f"{self.limit} downloads are running (recording.max_downloads); try again shortly",
+                              retry_after_s=self.RETRY_AFTER_S)
+        self.active += 1
+        try:
+            yield
+        finally:
+            self.active -= 1
+
+
+DOWNLOADS = web.AppKey("downloads", DownloadSlots)
 
 
 def _recorder(request: web.Request) -> Recorder:
@@ -218,14 +244,15 @@ async def get_recording(request: web.Request) -> web.StreamResponse:
         await services.access_log.record(AccessEvent(
             AccessAction.EXPORT, start=start, end=end, outcome="deny", reason=reason, details=requested, **base))
         raise Forbidden(f"{reason}; an administrator may set access.export.{who.role}.watermark to false")
-    export = Export(_recorder(request).reader, camera_id, start, end, fmt,
-                    services.settings.data_dir / "export-tmp")
-    try:
-        if not await export.prepare():
-            raise NotFound("no recording in this range")
-        return await _stream(request, export, base, requested)
-    finally:
-        await export.aclose()
+    with request.app[DOWNLOADS].take():
+        export = Export(_recorder(request).reader, camera_id, start, end, fmt,
+                        services.settings.data_dir / "export-tmp")
+        try:
+            if not await export.prepare():
+                raise NotFound("no recording in this range")
+            return await _stream(request, export, base, requested)
+        finally:
+            await export.aclose()
 
 
 async def _stream(

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from core.errors import PantauError, TooManyRequests
+from core.errors import PantauError, TooManyRequests, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             extra={"client": request.remote},
         )
         response = problem(exc.status, exc.title, exc.detail, instance=request.path)
-        if isinstance(exc, TooManyRequests):
+        if isinstance(exc, TooManyRequests | Unavailable) and exc.retry_after_s is not None:
             response.headers["Retry-After"] = str(max(1, int(exc.retry_after_s + 0.999)))
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="pantau"'

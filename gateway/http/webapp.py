@@ -30,6 +30,7 @@ def build_app(services: Services) -> web.Application:
     app = web.Application(middlewares=[problem_middleware, auth_middleware], client_max_size=MAX_BODY)
     app[SERVICES] = services
     app[REGISTRY] = build_registry(services)
+    app[mediamtx.DOWNLOADS] = mediamtx.DownloadSlots(services.settings.recording.max_downloads)
     app.add_routes(health.routes)
     app.add_routes(session.routes)
     app.add_routes(cameras.routes)
