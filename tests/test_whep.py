@@ -265,3 +265,40 @@ async def test_json_offer_gets_json_answer(
             assert (frame.width, frame.height) == (640, 360)
         finally:
             await viewer.close()
+
+
+async def test_signing_out_ends_the_viewers_live_session(
+    tmp_path: Path, camera_server: Callable[..., CameraServer], monkeypatch: Any
+) -> None:
+    from gateway.http.auth import SIGNED_OUT
+    from gateway.webrtc import sessions as sessions_module
+
+    monkeypatch.setattr(sessions_module, "SIGN_IN_CHECK_S", 0.3)
+    server = camera_server({"live": "ball"})
+    cams = [CameraConfig(id="gate", source=server.url("live"), **FAST)]
+    async with running_gateway(make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'p.db'}", cams)) as client:
+        admin = await client.sign_in("admin", client.admin_password())
+        services = client.gateway.services
+        assert services is not None and services.webrtc is not None
+        await services.users.add("vera", "viewer", "vera-password-1")
+        vera = await client.sign_in("vera", "vera-password-1")
+        await wait_online(client, admin, "gate")
+        kept, ended = Viewer(), Viewer()
+        try:
+            await kept.connect(client, "gate", admin)
+            await ended.connect(client, "gate", vera)
+            await asyncio.gather(kept.first_frame(within=5), ended.first_frame(within=5))
+            async with client.http.delete(client.url("/api/v1/session"),
+                                          headers={"Authorization": f"Bearer {vera}"}) as resp:
+                assert resp.status in (200, 204)
+            for _ in range(50):
+                if services.webrtc.viewers("gate") == 1:
+                    break
+                await asyncio.sleep(0.1)
+            assert services.webrtc.viewers("gate") == 1  # vera's session ended, admin's goes on
+            track = await kept.track
+            await asyncio.wait_for(track.recv(), 3)
+        finally:
+            await asyncio.gather(kept.close(), ended.close())
+        stops = await client.get_json("/api/v1/access-log?action=live_stop&actor=vera", admin)
+        assert [e["payload"]["reason"] for e in stops["entries"]] == [SIGNED_OUT]

@@ -501,6 +501,31 @@ async def test_operator_plays_across_a_gap_at_speed_and_a_viewer_is_refused(rec:
     assert any(e["actor"] == "view" and e["outcome"] == "deny" for e in decisions)
 
 
+async def test_signing_out_ends_an_operators_playback(rec: Recording) -> None:
+    from gateway.http.auth import SIGNED_OUT
+
+    client = rec.client
+    second = await client.sign_in("ops", PASSWORD)  # a second sign-in, ended below
+    start, end = rec.before_gap[0][0], rec.before_gap[-1][1]
+    viewer = PlaybackViewer()
+    try:
+        await viewer.play(client, f"/whep/playback/gate?start={z(start)}&end={z(end)}", second)
+        await viewer.frames_after(1, within=10)
+        async with client.http.delete(client.url("/api/v1/session"),
+                                      headers={"Authorization": f"Bearer {second}"}) as resp:
+            assert resp.status in (200, 204)
+        closed = await viewer.wait_for("closed", within=5)
+        assert closed["reason"] == SIGNED_OUT
+    finally:
+        await viewer.close()
+
+    async def logged() -> list[dict[str, Any]]:
+        return [e for e in await log_entries(rec, "playback_stop") if e.get("reason") == SIGNED_OUT]
+
+    [stopped] = await until(logged, 10, "playback_stop after sign-out")
+    assert stopped["actor"] == "ops"
+
+
 async def test_refusals_are_clean_4xx(rec: Recording) -> None:
     client = rec.client
     seg = rec.before_gap

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -102,6 +103,23 @@ def principal(request: web.Request) -> Principal | None:
 def disposition_token(request: web.Request) -> str | None:
     """The disposition token the caller presented, if it presented one instead of a session."""
     return request.get(DISPOSITION_TOKEN)
+
+
+SIGNED_OUT = "the viewer's sign-in ended (signed out, expired, or the user was disabled)"
+
+
+def sign_in_watch(request: web.Request) -> Callable[[], Awaitable[str | None]] | None:
+    """For a session that outlives its request (a WHEP viewer): a check that says why it must
+    end once the caller's sign-in no longer stands, else None. None for callers without one."""
+    token = bearer(request)
+    if token is None or not token.startswith(TOKEN_PREFIX):
+        return None
+    store = request.app[SERVICES].sessions
+
+    async def still_signed_in() -> str | None:
+        return None if await store.resolve(token) is not None else SIGNED_OUT
+
+    return still_signed_in
 
 
 def require_role(request: web.Request, minimum: str) -> Principal:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from core.errors import BadRequest, NotFound, Unavailable
-from gateway.http.auth import disposition_token, require_role
+from gateway.http.auth import disposition_token, require_role, sign_in_watch
 from gateway.http.guard import authorize
 from gateway.http.keys import SERVICES
 from gateway.http.whep import created, read_offer, webrtc_sessions
@@ -71,7 +71,8 @@ async def start_playback(request: web.Request) -> web.Response:
     if token is None:
         who, decision = await authorize(request, Action.PLAYBACK, camera, start, end, hide_camera=True)
         max_rate, watermark = _obligations(decision)
-        plan = PlaybackPlan(camera_id, start, end, who.username, who.role, client, max_rate, watermark)
+        plan = PlaybackPlan(camera_id, start, end, who.username, who.role, client, max_rate, watermark,
+                            revoked=sign_in_watch(request))
     offer, as_json = await read_offer(request)
     sessions = webrtc_sessions(request)
     if services.recorder is None:

@@ -8,7 +8,7 @@ import json
 from aiohttp import web
 
 from core.errors import BadRequest, NotFound, PayloadTooLarge, Unavailable, Unprocessable, UnsupportedMediaType
-from gateway.http.auth import disposition_token, require_role
+from gateway.http.auth import disposition_token, require_role, sign_in_watch
 from gateway.http.guard import authorize
 from gateway.http.keys import SERVICES
 from gateway.webrtc.sessions import WhepSessions
@@ -71,7 +71,7 @@ async def start_live(request: web.Request) -> web.Response:
         # starts when it returns, and is checked again then.)
         raise Unprocessable(f"camera {camera_id!r} sends {video.codec}; live WebRTC needs H.264")
     session, answer = await webrtc_sessions(request).open(
-        camera.config.id, camera.hub, offer, who.username, who.role, request.remote
+        camera.config.id, camera.hub, offer, who.username, who.role, request.remote, sign_in_watch(request)
     )
     return created(session_id=session.id, answer=answer, as_json=as_json)
 

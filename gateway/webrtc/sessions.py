@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 # A viewer whose ICE never completes (it vanished after the offer) is dropped after this.
 CONNECT_TIMEOUT_S = 30.0
+# A live viewer's sign-in is checked this often; signing out (or its expiry) ends the session.
+SIGN_IN_CHECK_S = 5.0
 # Packets queued per viewer before the hub drops the oldest and restarts it at a
 # keyframe: about 4 s of 30 fps video, so a short stall recovers without a jump.
 VIEWER_QUEUE = 128
@@ -55,6 +57,8 @@ class WhepSession:
     started: float  # clock.monotonic()
     kind: SessionKind = SessionKind.LIVE
     player: Player | None = None
+    #: Why the session must end (its owner's sign-in ended), or None while it may go on.
+    still_valid: Callable[[], Awaitable[str | None]] | None = None
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -119,7 +123,8 @@ class WhepSessions:
         return self._sessions.get(session_id)
 
     async def open(
-        self, camera: str, hub: StreamHub, offer: str, owner: str, role: str, client: str | None
+        self, camera: str, hub: StreamHub, offer: str, owner: str, role: str, client: str | None,
+        still_valid: Callable[[], Awaitable[str | None]] | None = None,
     ) -> tuple[WhepSession, str]:
         """Negotiate a passthrough H.264 session for `offer`; returns it and the SDP answer."""
         if self._tasks is None:
@@ -148,7 +153,7 @@ class WhepSessions:
             await pc.close()
             raise
         session = WhepSession(
-            session_id, camera, owner, role, client, pc, track, self._clock.monotonic()
+            session_id, camera, owner, role, client, pc, track, self._clock.monotonic(), still_valid=still_valid
         )
 
         self._start(session)
@@ -256,17 +261,34 @@ class WhepSessions:
             async with asyncio.TaskGroup() as tasks:
                 # A playback reads ahead while ICE connects, so its first frame is ready at once.
                 playing = tasks.create_task(self._play(session)) if session.player is not None else None
+                watching = tasks.create_task(self._watch(session)) if session.still_valid is not None else None
                 try:
                     await asyncio.wait_for(session.connected.wait(), CONNECT_TIMEOUT_S)
                 except TimeoutError:
                     session.end("ICE did not connect")
                 await session.ended.wait()
-                if playing is not None:
-                    playing.cancel()
+                for task in (playing, watching):
+                    if task is not None:
+                        task.cancel()
         finally:
             if not session.reason:
                 session.reason = "gateway stopping"
             await self._finish(session)
+
+    async def _watch(self, session: WhepSession) -> None:
+        """End the session once its owner's sign-in no longer stands."""
+        assert session.still_valid is not None
+        while True:
+            await asyncio.sleep(SIGN_IN_CHECK_S)
+            try:
+                reason = await session.still_valid()
+            except Exception:  # the database may be briefly unreachable: ask again next time
+                log.warning("camera %s: could not check session %s's sign-in", session.camera,
+                            session.id[:8], exc_info=True)
+                continue
+            if reason is not None:
+                session.end(reason)
+                return
 
     async def _play(self, session: WhepSession) -> None:
         assert session.player is not None
