@@ -56,13 +56,13 @@ class SourceResolver(Protocol):
 
 
 class _Sampler:
-    """The hub as the health monitor sees it: its subscription drops by design (lossy)."""
+    """The hub as the health monitor sees it: keyframes only, dropped by design (lossy)."""
 
     def __init__(self, hub: StreamHub) -> None:
         self._hub = hub
 
     def subscribe(self, name: str, maxsize: int | None = None) -> Subscription:
-        return self._hub.subscribe(name, maxsize, lossy=True)
+        return self._hub.subscribe(name, maxsize, lossy=True, keyframes_only=True)
 
 
 class Camera:

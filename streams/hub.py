@@ -25,11 +25,15 @@ class Subscription:
     """One consumer's view of a hub: async iterator of packets and stream changes."""
 
     def __init__(
-        self, hub: StreamHub, name: str, maxsize: int, backlog: list[Item], lossy: bool = False
+        self, hub: StreamHub, name: str, maxsize: int, backlog: list[Item], lossy: bool = False,
+        keyframes_only: bool = False,
     ) -> None:
         self.hub = hub
         self.name = name
         self.maxsize = maxsize
+        #: Gets stream changes and video keyframes only (a sampler); the hub filters, so the
+        #: consumer is not woken for every packet.
+        self.keyframes_only = keyframes_only
         #: Drops expected by design (a sampler); counted here but not in hub.dropped_total.
         self.lossy = lossy
         self.dropped = 0
@@ -140,6 +144,7 @@ class StreamHub:
         self.dropped_total = 0
         self.packets_total = 0
         self._subscribers: list[Subscription] = []
+        self._keyframe_subscribers: list[Subscription] = []
         self._video: frozenset[int] = frozenset()
         self._gop: list[MediaPacket] = []
         self._gop_bytes = 0
@@ -149,7 +154,7 @@ class StreamHub:
     @property
     def subscriber_count(self) -> int:
         """Number of open subscriptions."""
-        return len(self._subscribers)
+        return len(self._subscribers) + len(self._keyframe_subscribers)
 
     def is_video(self, stream: int) -> bool:
         """Whether stream index `stream` is a video stream of the current source."""
@@ -164,6 +169,8 @@ class StreamHub:
         change = StreamChange(streams, reason)
         for sub in self._subscribers:
             sub._put(change)
+        for sub in self._keyframe_subscribers:
+            sub._put(change)
 
     def publish(self, packet: MediaPacket) -> None:
         """Hand `packet` to every subscriber; never blocks."""
@@ -173,6 +180,8 @@ class StreamHub:
                 self._keyframe = packet
                 self._clear_gop()
                 self._cache(packet)
+                for sub in self._keyframe_subscribers:
+                    sub._put(packet)
             elif self._gop and not self._gop_overflow:
                 self._cache(packet)
         elif self._gop and not self._gop_overflow:
@@ -184,26 +193,32 @@ class StreamHub:
         """The newest video keyframe of the current connection, if any."""
         return self._keyframe
 
-    def subscribe(self, name: str, maxsize: int | None = None, lossy: bool = False) -> Subscription:
+    def subscribe(
+        self, name: str, maxsize: int | None = None, lossy: bool = False, keyframes_only: bool = False
+    ) -> Subscription:
         """A new subscription: current streams first, then the cached GOP, then live packets.
 
         `lossy` marks a consumer that drops by design (a keyframe sampler): its drops are
         not counted in `dropped_total`, which should mean someone lost video they wanted.
+        `keyframes_only` hands it stream changes and video keyframes, nothing else.
         """
         backlog: list[Item] = []
         if self.streams:
             backlog.append(StreamChange(self.streams))
-            # A GOP too long to cache is left out: the subscriber waits for the next keyframe.
-            if not self._gop_overflow:
+            if keyframes_only:
+                if self._keyframe is not None:
+                    backlog.append(self._keyframe)
+            elif not self._gop_overflow:
+                # A GOP too long to cache is left out: the subscriber waits for the next keyframe.
                 backlog.extend(self._gop)
-        sub = Subscription(self, name, maxsize or self.queue_size, backlog, lossy)
-        self._subscribers.append(sub)
+        sub = Subscription(self, name, maxsize or self.queue_size, backlog, lossy, keyframes_only)
+        (self._keyframe_subscribers if keyframes_only else self._subscribers).append(sub)
         log.debug("camera %s: subscriber %s joined", self.camera_id, name)
         return sub
 
     def _unsubscribe(self, sub: Subscription) -> None:
         try:
-            self._subscribers.remove(sub)
+            (self._keyframe_subscribers if sub.keyframes_only else self._subscribers).remove(sub)
         except ValueError:
             return
         if sub.dropped:

@@ -201,3 +201,25 @@ async def test_lossy_subscriber_drops_are_not_in_the_hub_total() -> None:
     for p in gop(0, 20):
         hub.publish(p)
     assert sampler.dropped == 16 and hub.dropped_total == 0
+
+
+def test_a_keyframes_only_subscriber_gets_changes_and_keyframes_and_nothing_else() -> None:
+    hub = StreamHub("cam", 64)
+    hub.set_streams((VIDEO, AUDIO))
+    for p in gop(0, 5):
+        hub.publish(p)
+    sampler = hub.subscribe("health", keyframes_only=True)
+    everything = hub.subscribe("viewer")
+    assert hub.subscriber_count == 2
+    published = [*gop(5, 4), packet(9, stream=1), *gop(10, 3)]
+    for p in published:
+        hub.publish(p)
+    hub.set_streams((), "camera went away")
+    got = drain(sampler)
+    # Joined mid-GOP: the streams and the latest keyframe; then only keyframes and changes.
+    assert got == [StreamChange((VIDEO, AUDIO)), packet(0, key=True), packet(5, key=True), packet(10, key=True),
+                   StreamChange((), "camera went away")]
+    assert drain(everything)[-len(published) - 1:] == [*published, StreamChange((), "camera went away")]
+    sampler.close()
+    everything.close()
+    assert hub.subscriber_count == 0
