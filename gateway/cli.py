@@ -91,6 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--by", default=None, metavar="NAME",
                         help="operator making the export (default: the OS user)")
     export.add_argument("--quiet", action="store_true", help="no progress bar")
+    export.add_argument("--no-hold", dest="hold", action="store_false",
+                        help="do not place an evidence hold on the exported range (placed by default)")
     vbundle = sub.add_parser("verify-bundle", help="verify an evidence bundle offline (no database)")
     vbundle.add_argument("bundle", type=Path)
     vbundle.add_argument("--public-key", type=Path,
@@ -128,7 +130,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
         print("pantau export: --end must be after --start", file=sys.stderr)
         return 2
     req = ExportRequest(tuple(dict.fromkeys(args.camera)), args.start, args.end, args.out, args.by or getpass.getuser(),
-                        args.reason, args.case)
+                        args.reason, args.case, args.hold)
     return export_cli(settings, req, args.quiet)
 
 

@@ -33,6 +33,7 @@ from core.db import make_engine, make_sessionmaker
 from core.errors import PantauError
 from gateway.accesslogging import key_path, open_access_log
 from gateway.evidencetext import readme_text
+from gateway.recordinglog import RecordingLog
 from policy.bundleproof import MANIFEST_DIGEST, ExportProof, check_proof, log_export
 from policy.events import AccessAction, AccessEvent, Scalar
 from policy.keys import load_or_create_key, load_verifier, public_key_text
@@ -48,6 +49,7 @@ from recorder.bundle import (
     sums_text,
 )
 from recorder.bundlecheck import check_segments
+from recorder.holds import HoldStore
 from recorder.store import SegmentStore
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,8 @@ class ExportRequest:
     by: str
     reason: str
     case: str
+    #: Place an evidence hold on the exported range, so retention never deletes the originals.
+    hold: bool = True
 
 
 def gateway_version() -> str:
@@ -117,6 +121,14 @@ async def export_bundle(
         configured = {c.id for c in settings.cameras}
         plans = await plan_bundle(db, clock, req.cameras, req.start, req.end, configured.__contains__)
         access_log = await open_access_log(settings, engine, clock)
+        if req.hold:
+            # Before copying: retention must not delete an original while it is being exported,
+            # nor after (the bundle is a copy; the record stays the reference). Released only by
+            # a supervisor through /api/v1/holds, like every hold.
+            holds = HoldStore(db, clock, RecordingLog(access_log))
+            why = f"evidence export{' ' + req.case if req.case else ''}: {req.reason or 'no reason given'}"
+            for camera in req.cameras:
+                await holds.place(camera, req.start, req.end, why, req.by)
         total = sum(s.bytes for p in plans for s in p.segments)
         with zipfile.ZipFile(tmp, "x", zipfile.ZIP_DEFLATED) as zf:
             try:
@@ -168,6 +180,8 @@ def export_cli(settings: Settings, req: ExportRequest, quiet: bool, out: TextIO 
     gaps = sum(len(c["gaps"]) for c in doc["cameras"])
     print(f"{req.out}: {doc['totals']['segments']} segment(s), {doc['totals']['bytes']} bytes, {gaps} gap(s); "
           f"access log entry {proof.entry.seq} in signed checkpoint {proof.checkpoint.size}", file=out)
+    if req.hold:
+        print("the exported range is under an evidence hold (a supervisor releases it: POST /api/v1/holds/{id}/release)", file=out)
     return 0
 
 

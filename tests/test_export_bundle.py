@@ -492,3 +492,31 @@ def test_progress_bar_on_a_terminal_only(recorded: Recorded, tmp_path: Path) -> 
 
     assert "copying segments" in run(tmp_path / "tty.zip")
     assert "copying segments" not in run(tmp_path / "quiet.zip", "--quiet")
+
+
+def test_an_export_places_an_evidence_hold_unless_told_not_to(
+    recorded: Recorded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    store = recorded.sqlite
+    database = store.db_url.split(":///", 1)[1]
+
+    def holds() -> list[tuple[str, str, str]]:
+        with contextlib.closing(sqlite3.connect(database)) as conn:
+            return list(conn.execute("SELECT camera_id, reason, owner FROM evidence_holds WHERE released_at IS NULL ORDER BY id"))
+
+    before = holds()
+    segs = before_gap(store)
+    code, stdout, err = export(capsys, store, tmp_path / "held.zip", segs[0].start, segs[-1].end, "--quiet")
+    assert code == 0, err
+    assert "evidence hold" in stdout
+    added = holds()[len(before):]
+    assert added == [("cam1", "evidence export LP/123/XI/2026: police request", "officer-budi")]
+    code, stdout, err = export(capsys, store, tmp_path / "unheld.zip", segs[0].start, segs[-1].end,
+                               "--quiet", "--no-hold")
+    assert code == 0, err
+    assert "evidence hold" not in stdout and len(holds()) == len(before) + 1
+    # The hold is in the access log, and the log still verifies.
+    code, out, _ = pantau(capsys, "--config", str(store.config), "verify-log")
+    assert code == 0, out
