@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 
 from aiohttp import web
 from sqlalchemy import select
@@ -11,6 +10,7 @@ from core.errors import BadRequest, NotFound, Unavailable
 from gateway.http.auth import require_role
 from gateway.http.guard import authorize, decision_for
 from gateway.http.keys import SERVICES
+from gateway.http.params import query_time
 from gateway.http.views import camera_detail, camera_summary, iso
 from onvif_adapters.source import OnvifSource
 from policy.decision import Action
@@ -56,24 +56,11 @@ async def get_camera(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-def _time_param(request: web.Request, name: str) -> datetime | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be an RFC 3339 time with a zone") from exc
-    if value.tzinfo is None:
-        raise BadRequest(f"{name} must carry a zone (e.g. Z or +07:00)")
-    return value
-
-
 @routes.get("/api/v1/cameras/{camera_id}/history")
 async def camera_history(request: web.Request) -> web.Response:
     """State transitions of one camera, newest first (for shift reports)."""
     camera = await _camera(request)
-    start, end = _time_param(request, "start"), _time_param(request, "end")
+    start, end = query_time(request, "start", required=False), query_time(request, "end", required=False)
     try:
         limit = min(max(int(request.query.get("limit", "100")), 1), 1000)
     except ValueError as exc:

@@ -6,7 +6,7 @@ policy.decision.decide), so no route decides on its own.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -16,6 +16,7 @@ from gateway.http.auth import principal
 from core.errors import PayloadTooLarge, UnsupportedMediaType
 from gateway.http.body import read_json
 from gateway.http.keys import SERVICES
+from gateway.http.params import rfc3339
 from gateway.http.views import iso
 from policy.dispmodels import RequestStatus
 from policy.dispforms import DispositionInfo, RequestForm, RequestInfo
@@ -48,17 +49,6 @@ def _who(request: web.Request) -> Principal:
 
 def _client(request: web.Request) -> str:
     return request.remote or ""
-
-
-def _time(fields: dict[str, str], name: str) -> datetime:
-    raw = fields.get(name, "")
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be an RFC 3339 time with a zone") from exc
-    if value.tzinfo is None:
-        raise BadRequest(f"{name} must carry a zone (e.g. Z or +07:00)")
-    return value
 
 
 def _int(fields: dict[str, str], name: str) -> int | None:
@@ -116,7 +106,7 @@ def _form(fields: dict[str, str]) -> RequestForm:
     return RequestForm(
         party_name=fields.get("party_name", ""), party_organisation=fields.get("party_organisation", ""),
         purpose=fields.get("purpose", ""), letter_number=fields.get("letter_number", ""), letter_date=letter_date,
-        cameras=cameras, start=_time(fields, "start"), end=_time(fields, "end"),
+        cameras=cameras, start=rfc3339(fields.get("start"), "start"), end=rfc3339(fields.get("end"), "end"),
         max_views=_int(fields, "max_views"), valid_days=_int(fields, "valid_days"),
     )
 
@@ -261,7 +251,7 @@ async def check_token(request: web.Request) -> web.Response:
     if not isinstance(token, str) or not isinstance(camera, str):
         raise BadRequest('expected {"token": string, "camera": string, "start": time, "end": time}')
     fields = {k: v for k, v in body.items() if k in ("start", "end") and isinstance(v, str)}
-    start, end = _time(fields, "start"), _time(fields, "end")
+    start, end = rfc3339(fields.get("start"), "start"), rfc3339(fields.get("end"), "end")
     got = await service.check(who, token, camera, start, end, _client(request))
     return web.json_response({
         "allowed": True, "id": got.claims.token_id, "views_used": got.views_used, "max_views": got.claims.max_views,

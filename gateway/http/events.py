@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -21,6 +20,7 @@ from gateway.events import EventQuery, EventService
 from gateway.http.auth import require_role
 from gateway.http.guard import decision_for
 from gateway.http.keys import SERVICES
+from gateway.http.params import query_time
 from gateway.http.views import iso
 from onvif_adapters.events import CameraEvent
 from onvif_adapters.topics import EventKind
@@ -57,18 +57,6 @@ def _visible(request: web.Request) -> set[str]:
     return {c.id for c in list(services.cameras.values()) if decision_for(request, who, Action.VIEW_CAMERA, c).allowed}
 
 
-def _since(raw: str | None) -> datetime | None:
-    if raw is None:
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BadRequest("since must be an RFC 3339 time with a zone") from exc
-    if value.tzinfo is None:
-        raise BadRequest("since must carry a zone (e.g. Z or +07:00)")
-    return value
-
-
 def _kind(raw: str | None) -> EventKind | None:
     if raw is None:
         return None
@@ -90,7 +78,7 @@ async def list_events(request: web.Request) -> web.Response:
         raise BadRequest("limit must be an integer") from exc
     # A camera the caller may not see lists nothing, exactly like one without events.
     cameras = (visible & {camera}) if camera is not None else visible
-    query = EventQuery(cameras, _kind(request.query.get("kind")), _since(request.query.get("since")), limit)
+    query = EventQuery(cameras, _kind(request.query.get("kind")), query_time(request, "since", required=False), limit)
     events = await service.find(query)
     return web.json_response({"events": [event_json(e) for e in events]})
 

@@ -19,7 +19,6 @@ import contextlib
 import hashlib
 import logging
 import math
-import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -31,6 +30,7 @@ from core.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unavailab
 from gateway.http.auth import disposition_token, require_role
 from gateway.http.guard import authorize, decision_for
 from gateway.http.keys import SERVICES
+from gateway.http.params import query_time
 from gateway.http.views import iso
 from policy import tokens
 from policy.decision import Action, ObligationKind, Reason
@@ -51,9 +51,6 @@ routes = web.RouteTableDef()
 MAX_GET_S = 24 * 3600.0
 # A client that takes no bytes for this long has stalled; the download is aborted and logged.
 WRITE_TIMEOUT_S = 60.0
-_RFC3339 = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+\- ]\d{2}:\d{2})$"
-)
 # A disposition token's refusals that mean "this is no token of ours" (answered 401 like any
 # unknown bearer) rather than "your token does not allow this" (403).
 _NOT_A_TOKEN = frozenset({Reason.TOKEN_MALFORMED, Reason.TOKEN_BAD_SIGNATURE, Reason.TOKEN_UNKNOWN})
@@ -101,24 +98,6 @@ def _path(request: web.Request) -> str:
                     extra={"client": request.remote})
         raise BadRequest("path must be a camera id: lowercase letters, digits and dashes")
     return raw
-
-
-def _time(request: web.Request, name: str, required: bool) -> datetime | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        if required:
-            raise BadRequest(f"{name} is required (RFC 3339 with a zone)")
-        return None
-    match = _RFC3339.fullmatch(raw)
-    if match is None:
-        raise BadRequest(f"{name} must be an RFC 3339 time with a zone, e.g. 2026-03-09T14:00:00Z")
-    day, clock, fraction, zone = match.groups()
-    zone = "+00:00" if zone in ("Z", "z") else "+" + zone[1:] if zone[0] == " " else zone
-    text = f"{day}T{clock}{'.' + (fraction + '00000')[:6] if fraction else ''}{zone}"
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise BadRequest(f"{name} is not a valid time") from exc
 
 
 def _duration(request: web.Request) -> timedelta:
@@ -190,7 +169,7 @@ def _seconds(value: float) -> str:
 async def list_spans(request: web.Request) -> web.Response:
     """Spans of continuous recording of one camera (MediaMTX /list): start, duration, url."""
     camera_id = _path(request)
-    start, end = _time(request, "start", False), _time(request, "end", False)
+    start, end = query_time(request, "start", False), query_time(request, "end", False)
     if start is not None and end is not None and end <= start:
         raise BadRequest("end must be after start")
     token = disposition_token(request)
@@ -223,7 +202,7 @@ async def list_spans(request: web.Request) -> web.Response:
 async def get_recording(request: web.Request) -> web.StreamResponse:
     """A camera's recording from `start` for `duration` seconds as fMP4 or MP4 (an export)."""
     camera_id = _path(request)
-    start = _time(request, "start", True)
+    start = query_time(request, "start", True)
     assert start is not None
     end = start + _duration(request)
     fmt = _format(request)

@@ -16,6 +16,7 @@ from core.errors import BadRequest, NotFound, Unavailable
 from gateway.http.auth import disposition_token, require_role, sign_in_watch
 from gateway.http.guard import authorize
 from gateway.http.keys import SERVICES
+from gateway.http.params import rfc3339
 from gateway.http.whep import created, read_offer, webrtc_sessions
 from gateway.webrtc.playback import MAX_RATE, PlaybackPlan
 from policy.decision import Action, Decision, ObligationKind
@@ -23,21 +24,8 @@ from policy.decision import Action, Decision, ObligationKind
 routes = web.RouteTableDef()
 
 
-def _time(request: web.Request, name: str) -> datetime:
-    raw = request.query.get(name)
-    if not raw:
-        raise BadRequest(f"{name} is required (RFC 3339 with a zone)")
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be an RFC 3339 time with a zone") from exc
-    if value.tzinfo is None:
-        raise BadRequest(f"{name} must carry a zone (e.g. Z or +07:00)")
-    return value
-
-
 def _window(request: web.Request) -> tuple[datetime, datetime]:
-    start, end = _time(request, "start"), _time(request, "end")
+    start, end = rfc3339(request.query.get("start"), "start"), rfc3339(request.query.get("end"), "end")
     if end <= start:
         raise BadRequest("end must be after start")
     # One playback covers at most what one playback request may cover.

@@ -11,6 +11,7 @@ from core.errors import BadRequest, NotFound, Unavailable
 from gateway.http.auth import require_role
 from gateway.http.body import read_json
 from gateway.http.keys import SERVICES
+from gateway.http.params import rfc3339
 from gateway.http.views import iso
 from gateway.http.guard import authorize, decision_for
 from policy.decision import Action
@@ -42,18 +43,6 @@ def _camera(request: web.Request, who: Principal, camera_id: str | None) -> str:
     return camera_id
 
 
-def _time(raw: Any, name: str) -> datetime:
-    if not isinstance(raw, str):
-        raise BadRequest(f"{name} is required (RFC 3339 with a zone)")
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be an RFC 3339 time with a zone") from exc
-    if value.tzinfo is None:
-        raise BadRequest(f"{name} must carry a zone (e.g. Z or +07:00)")
-    return value
-
-
 def _range(start: datetime, end: datetime) -> None:
     if end <= start:
         raise BadRequest("end must be after start")
@@ -66,7 +55,7 @@ async def list_recordings(request: web.Request) -> web.Response:
     """Sealed segments and gaps of one camera between start and end."""
     who = require_role(request, "viewer")
     camera = _camera(request, who, request.query.get("camera"))
-    start, end = _time(request.query.get("start"), "start"), _time(request.query.get("end"), "end")
+    start, end = rfc3339(request.query.get("start"), "start"), rfc3339(request.query.get("end"), "end")
     _range(start, end)
     await authorize(request, Action.LIST_RECORDINGS, request.app[SERVICES].cameras[camera], start, end)
     index = _recorder(request).index
@@ -121,7 +110,7 @@ async def place_hold(request: web.Request) -> web.Response:
     who = require_role(request, "supervisor")
     body = await read_json(request, MAX_BODY)
     camera = _camera(request, who, body.get("camera") if isinstance(body.get("camera"), str) else None)
-    start, end = _time(body.get("start"), "start"), _time(body.get("end"), "end")
+    start, end = rfc3339(body.get("start"), "start"), rfc3339(body.get("end"), "end")
     reason = body.get("reason")
     if not isinstance(reason, str) or not reason.strip():
         raise BadRequest("reason is required")
