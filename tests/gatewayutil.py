@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -78,3 +80,32 @@ async def running_gateway(settings: Settings, clock: Clock | None = None) -> Asy
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+# The smallest file the letter sniffing takes for a PNG scan.
+LETTER_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(200)
+
+
+async def approved_disposition(
+    client: Client, operator: str, supervisor: str, camera: str, start: datetime, end: datetime,
+    max_views: int = 1, valid_days: int = 7,
+) -> tuple[str, str]:
+    """An operator files a playback request for `camera` with a letter, a supervisor approves it:
+    (token, token id)."""
+    data = aiohttp.FormData(default_to_multipart=True)
+    for key, value in {"party_name": "Budi Santoso", "party_organisation": "Polres Kota", "purpose": "Theft",
+                       "letter_number": "B/77/III/2026", "letter_date": "2026-03-09", "cameras": camera,
+                       "start": start.isoformat(), "end": end.isoformat(), "max_views": str(max_views),
+                       "valid_days": str(valid_days)}.items():
+        data.add_field(key, value)
+    data.add_field("letter", io.BytesIO(LETTER_PNG), filename="letter.png", content_type="application/octet-stream")
+    async with client.http.post(client.url("/api/v1/playback-requests"), data=data,
+                                headers={"Authorization": f"Bearer {operator}"}) as resp:
+        filed = await resp.json()
+        assert resp.status == 201, filed
+    async with client.http.post(client.url(f"/api/v1/playback-requests/{filed['id']}/approvals"),
+                                json={"note": "ok"}, headers={"Authorization": f"Bearer {supervisor}"}) as resp:
+        approved = await resp.json()
+        assert resp.status == 201, approved
+    return approved["disposition"]["token"], approved["disposition"]["id"]
+

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 import av
 import av.bitstream
 import pytest
@@ -30,14 +29,13 @@ import pytest_asyncio
 from core.config import CameraConfig
 from recorder.reader import GapMarker, SegmentOpened
 from tests.fixtures_camera import CameraServer
-from tests.gatewayutil import Client, make_settings, running_gateway
+from tests.gatewayutil import Client, approved_disposition, make_settings, running_gateway
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
 FAST = {"stall_timeout_s": 2.0, "read_timeout_s": 2.0, "open_timeout_s": 3.0,
         "backoff": {"initial_s": 0.3, "max_s": 0.6, "jitter": 0.1}}
 PASSWORD = "password-123"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(200)
 # Exports without a disposition: operators (untouched copies), supervisors (with a watermark,
 # which an untouched copy cannot carry), admins.
 EXPORT = {"operator": {"groups": ["*"], "max_age_h": 1}, "admin": {"groups": ["*"], "max_age_h": 1},
@@ -304,22 +302,7 @@ async def test_policy_decides_who_lists_and_who_downloads(rec: Recording) -> Non
 
 async def disposition(rec: Recording, start: datetime, end: datetime) -> tuple[str, str]:
     """File a request for camera gate and approve it: (token, token id)."""
-    data = aiohttp.FormData(default_to_multipart=True)
-    for key, value in {"party_name": "Budi Santoso", "party_organisation": "Polres Kota", "purpose": "Theft",
-                       "letter_number": "B/77/III/2026", "letter_date": "2026-03-09", "cameras": "gate",
-                       "start": start.isoformat(), "end": end.isoformat(), "max_views": "1"}.items():
-        data.add_field(key, value)
-    data.add_field("letter", io.BytesIO(PNG), filename="letter.png", content_type="application/octet-stream")
-    client = rec.client
-    async with client.http.post(client.url("/api/v1/playback-requests"), data=data,
-                                headers={"Authorization": f"Bearer {rec.ops}"}) as resp:
-        filed = await resp.json()
-        assert resp.status == 201, filed
-    async with client.http.post(client.url(f"/api/v1/playback-requests/{filed['id']}/approvals"),
-                                json={"note": "ok"}, headers={"Authorization": f"Bearer {rec.sup}"}) as resp:
-        approved = await resp.json()
-        assert resp.status == 201, approved
-    return approved["disposition"]["token"], approved["disposition"]["id"]
+    return await approved_disposition(rec.client, rec.ops, rec.sup, "gate", start, end)
 
 
 async def test_a_disposition_token_lists_its_window_and_may_not_download(rec: Recording) -> None:

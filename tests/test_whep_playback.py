@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import json
 import logging
 import time
@@ -20,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
@@ -32,7 +30,7 @@ from gateway.webrtc.playbackfeed import Finished, Frame, Gap, frames_in_window
 from recorder.reader import GapMarker, ReadItem, SegmentOpened
 from streams.packet import MediaPacket, StreamInfo
 from tests.fixtures_camera import CameraServer
-from tests.gatewayutil import Client, make_settings, running_gateway
+from tests.gatewayutil import Client, approved_disposition, make_settings, running_gateway
 from tests.test_whep import problem
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
@@ -41,7 +39,6 @@ log = logging.getLogger(__name__)
 FAST = {"stall_timeout_s": 2.0, "read_timeout_s": 2.0, "open_timeout_s": 3.0,
         "backoff": {"initial_s": 0.5, "max_s": 1.0, "jitter": 0.1}}
 PASSWORD = "password-123"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(200)
 SDP = {"Content-Type": "application/sdp"}
 FPS = 25  # tests/camera_server.py
 
@@ -195,23 +192,7 @@ async def disposition(
     rec: Recording, start: datetime, end: datetime, max_views: int, valid_days: int = 7
 ) -> tuple[str, str]:
     """File a request for camera gate, approve it: (token, token id)."""
-    data = aiohttp.FormData(default_to_multipart=True)
-    for key, value in {"party_name": "Budi Santoso", "party_organisation": "Polres Kota", "purpose": "Theft",
-                       "letter_number": "B/77/III/2026", "letter_date": "2026-03-09", "cameras": "gate",
-                       "start": start.isoformat(), "end": end.isoformat(), "max_views": str(max_views),
-                       "valid_days": str(valid_days)}.items():
-        data.add_field(key, value)
-    data.add_field("letter", io.BytesIO(PNG), filename="letter.png", content_type="application/octet-stream")
-    client = rec.client
-    async with client.http.post(client.url("/api/v1/playback-requests"), data=data,
-                                headers={"Authorization": f"Bearer {rec.ops}"}) as resp:
-        filed = await resp.json()
-        assert resp.status == 201, filed
-    async with client.http.post(client.url(f"/api/v1/playback-requests/{filed['id']}/approvals"),
-                                json={"note": "ok"}, headers={"Authorization": f"Bearer {rec.sup}"}) as resp:
-        approved = await resp.json()
-        assert resp.status == 201, approved
-    return approved["disposition"]["token"], approved["disposition"]["id"]
+    return await approved_disposition(rec.client, rec.ops, rec.sup, "gate", start, end, max_views, valid_days)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
