@@ -17,7 +17,7 @@ from aiohttp import web
 
 from core.errors import BadRequest, Unavailable
 from gateway.events import EventQuery, EventService
-from gateway.http.auth import require_role
+from gateway.http.auth import require_role, sign_in_watch
 from gateway.http.guard import decision_for
 from gateway.http.keys import SERVICES
 from gateway.http.params import query_time
@@ -29,6 +29,7 @@ from policy.decision import Action
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 KEEPALIVE_S = 15.0
+KEEPALIVE = object()  # no event within KEEPALIVE_S
 MAX_LIMIT = 1000
 
 
@@ -94,21 +95,32 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
+    still_signed_in = sign_in_watch(request)
     await response.prepare(request)
     # Bytes are on their way now: failures from here on are logged and end the stream
     # instead of becoming a problem+json answer.
     with service.listen(lambda camera_id: camera_id in wanted) as listener:
         try:
             await response.write(b": pantau events\n\n")
+            loop = asyncio.get_running_loop()
+            checked = loop.time()
             while True:
+                event: CameraEvent | None | object
                 try:
                     async with asyncio.timeout(KEEPALIVE_S):
                         event = await listener.queue.get()
                 except TimeoutError:
+                    event = KEEPALIVE
+                if still_signed_in is not None and loop.time() - checked >= KEEPALIVE_S:
+                    # The stream outlives its request: it ends once the caller's sign-in does.
+                    checked = loop.time()
+                    if await still_signed_in() is not None:
+                        break
+                if event is KEEPALIVE:
                     await response.write(b": keepalive\n\n")
                     continue
-                if event is None:
-                    break  # the gateway is stopping
+                if not isinstance(event, CameraEvent):
+                    break  # None: the gateway is stopping
                 if kind is not None and event.kind is not kind:
                     continue
                 data = json.dumps(event_json(event), separators=(",", ":"))

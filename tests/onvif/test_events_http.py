@@ -145,3 +145,23 @@ async def test_an_open_event_stream_does_not_hold_up_shutdown(tmp_path: Path) ->
     # running_gateway has cancelled and awaited the gateway with the stream still open.
     assert time.monotonic() - started < 5
     resp.release()
+
+
+async def test_signing_out_ends_the_event_stream(tmp_path: Path, monkeypatch: Any) -> None:
+    from gateway.http import events as events_route
+
+    monkeypatch.setattr(events_route, "KEEPALIVE_S", 0.2)
+    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
+    async with running_gateway(settings) as client:
+        token = await client.sign_in("admin", client.admin_password())
+        headers = {"Authorization": f"Bearer {token}"}
+        async with client.http.get(client.url("/api/v1/events/stream"), headers=headers) as resp:
+            assert resp.status == 200
+            assert (await resp.content.readline()).startswith(b": pantau events")
+            assert (await asyncio.wait_for(resp.content.readline(), 5)) == b"\n"
+            assert (await asyncio.wait_for(resp.content.readline(), 5)).startswith(b": keepalive")
+            async with client.http.delete(client.url("/api/v1/session"), headers=headers) as out:
+                assert out.status in (200, 204)
+            # The server ends the stream: the body reaches its end instead of more keepalives.
+            rest = await asyncio.wait_for(resp.content.read(), 5)
+            assert rest.count(b"keepalive") <= 2, rest
