@@ -28,6 +28,7 @@ from onvif_adapters.events import CameraEvent
 from onvif_adapters.topics import EventKind
 from tests.browser import CHROMIUM, Page, chromium
 from tests.fixtures_camera import CameraServer
+from tests.fixtures_onvif import OnvifDevice
 from tests.gatewayutil import Client, make_settings, running_gateway
 
 STATIC = Path(__file__).resolve().parent.parent / "gateway" / "static"
@@ -526,3 +527,108 @@ async def test_request_approval_and_external_viewer(
         assert "rate must be" in refusal, refusal
         assert page.errors == [], page.errors
 
+
+
+async def test_wall_ptz_presets_home_and_held_moves(
+    tmp_path: Path, onvif_device: Callable[..., OnvifDevice]
+) -> None:
+    """An operator moves an ONVIF PTZ camera from its wall tile; a viewer is offered no controls."""
+    need_chromium()
+    device = onvif_device()
+    cams = [CameraConfig(id="dome", name="Dome", source=device.source(), record=False)]
+    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'p.db'}", cams)
+    async with running_gateway(settings) as client, chromium() as page:
+        users = client.gateway.services.users  # type: ignore[union-attr]
+        await users.add("ops", "operator", PASSWORD)
+        await users.add("watcher", "viewer", PASSWORD)
+        admin = await client.sign_in("admin", client.admin_password())
+        ops = await client.sign_in("ops", PASSWORD)
+        base = "/api/v1/cameras/dome/ptz"
+
+        async def position() -> tuple[float, float]:
+            async with client.http.get(client.url(base), headers={"Authorization": f"Bearer {ops}"}) as resp:
+                assert resp.status == 200, await resp.text()
+                status = (await resp.json())["status"]
+                return status["pan"], status["tilt"]
+
+        async def post(path: str, body: object = None) -> None:
+            async with client.http.post(client.url(path), json=body, headers={"Authorization": f"Bearer {ops}"}) as resp:
+                assert resp.status in (200, 201, 204), await resp.text()
+
+        await page.goto(client.url("/"))
+        await page.evaluate("localStorage.clear(); localStorage.setItem('pantau.wall.layout', '1')")
+        await sign_in(page, "ops", PASSWORD)
+        tile = "document.getElementById('cam-dome')"
+        await page.wait_for(f"{tile}?.querySelector('.ptz-toggle').hidden === false", within_s=15)
+        await page.evaluate(f"{tile}.querySelector('.ptz-toggle').click()")
+        await page.wait_for(f"!{tile}.querySelector('.ptz-panel').hidden"
+                            f" && !!{tile}.querySelector('.ptz-position').textContent", within_s=10)
+
+        # Point the camera somewhere over the API, then save that position with the panel's form.
+        await post(f"{base}/move", {"mode": "absolute", "pan": 0.5, "tilt": -0.25, "zoom": 0.3})
+        await page.evaluate(f"(() => {{ const f = {tile}.querySelector('.ptz-save');"
+                            " f.querySelector('input').value = 'North gate'; f.requestSubmit(); })()")
+        await page.wait_for(f"[...{tile}.querySelectorAll('.ptz-preset-name')].some(n => n.textContent === 'North gate')")
+        await post(f"{base}/home")
+        assert await position() == (0.0, 0.0)
+
+        # "Go to" moves the camera back to the preset.
+        await page.evaluate(f"[...{tile}.querySelectorAll('.ptz-presets li')].find(li =>"
+                            " li.textContent.includes('North gate')).querySelector('.ptz-goto').click()")
+        deadline = time.monotonic() + 5
+        while await position() != (0.5, -0.25):
+            assert time.monotonic() < deadline, await position()
+            await asyncio.sleep(0.1)
+
+        # Holding "pan left" moves the camera; letting go stops it.
+        box = await page.evaluate(f"(() => {{ const b = {tile}.querySelector('.ptz-left'); b.scrollIntoView();"
+                                  " const r = b.getBoundingClientRect(); return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()")
+        await page.send("Input.dispatchMouseEvent", type="mouseMoved", x=box["x"], y=box["y"])
+        await page.send("Input.dispatchMouseEvent", type="mousePressed", x=box["x"], y=box["y"], button="left",
+                        clickCount=1)
+        await page.wait_for(f"{tile}.querySelector('.ptz-left').classList.contains('held')", within_s=2)
+        await asyncio.sleep(0.8)
+        await page.screenshot(ARTIFACTS / "wall-ptz.png")
+        await page.send("Input.dispatchMouseEvent", type="mouseReleased", x=box["x"], y=box["y"], button="left",
+                        clickCount=1)
+        await page.wait_for(f"!{tile}.querySelector('.ptz-left').classList.contains('held')", within_s=2)
+        await asyncio.sleep(0.5)  # the stop goes out after the move it follows
+        stopped = await position()
+        assert stopped[0] < 0.5 and stopped[1] == -0.25, stopped
+        await asyncio.sleep(1.0)
+        assert await position() == stopped  # it stays put
+        # The keyboard: Space held on the focused "pan right" button moves, letting go stops.
+        await page.evaluate(f"{tile}.querySelector('.ptz-right').focus()")
+        await page.send("Input.dispatchKeyEvent", type="keyDown", key=" ", code="Space", windowsVirtualKeyCode=32)
+        await page.wait_for(f"{tile}.querySelector('.ptz-right').classList.contains('held')", within_s=2)
+        await asyncio.sleep(0.5)
+        await page.send("Input.dispatchKeyEvent", type="keyUp", key=" ", code="Space", windowsVirtualKeyCode=32)
+        await page.wait_for(f"!{tile}.querySelector('.ptz-right').classList.contains('held')", within_s=2)
+        await asyncio.sleep(0.5)
+        keyed = await position()
+        assert keyed[0] > stopped[0], (keyed, stopped)
+        await asyncio.sleep(0.5)
+        assert await position() == keyed
+        assert await page.evaluate(f"{tile}.querySelector('.ptz-message').textContent") == ""  # no failure shown
+
+        # Every command in the access log, by the operator who gave it.
+        log = await client.get_json("/api/v1/access-log?action=ptz&limit=1000", admin)
+        done = {(e["payload"]["actor"], e["payload"]["details"]["command"], e["payload"]["outcome"])
+                for e in log["entries"]}
+        assert {("ops", c, "ok") for c in ("set_preset", "goto_preset", "move", "stop")} <= done, done
+
+        # A viewer may watch the camera but is offered no PTZ controls.
+        await sign_out(page)
+        await sign_in(page, "watcher", PASSWORD)
+        await page.wait_for(f"!!{tile}")
+        deadline = time.monotonic() + 10
+        while True:  # the capabilities request has been refused (and logged)
+            denied = await client.get_json("/api/v1/access-log?action=decision&limit=1000", admin)
+            if any(e["payload"]["actor"] == "watcher" for e in denied["entries"]):
+                break
+            assert time.monotonic() < deadline, "the viewer's page never asked for PTZ"
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(0.3)
+        assert await page.evaluate(f"{tile}.querySelector('.ptz-toggle').hidden"
+                                   f" && !{tile}.querySelector('.ptz-panel')")
+        assert page.errors == [], page.errors

@@ -3,6 +3,7 @@
 // with capped backoff and jitter. The RTCPeerConnection is reachable as `element.pc`.
 import { token } from "./api.js";
 import { has, t } from "./i18n.js";
+import { PtzControl } from "./ptz.js";
 import { el } from "./shell.js";
 import { clock, seconds } from "./timefmt.js";
 import { backoff, connect, hangUp } from "./whep.js";
@@ -48,7 +49,7 @@ function announce(text) {
 }
 
 export class LiveTile {
-  constructor(camera, { large = false } = {}) {
+  constructor(camera, { large = false, ptz = false } = {}) {
     this.camera = camera;
     this.video = el("video", { muted: true, autoplay: true, playsinline: true });
     this.video.muted = true;
@@ -61,6 +62,9 @@ export class LiveTile {
       role: "group", dataset: { camera: camera.id } },
     this.video, el("div", { class: "overlay" }, this.name, this.badge, this.alarms), this.status);
     this.element.tile = this;
+    // PTZ controls (the wall): offered only when the camera has PTZ and the policy lets this user move it.
+    this.ptz = ptz ? new PtzControl(this) : null;
+    if (this.ptz) this.element.querySelector(".overlay").append(this.ptz.button);
     this.element.pc = null;
     this.session = null;
     this.attempt = 0;
@@ -93,6 +97,7 @@ export class LiveTile {
 
   update(camera) {
     this.camera = camera;
+    this.ptz?.recheck();
     this.checkStall();
     this.render();
     this.sync();
@@ -234,6 +239,7 @@ export class LiveTile {
 
   destroy() {
     this.destroyed = true;
+    this.ptz?.destroy();
     this.observer.disconnect();
     clearTimeout(this.offScreenTimer);
     this.clearRetry();
