@@ -42,7 +42,13 @@ async def list_cameras(request: web.Request) -> web.Response:
         c for c in services.cameras.values()
         if decision_for(request, who, Action.VIEW_CAMERA, c).allowed
     ]
-    return web.json_response({"cameras": [camera_summary(c, mono) for c in visible]})
+    # Whether the caller may move each camera (an ONVIF camera and policy `ptz`): the wall
+    # offers PTZ controls only there, instead of asking each camera and being refused (logged).
+    return web.json_response({"cameras": [
+        {**camera_summary(c, mono),
+         "ptz": c.config.source.startswith("onvif:") and decision_for(request, who, Action.PTZ, c).allowed}
+        for c in visible
+    ]})
 
 
 @routes.get("/api/v1/cameras/{camera_id}")

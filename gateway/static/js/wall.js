@@ -65,7 +65,7 @@ if (who) {
     grid.className = `grid cols-${Math.sqrt(layout)}`;
     const cells = visible.map((cam) => {
       let tile = tiles.get(cam.id);
-      if (!tile) { tile = new LiveTile(cam, { ptz: true }); tiles.set(cam.id, tile); } else tile.update(cam);
+      if (!tile) { tile = new LiveTile(cam, { ptz: cam.ptz === true }); tiles.set(cam.id, tile); } else tile.update(cam);
       tile.setAlarms(alarms.get(cam.id) || new Set());
       return tile.element;
     });
