@@ -7,6 +7,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from core.errors import BadRequest, NotFound, Unavailable
+from gateway.events import onvif_source
 from gateway.http.auth import require_role
 from gateway.http.guard import authorize, decision_for
 from gateway.http.keys import SERVICES
@@ -46,7 +47,7 @@ async def list_cameras(request: web.Request) -> web.Response:
     # offers PTZ controls only there, instead of asking each camera and being refused (logged).
     return web.json_response({"cameras": [
         {**camera_summary(c, mono),
-         "ptz": c.config.source.startswith("onvif:") and decision_for(request, who, Action.PTZ, c).allowed}
+         "ptz": onvif_source(c) is not None and decision_for(request, who, Action.PTZ, c).allowed}
         for c in visible
     ]})
 
