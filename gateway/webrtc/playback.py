@@ -190,7 +190,9 @@ class Player:
             async with asyncio.timeout(delay):
                 await self._wake.wait()
         except TimeoutError:
-            return True
+            # A command may land in the same loop turn as the deadline: the timer then cancels a
+            # wait that was already woken. The command wins, or a frame would go out after Pause.
+            return not self._wake.is_set()
         return False
 
     def _packet(self, frame: Frame, due: float) -> av.Packet:
