@@ -63,6 +63,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield from _copy_of(request.getfixturevalue("pg_template"))
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One database per module and backend, for a module that shares one recording between its
+    tests (SQLite unmigrated: the gateway migrates it on start)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'pantau.db'}"
+        return
+    yield from _copy_of(request.getfixturevalue("pg_template"))
+
+
 @pytest.fixture
 def pg_url(pg_template: str) -> Iterator[str]:
     """A migrated, empty PostgreSQL database (for tests that compare against SQLite themselves)."""

@@ -2,7 +2,7 @@
 recording a real GStreamer camera, with policy, dispositions and the access log.
 
 One recording (three 2 s segments, a camera outage, two more; 2 s GOPs) is shared by every
-test in the module.
+test in the module, made once on SQLite and once on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ async def index(client: Client, token: str) -> dict[str, Any]:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def rec(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Recording]:
+async def rec(tmp_path_factory: pytest.TempPathFactory, module_db_url: str) -> AsyncIterator[Recording]:
     tmp: Path = tmp_path_factory.mktemp("listget")
     # "noise": random pictures keep the encoder at its bitrate, so a download of it is larger
     # than the sockets buffer and a client that stops reading really holds the server up.
@@ -91,7 +91,7 @@ async def rec(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Recordi
     cams = [CameraConfig(id="gate", name="Gate", source=server.url("live"), **FAST),
             CameraConfig(id="noise", source=server.url("noise"), **FAST),
             CameraConfig(id="lobby", source="rtsp://127.0.0.1:9/x", enabled=False)]
-    settings = make_settings(tmp, f"sqlite+aiosqlite:///{tmp / 'pantau.db'}", cams,
+    settings = make_settings(tmp, module_db_url, cams,
                              recording={"segment_s": 2, "min_free_bytes": 0}, access={"export": EXPORT})
     try:
         async with running_gateway(settings) as client:

@@ -2,7 +2,7 @@
 real aiortc viewers with a "control" data channel, dispositions filed and approved over HTTP.
 
 One recording (about 6 s, a camera outage of a few seconds, 4 s more; 2 s segments and GOPs)
-is shared by every test in the module.
+is shared by every test in the module, made once on SQLite and once on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -196,13 +196,13 @@ async def disposition(
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def rec(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Recording]:
+async def rec(tmp_path_factory: pytest.TempPathFactory, module_db_url: str) -> AsyncIterator[Recording]:
     tmp: Path = tmp_path_factory.mktemp("playback")
     server = CameraServer({"live": "ball"})
     server.start()
     cams = [CameraConfig(id="gate", name="Gate", source=server.url("live"), **FAST),
             CameraConfig(id="lobby", source="rtsp://127.0.0.1:9/x", enabled=False)]
-    settings = make_settings(tmp, f"sqlite+aiosqlite:///{tmp / 'pantau.db'}", cams,
+    settings = make_settings(tmp, module_db_url, cams,
                              recording={"segment_s": 2, "min_free_bytes": 0})
     clock = ShiftedClock()
     try:
