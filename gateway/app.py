@@ -106,6 +106,12 @@ class Gateway:
             stack.push_async_callback(ptz.aclose)
             auth = settings.auth
             webrtc = WhepSessions(access_log, self.clock)
+            # A camera changed while running: its viewers are told, its open segment is sealed,
+            # its event subscription and PTZ connection are closed, before the old source stops.
+            fleet.on_removed(lambda cam: webrtc.end_live(cam.id, "camera reconfigured by an administrator"))
+            fleet.on_removed(recorder.camera_removed)
+            fleet.on_removed(events.camera_removed)
+            fleet.on_removed(lambda cam: ptz.forget(cam.id))
             services = Services(
                 settings=settings,
                 clock=self.clock,

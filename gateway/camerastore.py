@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.clock import Clock
 from core.config import CameraConfig
 from core.db import Base, UTCDateTime
-from core.errors import Conflict
+from core.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class OnboardedCamera(Base):
 
 
 class CameraStore:
-    """Reads and adds onboarded cameras."""
+    """Reads, adds and changes onboarded cameras."""
 
     def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._db = db
@@ -71,3 +71,17 @@ class CameraStore:
                 session.add(row)
         except IntegrityError as exc:
             raise Conflict(f"camera {cfg.id!r} already exists") from exc
+
+    async def get(self, camera_id: str) -> CameraConfig | None:
+        """The stored camera `camera_id`, or None when it was not onboarded through the API."""
+        async with self._db() as session:
+            row = await session.get(OnboardedCamera, camera_id)
+        return None if row is None else CameraConfig.model_validate(json.loads(row.config))
+
+    async def update(self, cfg: CameraConfig) -> None:
+        """Store `cfg` in place of the camera with its id (who changed it is in the access log)."""
+        async with self._db() as session, session.begin():
+            row = await session.get(OnboardedCamera, cfg.id)
+            if row is None:
+                raise NotFound(f"no onboarded camera {cfg.id!r}")
+            row.config = cfg.model_dump_json()

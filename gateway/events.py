@@ -19,6 +19,7 @@ from datetime import datetime
 
 from core.clock import Clock
 from core.config import EventsConfig
+from core.taskmap import TaskMap
 from gateway.events_store import EventStore
 from onvif_adapters.client import OnvifClient
 from onvif_adapters.events import CameraEvent, EventSubscriber, SubscriptionSettings
@@ -98,6 +99,7 @@ class EventService:
         self._clients = clients
         self.recent: deque[CameraEvent] = deque(maxlen=settings.recent)
         self.subscribers: dict[str, EventSubscriber] = {}
+        self._running = TaskMap()
         self._listeners: set[Listener] = set()
         self._tasks: asyncio.TaskGroup | None = None
         self._subscription = SubscriptionSettings(
@@ -124,9 +126,14 @@ class EventService:
                     listener.close()
 
     def camera_added(self, camera: Camera) -> None:
-        """A camera onboarded while running: subscribe it too."""
+        """A camera onboarded or changed while running: subscribe it too."""
         if self._tasks is not None:
             self._start(camera)
+
+    async def camera_removed(self, camera: Camera) -> None:
+        """A camera about to be stopped (changed while running): unsubscribe it, and wait for that."""
+        await self._running.stop(camera.id)
+        self.subscribers.pop(camera.id, None)
 
     def _start(self, camera: Camera) -> None:
         assert self._tasks is not None
@@ -137,7 +144,7 @@ class EventService:
             return
         subscriber = EventSubscriber(camera.id, factory, self._clock, self.publish, self._subscription)
         self.subscribers[camera.id] = subscriber
-        self._tasks.create_task(self._run_one(subscriber), name=f"events:{camera.id}")
+        self._running.start(self._tasks, camera.id, self._run_one(subscriber), f"events:{camera.id}")
 
     async def _run_one(self, subscriber: EventSubscriber) -> None:
         try:

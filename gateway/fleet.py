@@ -1,8 +1,9 @@
 """The running cameras: those configured at start and those onboarded while running.
 
-One owner for every camera task. Parts that keep per-camera state (the recorder, the
-disposition workflow) are told about a camera added at run time through `on_added`
-listeners set by the composition root, so nothing needs a restart to see it.
+One owner for every camera task. Parts that keep per-camera state (the recorder, the event
+subscriptions, the disposition workflow, live viewers) are told about a camera added or
+replaced at run time through `on_added` / `on_removed` listeners set by the composition
+root, so nothing needs a restart to see it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 
 from core.config import CameraConfig
-from core.errors import Conflict, Unavailable
+from core.errors import Conflict, NotFound, Unavailable
+from core.taskmap import TaskMap
 from streams.camera import Camera
 
 log = logging.getLogger(__name__)
@@ -22,20 +24,27 @@ Listener = Callable[[Camera], Awaitable[None] | None]
 
 
 class CameraFleet:
-    """Builds cameras with `make`, runs each in its own task, adds cameras while running."""
+    """Builds cameras with `make`, runs each in its own task, adds and replaces cameras while running."""
 
     def __init__(self, make: CameraFactory, configs: Iterable[CameraConfig] = ()) -> None:
         self._make = make
         #: Shared with the HTTP layer and the recorder: cameras by id, in start order.
         self.cameras: dict[str, Camera] = {}
-        self._listeners: list[Listener] = []
+        self._added: list[Listener] = []
+        self._removed: list[Listener] = []
         self._tasks: asyncio.TaskGroup | None = None
+        self._running = TaskMap()
+        self._changing = asyncio.Lock()  # one add or replace at a time
         for cfg in configs:
             self.cameras[cfg.id] = make(cfg)
 
     def on_added(self, listener: Listener) -> None:
-        """Call `listener(camera)` for every camera added after start."""
-        self._listeners.append(listener)
+        """Call `listener(camera)` for every camera added after start (replacements included)."""
+        self._added.append(listener)
+
+    def on_removed(self, listener: Listener) -> None:
+        """Call `listener(camera)` before a running camera is stopped to be replaced."""
+        self._removed.append(listener)
 
     async def run(self) -> None:
         """Run every camera until cancelled (a disabled camera's run() only reports it)."""
@@ -43,23 +52,48 @@ class CameraFleet:
             self._tasks = tasks
             try:
                 for cam in list(self.cameras.values()):
-                    tasks.create_task(cam.run(), name=f"camera:{cam.id}")
+                    self._running.start(tasks, cam.id, cam.run(), f"camera:{cam.id}")
                 await asyncio.Event().wait()
             finally:
                 self._tasks = None
 
     async def add(self, cfg: CameraConfig) -> Camera:
         """Start a new camera now; 409 if its id is taken."""
-        if cfg.id in self.cameras:
-            raise Conflict(f"camera {cfg.id!r} already exists")
+        async with self._changing:
+            if cfg.id in self.cameras:
+                raise Conflict(f"camera {cfg.id!r} already exists")
+            cam = await self._start(cfg)
+        log.info("camera %s added while running (%s)", cfg.id, cfg.display_source, extra={"camera": cfg.id})
+        return cam
+
+    async def replace(self, cfg: CameraConfig) -> Camera:
+        """Stop the camera with `cfg.id` (its listeners first: recordings sealed, viewers told),
+        then start it again with `cfg`; 404 if there is no such camera."""
+        async with self._changing:
+            old = self.cameras.get(cfg.id)
+            if old is None:
+                raise NotFound(f"no camera {cfg.id!r}")
+            if self._tasks is None:
+                raise Unavailable("cameras are not running (starting or stopping)")
+            for listener in self._removed:
+                await _call(listener, old)
+            await self._running.stop(cfg.id)
+            cam = await self._start(cfg)  # same place in `cameras`: lists keep their order
+        log.info("camera %s changed while running (%s)", cfg.id, cfg.display_source, extra={"camera": cfg.id})
+        return cam
+
+    async def _start(self, cfg: CameraConfig) -> Camera:
         if self._tasks is None:
             raise Unavailable("cameras are not running (starting or stopping)")
         cam = self._make(cfg)
         self.cameras[cfg.id] = cam
-        self._tasks.create_task(cam.run(), name=f"camera:{cam.id}")
-        for listener in self._listeners:
-            result = listener(cam)
-            if result is not None:
-                await result
-        log.info("camera %s added while running (%s)", cfg.id, cfg.display_source, extra={"camera": cfg.id})
+        self._running.start(self._tasks, cam.id, cam.run(), f"camera:{cam.id}")
+        for listener in self._added:
+            await _call(listener, cam)
         return cam
+
+
+async def _call(listener: Listener, camera: Camera) -> None:
+    result = listener(camera)
+    if result is not None:
+        await result

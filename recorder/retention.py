@@ -67,9 +67,13 @@ class Retention:
         self._events = events
         self._lock = asyncio.Lock()
 
-    def set_camera_days(self, camera: str, days: float) -> None:
-        """Keep `camera`'s recordings this long (a camera added while running)."""
-        self._camera_days[camera] = days
+    def set_camera_days(self, camera: str, days: float | None) -> None:
+        """Keep `camera`'s recordings this long (a camera added or changed while running);
+        None: the default retention again."""
+        if days is None:
+            self._camera_days.pop(camera, None)
+        else:
+            self._camera_days[camera] = days
 
     async def run_once(self) -> list[Deleted]:
         async with self._lock:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.config import Settings
+from core.taskmap import TaskMap
 from recorder.events import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
 from recorder.holds import HoldStore
 from recorder.index import SegmentIndex
@@ -68,6 +69,8 @@ class Recorder:
         camera_days = {c.id: c.config.retention_days for c in cameras.values() if c.config.retention_days is not None}
         self.retention = Retention(db, self.store, self.state, clock, self.config, camera_days, events)
         self.writers: dict[str, SegmentWriter] = {}
+        self._writing = TaskMap()
+        self._changed: set[str] = set()  # stopped to be changed, not yet recording again
         self._kick = asyncio.Event()
         self._tasks: asyncio.TaskGroup | None = None
         self.recovery: RecoveryReport | None = None
@@ -98,11 +101,18 @@ class Recorder:
                 self._tasks = None
 
     def camera_added(self, camera: Camera) -> None:
-        """Record a camera added while running (it is in `cameras` already)."""
-        if camera.config.retention_days is not None:
-            self.retention.set_camera_days(camera.id, camera.config.retention_days)
+        """Record a camera added or changed while running (it is in `cameras` already)."""
+        self.retention.set_camera_days(camera.id, camera.config.retention_days)
         if self._tasks is not None:
             self._start_writer(camera)
+
+    async def camera_removed(self, camera: Camera) -> None:
+        """Stop recording a camera that is about to be stopped: its open segment is sealed and
+        indexed before this returns, so nothing recorded is lost when the camera changes."""
+        await self._writing.stop(camera.id)
+        if self.writers.pop(camera.id, None) is not None:
+            self.state.recording_cameras = len(self.writers)
+        self._changed.add(camera.id)  # the gap until it records again says why
 
     def _start_writer(self, camera: Camera) -> None:
         if not (camera.config.record and camera.config.enabled) or camera.id in self.writers:
@@ -111,10 +121,12 @@ class Recorder:
         writer = SegmentWriter(
             camera.id, camera.hub, self.store, self.index, self.state, self.events, self.clock,
             self.config.segment_s, self._kick,
+            "camera changed" if camera.id in self._changed else "recorder was not running",
         )
+        self._changed.discard(camera.id)
         self.writers[camera.id] = writer
         self.state.recording_cameras = len(self.writers)
-        self._tasks.create_task(writer.run(), name=f"recorder:{camera.id}")
+        self._writing.start(self._tasks, camera.id, writer.run(), f"recorder:{camera.id}")
 
     async def _retention_loop(self) -> None:
         while True:

@@ -88,8 +88,11 @@ class SegmentWriter:
         clock: Clock,
         segment_s: float,
         on_full: asyncio.Event | None = None,
+        resumed_because: str = "recorder was not running",
     ) -> None:
         self.camera_id = camera_id
+        #: The reason given to the gap between the last recording and this writer's first.
+        self.resumed_because = resumed_because
         self.hub = hub
         self.store = store
         self.index = index
@@ -136,7 +139,7 @@ class SegmentWriter:
             if left_open is not None:
                 self._gap_id, self._gap_start = left_open.id, left_open.start
             elif tail.end is not None:
-                await self._begin_gap(tail.end, "recorder was not running")
+                await self._begin_gap(tail.end, self.resumed_because)
             async with self.hub.subscribe(f"recorder-{self.camera_id}", QUEUE_PACKETS) as sub:
                 async for item in sub:
                     if isinstance(item, StreamChange):

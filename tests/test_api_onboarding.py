@@ -15,8 +15,10 @@ import pytest
 
 from gateway.http.onboarding import onvif_source
 from core.errors import BadRequest
+from core.config import CameraConfig
 from tests.fixtures_camera import CameraServer
 from tests.gatewayutil import Client, make_settings, running_gateway
+from tests.test_whep import FAST, Viewer
 
 PASSWORD = "s3cret-planted-pw"
 
@@ -90,6 +92,107 @@ async def test_admin_adds_a_camera_it_records_at_once_and_survives_a_restart(
         cams = await client.get_json("/api/v1/cameras", admin)
         assert [c["id"] for c in cams["cameras"]] == ["lobby"]
         assert cams["cameras"][0]["groups"] == ["indoor"]
+
+
+async def _patch(client: Client, token: str, camera: str, body: Any) -> tuple[int, Any]:
+    async with client.http.patch(client.url(f"/api/v1/cameras/{camera}"), json=body,
+                                 headers={"Authorization": f"Bearer {token}"}) as resp:
+        return resp.status, await resp.json(content_type=None)
+
+
+@pytest.mark.timeout(180)
+async def test_admin_changes_an_onboarded_camera_while_it_runs_and_nothing_recorded_is_lost(
+    tmp_path: Path, db_url: str, camera_server: Callable[..., CameraServer]
+) -> None:
+    """The integrator typed the wrong stream: PATCH moves the camera to the right one without a
+    restart. The old source's open segment is sealed, its viewers are told why their session
+    ended, the new source records at once, the change is logged without the password, and
+    `enabled: false` takes a camera out of service while its recordings stay."""
+    first = camera_server({"cam": "ball"})
+    second = camera_server({"cam": "snow"}, size="320x240")
+    configured = CameraConfig(id="gate", source=first.url("cam"), **FAST)
+    settings = make_settings(tmp_path, db_url, [configured], recording={"segment_s": 2, "min_free_bytes": 0})
+    now = datetime.now(UTC)
+    day_ago, day_ahead = ((now + timedelta(days=d)).isoformat().replace("+00:00", "Z") for d in (-1, 1))
+    async with running_gateway(settings) as client:
+        admin = await client.sign_in("admin", client.admin_password())
+        status, body = await _post(client, admin, {"id": "lobby", "name": "Lobby", "groups": ["indoor"],
+                                                   "source": first.url("cam", credentials=f"cam:{PASSWORD}")})
+        assert status == 201, body
+
+        async def segments() -> list[dict[str, Any]]:
+            rec = await client.get_json(f"/api/v1/recordings?camera=lobby&start={day_ago}&end={day_ahead}", admin)
+            return list(rec["segments"])
+
+        await _until("a sealed segment of the first source", 40, segments)
+        viewer = Viewer()
+        try:
+            await viewer.connect(client, "lobby", admin)
+            await viewer.first_frame(within=5)
+            before = await segments()
+
+            status, body = await _patch(client, admin, "lobby", {
+                "name": "Lobby East", "source": second.url("cam", credentials=f"cam:{PASSWORD}")})
+            assert status == 200, body
+            assert body["name"] == "Lobby East" and body["groups"] == ["indoor"], body
+            assert f":{second.port}/" in body["source"] and PASSWORD not in json.dumps(body)
+
+            async def viewer_told() -> list[Any]:
+                stops = await client.get_json("/api/v1/access-log?action=live_stop", admin)
+                return [e for e in stops["entries"] if e["payload"]["camera"] == "lobby"]
+
+            stops = await _until("the old source's viewer session ended", 10, viewer_told)
+            assert "reconfigured" in stops[0]["payload"]["reason"], stops
+        finally:
+            await viewer.close()
+
+        async def from_second() -> list[dict[str, Any]]:
+            return [s for s in await segments() if s["width"] == 320]
+
+        await _until("a sealed segment of the second source", 40, from_second)
+        after = await segments()
+        old = [s for s in after if s["width"] == 640]
+        # Every segment sealed before the change is still there, the one open then was sealed too.
+        assert {s["sha256"] for s in before} <= {s["sha256"] for s in old}, (before, old)
+        assert len(old) >= len(before) and all(s["sha256"] for s in after)
+        rec = await client.get_json(f"/api/v1/recordings?camera=lobby&start={day_ago}&end={day_ahead}", admin)
+        assert [g["reason"] for g in rec["gaps"]] == ["camera changed"], rec["gaps"]
+
+        # Refusals: a config-file camera, another id, an unknown key, no camera, not an admin.
+        status, body = await _patch(client, admin, "gate", {"name": "Gate"})
+        assert status == 409 and "config file" in body["detail"], body
+        assert (await _patch(client, admin, "lobby", {"id": "foyer"}))[0] == 400
+        status, body = await _patch(client, admin, "lobby", {"colour": "red"})
+        assert status == 422 and "colour" in body["detail"], body
+        assert (await _patch(client, admin, "nope", {"name": "x"}))[0] == 404
+        assert (await _patch(client, admin, "lobby", ["name"]))[0] == 400
+        services = client.gateway.services
+        assert services is not None
+        await services.users.add("olga", "operator", "operator-password-1")
+        operator = await client.sign_in("olga", "operator-password-1")
+        assert (await _patch(client, operator, "lobby", {"enabled": False}))[0] == 403
+        cam = await client.get_json("/api/v1/cameras/lobby", admin)
+        assert cam["name"] == "Lobby East" and cam["enabled"] is True
+
+        # Out of service: it stops and records no more, and what it recorded stays listed.
+        status, body = await _patch(client, admin, "lobby", {"enabled": False})
+        assert status == 200 and body["state"] == "disabled", body
+        held = await segments()
+        await asyncio.sleep(4.5)  # two more segment lengths
+        assert await segments() == held
+
+        log = await client.get_json("/api/v1/access-log?action=config_changed", admin)
+        changes = [e["payload"] for e in log["entries"] if e["payload"].get("camera") == "lobby"]
+        assert [c["reason"] for c in changes] == ["camera added", "camera changed", "camera changed"], changes
+        assert changes[1]["details"]["changed"] == "name,source", changes
+        assert changes[2]["details"]["changed"] == "enabled" and changes[2]["actor"] == "admin"
+        assert PASSWORD not in json.dumps(log)
+
+    async with running_gateway(settings) as client:
+        admin = await client.sign_in("admin", client.admin_password())
+        cam = await client.get_json("/api/v1/cameras/lobby", admin)
+        assert (cam["name"], cam["enabled"], cam["state"]) == ("Lobby East", False, "disabled"), cam
+        assert f":{second.port}/" in cam["source"]
 
 
 async def test_only_admins_add_cameras(tmp_path: Path) -> None:

@@ -10,10 +10,10 @@ from aiohttp import web
 from core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 
-async def read_json(request: web.Request, max_bytes: int) -> dict[str, Any]:
+async def read_json(request: web.Request, max_bytes: int, types: tuple[str, ...] = ("application/json",)) -> dict[str, Any]:
     """The JSON object in the body; 415/413/400 for the wrong type, size or syntax."""
-    if request.content_type != "application/json":
-        raise UnsupportedMediaType("send application/json")
+    if request.content_type not in types:
+        raise UnsupportedMediaType(f"send {' or '.join(types)}")
     if request.content_length is not None and request.content_length > max_bytes:
         raise PayloadTooLarge(f"body over {max_bytes} bytes")
     raw = await request.content.read(max_bytes + 1)

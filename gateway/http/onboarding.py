@@ -1,7 +1,14 @@
-"""Onboarding: `POST /api/v1/cameras` adds a camera (e.g. one found by ONVIF discovery) while running."""
+"""Onboarding: `POST /api/v1/cameras` adds a camera (e.g. one found by ONVIF discovery) while running;
+`PATCH /api/v1/cameras/{id}` changes one that was added so, and restarts it with the change.
+
+There is no DELETE on purpose: the SOP forbids deleting recorded data, and a camera's
+recordings are reached through its id. `enabled: false` takes a camera out of service and
+keeps it, and its recordings, listed until retention ends them.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -9,7 +16,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from core.config import CameraConfig
-from core.errors import BadRequest, Conflict, Unavailable, Unprocessable
+from core.errors import BadRequest, Conflict, NotFound, Unavailable, Unprocessable
 from gateway.http.body import read_json
 from gateway.http.guard import authorize
 from gateway.http.keys import SERVICES
@@ -86,3 +93,55 @@ async def add_camera(request: web.Request) -> web.Response:
         camera_detail(camera, services.clock.monotonic()), status=201,
         headers={"Location": f"/api/v1/cameras/{cfg.id}"},
     )
+
+
+MERGE_PATCH = ("application/merge-patch+json", "application/json")
+
+
+def patched(cfg: CameraConfig, patch: dict[str, Any]) -> CameraConfig:
+    """`cfg` with a JSON merge patch (RFC 7396) applied: a key's value replaces it, `null`
+    puts it back to its default, `onvif` replaces the source as in POST. The id stays."""
+    if patch.get("id", cfg.id) != cfg.id:
+        raise BadRequest("a camera's id cannot change: its recordings and access log entries are filed under it")
+    fields = json.loads(cfg.model_dump_json())
+    if "onvif" in patch:
+        if "source" in patch:
+            raise BadRequest("give either source or onvif, not both")
+        del fields["source"]
+    for key, value in patch.items():
+        if value is None:
+            fields.pop(key, None)
+        else:
+            fields[key] = value
+    return camera_config(fields)
+
+
+@routes.patch("/api/v1/cameras/{camera_id}")
+async def change_camera(request: web.Request) -> web.Response:
+    """Change an onboarded camera (admin) and restart it with the change; 200 with the camera."""
+    who, _ = await authorize(request, Action.ADMINISTER, log_allowed=False)
+    services = request.app[SERVICES]
+    if services.fleet is None or services.camera_store is None:
+        raise Unavailable("cameras cannot be changed: the gateway is not running them")
+    camera_id = request.match_info["camera_id"]
+    patch = await read_json(request, MAX_BODY, MERGE_PATCH)
+    if any(c.id == camera_id for c in services.settings.cameras):
+        raise Conflict(f"camera {camera_id!r} is defined in the config file; change it there and restart")
+    stored = await services.camera_store.get(camera_id)
+    if stored is None or camera_id not in services.fleet.cameras:
+        raise NotFound(f"no camera {camera_id!r}")
+    cfg = patched(stored, patch)
+    before, after = stored.model_dump(), cfg.model_dump()
+    changed = sorted(key for key in after if before.get(key) != after[key])
+    if not changed:
+        camera = services.fleet.cameras[camera_id]
+        return web.json_response(camera_detail(camera, services.clock.monotonic()))
+    await services.camera_store.update(cfg)
+    await services.access_log.record(
+        AccessEvent(AccessAction.CONFIG_CHANGED, actor=who.username, role=who.role, client=request.remote,
+                    camera=cfg.id, reason="camera changed",
+                    details={"camera": cfg.id, "changed": ",".join(changed), "source": cfg.display_source,
+                             "enabled": cfg.enabled, "record": cfg.record})
+    )
+    camera = await services.fleet.replace(cfg)
+    return web.json_response(camera_detail(camera, services.clock.monotonic()))

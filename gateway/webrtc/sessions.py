@@ -116,6 +116,15 @@ class WhepSessions:
         """Open sessions of one camera (live, or playback)."""
         return sum(1 for s in self._sessions.values() if s.camera == camera and s.kind is kind)
 
+    async def end_live(self, camera: str, reason: str) -> None:
+        """End every live session of `camera` (its source is going away) and wait until each
+        LIVE_STOP is logged. Playback sessions read recordings and go on."""
+        ending = [s for s in self._sessions.values() if s.camera == camera and s.kind is SessionKind.LIVE]
+        for session in ending:
+            session.end(reason)
+        for session in ending:
+            await session.closed.wait()
+
     def get(self, session_id: str) -> WhepSession | None:
         """A session by id; None for unknown or malformed ids."""
         if not SESSION_ID.fullmatch(session_id):
