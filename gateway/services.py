@@ -52,3 +52,8 @@ class Services:
     events: EventService | None = None
     #: Open ONVIF PTZ connections per camera; None only in tests that build the app alone.
     ptz: PtzSessions | None = None
+
+    @property
+    def configured_cameras(self) -> frozenset[str]:
+        """Ids of the config file's cameras (the others were added through the API)."""
+        return frozenset(c.id for c in self.settings.cameras)

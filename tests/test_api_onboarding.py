@@ -172,7 +172,8 @@ async def test_admin_changes_an_onboarded_camera_while_it_runs_and_nothing_recor
         operator = await client.sign_in("olga", "operator-password-1")
         assert (await _patch(client, operator, "lobby", {"enabled": False}))[0] == 403
         cam = await client.get_json("/api/v1/cameras/lobby", admin)
-        assert cam["name"] == "Lobby East" and cam["enabled"] is True
+        assert (cam["name"], cam["enabled"], cam["origin"]) == ("Lobby East", True, "api"), cam
+        assert (await client.get_json("/api/v1/cameras/gate", admin))["origin"] == "config"
 
         # Out of service: it stops and records no more, and what it recorded stays listed.
         status, body = await _patch(client, admin, "lobby", {"enabled": False})

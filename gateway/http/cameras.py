@@ -56,7 +56,8 @@ async def list_cameras(request: web.Request) -> web.Response:
 async def get_camera(request: web.Request) -> web.Response:
     """One camera with health checks and reconnect state (and `device` for an onvif:// camera)."""
     camera = await _camera(request)
-    body = camera_detail(camera, request.app[SERVICES].clock.monotonic())
+    services = request.app[SERVICES]
+    body = camera_detail(camera, services.clock.monotonic(), services.configured_cameras)
     if isinstance(camera.resolver, OnvifSource):
         device = camera.resolver.device
         body["device"] = device.as_json() if device is not None else None

@@ -90,7 +90,7 @@ async def add_camera(request: web.Request) -> web.Response:
     )
     camera = await services.fleet.add(cfg)
     return web.json_response(
-        camera_detail(camera, services.clock.monotonic()), status=201,
+        camera_detail(camera, services.clock.monotonic(), services.configured_cameras), status=201,
         headers={"Location": f"/api/v1/cameras/{cfg.id}"},
     )
 
@@ -125,7 +125,7 @@ async def change_camera(request: web.Request) -> web.Response:
         raise Unavailable("cameras cannot be changed: the gateway is not running them")
     camera_id = request.match_info["camera_id"]
     patch = await read_json(request, MAX_BODY, MERGE_PATCH)
-    if any(c.id == camera_id for c in services.settings.cameras):
+    if camera_id in services.configured_cameras:
         raise Conflict(f"camera {camera_id!r} is defined in the config file; change it there and restart")
     stored = await services.camera_store.get(camera_id)
     if stored is None or camera_id not in services.fleet.cameras:
@@ -135,7 +135,7 @@ async def change_camera(request: web.Request) -> web.Response:
     changed = sorted(key for key in after if before.get(key) != after[key])
     if not changed:
         camera = services.fleet.cameras[camera_id]
-        return web.json_response(camera_detail(camera, services.clock.monotonic()))
+        return web.json_response(camera_detail(camera, services.clock.monotonic(), services.configured_cameras))
     await services.camera_store.update(cfg)
     await services.access_log.record(
         AccessEvent(AccessAction.CONFIG_CHANGED, actor=who.username, role=who.role, client=request.remote,
@@ -144,4 +144,4 @@ async def change_camera(request: web.Request) -> web.Response:
                              "enabled": cfg.enabled, "record": cfg.record})
     )
     camera = await services.fleet.replace(cfg)
-    return web.json_response(camera_detail(camera, services.clock.monotonic()))
+    return web.json_response(camera_detail(camera, services.clock.monotonic(), services.configured_cameras))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -33,8 +34,9 @@ def camera_summary(camera: Camera, now_monotonic: float) -> dict[str, Any]:
     }
 
 
-def camera_detail(camera: Camera, now_monotonic: float) -> dict[str, Any]:
-    """One camera with its source (credentials removed), health checks and viewers."""
+def camera_detail(camera: Camera, now_monotonic: float, configured: Collection[str]) -> dict[str, Any]:
+    """One camera with its source (credentials removed), health checks and viewers;
+    `configured`: the ids of the config file's cameras (the others were added through the API)."""
     body = camera_summary(camera, now_monotonic)
     cfg = camera.config
     body.update(
@@ -43,6 +45,7 @@ def camera_detail(camera: Camera, now_monotonic: float) -> dict[str, Any]:
             "transport": cfg.transport,
             "enabled": cfg.enabled,
             "record": cfg.record,
+            "origin": "config" if cfg.id in configured else "api",
             "subscribers": camera.hub.subscriber_count,
             "checks": health_checks(camera, now_monotonic),
         }

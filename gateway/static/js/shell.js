@@ -11,6 +11,7 @@ export const PAGES = [
   { id: "recordings", href: "/static/recordings.html", key: "nav.recordings", minimum: "operator" },
   { id: "requests", href: "/static/requests.html", key: "nav.requests", minimum: "operator" },
   { id: "approvals", href: "/static/approvals.html", key: "nav.approvals", minimum: "supervisor" },
+  { id: "cameras", href: "/static/cameras.html", key: "nav.cameras", minimum: "admin" },
 ];
 
 function el(tag, attrs = {}, ...children) {
