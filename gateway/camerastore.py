@@ -11,6 +11,7 @@ database as you protect the config file.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import datetime
@@ -46,6 +47,9 @@ class CameraStore:
     def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._db = db
         self._clock = clock
+        #: Held by whoever reads a stored camera, changes it and applies the change, so two
+        #: changes at once neither lose one another nor leave the running camera on the older.
+        self.changing = asyncio.Lock()
 
     async def load(self, configured: set[str]) -> list[CameraConfig]:
         """Stored cameras, minus ids the config file already has and rows that no longer validate."""

@@ -173,6 +173,16 @@ async def test_admin_changes_an_onboarded_camera_while_it_runs_and_nothing_recor
         assert (await _patch(client, operator, "lobby", {"enabled": False}))[0] == 403
         cam = await client.get_json("/api/v1/cameras/lobby", admin)
         assert (cam["name"], cam["enabled"], cam["origin"]) == ("Lobby East", True, "api"), cam
+
+        # Two changes at once: neither is lost. A change to what it already is: nothing happens.
+        both = await asyncio.gather(_patch(client, admin, "lobby", {"groups": ["indoor", "east"]}),
+                                    _patch(client, admin, "lobby", {"retention_days": 30}))
+        assert [status for status, _ in both] == [200, 200], both
+        assert (await _patch(client, admin, "lobby", {"name": "Lobby East"}))[0] == 200
+        cam = await client.get_json("/api/v1/cameras/lobby", admin)
+        assert cam["groups"] == ["indoor", "east"], cam
+        stored = await services.camera_store.get("lobby")
+        assert stored is not None and stored.retention_days == 30 and stored.groups == ["indoor", "east"]
         assert (await client.get_json("/api/v1/cameras/gate", admin))["origin"] == "config"
 
         # Out of service: it stops and records no more, and what it recorded stays listed.
@@ -184,9 +194,11 @@ async def test_admin_changes_an_onboarded_camera_while_it_runs_and_nothing_recor
 
         log = await client.get_json("/api/v1/access-log?action=config_changed", admin)
         changes = [e["payload"] for e in log["entries"] if e["payload"].get("camera") == "lobby"]
-        assert [c["reason"] for c in changes] == ["camera added", "camera changed", "camera changed"], changes
-        assert changes[1]["details"]["changed"] == "name,source", changes
-        assert changes[2]["details"]["changed"] == "enabled" and changes[2]["actor"] == "admin"
+        assert [c["reason"] for c in changes] == ["camera added"] + ["camera changed"] * 4, changes
+        assert [c["details"]["changed"] for c in changes[1:]] in (
+            ["name,source", "groups", "retention_days", "enabled"],
+            ["name,source", "retention_days", "groups", "enabled"]), changes
+        assert changes[-1]["actor"] == "admin"
         assert PASSWORD not in json.dumps(log)
 
     async with running_gateway(settings) as client:

@@ -127,21 +127,23 @@ async def change_camera(request: web.Request) -> web.Response:
     patch = await read_json(request, MAX_BODY, MERGE_PATCH)
     if camera_id in services.configured_cameras:
         raise Conflict(f"camera {camera_id!r} is defined in the config file; change it there and restart")
-    stored = await services.camera_store.get(camera_id)
-    if stored is None or camera_id not in services.fleet.cameras:
-        raise NotFound(f"no camera {camera_id!r}")
-    cfg = patched(stored, patch)
-    before, after = stored.model_dump(), cfg.model_dump()
-    changed = sorted(key for key in after if before.get(key) != after[key])
-    if not changed:
-        camera = services.fleet.cameras[camera_id]
-        return web.json_response(camera_detail(camera, services.clock.monotonic(), services.configured_cameras))
-    await services.camera_store.update(cfg)
-    await services.access_log.record(
-        AccessEvent(AccessAction.CONFIG_CHANGED, actor=who.username, role=who.role, client=request.remote,
-                    camera=cfg.id, reason="camera changed",
-                    details={"camera": cfg.id, "changed": ",".join(changed), "source": cfg.display_source,
-                             "enabled": cfg.enabled, "record": cfg.record})
-    )
-    camera = await services.fleet.replace(cfg)
+    store = services.camera_store
+    async with store.changing:
+        stored = await store.get(camera_id)
+        if stored is None or camera_id not in services.fleet.cameras:
+            raise NotFound(f"no camera {camera_id!r}")
+        cfg = patched(stored, patch)
+        before, after = stored.model_dump(), cfg.model_dump()
+        changed = sorted(key for key in after if before.get(key) != after[key])
+        if changed:
+            await store.update(cfg)
+            await services.access_log.record(
+                AccessEvent(AccessAction.CONFIG_CHANGED, actor=who.username, role=who.role, client=request.remote,
+                            camera=cfg.id, reason="camera changed",
+                            details={"camera": cfg.id, "changed": ",".join(changed), "source": cfg.display_source,
+                                     "enabled": cfg.enabled, "record": cfg.record})
+            )
+            camera = await services.fleet.replace(cfg)
+        else:  # nothing to do: no restart, no log entry
+            camera = services.fleet.cameras[camera_id]
     return web.json_response(camera_detail(camera, services.clock.monotonic(), services.configured_cameras))
