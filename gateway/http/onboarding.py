@@ -20,9 +20,13 @@ from core.errors import BadRequest, Conflict, NotFound, Unavailable, Unprocessab
 from gateway.http.body import read_json
 from gateway.http.guard import authorize
 from gateway.http.keys import SERVICES
+from gateway.camerastore import CameraStore
+from gateway.fleet import CameraFleet
 from gateway.http.views import camera_detail
+from gateway.services import Services
 from policy.decision import Action
 from policy.events import AccessAction, AccessEvent
+from policy.users import Principal
 
 routes = web.RouteTableDef()
 
@@ -72,23 +76,29 @@ def camera_config(body: dict[str, Any]) -> CameraConfig:
         raise Unprocessable(problems) from exc
 
 
-@routes.post("/api/v1/cameras")
-async def add_camera(request: web.Request) -> web.Response:
-    """Add a camera, store it and start it now (admin); 201 with the camera and its Location."""
+async def _admin(request: web.Request) -> tuple[Principal, Services, CameraFleet, CameraStore]:
+    """The admin asking, and the parts that add and change cameras (503 when they are not running)."""
     who, _ = await authorize(request, Action.ADMINISTER, log_allowed=False)
     services = request.app[SERVICES]
     if services.fleet is None or services.camera_store is None:
-        raise Unavailable("cameras cannot be added: the gateway is not running them")
+        raise Unavailable("cameras cannot be added or changed: the gateway is not running them")
+    return who, services, services.fleet, services.camera_store
+
+
+@routes.post("/api/v1/cameras")
+async def add_camera(request: web.Request) -> web.Response:
+    """Add a camera, store it and start it now (admin); 201 with the camera and its Location."""
+    who, services, fleet, store = await _admin(request)
     cfg = camera_config(await read_json(request, MAX_BODY))
-    if cfg.id in services.fleet.cameras:
+    if cfg.id in fleet.cameras:
         raise Conflict(f"camera {cfg.id!r} already exists")
-    await services.camera_store.add(cfg, who.username)
+    await store.add(cfg, who.username)
     await services.access_log.record(
         AccessEvent(AccessAction.CONFIG_CHANGED, actor=who.username, role=who.role, client=request.remote,
                     camera=cfg.id, reason="camera added",
                     details={"camera": cfg.id, "source": cfg.display_source, "record": cfg.record})
     )
-    camera = await services.fleet.add(cfg)
+    camera = await fleet.add(cfg)
     return web.json_response(
         camera_detail(camera, services.clock.monotonic(), services.configured_cameras), status=201,
         headers={"Location": f"/api/v1/cameras/{cfg.id}"},
@@ -119,18 +129,14 @@ def patched(cfg: CameraConfig, patch: dict[str, Any]) -> CameraConfig:
 @routes.patch("/api/v1/cameras/{camera_id}")
 async def change_camera(request: web.Request) -> web.Response:
     """Change an onboarded camera (admin) and restart it with the change; 200 with the camera."""
-    who, _ = await authorize(request, Action.ADMINISTER, log_allowed=False)
-    services = request.app[SERVICES]
-    if services.fleet is None or services.camera_store is None:
-        raise Unavailable("cameras cannot be changed: the gateway is not running them")
+    who, services, fleet, store = await _admin(request)
     camera_id = request.match_info["camera_id"]
     patch = await read_json(request, MAX_BODY, MERGE_PATCH)
     if camera_id in services.configured_cameras:
         raise Conflict(f"camera {camera_id!r} is defined in the config file; change it there and restart")
-    store = services.camera_store
     async with store.changing:
         stored = await store.get(camera_id)
-        if stored is None or camera_id not in services.fleet.cameras:
+        if stored is None or camera_id not in fleet.cameras:
             raise NotFound(f"no camera {camera_id!r}")
         cfg = patched(stored, patch)
         before, after = stored.model_dump(), cfg.model_dump()
@@ -143,7 +149,7 @@ async def change_camera(request: web.Request) -> web.Response:
                             details={"camera": cfg.id, "changed": ",".join(changed), "source": cfg.display_source,
                                      "enabled": cfg.enabled, "record": cfg.record})
             )
-            camera = await services.fleet.replace(cfg)
+            camera = await fleet.replace(cfg)
         else:  # nothing to do: no restart, no log entry
-            camera = services.fleet.cameras[camera_id]
+            camera = fleet.cameras[camera_id]
     return web.json_response(camera_detail(camera, services.clock.monotonic(), services.configured_cameras))
