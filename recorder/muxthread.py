@@ -39,6 +39,10 @@ class Failed:
 Result = Sealed | Failed
 
 
+# Packets held on the loop side at most before the thread gets them (a long GOP, or audio).
+HOLD_MAX = 128
+
+
 def _disk_full(exc: BaseException) -> bool:
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
@@ -63,6 +67,8 @@ class MuxThread:
         self._loop = loop
         self._on_result = on_result
         self._commands: queue.SimpleQueue[tuple[object, ...]] = queue.SimpleQueue()
+        self._held: list[tuple[MediaPacket, int, int]] = []  # loop side: the fragment so far
+        self._fragment_stream: int | None = None  # the stream whose keyframes start fragments
         self._muxer: SegmentMuxer | None = None
         self._failed = False
         self.done: asyncio.Future[None] = loop.create_future()
@@ -75,22 +81,40 @@ class MuxThread:
         return self._thread.is_alive()
 
     # ---- called on the event loop -------------------------------------------------------
+    # Packets go to the thread a fragment at a time, handed over with the keyframe that ends
+    # it: the MP4 muxer writes a fragment to the file only when that keyframe reaches it
+    # (frag_keyframe), so holding them here until then loses nothing on a crash, and the
+    # thread (and the GIL hand-off) wakes once a GOP instead of once a packet. Every other
+    # command hands over what is held first, so order is kept.
     def open(self, streams: tuple[StreamInfo, ...], start: datetime, first: MediaPacket, first_dts: int) -> None:
+        self._flush()
+        self._fragment_stream = first.stream
         self._commands.put(("open", streams, start, first, first_dts))
 
     def packet(self, packet: MediaPacket, pts: int, dts: int) -> None:
-        self._commands.put(("packet", packet, pts, dts))
+        self._held.append((packet, pts, dts))
+        # A keyframe closes the fragment before it: the muxer writes that one out on seeing it.
+        if (packet.is_keyframe and packet.stream == self._fragment_stream) or len(self._held) >= HOLD_MAX:
+            self._flush()
 
     def seal(self, end: datetime, drift_ms: float) -> None:
+        self._flush()
         self._commands.put(("seal", end, drift_ms, time.monotonic()))
 
     def resume(self) -> None:
         """Accept segments again after a failure."""
+        self._flush()
         self._commands.put(("resume",))
 
     def stop(self) -> None:
         """Seal nothing more; the thread ends after the commands already queued."""
+        self._flush()
         self._commands.put(("stop",))
+
+    def _flush(self) -> None:
+        if self._held:
+            self._commands.put(("packets", self._held))
+            self._held = []
 
     # ---- worker thread --------------------------------------------------------------------
     def _run(self) -> None:
@@ -116,10 +140,11 @@ class MuxThread:
 
     def _execute(self, command: tuple[object, ...]) -> None:
         kind = command[0]
-        if kind == "packet":
+        if kind == "packets":
             if self._muxer is not None:
-                _, packet, pts, dts = command
-                self._muxer.write(packet, pts, dts)  # type: ignore[arg-type]
+                write = self._muxer.write
+                for packet, pts, dts in command[1]:  # type: ignore[attr-defined]
+                    write(packet, pts, dts)
         elif kind == "open":
             if self._muxer is not None:
                 raise RuntimeError("segment opened while another is open")

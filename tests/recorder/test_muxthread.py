@@ -1,0 +1,83 @@
+"""The recorder's worker thread gets packets a fragment at a time; what reaches the file (and so
+survives a crash) must be the same as when it got them one by one: every fragment is on disk
+once the keyframe after it has been handed over."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from recorder.muxthread import MuxThread, Result
+from recorder.recovery import complete_prefix
+from recorder.store import SegmentStore
+from streams.packet import MediaPacket, StreamInfo
+
+TB = Fraction(1, 90_000)
+GOP = 10
+
+
+def h264_packets(frames: int) -> tuple[StreamInfo, list[MediaPacket]]:
+    """Real Annex B H.264 (libx264), a keyframe every GOP frames, 25 fps."""
+    codec = av.CodecContext.create("libx264", "w")
+    codec.width, codec.height, codec.pix_fmt = 64, 64, "yuv420p"
+    codec.time_base = Fraction(1, 25)
+    codec.gop_size = GOP
+    codec.options = {"bframes": "0", "keyint_min": str(GOP), "sc_threshold": "0", "tune": "zerolatency"}
+    out: list[MediaPacket] = []
+    for i in range(frames):
+        frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 9 % 255, np.uint8), format="rgb24")
+        frame = frame.reformat(format="yuv420p")
+        frame.pts = i
+        for p in codec.encode(frame):
+            stamp = int(p.pts * 90_000 / 25)
+            out.append(MediaPacket(0, bytes(p), stamp, stamp, p.is_keyframe, 0.0, 0.0))
+    info = StreamInfo(0, "video", "h264", TB, None, 64, 64)
+    return info, out
+
+
+async def test_each_fragment_reaches_the_file_when_the_next_keyframe_is_handed_over(tmp_path: Path) -> None:
+    info, packets = h264_packets(3 * GOP + 3)
+    assert [i for i, p in enumerate(packets) if p.is_keyframe] == [0, GOP, 2 * GOP, 3 * GOP]
+    results: list[Result] = []
+    store = SegmentStore(tmp_path)
+    thread = MuxThread(store, "cam", None, asyncio.get_running_loop(), results.append)
+    thread.start()
+    start = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    try:
+        thread.open((info,), start, packets[0], packets[0].dts or 0)
+        partial = store.partial_path("cam", start)
+        written: list[int] = []  # whole fragments on disk after each keyframe is handed over
+        for i, packet in enumerate(packets):
+            thread.packet(packet, packet.pts or 0, packet.dts or 0)
+            if packet.is_keyframe and i:
+                for _ in range(100):  # the thread writes it out a moment later
+                    fragments = _fragments(partial)
+                    if fragments >= len(written) + 1:
+                        break
+                    await asyncio.sleep(0.01)
+                written.append(fragments)
+        assert written == [1, 2, 3], written
+        thread.seal(start, 0.0)
+    finally:
+        thread.stop()
+        await thread.done
+    assert [type(r).__name__ for r in results] == ["Sealed"], results
+
+
+def _fragments(path: Path) -> int:
+    """Whole moof+mdat pairs at the top level of the file so far."""
+    if not path.exists():
+        return 0
+    data = path.read_bytes()[: complete_prefix(path)]
+    count, at = 0, 0
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at:at + 4], "big")
+        count += data[at + 4:at + 8] == b"moof"
+        at += size
+    return count
+
