@@ -39,6 +39,12 @@ def to_utc(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
+def seconds(ticks: int, time_base: Fraction) -> float:
+    """`ticks` of `time_base` in seconds: the same float as `float(ticks * time_base)` (an int
+    true division rounds correctly), without building a Fraction for every packet."""
+    return ticks * time_base.numerator / time_base.denominator
+
+
 @dataclass
 class _Timeline:
     """Per-stream timestamp repair: monotonic dts, pts >= dts, first untimed packets kept."""
@@ -204,7 +210,7 @@ class SegmentWriter:
                 first = next((x for x in self._prebuffer if x[0].stream == origin.index), None)
                 if first is None or pkt.stream != origin.index:
                     continue
-                if float((pts - first[1]) * origin.time_base) < ANCHOR_WINDOW_S:
+                if seconds(pts - first[1], origin.time_base) < ANCHOR_WINDOW_S:
                     continue
                 await self._flush_prebuffer()
                 continue
@@ -216,7 +222,7 @@ class SegmentWriter:
         self._prebuffer = []
         if origin is None or not buffered:
             return
-        offsets = [p.wallclock - float(pts * origin.time_base) for p, pts, _ in buffered if p.stream == origin.index]
+        offsets = [p.wallclock - seconds(pts, origin.time_base) for p, pts, _ in buffered if p.stream == origin.index]
         if not offsets:
             return
         self._anchor = min(offsets)
@@ -231,7 +237,7 @@ class SegmentWriter:
         if self._anchor is None:
             return
         starts_segment = is_origin and (packet.is_keyframe or origin.kind == "audio")
-        if self._open and starts_segment and float((pts - self._seg_first_pts) * tb) >= self.segment_s:
+        if self._open and starts_segment and seconds(pts - self._seg_first_pts, tb) >= self.segment_s:
             end = self._utc(pts, tb)
             thread.seal(end, self._drift_ms())
             self._open = False
@@ -255,16 +261,18 @@ class SegmentWriter:
             await self._end_gap(start)
         thread.packet(packet, pts, dts)
         if is_origin:
-            drift = packet.wallclock - (self._anchor + float(pts * tb))
+            drift = packet.wallclock - (self._anchor + seconds(pts, tb))
             self._min_drift = drift if self._min_drift is None else min(self._min_drift, drift)
             if self._last_end_pts is not None and dts > self._last_end_pts:
                 self._frame_ticks = dts - self._last_end_pts
             self._last_end_pts = dts
-            self._last_end = max(self._last_end or self._utc(pts, tb), self._utc(pts + self._frame_ticks, tb))
+            end = self._utc(pts + self._frame_ticks, tb)
+            if self._last_end is None or end > self._last_end:
+                self._last_end = end
 
     def _utc(self, pts: int, tb: Fraction) -> datetime:
         assert self._anchor is not None
-        return to_utc(self._anchor + float(pts * tb))
+        return to_utc(self._anchor + seconds(pts, tb))
 
     def _drift_ms(self) -> float:
         return round((self._min_drift or 0.0) * 1000.0, 3)

@@ -8,11 +8,13 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from recorder.segment import SegmentMeta
 from recorder.segmentfile import HashingFile, complete_prefix, hash_file
 from recorder.store import SegmentStore, parse_name
-from recorder.writer import _Timeline
+from recorder.writer import _Timeline, seconds
 from streams.packet import MediaPacket
 
 T = datetime(2026, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)
@@ -91,3 +93,9 @@ def test_hashing_file_hashes_exactly_what_reached_the_file(tmp_path: Path) -> No
     assert digest == hash_file(path)[0] == hashlib.sha256(b"".join(bytes(c) for c in chunks)).hexdigest()
     with pytest.raises(FileExistsError):
         HashingFile(path)  # a temporary name is never reused
+
+
+@given(st.integers(-(2**62), 2**62), st.sampled_from([Fraction(1, 90_000), Fraction(1, 48_000), Fraction(1001, 30_000),
+                                                      Fraction(1, 1000), Fraction(3, 7)]))
+def test_seconds_is_the_float_of_the_exact_fraction(ticks: int, time_base: Fraction) -> None:
+    assert seconds(ticks, time_base) == float(ticks * time_base)
