@@ -133,7 +133,8 @@ async def change_camera(request: web.Request) -> web.Response:
     camera_id = request.match_info["camera_id"]
     patch = await read_json(request, MAX_BODY, MERGE_PATCH)
     if camera_id in services.configured_cameras:
-        raise Conflict(f"camera {camera_id!r} is defined in the config file; change it there and restart")
+        raise Conflict(f"camera {camera_id!r} comes from the config file (or --demo), not from "
+                       "POST /api/v1/cameras; change it there and restart")
     async with store.changing:
         stored = await store.get(camera_id)
         if stored is None or camera_id not in fleet.cameras:
