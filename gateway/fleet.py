@@ -43,7 +43,8 @@ class CameraFleet:
         self._added.append(listener)
 
     def on_removed(self, listener: Listener) -> None:
-        """Call `listener(camera)` before a running camera is stopped to be replaced."""
+        """Call `listener(camera)` before a running camera is stopped to be replaced, and again
+        after it stopped (so it must be idempotent)."""
         self._removed.append(listener)
 
     async def run(self) -> None:
@@ -78,6 +79,10 @@ class CameraFleet:
             for listener in self._removed:
                 await _call(listener, old)
             await self._running.stop(cfg.id)
+            # Once more now that it is stopped: a viewer or PTZ command that reached the old
+            # camera in between must not stay attached to it (listeners are idempotent).
+            for listener in self._removed:
+                await _call(listener, old)
             cam = await self._start(cfg)  # same place in `cameras`: lists keep their order
         log.info("camera %s changed while running (%s)", cfg.id, cfg.display_source, extra={"camera": cfg.id})
         return cam
