@@ -17,11 +17,11 @@ from pydantic import ValidationError
 
 from core.config import CameraConfig
 from core.errors import BadRequest, Conflict, NotFound, Unavailable, Unprocessable
+from gateway.camerastore import CameraStore
+from gateway.fleet import CameraFleet
 from gateway.http.body import read_json
 from gateway.http.guard import authorize
 from gateway.http.keys import SERVICES
-from gateway.camerastore import CameraStore
-from gateway.fleet import CameraFleet
 from gateway.http.views import camera_detail
 from gateway.services import Services
 from policy.decision import Action
