@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from datetime import datetime
 from typing import Any
@@ -109,3 +110,15 @@ async def approved_disposition(
         assert resp.status == 201, approved
     return approved["disposition"]["token"], approved["disposition"]["id"]
 
+
+
+async def until(check: Callable[[], Awaitable[Any]], within: float = 15.0, what: str = "condition") -> Any:
+    """Poll `await check()` (the gateway's state, seen over HTTP) until it is truthy; return it."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {within} s")
+        await asyncio.sleep(0.25)

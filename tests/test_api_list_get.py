@@ -13,7 +13,6 @@ import io
 import json
 import logging
 import socket
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,7 +28,7 @@ import pytest_asyncio
 from core.config import CameraConfig
 from recorder.reader import GapMarker, SegmentOpened
 from tests.fixtures_camera import CameraServer
-from tests.gatewayutil import Client, approved_disposition, make_settings, running_gateway
+from tests.gatewayutil import Client, approved_disposition, make_settings, running_gateway, until
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
@@ -64,15 +63,6 @@ class Recording:
     before_gap: list[tuple[datetime, datetime]]
     after_gap: list[tuple[datetime, datetime]]
     gap: tuple[datetime, datetime]
-
-
-async def until(predicate: Any, within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if value := await predicate():
-            return value
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"{what}: not within {within} s")
 
 
 async def index(client: Client, token: str) -> dict[str, Any]:

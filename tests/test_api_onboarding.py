@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,7 @@ from gateway.http.onboarding import onvif_source
 from core.errors import BadRequest
 from core.config import CameraConfig
 from tests.fixtures_camera import CameraServer
-from tests.gatewayutil import Client, make_settings, running_gateway
+from tests.gatewayutil import Client, make_settings, running_gateway, until
 from tests.test_whep import FAST, Viewer
 
 PASSWORD = "s3cret-planted-pw"
@@ -27,17 +26,6 @@ async def _post(client: Client, token: str, body: Any) -> tuple[int, Any]:
     async with client.http.post(client.url("/api/v1/cameras"), json=body,
                                 headers={"Authorization": f"Bearer {token}"}) as resp:
         return resp.status, await resp.json(content_type=None)
-
-
-async def _until(what: str, within: float, check: Callable[[], Any]) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not within {within} s")
-        await asyncio.sleep(0.25)
 
 
 @pytest.mark.timeout(120)
@@ -60,13 +48,13 @@ async def test_admin_adds_a_camera_it_records_at_once_and_survives_a_restart(
             cam = await client.get_json("/api/v1/cameras/lobby", admin)
             return bool(cam["state"] == "online")
 
-        await _until("the added camera online", 30, online)
+        await until(online, 30, "the added camera online")
 
         async def recorded() -> list[Any]:
             rec = await client.get_json(f"/api/v1/recordings?camera=lobby&start={day_ago}&end={day_ahead}", admin)
             return list(rec["segments"])
 
-        segments = await _until("a sealed segment of the added camera", 40, recorded)
+        segments = await until(recorded, 40, "a sealed segment of the added camera")
         assert segments[0]["sha256"]
 
         # Taken id, bad key, wrong role, wrong body type: refused with the right status.
@@ -124,7 +112,7 @@ async def test_admin_changes_an_onboarded_camera_while_it_runs_and_nothing_recor
             rec = await client.get_json(f"/api/v1/recordings?camera=lobby&start={day_ago}&end={day_ahead}", admin)
             return list(rec["segments"])
 
-        await _until("a sealed segment of the first source", 40, segments)
+        await until(segments, 40, "a sealed segment of the first source")
         viewer = Viewer()
         try:
             await viewer.connect(client, "lobby", admin)
@@ -141,7 +129,7 @@ async def test_admin_changes_an_onboarded_camera_while_it_runs_and_nothing_recor
                 stops = await client.get_json("/api/v1/access-log?action=live_stop", admin)
                 return [e for e in stops["entries"] if e["payload"]["camera"] == "lobby"]
 
-            stops = await _until("the old source's viewer session ended", 10, viewer_told)
+            stops = await until(viewer_told, 10, "the old source's viewer session ended")
             assert "reconfigured" in stops[0]["payload"]["reason"], stops
         finally:
             await viewer.close()
@@ -149,7 +137,7 @@ async def test_admin_changes_an_onboarded_camera_while_it_runs_and_nothing_recor
         async def from_second() -> list[dict[str, Any]]:
             return [s for s in await segments() if s["width"] == 320]
 
-        await _until("a sealed segment of the second source", 40, from_second)
+        await until(from_second, 40, "a sealed segment of the second source")
         after = await segments()
         old = [s for s in after if s["width"] == 640]
         # Every segment sealed before the change is still there, the one open then was sealed too.

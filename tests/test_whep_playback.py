@@ -30,7 +30,7 @@ from gateway.webrtc.playbackfeed import Finished, Frame, Gap, frames_in_window
 from recorder.reader import GapMarker, ReadItem, SegmentOpened
 from streams.packet import MediaPacket, StreamInfo
 from tests.fixtures_camera import CameraServer
-from tests.gatewayutil import Client, approved_disposition, make_settings, running_gateway
+from tests.gatewayutil import Client, approved_disposition, make_settings, running_gateway, until
 from tests.test_whep import problem
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
@@ -176,16 +176,6 @@ class PlaybackViewer:
 
 async def spans(client: Client, token: str, start: datetime, end: datetime) -> dict[str, Any]:
     return await client.get_json(f"/api/v1/recordings?camera=gate&start={z(start)}&end={z(end)}", token)  # type: ignore[no-any-return]
-
-
-async def until(predicate: Any, within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        value = await predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"{what}: not within {within} s")
 
 
 async def disposition(

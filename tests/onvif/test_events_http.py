@@ -13,7 +13,7 @@ import aiohttp
 
 from core.config import CameraConfig
 from tests.fixtures_camera import CameraServer
-from tests.gatewayutil import Client, make_settings, running_gateway
+from tests.gatewayutil import Client, make_settings, running_gateway, until
 from tests.onvif.soap_replay import EventDevice
 
 FAST = {"subscription_s": 2, "pull_timeout_s": 1, "retry_initial_s": 0.2, "retry_max_s": 1}
@@ -32,18 +32,6 @@ async def sse(client: Client, token: str) -> AsyncGenerator[dict[str, Any]]:
                 event = line[7:]
             elif line.startswith("data: ") and event == "camera-event":
                 yield json.loads(line[6:])
-
-
-async def until(check: Callable[[], Any], within: float = 15.0) -> Any:
-    """Poll an API-side condition (the gateway's state, seen over HTTP) until it holds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
 
 
 async def test_tamper_alarm_reaches_events_stream_and_health_and_nothing_leaks(
