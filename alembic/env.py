@@ -10,11 +10,11 @@ from alembic import context
 from core.db import Base, make_engine
 
 # Every package's tables must be imported so autogenerate sees one MetaData.
-import gateway.camerastore  # noqa: F401
-import gateway.events_store  # noqa: F401
-import policy.dispmodels  # noqa: F401
-import policy.logmodels  # noqa: F401
-import policy.models  # noqa: F401
+import fleet.camerastore  # noqa: F401
+import camera_events.store  # noqa: F401
+import policy.dispositions.models  # noqa: F401
+import policy.audit.models  # noqa: F401
+import policy.identity.models  # noqa: F401
 import recorder.models  # noqa: F401
 import streams.models  # noqa: F401
 

@@ -31,13 +31,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 
 from core.db import make_engine  # noqa: E402
 from gateway.migrations import upgrade  # noqa: E402
-from policy.accesslog import AccessLog  # noqa: E402
-from policy.events import AccessAction, AccessEvent  # noqa: E402
-from policy.logexport import FORMAT, verify_export  # noqa: E402
-from policy.logformat import GENESIS_PREV, LogEntry, StoredCheckpoint, entry_hash, leaf_of, payload_for, rfc3339  # noqa: E402
-from policy.logverify import LogVerifier  # noqa: E402
-from policy.merkle import CompactRange  # noqa: E402
-from policy.signednote import Checkpoint, NoteSigner  # noqa: E402
+from policy.audit.accesslog import AccessLog  # noqa: E402
+from policy.audit.entries import AccessAction, AccessEvent  # noqa: E402
+from policy.audit.export import FORMAT, verify_export  # noqa: E402
+from policy.audit.encoding import GENESIS_PREV, LogEntry, StoredCheckpoint, entry_hash, leaf_of, payload_for, rfc3339  # noqa: E402
+from policy.audit.verify import LogVerifier  # noqa: E402
+from policy.audit.merkle import CompactRange  # noqa: E402
+from policy.audit.signednote import Checkpoint, NoteSigner  # noqa: E402
 
 ORIGIN = "pantau/access-log"
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

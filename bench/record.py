@@ -49,7 +49,7 @@ async def _worker(args: argparse.Namespace) -> None:
     from core.config import CameraConfig, Settings
     from core.db import make_engine, make_sessionmaker
     from gateway.migrations import upgrade
-    from recorder.events import LogOnlySink
+    from recorder.reports import LogOnlySink
     from recorder.service import Recorder
     from streams.camera import Camera
     from streams.state import CameraState

@@ -377,7 +377,7 @@ class OnvifConfig(Strict):
 
 
 class EventsConfig(Strict):
-    """ONVIF camera events: PullPoint subscriptions, the recent-events buffer, live streams (gateway/events.py)."""
+    """ONVIF camera events: PullPoint subscriptions, the recent-events buffer, live streams (camera_events/service.py)."""
 
     enabled: bool = Field(True, description="Subscribe to the events of every onvif:// camera that has an event service.")
     recent: int = Field(1000, ge=10, le=1_000_000, description="Events kept in memory (what the list shows when store is false).")

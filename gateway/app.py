@@ -15,26 +15,26 @@ from aiohttp import web
 from core.clock import Clock, SystemClock
 from core.config import CameraConfig, Settings
 from core.db import make_engine, make_sessionmaker
-from gateway.camerastore import CameraStore
-from gateway.fleet import CameraFleet
-from gateway.accesslogging import open_access_log, record_config
+from fleet.camerastore import CameraStore
+from fleet.camerafleet import CameraFleet
+from policy.audit.setup import open_access_log, record_config
 from gateway.http.webapp import build_app
 from gateway.migrations import upgrade
-from gateway.events import EventService, onvif_clients
-from gateway.events_store import EventStore
-from gateway.recordinglog import RecordingLog
+from camera_events.service import EventService, onvif_clients
+from camera_events.store import EventStore
+from evidence.recordinglog import RecordingLog
 from gateway.services import Services
-from gateway.statuslog import StatusLog
-from gateway.webrtc.sessions import WhepSessions
+from fleet.statushistory import StatusLog
+from webrtc.sessions import WhepSessions
 from onvif_adapters.ptz import PtzSessions
 from onvif_adapters.source import resolver_for
-from policy.accesslog import AccessLog
-from policy.dispositions import DispositionService
-from policy.tokenkeys import default_token_key_path, load_or_create_signing_key
-from policy.events import AccessAction, AccessEvent
-from policy.sessions import SessionStore
-from policy.throttle import LoginThrottle
-from policy.users import UserStore
+from policy.audit.accesslog import AccessLog
+from policy.dispositions.workflow import DispositionService
+from policy.dispositions.tokenkeys import default_token_key_path, load_or_create_signing_key
+from policy.audit.entries import AccessAction, AccessEvent
+from policy.identity.sessions import SessionStore
+from policy.identity.throttle import LoginThrottle
+from policy.identity.users import UserStore
 from recorder.service import Recorder
 from streams.camera import Camera
 

@@ -19,18 +19,18 @@ from core.configfile import load_settings
 from core.db import make_engine, make_sessionmaker
 from core.errors import ConfigError, PantauError
 from gateway import logsetup
-from gateway.accesslogging import key_path, open_access_log
+from policy.audit.setup import key_path, open_access_log
 from gateway.app import Gateway, with_demo
-from gateway.evidence import ExportRequest, export_cli, verify_bundle
+from evidence.bundles import ExportRequest, export_cli, verify_bundle
 from gateway.migrations import upgrade
 from onvif_adapters.discovery import discover, parse_target
-from policy.events import AccessAction, AccessEvent
-from policy.keys import load_or_create_key, public_key_text
-from policy.logcli import verify_log
-from policy.logrole import grant_app_role
-from policy.tokencli import verify_token_cli
-from policy.tokenkeys import default_token_key_path, public_path
-from policy.users import UserStore
+from policy.audit.entries import AccessAction, AccessEvent
+from policy.audit.signingkey import load_or_create_key, public_key_text
+from policy.audit.cli import verify_log
+from policy.audit.dbrole import grant_app_role
+from policy.dispositions.tokencli import verify_token_cli
+from policy.dispositions.tokenkeys import default_token_key_path, public_path
+from policy.identity.users import UserStore
 from recorder.verify import reindex_recordings, verify_recordings
 
 log = logging.getLogger("pantau")

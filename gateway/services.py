@@ -9,17 +9,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.config import Settings
-from policy.accesslog import AccessLog
-from policy.dispositions import DispositionService
-from policy.sessions import SessionStore
-from policy.throttle import LoginThrottle
-from policy.users import UserStore
+from policy.audit.accesslog import AccessLog
+from policy.dispositions.workflow import DispositionService
+from policy.identity.sessions import SessionStore
+from policy.identity.throttle import LoginThrottle
+from policy.identity.users import UserStore
 from onvif_adapters.ptz import PtzSessions
 from recorder.service import Recorder
-from gateway.camerastore import CameraStore
-from gateway.events import EventService
-from gateway.fleet import CameraFleet
-from gateway.webrtc.sessions import WhepSessions
+from fleet.camerastore import CameraStore
+from camera_events.service import EventService
+from fleet.camerafleet import CameraFleet
+from webrtc.sessions import WhepSessions
 from streams.camera import Camera
 
 

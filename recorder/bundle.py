@@ -1,6 +1,6 @@
 """Evidence bundles, the recording half: which sealed segments and gaps a window holds, the
 segments copied untouched into a zip (re-hashed while copied, checked against the index), and
-the manifest that lists them. The access-log half is policy/bundleproof.py; gateway/evidence.py
+the manifest that lists them. The access-log half is policy/audit/bundleproof.py; evidence/bundles.py
 puts the two together; recorder/bundlecheck.py checks this half offline.
 
 The files go in byte for byte: no remux, no cut. A court gets the recorder's own files, whose

@@ -10,7 +10,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.clock import Clock
 from core.errors import BadRequest, Conflict, NotFound
-from recorder.events import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
+from recorder.reports import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
 from recorder.models import Hold, Segment
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.config import RecordingConfig
-from recorder.events import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
+from recorder.reports import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
 from recorder.holds import held
 from recorder.models import Deletion, Segment
 from recorder.segmentfile import fsync_dir

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.clock import Clock
 from core.config import Settings
 from core.taskmap import TaskMap
-from recorder.events import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
+from recorder.reports import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
 from recorder.holds import HoldStore
 from recorder.index import SegmentIndex
 from recorder.models import Deletion, Segment

@@ -11,7 +11,7 @@ from fractions import Fraction
 from typing import Any
 
 from core.clock import Clock
-from recorder.events import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
+from recorder.reports import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
 from recorder.index import SegmentIndex
 from recorder.muxer import recordable
 from recorder.muxthread import Failed, MuxThread, Result, Sealed

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import text
 
 from core.config import CameraConfig
-from policy.keys import load_verifier
-from policy.logexport import verify_export
-from policy.merkle import verify_inclusion
+from policy.audit.signingkey import load_verifier
+from policy.audit.export import verify_export
+from policy.audit.merkle import verify_inclusion
 from tests.gatewayutil import Client, make_settings, running_gateway
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,7 +117,7 @@ async def test_auditor_verifies_an_export_offline_with_only_the_public_key(tmp_p
     verifier = load_verifier(offline / "log.pub", "pantau/access-log")
     result = verify_export(offline / "log.jsonl", verifier, origin="pantau/access-log")
     assert result.ok, result.summary()
-    from policy.logformat import leaf_of
+    from policy.audit.encoding import leaf_of
 
     entry = next(e for e in log if e["seq"] == 2)
     payload = json.dumps(entry["payload"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -14,8 +14,8 @@ from core.clock import ManualClock
 from core.config import CameraConfig
 from core.db import make_engine, make_sessionmaker
 from gateway.app import INITIAL_PASSWORD_FILE
-from policy.sessions import SessionStore
-from policy.users import UserStore
+from policy.identity.sessions import SessionStore
+from policy.identity.users import UserStore
 from tests.gatewayutil import Client, make_settings, running_gateway
 
 PROTECTED = [
@@ -163,7 +163,7 @@ async def test_tokens_expire_and_disabled_users_lose_access(db_url: str) -> None
         token, _ = await sessions.issue(who, "127.0.0.1")
         from sqlalchemy import update
 
-        from policy.models import User
+        from policy.identity.models import User
 
         async with db() as session:
             await session.execute(update(User).where(User.username == "eve").values(disabled=True))

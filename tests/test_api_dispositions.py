@@ -10,8 +10,8 @@ from typing import Any
 import aiohttp
 
 from core.config import CameraConfig
-from policy.dispositions import DispositionService
-from policy.tokencli import verify_offline, verify_token_cli
+from policy.dispositions.workflow import DispositionService
+from policy.dispositions.tokencli import verify_offline, verify_token_cli
 from tests.gatewayutil import Client, make_settings, running_gateway
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(200)

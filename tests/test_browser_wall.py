@@ -24,7 +24,7 @@ import aiohttp
 import pytest
 
 from core.config import CameraConfig
-from onvif_adapters.events import CameraEvent
+from onvif_adapters.subscription import CameraEvent
 from onvif_adapters.topics import EventKind
 from tests.browser import CHROMIUM, Page, chromium
 from tests.fixtures_camera import CameraServer

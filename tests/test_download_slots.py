@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from core.errors import Unavailable
-from gateway.http.mediamtx import DownloadSlots
+from gateway.http.downloads import DownloadSlots
 from gateway.http.problems import problem_middleware
 
 

@@ -30,9 +30,9 @@ from core.clock import SystemClock
 from core.config import CameraConfig
 from gateway.cli import main
 from gateway.migrations import upgrade
-from policy.keys import public_key_text
-from policy.signednote import Checkpoint, NoteSigner
-from recorder.events import RecordingEventKind
+from policy.audit.signingkey import public_key_text
+from policy.audit.signednote import Checkpoint, NoteSigner
+from recorder.reports import RecordingEventKind
 from recorder.models import Segment
 from streams.camera import Camera
 from tests.fixtures_camera import CameraServer

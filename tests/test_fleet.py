@@ -10,7 +10,7 @@ import pytest
 
 from core.config import CameraConfig
 from core.errors import NotFound
-from gateway.fleet import CameraFleet
+from fleet.camerafleet import CameraFleet
 
 
 @dataclass

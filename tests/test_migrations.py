@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 async def test_schema_matches_models(db_url: str) -> None:
-    import policy.models  # noqa: F401
+    import policy.identity.models  # noqa: F401
     import streams.models  # noqa: F401
 
     def diff(conn: Connection) -> list[object]:

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from core.clock import SystemClock
-from gateway.webrtc.playback import Player, PlaybackPlan
+from webrtc.playback import Player, PlaybackPlan
 
 
 def _player() -> Player:

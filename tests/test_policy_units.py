@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from core.clock import ManualClock
-from policy.passwords import hash_password, verify_password
-from policy.throttle import LoginThrottle
+from policy.identity.passwords import hash_password, verify_password
+from policy.identity.throttle import LoginThrottle
 
 
 def test_password_round_trip_and_salting() -> None:

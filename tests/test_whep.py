@@ -271,7 +271,7 @@ async def test_signing_out_ends_the_viewers_live_session(
     tmp_path: Path, camera_server: Callable[..., CameraServer], monkeypatch: Any
 ) -> None:
     from gateway.http.auth import SIGNED_OUT
-    from gateway.webrtc import sessions as sessions_module
+    from webrtc import sessions as sessions_module
 
     monkeypatch.setattr(sessions_module, "SIGN_IN_CHECK_S", 0.3)
     server = camera_server({"live": "ball"})

@@ -26,7 +26,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from core.clock import SystemClock
 from core.config import CameraConfig
-from gateway.webrtc.playbackfeed import Finished, Frame, Gap, frames_in_window
+from webrtc.playbackfeed import Finished, Frame, Gap, frames_in_window
 from recorder.reader import GapMarker, ReadItem, SegmentOpened
 from streams.packet import MediaPacket, StreamInfo
 from tests.fixtures_camera import CameraServer

@@ -9,14 +9,14 @@ from typing import Any
 from aiohttp import web
 
 from core.errors import BadRequest
-from gateway.accesslogging import key_path
+from policy.audit.setup import key_path
 from gateway.http.guard import authorize
-from gateway.http.keys import SERVICES
+from gateway.http.appkeys import SERVICES
 from policy.decision import Action
-from policy.events import AccessAction, AccessEvent
-from policy.keys import load_key, public_key_text
-from policy.logexport import export_log
-from policy.logstore import consistency_proof, inclusion_proof, iter_entries, latest_checkpoint, read_checkpoints
+from policy.audit.entries import AccessAction, AccessEvent
+from policy.audit.signingkey import load_key, public_key_text
+from policy.audit.export import export_log
+from policy.audit.reader import consistency_proof, inclusion_proof, iter_entries, latest_checkpoint, read_checkpoints
 
 routes = web.RouteTableDef()
 

@@ -11,9 +11,9 @@ from aiohttp.typedefs import Handler
 
 from core.config import ROLES
 from core.errors import Forbidden, Unauthorized
-from gateway.http.keys import SERVICES
-from policy.sessions import TOKEN_PREFIX
-from policy.users import Principal
+from gateway.http.appkeys import SERVICES
+from policy.identity.sessions import TOKEN_PREFIX
+from policy.identity.users import Principal
 
 log = logging.getLogger(__name__)
 

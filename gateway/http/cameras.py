@@ -7,10 +7,10 @@ from aiohttp import web
 from sqlalchemy import select
 
 from core.errors import BadRequest, NotFound, Unavailable
-from gateway.events import onvif_source
+from camera_events.service import onvif_source
 from gateway.http.auth import require_role
 from gateway.http.guard import authorize, decision_for
-from gateway.http.keys import SERVICES
+from gateway.http.appkeys import SERVICES
 from gateway.http.params import query_time
 from gateway.http.views import camera_detail, camera_summary, iso
 from onvif_adapters.source import OnvifSource

@@ -15,14 +15,14 @@ from core.errors import BadRequest, NotFound, Unauthorized, Unavailable
 from gateway.http.auth import principal
 from core.errors import PayloadTooLarge, UnsupportedMediaType
 from gateway.http.body import read_json
-from gateway.http.keys import SERVICES
+from gateway.http.appkeys import SERVICES
 from gateway.http.params import rfc3339
 from gateway.http.views import iso
-from policy.dispmodels import RequestStatus
-from policy.dispforms import DispositionInfo, RequestForm, RequestInfo
-from policy.dispositions import DispositionService
-from policy.keys import public_key_pem
-from policy.users import Principal
+from policy.dispositions.models import RequestStatus
+from policy.dispositions.forms import DispositionInfo, RequestForm, RequestInfo
+from policy.dispositions.workflow import DispositionService
+from policy.audit.signingkey import public_key_pem
+from policy.identity.users import Principal
 
 routes = web.RouteTableDef()
 

@@ -14,10 +14,10 @@ from aiohttp import web
 
 from core.errors import Forbidden, NotFound
 from gateway.http.auth import require_role
-from gateway.http.keys import SERVICES
+from gateway.http.appkeys import SERVICES
 from policy.decision import Action, Context, Decision, ObligationKind, Reason, Resource, Subject, decide
-from policy.events import AccessAction, AccessEvent
-from policy.users import Principal
+from policy.audit.entries import AccessAction, AccessEvent
+from policy.identity.users import Principal
 from streams.camera import Camera
 
 

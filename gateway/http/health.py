@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from gateway.http.auth import principal
 from gateway.http.guard import authorize
-from gateway.http.keys import SERVICES
+from gateway.http.appkeys import SERVICES
 from gateway.http.metrics import REGISTRY
 from gateway.http.views import health_checks, iso
 from gateway.services import Services

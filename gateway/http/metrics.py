@@ -10,7 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from gateway.services import Services
-from gateway.webrtc.sessions import SessionKind
+from webrtc.sessions import SessionKind
 from recorder.status import StorageStatus
 from streams.state import CameraState
 

@@ -17,16 +17,16 @@ from pydantic import ValidationError
 
 from core.config import CameraConfig
 from core.errors import BadRequest, Conflict, NotFound, Unavailable, Unprocessable
-from gateway.camerastore import CameraStore
-from gateway.fleet import CameraFleet
+from fleet.camerastore import CameraStore
+from fleet.camerafleet import CameraFleet
 from gateway.http.body import read_json
 from gateway.http.guard import authorize
-from gateway.http.keys import SERVICES
+from gateway.http.appkeys import SERVICES
 from gateway.http.views import camera_detail
 from gateway.services import Services
 from policy.decision import Action
-from policy.events import AccessAction, AccessEvent
-from policy.users import Principal
+from policy.audit.entries import AccessAction, AccessEvent
+from policy.identity.users import Principal
 
 routes = web.RouteTableDef()
 

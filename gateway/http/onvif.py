@@ -14,7 +14,7 @@ from aiohttp import web
 from core.errors import BadRequest
 from gateway.http.body import read_json
 from gateway.http.guard import authorize
-from gateway.http.keys import SERVICES
+from gateway.http.appkeys import SERVICES
 from onvif_adapters.discovery import discover, parse_target
 from policy.decision import Action
 

@@ -15,10 +15,10 @@ from aiohttp import web
 from core.errors import BadRequest, NotFound, Unavailable
 from gateway.http.auth import disposition_token, require_role, sign_in_watch
 from gateway.http.guard import authorize
-from gateway.http.keys import SERVICES
+from gateway.http.appkeys import SERVICES
 from gateway.http.params import rfc3339
 from gateway.http.whep import created, read_offer, webrtc_sessions
-from gateway.webrtc.playback import MAX_RATE, PlaybackPlan
+from webrtc.playback import MAX_RATE, PlaybackPlan
 from policy.decision import Action, Decision, ObligationKind
 
 routes = web.RouteTableDef()

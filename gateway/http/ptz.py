@@ -14,16 +14,16 @@ from typing import Any
 from aiohttp import web
 
 from core.errors import BadRequest, Conflict, NotFound, PantauError, Unavailable, Unprocessable
-from gateway.events import onvif_source
+from camera_events.service import onvif_source
 from gateway.http.auth import require_role
 from gateway.http.body import read_json
 from gateway.http.guard import authorize
-from gateway.http.keys import SERVICES
+from gateway.http.appkeys import SERVICES
 from onvif_adapters.errors import OnvifError
 from onvif_adapters.ptz import MoveMode, PtzControl, PtzMove, PtzStatus
 from policy.decision import Action
-from policy.events import AccessAction, AccessEvent, Scalar
-from policy.users import Principal
+from policy.audit.entries import AccessAction, AccessEvent, Scalar
+from policy.identity.users import Principal
 from streams.camera import Camera
 
 routes = web.RouteTableDef()

@@ -10,12 +10,12 @@ from aiohttp import web
 from core.errors import BadRequest, NotFound, Unavailable
 from gateway.http.auth import require_role
 from gateway.http.body import read_json
-from gateway.http.keys import SERVICES
+from gateway.http.appkeys import SERVICES
 from gateway.http.params import rfc3339
 from gateway.http.views import iso
 from gateway.http.guard import authorize, decision_for
 from policy.decision import Action
-from policy.users import Principal
+from policy.identity.users import Principal
 from recorder.models import Hold
 from recorder.service import Recorder
 

@@ -9,9 +9,9 @@ from aiohttp import web
 from core.errors import BadRequest, TooManyRequests, Unauthorized
 from gateway.http.auth import bearer, require_role
 from gateway.http.body import read_json
-from gateway.http.keys import SERVICES
+from gateway.http.appkeys import SERVICES
 from gateway.http.views import iso
-from policy.events import AccessAction, AccessEvent
+from policy.audit.entries import AccessAction, AccessEvent
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

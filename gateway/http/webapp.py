@@ -7,10 +7,10 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway.http import accesslog, cameras, dispositions, health, onboarding, openapi, playback, recordings, session, whep
-from gateway.http import events, mediamtx, onvif, ptz
+from gateway.http import camera_events, downloads, onvif, ptz
 from gateway.http.auth import auth_middleware
 from gateway.http.cors import setup_cors
-from gateway.http.keys import SERVICES
+from gateway.http.appkeys import SERVICES
 from gateway.http.metrics import REGISTRY, build_registry
 from gateway.http.problems import problem_middleware
 from gateway.services import Services
@@ -30,19 +30,19 @@ def build_app(services: Services) -> web.Application:
     app = web.Application(middlewares=[problem_middleware, auth_middleware], client_max_size=MAX_BODY)
     app[SERVICES] = services
     app[REGISTRY] = build_registry(services)
-    app[mediamtx.DOWNLOADS] = mediamtx.DownloadSlots(services.settings.recording.max_downloads)
+    app[downloads.DOWNLOADS] = downloads.DownloadSlots(services.settings.recording.max_downloads)
     app.add_routes(health.routes)
     app.add_routes(session.routes)
     app.add_routes(cameras.routes)
     app.add_routes(ptz.routes)
-    app.add_routes(events.routes)
+    app.add_routes(camera_events.routes)
     app.add_routes(onboarding.routes)
     app.add_routes(onvif.routes)
     app.add_routes(openapi.routes)
     app.add_routes(dispositions.routes)
     app.add_routes(accesslog.routes)
     app.add_routes(recordings.routes)
-    app.add_routes(mediamtx.routes)
+    app.add_routes(downloads.routes)
     app.add_routes(whep.routes)
     app.add_routes(playback.routes)
     app.router.add_get("/", _index)

@@ -10,8 +10,8 @@ from aiohttp import web
 from core.errors import BadRequest, NotFound, PayloadTooLarge, Unavailable, Unprocessable, UnsupportedMediaType
 from gateway.http.auth import disposition_token, require_role, sign_in_watch
 from gateway.http.guard import authorize
-from gateway.http.keys import SERVICES
-from gateway.webrtc.sessions import WhepSessions
+from gateway.http.appkeys import SERVICES
+from webrtc.sessions import WhepSessions
 from policy.decision import Action
 
 routes = web.RouteTableDef()

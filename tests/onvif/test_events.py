@@ -9,9 +9,9 @@ import pytest
 
 from core.clock import SystemClock
 from core.config import CameraConfig, EventsConfig, HealthConfig
-from gateway.events import EventService
+from camera_events.service import EventService
 from onvif_adapters.client import OnvifClient
-from onvif_adapters.events import CameraEvent, EventSubscriber, SubscriptionSettings
+from onvif_adapters.subscription import CameraEvent, EventSubscriber, SubscriptionSettings
 from onvif_adapters.topics import EventKind
 from streams.camera import Camera
 from tests.fixtures_camera import SilentCamera

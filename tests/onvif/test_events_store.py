@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from core.clock import ManualClock
 from core.db import make_engine, make_sessionmaker
-from gateway.events_store import EventStore
-from onvif_adapters.events import CameraEvent
+from camera_events.store import EventStore
+from onvif_adapters.subscription import CameraEvent
 from onvif_adapters.topics import EventKind
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.clock import ManualClock
 from core.db import make_engine
-from policy.accesslog import AccessLog
-from policy.events import AccessAction, AccessEvent
-from policy.signednote import NoteSigner
+from policy.audit.accesslog import AccessLog
+from policy.audit.entries import AccessAction, AccessEvent
+from policy.audit.signednote import NoteSigner
 
 ORIGIN = "pantau/access-log"
 ACTIONS = list(AccessAction)

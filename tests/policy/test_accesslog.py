@@ -13,14 +13,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from core.db import make_engine
-from policy.accesslog import AccessLog, AccessLogTampered
-from policy.events import AccessAction, AccessEvent
-from policy.logcli import verify_database
-from policy.logformat import entry_hash, leaf_of, payload_for
-from policy.logstore import consistency_proof, inclusion_proof, iter_entries, read_checkpoints
-from policy.merkle import verify_consistency, verify_inclusion
-from policy.signednote import open_checkpoint
-from policy.witness import FileWitness, HttpWitness, read_witness_file
+from policy.audit.accesslog import AccessLog, AccessLogTampered
+from policy.audit.entries import AccessAction, AccessEvent
+from policy.audit.cli import verify_database
+from policy.audit.encoding import entry_hash, leaf_of, payload_for
+from policy.audit.reader import consistency_proof, inclusion_proof, iter_entries, read_checkpoints
+from policy.audit.merkle import verify_consistency, verify_inclusion
+from policy.audit.signednote import open_checkpoint
+from policy.audit.witness import FileWitness, HttpWitness, read_witness_file
 
 from .logutil import ORIGIN, bypass_triggers, event, new_signer, open_log
 

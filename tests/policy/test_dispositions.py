@@ -19,18 +19,18 @@ from core.clock import ManualClock
 from core.config import AccessConfig
 from core.db import make_engine, make_sessionmaker
 from core.errors import BadRequest, Conflict, Forbidden
-from policy import tokens
-from policy.accesslog import AccessLog
+from policy.dispositions import tokens
+from policy.audit.accesslog import AccessLog
 from policy.decision import Action, Reason
-from policy.dispmodels import Disposition
+from policy.dispositions.models import Disposition
 from core.errors import UnsupportedMediaType
-from policy.dispforms import RequestForm
-from policy.dispositions import DispositionService
-from policy.events import AccessAction, AccessEvent
-from policy.keys import signer
-from policy.logstore import iter_entries
-from policy.tokens import DispositionClaims, TokenRejected
-from policy.users import Principal, UserStore
+from policy.dispositions.forms import RequestForm
+from policy.dispositions.workflow import DispositionService
+from policy.audit.entries import AccessAction, AccessEvent
+from policy.audit.signingkey import signer
+from policy.audit.reader import iter_entries
+from policy.dispositions.tokens import DispositionClaims, TokenRejected
+from policy.identity.users import Principal, UserStore
 
 T0 = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
 PDF = b"%PDF-1.4\n% letter from Polres\n" + bytes(range(256)) * 4

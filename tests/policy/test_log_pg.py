@@ -13,9 +13,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from core.db import make_engine
-from policy.logcli import verify_database
-from policy.logrole import app_role_grants, grant_app_role
-from policy.logstore import iter_entries
+from policy.audit.cli import verify_database
+from policy.audit.dbrole import app_role_grants, grant_app_role
+from policy.audit.reader import iter_entries
 
 from .logutil import ORIGIN, event, new_signer, open_log
 
@@ -27,8 +27,8 @@ WORKER = r'''
 import asyncio, sys
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from core.db import make_engine
-from policy.accesslog import AccessLog
-from policy.signednote import NoteSigner
+from policy.audit.accesslog import AccessLog
+from policy.audit.signednote import NoteSigner
 from tests.policy.logutil import ORIGIN, event
 
 async def writer(url, signer, w, n):
@@ -108,7 +108,7 @@ async def test_32_writers_in_4_processes_no_fork_no_gap(db_url: str, tmp_path: P
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-    from policy.signednote import NoteSigner
+    from policy.audit.signednote import NoteSigner
 
     await ensure_app_role(db_url)
     key = Ed25519PrivateKey.generate()

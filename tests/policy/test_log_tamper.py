@@ -15,14 +15,14 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from policy.accesslog import AccessLog
-from policy.logcli import verify_database
-from policy.logformat import StoredCheckpoint, entry_hash
-from policy.logmodels import AccessLogCheckpoint, AccessLogEntry
-from policy.logstore import iter_entries, read_checkpoints
-from policy.logverify import LogVerifier, VerifyResult
-from policy.signednote import NoteSigner
-from policy.witness import FileWitness, read_witness_file
+from policy.audit.accesslog import AccessLog
+from policy.audit.cli import verify_database
+from policy.audit.encoding import StoredCheckpoint, entry_hash
+from policy.audit.models import AccessLogCheckpoint, AccessLogEntry
+from policy.audit.reader import iter_entries, read_checkpoints
+from policy.audit.verify import LogVerifier, VerifyResult
+from policy.audit.signednote import NoteSigner
+from policy.audit.witness import FileWitness, read_witness_file
 
 from .logutil import ORIGIN, bypass_triggers, event, new_signer, open_log
 

@@ -9,11 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from policy.keys import load_or_create_key, public_key_text, signer
-from policy.logcli import verify_log
-from policy.logexport import export_log, verify_export
-from policy.logformat import GENESIS_PREV, LogEntry, entry_hash, payload_for
-from policy.logverify import verify_entries
+from policy.audit.signingkey import load_or_create_key, public_key_text, signer
+from policy.audit.cli import verify_log
+from policy.audit.export import export_log, verify_export
+from policy.audit.encoding import GENESIS_PREV, LogEntry, entry_hash, payload_for
+from policy.audit.verify import verify_entries
 
 from .logutil import ORIGIN, event, new_signer, open_log
 
@@ -74,7 +74,7 @@ async def test_slice_export_verifies_offline_and_tampering_is_named(db_url: str,
 
 
 def load_verifier_from(pub: Path):  # type: ignore[no-untyped-def]
-    from policy.keys import load_verifier
+    from policy.audit.signingkey import load_verifier
 
     return load_verifier(pub, ORIGIN)
 
@@ -87,7 +87,7 @@ async def test_cli_helper_verifies_database_in_a_fresh_process(tmp_path: Path) -
     key_path = tmp_path / "k.pem"
     await make_log(url, key_path, n=25)
     code = (
-        "import sys; from pathlib import Path; from policy.logcli import verify_log; "
+        "import sys; from pathlib import Path; from policy.audit.cli import verify_log; "
         f"sys.exit(verify_log({url!r}, Path({str(key_path)!r}), origin={ORIGIN!r}))"
     )
     proc = await asyncio.to_thread(

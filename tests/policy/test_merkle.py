@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policy.merkle import (
+from policy.audit.merkle import (
     EMPTY_ROOT,
     CompactRange,
     MerkleTree,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from policy.keys import load_key, load_or_create_key, load_verifier, public_key_pem, public_key_text, signer
-from policy.signednote import (
+from policy.audit.signingkey import load_key, load_or_create_key, load_verifier, public_key_pem, public_key_text, signer
+from policy.audit.signednote import (
     Checkpoint,
     NoteError,
     NoteSigner,

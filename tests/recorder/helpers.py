@@ -14,7 +14,7 @@ from sqlalchemy import select
 from core.clock import SystemClock
 from core.config import CameraConfig, Settings
 from core.db import make_engine, make_sessionmaker
-from recorder.events import LogOnlySink
+from recorder.reports import LogOnlySink
 from recorder.models import Gap, Segment
 from recorder.service import Recorder
 from streams.camera import Camera

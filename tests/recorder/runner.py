@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from core.clock import SystemClock  # noqa: E402
 from core.config import CameraConfig, Settings  # noqa: E402
 from core.db import make_engine, make_sessionmaker  # noqa: E402
-from recorder.events import LogOnlySink  # noqa: E402
+from recorder.reports import LogOnlySink  # noqa: E402
 from recorder.service import Recorder  # noqa: E402
 from streams.camera import Camera  # noqa: E402
 

@@ -1,0 +1,1 @@
+"""Who is who: users and roles, password hashing, bearer sessions, sign-in throttling."""

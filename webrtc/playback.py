@@ -1,0 +1,336 @@
+"""Playing a recorded window to one WHEP viewer: real-time pacing, pause, seek, speed, gaps.
+
+The player reads the recorder ahead of time (one bounded queue), paces frames by their recorded
+times divided by the speed, and stamps each with the time it is due on an output clock that
+never stops, so a browser plays pauses, gaps and speed changes smoothly. Every frame passes
+`frames_in_window`: nothing outside the authorized window is ever handed to aiortc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import aclosing
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+
+import av
+from aiortc import RTCDataChannel
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from core.clock import Clock
+from core.errors import PantauError
+from webrtc.playbackcontrol import CHANNEL_LABEL, ControlError, Pause, Play, Seek, Speed, event, parse_command
+from webrtc.playbackfeed import FeedItem, Finished, Frame, Gap, Recordings, frames_in_window, iso
+
+log = logging.getLogger(__name__)
+
+VIDEO_CLOCK = Fraction(1, 90_000)
+MIN_RATE, MAX_RATE = 0.5, 8.0
+# Frames read ahead of the viewer: about 10 s of 25 fps video, so a segment boundary
+# (hash check and demux of the next file in a worker thread) never stalls the picture.
+READ_AHEAD = 256
+# A frame more than this late (the machine stalled) restarts the pacing clock instead of
+# bursting everything that is overdue at once.
+LATE_S = 1.0
+POSITION_EVERY_S = 1.0
+# How often the grant is checked again (revocation in any process, expiry): within the 1-2 s
+# the disposition workflow promises.
+CHECK_EVERY_S = 1.0
+# After the window is played out the session stays for a seek back this long, then ends.
+END_LINGER_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackPlan:
+    """An authorized playback: what may be sent, to whom, under which grant."""
+
+    camera: str
+    start: datetime
+    end: datetime
+    viewer: str  # username, or the grantee of a disposition
+    role: str | None  # None for a disposition token holder
+    client: str | None
+    max_rate: float
+    watermark: str | None = None
+    token_id: str | None = None
+    request_id: str | None = None
+    token_sha256: str | None = None  # lets the token's holder end the session (DELETE)
+    expires: datetime | None = None
+    #: Why the grant no longer stands (revoked), or None while it does; asked every CHECK_EVERY_S.
+    revoked: Callable[[], Awaitable[str | None]] | None = None
+
+
+@dataclass
+class SentRange:
+    """What was actually handed to the viewer, for PLAYBACK_STOP."""
+
+    first: float | None = None
+    last: float | None = None
+    frames: int = 0
+    bytes: int = 0
+    seeks: int = 0
+
+    def add(self, frame: Frame) -> None:
+        self.first = frame.at if self.first is None else min(self.first, frame.at)
+        self.last = frame.at if self.last is None else max(self.last, frame.at)
+        self.frames += 1
+        self.bytes += len(frame.data)
+
+
+class Player:
+    """One viewer's playback: `run()` reads and watches (cancel to stop), `next_packet()` paces."""
+
+    def __init__(self, plan: PlaybackPlan, recordings: Recordings, clock: Clock,
+                 on_sent: Callable[[int], None] | None = None) -> None:
+        self.plan = plan
+        self.sent = SentRange()
+        self._recordings = recordings
+        self._clock = clock
+        self._on_sent = on_sent
+        # Real time, unless the policy caps the rate below it.
+        self._top_rate = min(MAX_RATE, plan.max_rate)
+        self._rate = min(1.0, self._top_rate)
+        self._paused = False
+        self._at_end: float | None = None  # loop time the window was played out
+        self._stopped = False
+        self._origin = plan.start  # where the current read began
+        self._epoch = 0  # bumped by each seek; queued items of an older epoch are dropped
+        self._queue: asyncio.Queue[tuple[int, FeedItem]] = asyncio.Queue(READ_AHEAD)
+        self._reseek = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._pending: Frame | None = None
+        self._anchor: tuple[float, float] | None = None  # (loop time, recorded time) in step
+        self._out_origin: float | None = None
+        self._last_stamp = -1
+        self._position = plan.start.timestamp()
+        self._channel: RTCDataChannel | None = None
+
+    # -- reading ahead --------------------------------------------------------------------
+
+    async def run(self, end_session: Callable[[str], None]) -> None:
+        """Read the window (again after each seek), report position, and end the session when
+        the grant lapses or the played-out window is left alone; until cancelled."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._feed())
+            tasks.create_task(self._report())
+            tasks.create_task(self._watch(end_session))
+
+    async def _feed(self) -> None:
+        while True:
+            self._reseek.clear()
+            async with asyncio.TaskGroup() as tasks:
+                reading = tasks.create_task(self._read(self._epoch, self._origin))
+                await self._reseek.wait()
+                reading.cancel()
+
+    async def _read(self, epoch: int, origin: datetime) -> None:
+        plan = self.plan
+        try:
+            items = self._recordings.read(plan.camera, origin, plan.end)
+            async with aclosing(frames_in_window(items, origin, plan.end)) as feed:
+                async for item in feed:
+                    await self._queue.put((epoch, item))
+                    if isinstance(item, Finished):
+                        return
+        except PantauError as exc:  # e.g. a segment that fails its hash check is never sent
+            log.warning("camera %s: playback stopped reading: %s", plan.camera, exc.detail,
+                        extra={"camera": plan.camera})
+            await self._queue.put((epoch, Finished(exc.detail)))
+            return
+        await self._queue.put((epoch, Finished()))
+
+    # -- pacing ---------------------------------------------------------------------------
+
+    async def next_packet(self) -> av.Packet:
+        """The next frame, at its time; waits while paused or played out. MediaStreamError when stopped."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._stopped:
+                raise MediaStreamError
+            if self._paused or self._at_end is not None:
+                await self._wait_wake(None)
+                continue
+            if self._pending is None:
+                epoch, item = await self._queue.get()
+                if epoch != self._epoch:
+                    continue
+                if isinstance(item, Gap):
+                    self._send(event("gap", start=iso(item.start), end=iso(item.end), reason=item.reason))
+                    self._anchor = None  # skipped: the next frame is due at once
+                elif isinstance(item, Finished):
+                    if item.error:
+                        self._send(event("error", detail=item.error))
+                    self._at_end = loop.time()
+                    self._send(event("end", at=iso(self._position)))
+                else:
+                    self._pending = item
+                continue  # paused or stopped meanwhile? look again
+            frame = self._pending
+            now = loop.time()
+            if self._anchor is None or now - self._due(frame) > LATE_S:
+                self._anchor = (now, frame.at)
+            due = self._due(frame)
+            if due > now and not await self._wait_wake(due - now):
+                continue  # a command came: look again
+            self._pending = None
+            return self._packet(frame, due)
+
+    def _due(self, frame: Frame) -> float:
+        assert self._anchor is not None
+        started, at = self._anchor
+        return started + (frame.at - at) / self._rate
+
+    async def _wait_wake(self, delay: float | None) -> bool:
+        """Sleep until a command wakes us (False) or `delay` seconds pass (True)."""
+        self._wake.clear()
+        try:
+            async with asyncio.timeout(delay):
+                await self._wake.wait()
+        except TimeoutError:
+            # A command may land in the same loop turn as the deadline: the timer then cancels a
+            # wait that was already woken. The command wins, or a frame would go out after Pause.
+            return not self._wake.is_set()
+        return False
+
+    def _packet(self, frame: Frame, due: float) -> av.Packet:
+        if self._out_origin is None:
+            self._out_origin = due
+        # The output clock is the viewer's: it runs on through pauses, gaps and speed changes.
+        stamp = max(self._last_stamp + 1, round((due - self._out_origin) / VIDEO_CLOCK))
+        self._last_stamp = stamp
+        self._position = frame.at
+        self.sent.add(frame)
+        if self._on_sent is not None:
+            self._on_sent(len(frame.data))
+        packet = av.Packet(frame.data)
+        packet.pts = stamp
+        packet.dts = stamp
+        packet.time_base = VIDEO_CLOCK
+        return packet
+
+    def stop(self) -> None:
+        """No more frames; next_packet() raises MediaStreamError."""
+        self._stopped = True
+        self._wake.set()
+
+    # -- control ----------------------------------------------------------------------------
+
+    def attach(self, channel: RTCDataChannel) -> None:
+        """Take commands from the viewer's "control" channel (other channels are ignored)."""
+        if channel.label != CHANNEL_LABEL:
+            return
+        self._channel = channel
+
+        @channel.on("message")
+        def _on_message(message: str | bytes) -> None:
+            try:
+                self.command(message)
+            except ControlError as exc:
+                self._send(event("error", detail=exc.detail))
+
+        if self.plan.watermark:
+            self._send(event("watermark", text=self.plan.watermark))
+        self._send(self._position_event())
+
+    def command(self, message: str | bytes) -> None:
+        """Apply one control message; ControlError (nothing changed) when it is refused."""
+        command = parse_command(message)
+        loop = asyncio.get_running_loop()
+        if isinstance(command, Pause):
+            self._paused = True
+            self._anchor = None
+        elif isinstance(command, Play):
+            self._paused = False
+            self._anchor = None
+        elif isinstance(command, Speed):
+            top = self._top_rate
+            if not min(MIN_RATE, top) <= command.rate <= top:
+                raise ControlError(f"rate must be {min(MIN_RATE, top):g}-{top:g}")
+            if self._anchor is not None:
+                now = loop.time()
+                started, at = self._anchor
+                self._anchor = (now, at + (now - started) * self._rate)
+            self._rate = command.rate
+        elif isinstance(command, Seek):
+            plan = self.plan
+            if not plan.start <= command.to < plan.end:
+                raise ControlError(f"seek within the authorized window [{iso(plan.start.timestamp())}, "
+                                   f"{iso(plan.end.timestamp())})")
+            self._origin = command.to
+            self._epoch += 1
+            self._pending = None
+            self._anchor = None
+            self._at_end = None
+            self._position = command.to.timestamp()
+            self.sent.seeks += 1
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._reseek.set()
+        self._wake.set()
+        self._send(self._position_event())
+
+    # -- telling the viewer ---------------------------------------------------------------
+
+    def _position_event(self) -> str:
+        return event("position", at=iso(self._position), rate=self._rate, paused=self._paused)
+
+    def _send(self, message: str) -> None:
+        channel = self._channel
+        if channel is not None and channel.readyState == "open":
+            channel.send(message)
+
+    def say_closed(self, reason: str) -> None:
+        """Tell the viewer why the server ends the session (before the peer closes)."""
+        self._send(event("closed", reason=reason))
+
+    async def _report(self) -> None:
+        while True:
+            await asyncio.sleep(POSITION_EVERY_S)
+            self._send(self._position_event())
+
+    async def _watch(self, end_session: Callable[[str], None]) -> None:
+        plan = self.plan
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(CHECK_EVERY_S)
+            reason: str | None = None
+            if plan.expires is not None and self._clock.now() >= plan.expires:
+                reason = "the disposition token expired"
+            elif plan.revoked is not None:
+                try:
+                    reason = await plan.revoked()
+                except Exception:  # the database may be briefly unreachable: ask again next time
+                    log.warning("camera %s: could not check the playback's grant", plan.camera, exc_info=True)
+            if reason is None and self._at_end is not None and loop.time() - self._at_end > END_LINGER_S:
+                reason = "the window was played to its end"
+            if reason is not None:
+                self.say_closed(reason)
+                end_session(reason)
+                return
+
+
+class PlaybackTrack(MediaStreamTrack):
+    """The video track aiortc's sender pulls: H.264 from a Player, packetized, never decoded."""
+
+    kind = "video"
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Set once the playback is authorized, before the answer leaves: the offer is
+        # negotiated first so a malformed one costs a disposition no view.
+        self.player: Player | None = None
+
+    async def recv(self) -> av.Packet:  # type: ignore[override]
+        """The next access unit, Annex B, pts in 1/90000 s of the viewer's clock."""
+        if self.readyState != "live" or self.player is None:
+            raise MediaStreamError
+        return await self.player.next_packet()
+
+    def stop(self) -> None:
+        """End the track and the player's pacing."""
+        super().stop()
+        if self.player is not None:
+            self.player.stop()

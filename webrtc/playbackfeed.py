@@ -1,0 +1,104 @@
+"""What a playback may send: the recorder's items cut to the authorized window, to the frame."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from webrtc.hubtrack import annexb_parameter_sets, nal_types
+from recorder.reader import GapMarker, ReadItem, SegmentOpened
+from streams.packet import StreamInfo
+
+# Parameter-set NAL type (H.264 SPS); a keyframe without one gets the stream's SPS/PPS.
+NAL_SPS = 7
+
+
+class Recordings(Protocol):
+    """The part of recorder.reader.SegmentReader playback needs."""
+
+    def read(self, camera: str, start: datetime, end: datetime) -> AsyncIterator[ReadItem]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One H.264 access unit (Annex B, SPS/PPS before keyframes) and its recorded time."""
+
+    data: bytes
+    at: float  # UTC seconds since the epoch (the reader's wallclock)
+    keyframe: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """No recording in [start, end) of the window; skipped, and told to the viewer."""
+
+    start: float
+    end: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """Nothing more in the window; `error` when reading stopped early."""
+
+    error: str | None = None
+
+
+FeedItem = Frame | Gap | Finished
+
+
+def utc(at: float) -> datetime:
+    """A reader wallclock as an aware UTC datetime."""
+    return datetime.fromtimestamp(at, UTC)
+
+
+def iso(at: float) -> str:
+    """RFC 3339 with Z, to the microsecond."""
+    return utc(at).isoformat().replace("+00:00", "Z")
+
+
+async def frames_in_window(
+    items: AsyncIterator[ReadItem], start: datetime, end: datetime
+) -> AsyncGenerator[FeedItem, None]:
+    """H.264 frames with start <= time < end, beginning at the first keyframe at or after `start`
+    (and again after every gap), plus the gaps clipped to the window.
+
+    The reader starts at the keyframe at or before `start` so a decoder has context; passthrough
+    cannot use frames before `start` (they lie outside the window) nor begin mid-GOP, so the
+    first frame sent is the next keyframe. Audio and non-H.264 video are never sent.
+    """
+    t_start, t_end = start.timestamp(), end.timestamp()
+    try:
+        video: StreamInfo | None = None
+        parameter_sets = b""
+        need_keyframe = True
+        async for item in items:
+            if isinstance(item, SegmentOpened):
+                video = next((s for s in item.streams if s.kind == "video"), None)
+                if video is not None and video.codec != "h264":
+                    yield Finished(f"recorded as {video.codec}; WebRTC passthrough needs H.264")
+                    return
+                parameter_sets = annexb_parameter_sets(video.extradata) if video else b""
+                continue
+            if isinstance(item, GapMarker):
+                g_start, g_end = max(item.start.timestamp(), t_start), min(item.end.timestamp(), t_end)
+                if g_end > g_start:
+                    yield Gap(g_start, g_end, item.reason)
+                need_keyframe = True
+                continue
+            if video is None or item.stream != video.index or not t_start <= item.wallclock < t_end:
+                continue
+            if need_keyframe:
+                if not item.is_keyframe:
+                    continue
+                need_keyframe = False
+            data = item.data
+            if item.is_keyframe and parameter_sets and NAL_SPS not in nal_types(data):
+                data = parameter_sets + data
+            yield Frame(data, item.wallclock, item.is_keyframe)
+    finally:
+        close = getattr(items, "aclose", None)  # the reader's generator: let it end now, not at GC
+        if close is not None:
+            await close()
