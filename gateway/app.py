@@ -12,31 +12,31 @@ from pathlib import Path
 
 from aiohttp import web
 
+from camera_events.service import EventService, onvif_clients
+from camera_events.store import EventStore
 from core.clock import Clock, SystemClock
 from core.config import CameraConfig, Settings
 from core.db import make_engine, make_sessionmaker
-from fleet.camerastore import CameraStore
+from evidence.recordinglog import RecordingLog
 from fleet.camerafleet import CameraFleet
-from policy.audit.setup import open_access_log, record_config
+from fleet.camerastore import CameraStore
+from fleet.statushistory import StatusLog
 from gateway.http.webapp import build_app
 from gateway.migrations import upgrade
-from camera_events.service import EventService, onvif_clients
-from camera_events.store import EventStore
-from evidence.recordinglog import RecordingLog
 from gateway.services import Services
-from fleet.statushistory import StatusLog
-from webrtc.sessions import WhepSessions
 from onvif_adapters.ptz import PtzSessions
 from onvif_adapters.source import resolver_for
 from policy.audit.accesslog import AccessLog
-from policy.dispositions.workflow import DispositionService
-from policy.dispositions.tokenkeys import default_token_key_path, load_or_create_signing_key
 from policy.audit.entries import AccessAction, AccessEvent
+from policy.audit.setup import open_access_log, record_config
+from policy.dispositions.tokenkeys import default_token_key_path, load_or_create_signing_key
+from policy.dispositions.workflow import DispositionService
 from policy.identity.sessions import SessionStore
 from policy.identity.throttle import LoginThrottle
 from policy.identity.users import UserStore
 from recorder.service import Recorder
 from streams.camera import Camera
+from webrtc.sessions import WhepSessions
 
 log = logging.getLogger(__name__)
 
@@ -69,68 +69,9 @@ class Gateway:
         if self.migrate and settings.database.migrate_on_start:
             await asyncio.to_thread(upgrade, settings.database_url)
         async with AsyncExitStack() as stack:
-            engine = make_engine(settings.database_url, echo=settings.database.echo)
-            stack.push_async_callback(engine.dispose)
-            db = make_sessionmaker(engine)
-            access_log = await open_access_log(settings, engine, self.clock)
-            users = UserStore(db, self.clock)
-            await record_config(settings, access_log)
-            await self._bootstrap_admin(users, access_log)
-            status_log = StatusLog(db)
-            camera_store = CameraStore(db, self.clock)
-            onboarded = await camera_store.load({c.id for c in settings.cameras})
-
-            def make_camera(cfg: CameraConfig) -> Camera:
-                return Camera(
-                    cfg, settings.camera_health(cfg), settings.hub.subscriber_queue, self.clock, status_log,
-                    resolver=resolver_for(cfg, settings.onvif),
-                )
-
-            fleet = CameraFleet(make_camera, [*settings.cameras, *onboarded])
-            cameras = fleet.cameras
-            recorder = Recorder(settings, db, self.clock, cameras, RecordingLog(access_log))
-            token_key = await asyncio.to_thread(
-                load_or_create_signing_key,
-                settings.access.disposition.key_path or default_token_key_path(settings.data_dir),
-            )
-            dispositions = DispositionService(
-                db, self.clock, settings.access, token_key, access_log, settings.data_dir,
-                {c.id: c.config.groups for c in cameras.values()},
-            )
-            fleet.on_added(recorder.camera_added)
-            fleet.on_added(lambda cam: dispositions.add_camera(cam.id, cam.config.groups))
-            event_store = EventStore(db, self.clock, settings.events.keep_days) if settings.events.store else None
-            events = EventService(settings.events, self.clock, cameras, onvif_clients, event_store)
-            fleet.on_added(events.camera_added)
-            ptz = PtzSessions()
-            stack.push_async_callback(ptz.aclose)
-            auth = settings.auth
-            webrtc = WhepSessions(access_log, self.clock)
-            # A camera changed while running: its viewers are told, its open segment is sealed,
-            # its event subscription and PTZ connection are closed, before the old source stops.
-            fleet.on_removed(lambda cam: webrtc.end_live(cam.id, "camera reconfigured by an administrator"))
-            fleet.on_removed(recorder.camera_removed)
-            fleet.on_removed(events.camera_removed)
-            fleet.on_removed(lambda cam: ptz.forget(cam.id))
-            services = Services(
-                settings=settings,
-                clock=self.clock,
-                engine=engine,
-                db=db,
-                users=users,
-                sessions=SessionStore(db, self.clock, auth.session_ttl_s),
-                throttle=LoginThrottle(self.clock, auth.max_failures, auth.failure_window_s, auth.lockout_s),
-                cameras=cameras,
-                started_at=self.clock.now(),
-                access_log=access_log,
-                dispositions=dispositions,
-                recorder=recorder,
-                webrtc=webrtc,
-                fleet=fleet,
-                events=events,
-                ptz=ptz,
-                camera_store=camera_store,
-            )
+            services, status_log = await assemble(settings, self.clock, stack)
+            await record_config(settings, services.access_log)
+            await self._bootstrap_admin(services.users, services.access_log)
             self.services = services
             runner = web.AppRunner(build_app(services), handle_signals=False, access_log=None)
             await runner.setup()
@@ -140,18 +81,18 @@ class Gateway:
             self.port = _bound_port(site)
             log.info(
                 "listening on http://%s:%d with %d camera(s)",
-                settings.server.host, self.port, len(cameras),
+                settings.server.host, self.port, len(services.cameras),
             )
             # The access log's checkpointer outlives every other task, so whatever they
             # record while stopping is still covered by a final signed checkpoint.
             async with asyncio.TaskGroup() as outer:
-                outer.create_task(access_log.run(), name="access-log")
+                outer.create_task(services.access_log.run(), name="access-log")
                 async with asyncio.TaskGroup() as tasks:
                     tasks.create_task(status_log.run(), name="status-log")
-                    tasks.create_task(recorder.run(), name="recorder")
-                    tasks.create_task(webrtc.run(), name="whep")
-                    tasks.create_task(events.run(), name="events")
-                    tasks.create_task(fleet.run(), name="cameras")
+                    tasks.create_task(services.recorder.run(), name="recorder")
+                    tasks.create_task(services.webrtc.run(), name="whep")
+                    tasks.create_task(services.events.run(), name="events")
+                    tasks.create_task(services.fleet.run(), name="cameras")
                     if on_ready is not None:
                         on_ready(self)
                     await asyncio.Event().wait()  # until cancelled
@@ -169,6 +110,71 @@ class Gateway:
         )
         _write_private(path, password + "\n")
         log.warning("no users yet: created user 'admin'; its password is in %s", path)
+
+
+async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> tuple[Services, StatusLog]:
+    """Build every part and wire them together; resources close with `stack`. Nothing runs yet:
+    the caller owns the tasks (`Gateway.run`), so tests can build the same parts without serving."""
+    engine = make_engine(settings.database_url, echo=settings.database.echo)
+    stack.push_async_callback(engine.dispose)
+    db = make_sessionmaker(engine)
+    access_log = await open_access_log(settings, engine, clock)
+    status_log = StatusLog(db)
+    camera_store = CameraStore(db, clock)
+    onboarded = await camera_store.load({c.id for c in settings.cameras})
+
+    def make_camera(cfg: CameraConfig) -> Camera:
+        return Camera(
+            cfg, settings.camera_health(cfg), settings.hub.subscriber_queue, clock, status_log,
+            resolver=resolver_for(cfg, settings.onvif),
+        )
+
+    fleet = CameraFleet(make_camera, [*settings.cameras, *onboarded])
+    cameras = fleet.cameras
+    recorder = Recorder(settings, db, clock, cameras, RecordingLog(access_log))
+    token_key = await asyncio.to_thread(
+        load_or_create_signing_key,
+        settings.access.disposition.key_path or default_token_key_path(settings.data_dir),
+    )
+    dispositions = DispositionService(
+        db, clock, settings.access, token_key, access_log, settings.data_dir,
+        {c.id: c.config.groups for c in cameras.values()},
+    )
+    fleet.on_added(recorder.camera_added)
+    fleet.on_added(lambda cam: dispositions.add_camera(cam.id, cam.config.groups))
+    event_store = EventStore(db, clock, settings.events.keep_days) if settings.events.store else None
+    events = EventService(settings.events, clock, cameras, onvif_clients, event_store)
+    fleet.on_added(events.camera_added)
+    ptz = PtzSessions()
+    stack.push_async_callback(ptz.aclose)
+    auth = settings.auth
+    webrtc = WhepSessions(access_log, clock)
+    # A camera changed while running: its viewers are told, its open segment is sealed,
+    # its event subscription and PTZ connection are closed, before the old source stops.
+    fleet.on_removed(lambda cam: webrtc.end_live(cam.id, "camera reconfigured by an administrator"))
+    fleet.on_removed(recorder.camera_removed)
+    fleet.on_removed(events.camera_removed)
+    fleet.on_removed(lambda cam: ptz.forget(cam.id))
+    services = Services(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        db=db,
+        users=UserStore(db, clock),
+        sessions=SessionStore(db, clock, auth.session_ttl_s),
+        throttle=LoginThrottle(clock, auth.max_failures, auth.failure_window_s, auth.lockout_s),
+        cameras=cameras,
+        started_at=clock.now(),
+        access_log=access_log,
+        dispositions=dispositions,
+        recorder=recorder,
+        webrtc=webrtc,
+        fleet=fleet,
+        events=events,
+        ptz=ptz,
+        camera_store=camera_store,
+    )
+    return services, status_log
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -7,25 +7,25 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from camera_events.service import EventService
 from core.clock import Clock
 from core.config import Settings
+from fleet.camerafleet import CameraFleet
+from fleet.camerastore import CameraStore
+from onvif_adapters.ptz import PtzSessions
 from policy.audit.accesslog import AccessLog
 from policy.dispositions.workflow import DispositionService
 from policy.identity.sessions import SessionStore
 from policy.identity.throttle import LoginThrottle
 from policy.identity.users import UserStore
-from onvif_adapters.ptz import PtzSessions
 from recorder.service import Recorder
-from fleet.camerastore import CameraStore
-from camera_events.service import EventService
-from fleet.camerafleet import CameraFleet
-from webrtc.sessions import WhepSessions
 from streams.camera import Camera
+from webrtc.sessions import WhepSessions
 
 
 @dataclass
 class Services:
-    """Everything a route may use, built once by `gateway.app.Gateway`."""
+    """Everything a route may use, built once by `gateway.app.assemble` (tests: `tests/servicesbuilder.py`)."""
 
     settings: Settings
     clock: Clock
@@ -38,20 +38,20 @@ class Services:
     started_at: datetime
     #: The signed, hash-chained access log every access and change is recorded in.
     access_log: AccessLog
-    #: Recording, holds, storage figures; None only in tests that build the app alone.
-    recorder: Recorder | None = None
-    #: The disposition workflow (playback requests, approvals, tokens); None until wired.
-    dispositions: DispositionService | None = None
-    #: WHEP live sessions (peer connections); None only in tests that build the app alone.
-    webrtc: WhepSessions | None = None
-    #: Runs the cameras and adds one while running; None only in tests that build the app alone.
-    fleet: CameraFleet | None = None
+    #: Recording, holds, storage figures, the playback reader.
+    recorder: Recorder
+    #: The disposition workflow (playback requests, approvals, tokens).
+    dispositions: DispositionService
+    #: WHEP sessions, live and playback (peer connections).
+    webrtc: WhepSessions
+    #: Runs the cameras and adds or changes one while running.
+    fleet: CameraFleet
     #: Cameras onboarded through the API (kept in the database).
-    camera_store: CameraStore | None = None
-    #: ONVIF camera events (subscriptions, recent buffer, live streams); None only in tests that build the app alone.
-    events: EventService | None = None
-    #: Open ONVIF PTZ connections per camera; None only in tests that build the app alone.
-    ptz: PtzSessions | None = None
+    camera_store: CameraStore
+    #: ONVIF camera events (subscriptions, recent buffer, live streams).
+    events: EventService
+    #: Open ONVIF PTZ connections per camera.
+    ptz: PtzSessions
 
     @property
     def configured_cameras(self) -> frozenset[str]:

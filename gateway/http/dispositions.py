@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from core.errors import BadRequest, NotFound, Unauthorized, Unavailable
+from core.errors import BadRequest, NotFound, Unauthorized
 from gateway.http.auth import principal
 from core.errors import PayloadTooLarge, UnsupportedMediaType
 from gateway.http.body import read_json
@@ -20,7 +20,6 @@ from gateway.http.params import rfc3339
 from gateway.http.views import iso
 from policy.dispositions.models import RequestStatus
 from policy.dispositions.forms import DispositionInfo, RequestForm, RequestInfo
-from policy.dispositions.workflow import DispositionService
 from policy.audit.signingkey import public_key_pem
 from policy.identity.users import Principal
 
@@ -31,13 +30,6 @@ MULTIPART_OVERHEAD = 64 * 1024  # the text fields and part headers around the le
 JSON_MAX_BYTES = 16 * 1024
 TEXT_FIELDS = ("party_name", "party_organisation", "purpose", "letter_number", "letter_date", "cameras",
                "start", "end", "max_views", "valid_days")
-
-
-def _service(request: web.Request) -> DispositionService:
-    service = request.app[SERVICES].dispositions
-    if service is None:
-        raise Unavailable("the disposition workflow is not configured")
-    return service
 
 
 def _who(request: web.Request) -> Principal:
@@ -153,7 +145,7 @@ def _limit(request: web.Request) -> int:
 async def file_request(request: web.Request) -> web.Response:
     """File a request for an outside party: form fields plus the scanned letter (PDF, JPEG, PNG)."""
     who = _who(request)
-    service = _service(request)
+    service = request.app[SERVICES].dispositions
     fields, letter = await _read_form(request, service.letter_max_bytes)
     info = await service.file_request(who, _form(fields), letter, _client(request))
     return web.json_response(request_json(info), status=201,
@@ -169,21 +161,21 @@ async def list_requests(request: web.Request) -> web.Response:
         status = RequestStatus(raw) if raw else None
     except ValueError as exc:
         raise BadRequest("status must be pending, approved or refused") from exc
-    infos = await _service(request).list_requests(who, _client(request), status, _limit(request))
+    infos = await request.app[SERVICES].dispositions.list_requests(who, _client(request), status, _limit(request))
     return web.json_response({"requests": [request_json(i) for i in infos]})
 
 
 @routes.get("/api/v1/playback-requests/{request_id}")
 async def get_request(request: web.Request) -> web.Response:
     """One request with its verdicts."""
-    info = await _service(request).get_request(_who(request), request.match_info["request_id"], _client(request))
+    info = await request.app[SERVICES].dispositions.get_request(_who(request), request.match_info["request_id"], _client(request))
     return web.json_response(request_json(info))
 
 
 @routes.get("/api/v1/playback-requests/{request_id}/letter")
 async def get_letter(request: web.Request) -> web.FileResponse:
     """The scanned letter, as stored (its SHA-256 in the ETag)."""
-    path, content_type, sha256 = await _service(request).letter(
+    path, content_type, sha256 = await request.app[SERVICES].dispositions.letter(
         _who(request), request.match_info["request_id"], _client(request)
     )
     if not path.exists():
@@ -210,7 +202,7 @@ async def approve(request: web.Request) -> web.Response:
     """Approve ({"note"} optional); the last approval needed returns the disposition with its token."""
     who = _who(request)
     note = await _note(request, "note")
-    service = _service(request)
+    service = request.app[SERVICES].dispositions
     info, token = await service.approve(who, request.match_info["request_id"], note, _client(request))
     body: dict[str, Any] = {"request": request_json(info)}
     if token is not None and info.token_id is not None:
@@ -223,14 +215,14 @@ async def refuse(request: web.Request) -> web.Response:
     """Refuse with {"note"}: the request ends."""
     who = _who(request)
     note = await _note(request, "note")
-    info = await _service(request).refuse(who, request.match_info["request_id"], note, _client(request))
+    info = await request.app[SERVICES].dispositions.refuse(who, request.match_info["request_id"], note, _client(request))
     return web.json_response({"request": request_json(info)}, status=201)
 
 
 @routes.get("/api/v1/dispositions")
 async def list_dispositions(request: web.Request) -> web.Response:
     """Issued dispositions, newest first (without tokens)."""
-    infos = await _service(request).list_dispositions(_who(request), _client(request), _limit(request))
+    infos = await request.app[SERVICES].dispositions.list_dispositions(_who(request), _client(request), _limit(request))
     return web.json_response({"dispositions": [disposition_json(i) for i in infos]})
 
 
@@ -238,14 +230,14 @@ async def list_dispositions(request: web.Request) -> web.Response:
 async def public_key(request: web.Request) -> web.Response:
     """The Ed25519 public key (PEM) that verifies every disposition token offline."""
     _who(request)
-    return web.Response(text=public_key_pem(_service(request).public_key), content_type="application/x-pem-file")
+    return web.Response(text=public_key_pem(request.app[SERVICES].dispositions.public_key), content_type="application/x-pem-file")
 
 
 @routes.post("/api/v1/dispositions/check")
 async def check_token(request: web.Request) -> web.Response:
     """Would this token play this camera and range now? {"token","camera","start","end"}; uses no view."""
     who = _who(request)
-    service = _service(request)
+    service = request.app[SERVICES].dispositions
     body = await read_json(request, JSON_MAX_BYTES)
     token, camera = body.get("token"), body.get("camera")
     if not isinstance(token, str) or not isinstance(camera, str):
@@ -262,7 +254,7 @@ async def check_token(request: web.Request) -> web.Response:
 @routes.get("/api/v1/dispositions/{token_id}")
 async def get_disposition(request: web.Request) -> web.Response:
     """One disposition; includes the token for approvers and the requester."""
-    info = await _service(request).get_disposition(_who(request), request.match_info["token_id"], _client(request))
+    info = await request.app[SERVICES].dispositions.get_disposition(_who(request), request.match_info["token_id"], _client(request))
     return web.json_response(disposition_json(info))
 
 
@@ -271,5 +263,5 @@ async def revoke(request: web.Request) -> web.Response:
     """Revoke with {"reason"}: the next use of the token is refused."""
     who = _who(request)
     reason = await _note(request, "reason")
-    info = await _service(request).revoke(who, request.match_info["token_id"], reason, _client(request))
+    info = await request.app[SERVICES].dispositions.revoke(who, request.match_info["token_id"], reason, _client(request))
     return web.json_response(disposition_json(info), status=201)

@@ -39,7 +39,7 @@ async def _database_ms(services: Services) -> tuple[bool, float, str]:
 def _storage(services: Services) -> tuple[bool, int, str]:
     """(usable, free bytes, why not): the recorder's alarm, else the path itself."""
     path = services.settings.storage.path
-    if services.recorder is not None and services.recorder.storage_problem:
+    if services.recorder.storage_problem:
         return False, 0, services.recorder.storage_problem
     try:
         free = shutil.disk_usage(path).free
@@ -97,22 +97,21 @@ async def health(request: web.Request) -> web.Response:
          "observedValue": free, "observedUnit": "bytes", "time": now,
          **({"output": st_why} if st_why else {})}
     ]
-    if services.recorder is not None:
-        storage = await asyncio.to_thread(services.recorder.storage_status)
-        checks["recordings:bytesUsed"] = [
-            {"componentType": "datastore", "status": "pass" if storage.state == "ok" else "fail",
-             "observedValue": storage.bytes_used, "observedUnit": "bytes", "time": now,
-             **({"output": storage.problem} if storage.problem else {})}
+    storage = await asyncio.to_thread(services.recorder.storage_status)
+    checks["recordings:bytesUsed"] = [
+        {"componentType": "datastore", "status": "pass" if storage.state == "ok" else "fail",
+         "observedValue": storage.bytes_used, "observedUnit": "bytes", "time": now,
+         **({"output": storage.problem} if storage.problem else {})}
+    ]
+    checks["recordings:sealLatency"] = [
+        {"componentType": "component", "status": "pass", "observedValue": storage.seal_latency_p99_s,
+         "observedUnit": "s", "time": now, "output": "p99 over recent segments"}
+    ]
+    for camera_id, oldest in sorted(storage.oldest.items()):
+        checks[f"recordings:oldest:{camera_id}"] = [
+            {"componentId": camera_id, "componentType": "camera", "status": "pass",
+             "observedValue": iso(oldest), "time": now}
         ]
-        checks["recordings:sealLatency"] = [
-            {"componentType": "component", "status": "pass", "observedValue": storage.seal_latency_p99_s,
-             "observedUnit": "s", "time": now, "output": "p99 over recent segments"}
-        ]
-        for camera_id, oldest in sorted(storage.oldest.items()):
-            checks[f"recordings:oldest:{camera_id}"] = [
-                {"componentId": camera_id, "componentType": "camera", "status": "pass",
-                 "observedValue": iso(oldest), "time": now}
-            ]
     tampered = services.access_log.tampered
     checks["accessLog:integrity"] = [
         {"componentType": "datastore", "status": "fail" if tampered else "pass", "time": now,

@@ -77,10 +77,8 @@ class GatewayCollector(Collector):
                 age.add_metric([cid], snap.last_packet_age_s)
         yield from (state, up, problem, packets, received, reconnects, dropped, subscribers, fps,
                     bitrate, gop, age)
-        if services.webrtc is not None:
-            yield from _whep_metrics(services)
-        if services.recorder is not None:
-            yield from _storage_metrics(services.recorder.storage_status())
+        yield from _whep_metrics(services)
+        yield from _storage_metrics(services.recorder.storage_status())
         tampered = GaugeMetricFamily(
             "pantau_access_log_tampered", "1 when the stored log no longer matches its signed checkpoints"
         )

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from core.errors import BadRequest, Conflict, NotFound, PantauError, Unavailable, Unprocessable
+from core.errors import BadRequest, Conflict, NotFound, PantauError, Unprocessable
 from camera_events.service import onvif_source
 from gateway.http.auth import require_role
 from gateway.http.body import read_json
@@ -51,8 +51,6 @@ async def _control(request: web.Request, camera: Camera) -> PtzControl:
             f"camera {camera.id!r} is not an ONVIF camera (its source is not onvif://); PTZ needs ONVIF"
         )
     sessions = request.app[SERVICES].ptz
-    if sessions is None:
-        raise Unavailable("PTZ is not running")
     profile = source.device.profile if source.device is not None else None
     return await sessions.control(camera.id, source.client, profile)
 
@@ -71,7 +69,7 @@ async def _command(
         return result
     except PantauError as exc:
         outcome, reason = "error", exc.detail
-        if isinstance(exc, OnvifError) and services.ptz is not None:
+        if isinstance(exc, OnvifError):
             await services.ptz.forget(camera.id)  # reconnect on the next command
         raise
     finally:
