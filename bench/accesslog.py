@@ -34,7 +34,7 @@ from gateway.migrations import upgrade  # noqa: E402
 from policy.audit.accesslog import AccessLog  # noqa: E402
 from policy.audit.entries import AccessAction, AccessEvent  # noqa: E402
 from policy.audit.export import FORMAT, verify_export  # noqa: E402
-from policy.audit.encoding import GENESIS_PREV, LogEntry, StoredCheckpoint, entry_hash, leaf_of, payload_for, rfc3339  # noqa: E402
+from policy.audit.encoding import GENESIS_PREV, LogEntry, StoredCheckpoint, entry_hash, leaf_of, payload_for, entry_time  # noqa: E402
 from policy.audit.verify import LogVerifier  # noqa: E402
 from policy.audit.merkle import CompactRange  # noqa: E402
 from policy.audit.signednote import Checkpoint, NoteSigner  # noqa: E402
@@ -84,7 +84,7 @@ async def bench_appends(url: str, signer: NoteSigner, appends: int, writers: int
 
 def generate(n: int, signer: NoteSigner, every: int = 10_000) -> tuple[list[LogEntry], list[StoredCheckpoint]]:
     at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    created = rfc3339(at)
+    created = entry_time(at)
     entries: list[LogEntry] = []
     cps: list[StoredCheckpoint] = []
     tree = CompactRange()

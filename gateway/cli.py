@@ -117,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _rfc3339(text: str) -> datetime:
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r} is not an RFC 3339 time") from exc
     if value.tzinfo is None:

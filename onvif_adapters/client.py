@@ -1,7 +1,7 @@
 """One ONVIF device, asked through onvif-zeep-async; plain data and Pantau errors come out.
 
 Use it inside the running event loop (ONVIFCamera creates aiohttp sessions and edits
-os.environ when built, see PITFALLS)::
+os.environ when built: it drops http_proxy/https_proxy for the whole process)::
 
     async with OnvifClient("192.0.2.10", 80, "admin", "secret", timeout_s=10) as client:
         await client.connect()             # clock offset first, then service addresses

@@ -47,10 +47,3 @@ class OnvifMalformed(OnvifError):
     """The device's answer was not the SOAP/XML it should be."""
 
     title = "ONVIF device sent a malformed answer"
-
-
-class OnvifUnsupported(OnvifError):
-    """The device lacks what was asked for (a profile, a service); retrying will not help."""
-
-    title = "ONVIF device cannot do this"
-    retriable = False

@@ -1,7 +1,7 @@
 """Fetch a camera's own JPEG snapshot (GetSnapshotUri): auth, timeout, size cap, JPEG check.
 
 Not onvif-zeep-async's get_snapshot: its TLS context does not verify certificates
-(PITFALLS). Cameras protect the URI with HTTP Digest or Basic auth; we ask without
+(onvif-zeep-async 3.x). Cameras protect the URI with HTTP Digest or Basic auth; we ask without
 credentials first and answer the challenge the camera sends, so a password never goes
 out in Basic form to a camera that asked for Digest.
 """

@@ -1,1 +1,1 @@
-"""Recording: sealed segments, index, gaps, retention, playback reader (not built yet)."""
+"""Recording: sealed segments, index, gaps, retention, the playback reader, export bundles."""

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.errors import PantauError
+from core.utctime import format_utc
 from recorder.index import SegmentIndex
 from recorder.models import Deletion, Gap, Segment
 from recorder.reader import TOUCH
@@ -57,11 +58,6 @@ class CameraPlan:
     camera: str
     segments: tuple[Segment, ...]
     holes: tuple[Hole, ...]
-
-
-def rfc3339(value: datetime) -> str:
-    """UTC with a Z, as everywhere in the manifest."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def bundle_path(seg: Segment) -> str:
@@ -111,7 +107,7 @@ async def plan_bundle(
         plans.append(CameraPlan(camera, tuple(segments), tuple(holes(segments, gaps, deletions, start, end))))
     if not any(p.segments for p in plans):
         raise BundleError(f"no sealed recording of {', '.join(p.camera for p in plans)} between "
-                          f"{rfc3339(start)} and {rfc3339(end)}; nothing to export")
+                          f"{format_utc(start)} and {format_utc(end)}; nothing to export")
     return plans
 
 
@@ -151,22 +147,22 @@ def manifest(
     return {
         "format": FORMAT,
         "gateway": {"name": "pantau", "version": gateway_version},
-        "exported_at": rfc3339(exported_at),
+        "exported_at": format_utc(exported_at),
         "exported_by": exported_by,
         "reason": reason,
         "case": case,
-        "window": {"start": rfc3339(start), "end": rfc3339(end)},
+        "window": {"start": format_utc(start), "end": format_utc(end)},
         "totals": {"segments": len(segments), "bytes": sum(s.bytes for s in segments)},
         "cameras": [
             {
                 "id": p.camera,
                 "segments": [
-                    {"path": bundle_path(s), "start": rfc3339(s.start), "end": rfc3339(s.end), "bytes": s.bytes,
+                    {"path": bundle_path(s), "start": format_utc(s.start), "end": format_utc(s.end), "bytes": s.bytes,
                      "sha256": s.sha256, "prev_sha256": s.prev_sha256, "status": s.status, "codec": s.codec,
                      "width": s.width, "height": s.height, "audio_codec": s.audio_codec}
                     for s in p.segments
                 ],
-                "gaps": [{"start": rfc3339(h.start), "end": rfc3339(h.end), "reason": h.reason} for h in p.holes],
+                "gaps": [{"start": format_utc(h.start), "end": format_utc(h.end), "reason": h.reason} for h in p.holes],
             }
             for p in plans
         ],

@@ -23,7 +23,7 @@ def _hash_member(zf: zipfile.ZipFile, name: str) -> tuple[str, int]:
 
 
 def _time(text: Any) -> datetime:
-    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return datetime.fromisoformat(str(text))
 
 
 def _retention_between(gaps: list[dict[str, Any]], after: datetime, before: datetime) -> bool:

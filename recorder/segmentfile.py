@@ -13,10 +13,6 @@ import os
 from pathlib import Path
 
 
-class SeekAttempted(RuntimeError):
-    """The muxer tried to go back in a file whose hash is computed while writing."""
-
-
 class HashingFile:
     """Append-only file that hashes every byte written; fsync and close with `finish()`."""
 

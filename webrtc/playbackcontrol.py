@@ -75,7 +75,7 @@ def parse_command(message: str | bytes) -> Command:
         if not isinstance(raw, str):
             raise ControlError('seek needs "to": an RFC 3339 time with a zone')
         try:
-            to = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            to = datetime.fromisoformat(raw)
         except ValueError as exc:
             raise ControlError('seek needs "to": an RFC 3339 time with a zone') from exc
         if to.tzinfo is None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 from webrtc.hubtrack import annexb_parameter_sets, nal_types
+from core.utctime import format_utc, from_epoch
 from recorder.reader import GapMarker, ReadItem, SegmentOpened
 from streams.packet import StreamInfo
 
@@ -49,14 +50,9 @@ class Finished:
 FeedItem = Frame | Gap | Finished
 
 
-def utc(at: float) -> datetime:
-    """A reader wallclock as an aware UTC datetime."""
-    return datetime.fromtimestamp(at, UTC)
-
-
 def iso(at: float) -> str:
-    """RFC 3339 with Z, to the microsecond."""
-    return utc(at).isoformat().replace("+00:00", "Z")
+    """A reader wallclock as RFC 3339 in UTC."""
+    return format_utc(from_epoch(at))
 
 
 async def frames_in_window(

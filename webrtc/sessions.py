@@ -18,9 +18,10 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from core.clock import Clock
 from core.errors import BadRequest, Unavailable
+from core.utctime import from_epoch
 from webrtc.hubtrack import HubVideoTrack
 from webrtc.playback import PlaybackPlan, PlaybackTrack, Player
-from webrtc.playbackfeed import Recordings, utc
+from webrtc.playbackfeed import Recordings
 from policy.audit.entries import AccessAction, AccessEvent, AccessRecorder, Scalar
 from streams.hub import StreamHub
 
@@ -346,8 +347,8 @@ class WhepSessions:
         return AccessEvent(
             AccessAction.PLAYBACK_STOP, actor=session.owner, role=session.role, client=session.client,
             camera=session.camera, reason=session.reason,
-            start=utc(sent.first) if sent.first is not None else None,
-            end=utc(sent.last) if sent.last is not None else None,
+            start=from_epoch(sent.first) if sent.first is not None else None,
+            end=from_epoch(sent.last) if sent.last is not None else None,
             token_id=plan.token_id, request_id=plan.request_id,
             details={**details, "frames": sent.frames, "bytes": sent.bytes, "seeks": sent.seeks,
                      "window_start": plan.start.isoformat(), "window_end": plan.end.isoformat()},

@@ -12,6 +12,7 @@ from core.errors import BadRequest
 from policy.audit.setup import key_path
 from gateway.http.guard import authorize
 from gateway.http.appkeys import SERVICES
+from gateway.http.params import query_int
 from policy.decision import Action
 from policy.audit.entries import AccessAction, AccessEvent
 from policy.audit.signingkey import load_key, public_key_text
@@ -26,25 +27,12 @@ SCAN_LIMIT = 10_000
 EXPORT_LIMIT = 200_000
 
 
-def _int(request: web.Request, name: str, default: int | None, low: int = 0, high: int | None = None) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be an integer") from exc
-    if value < low or (high is not None and value > high):
-        raise BadRequest(f"{name} must be between {low} and {high if high is not None else 'any'}")
-    return value
-
-
 @routes.get("/api/v1/access-log")
 async def list_entries(request: web.Request) -> web.Response:
     """Entries from `after` on, filtered by action, actor, camera or outcome."""
     await authorize(request, Action.READ_ACCESS_LOG, log_allowed=False)
-    after = _int(request, "after", -1, low=-1)
-    limit = _int(request, "limit", 100, low=1, high=1000)
+    after = query_int(request, "after", -1, low=-1)
+    limit = query_int(request, "limit", 100, low=1, high=1000)
     assert after is not None and limit is not None
     wanted = {k: request.query[k] for k in ("action", "actor", "camera", "outcome", "token_id", "request_id")
               if k in request.query}
@@ -76,7 +64,7 @@ async def list_entries(request: web.Request) -> web.Response:
 async def checkpoints(request: web.Request) -> web.Response:
     """Signed checkpoints, newest first."""
     await authorize(request, Action.READ_ACCESS_LOG, log_allowed=False)
-    limit = _int(request, "limit", 100, low=1, high=10_000)
+    limit = query_int(request, "limit", 100, low=1, high=10_000)
     async with request.app[SERVICES].engine.connect() as conn:
         stored = await read_checkpoints(conn)
     return web.json_response({"checkpoints": [c.to_json() for c in reversed(stored[-(limit or 1):])]})
@@ -86,10 +74,10 @@ async def checkpoints(request: web.Request) -> web.Response:
 async def proof_inclusion(request: web.Request) -> web.Response:
     """Audit path of entry `seq` in the tree of `size` entries (default: newest checkpoint)."""
     await authorize(request, Action.READ_ACCESS_LOG, log_allowed=False)
-    seq = _int(request, "seq", None)
+    seq = query_int(request, "seq", None)
     if seq is None:
         raise BadRequest("seq is required")
-    size = _int(request, "size", None, low=1)
+    size = query_int(request, "size", None, low=1)
     size, proof = await inclusion_proof(request.app[SERVICES].engine, seq, size)
     return web.json_response({"seq": seq, "size": size, "proof": [h.hex() for h in proof]})
 
@@ -98,7 +86,7 @@ async def proof_inclusion(request: web.Request) -> web.Response:
 async def proof_consistency(request: web.Request) -> web.Response:
     """Consistency proof between the trees of `old` and `new` entries."""
     await authorize(request, Action.READ_ACCESS_LOG, log_allowed=False)
-    old, new = _int(request, "old", None, low=1), _int(request, "new", None, low=1)
+    old, new = query_int(request, "old", None, low=1), query_int(request, "new", None, low=1)
     if old is None or new is None or old > new:
         raise BadRequest("old and new are required, with old <= new")
     proof = await consistency_proof(request.app[SERVICES].engine, old, new)
@@ -117,8 +105,8 @@ async def public_key(request: web.Request) -> web.Response:
 async def export(request: web.Request) -> web.Response:
     """A slice with checkpoints and inclusion proofs, verifiable offline (`pantau verify-log --from-file`)."""
     who, _ = await authorize(request, Action.READ_ACCESS_LOG, log_allowed=False)
-    first = _int(request, "first", 0)
-    stop = _int(request, "stop", None)
+    first = query_int(request, "first", 0)
+    stop = query_int(request, "stop", None)
     assert first is not None
     if stop is not None and stop - first > EXPORT_LIMIT:
         raise BadRequest(f"export at most {EXPORT_LIMIT} entries at a time")

@@ -21,7 +21,7 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 # A disposition token (a JWT, not a session) presented as the bearer on a route that takes one.
 DISPOSITION_TOKEN = web.RequestKey("disposition_token", str)
 
-# Routes anyone may call (INTERFACES.md). Static files live under /static/.
+# Routes anyone may call (README, "HTTP API"). Static files live under /static/.
 OPEN_ROUTES = frozenset(
     {("GET", "/livez"), ("GET", "/readyz"), ("GET", "/"), ("POST", "/api/v1/session"),
      ("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/access-log/public-key")}

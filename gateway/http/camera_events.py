@@ -20,7 +20,7 @@ from camera_events.service import EventQuery
 from gateway.http.auth import require_role, sign_in_watch
 from gateway.http.guard import decision_for
 from gateway.http.appkeys import SERVICES
-from gateway.http.params import query_time
+from gateway.http.params import query_limit, query_time
 from gateway.http.views import iso
 from onvif_adapters.subscription import CameraEvent
 from onvif_adapters.topics import EventKind
@@ -66,10 +66,7 @@ async def list_events(request: web.Request) -> web.Response:
     visible = _visible(request)
     service = request.app[SERVICES].events
     camera = request.query.get("camera")
-    try:
-        limit = min(max(int(request.query.get("limit", "100")), 1), MAX_LIMIT)
-    except ValueError as exc:
-        raise BadRequest("limit must be an integer") from exc
+    limit = query_limit(request, MAX_LIMIT)
     # A camera the caller may not see lists nothing, exactly like one without events.
     cameras = (visible & {camera}) if camera is not None else visible
     query = EventQuery(cameras, _kind(request.query.get("kind")), query_time(request, "since", required=False), limit)

@@ -6,12 +6,12 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from core.errors import BadRequest, NotFound, Unavailable
+from core.errors import NotFound, Unavailable
 from camera_events.service import onvif_source
 from gateway.http.auth import require_role
 from gateway.http.guard import authorize, decision_for
 from gateway.http.appkeys import SERVICES
-from gateway.http.params import query_time
+from gateway.http.params import query_limit, query_time
 from gateway.http.views import camera_detail, camera_summary, iso
 from onvif_adapters.source import OnvifSource
 from policy.decision import Action
@@ -69,10 +69,7 @@ async def camera_history(request: web.Request) -> web.Response:
     """State transitions of one camera, newest first (for shift reports)."""
     camera = await _camera(request)
     start, end = query_time(request, "start", required=False), query_time(request, "end", required=False)
-    try:
-        limit = min(max(int(request.query.get("limit", "100")), 1), 1000)
-    except ValueError as exc:
-        raise BadRequest("limit must be an integer") from exc
+    limit = query_limit(request, 1000)
     query = select(CameraStateChange).where(CameraStateChange.camera_id == camera.config.id)
     if start is not None:
         query = query.where(CameraStateChange.at >= start)

@@ -16,7 +16,7 @@ from gateway.http.auth import principal
 from core.errors import PayloadTooLarge, UnsupportedMediaType
 from gateway.http.body import read_json
 from gateway.http.appkeys import SERVICES
-from gateway.http.params import rfc3339
+from gateway.http.params import query_limit, rfc3339
 from gateway.http.views import iso
 from policy.dispositions.models import RequestStatus
 from policy.dispositions.forms import DispositionInfo, RequestForm, RequestInfo
@@ -134,13 +134,6 @@ def disposition_json(info: DispositionInfo) -> dict[str, Any]:
     return body
 
 
-def _limit(request: web.Request) -> int:
-    try:
-        return min(max(int(request.query.get("limit", "100")), 1), 1000)
-    except ValueError as exc:
-        raise BadRequest("limit must be an integer") from exc
-
-
 @routes.post("/api/v1/playback-requests")
 async def file_request(request: web.Request) -> web.Response:
     """File a request for an outside party: form fields plus the scanned letter (PDF, JPEG, PNG)."""
@@ -161,7 +154,7 @@ async def list_requests(request: web.Request) -> web.Response:
         status = RequestStatus(raw) if raw else None
     except ValueError as exc:
         raise BadRequest("status must be pending, approved or refused") from exc
-    infos = await request.app[SERVICES].dispositions.list_requests(who, _client(request), status, _limit(request))
+    infos = await request.app[SERVICES].dispositions.list_requests(who, _client(request), status, query_limit(request, 1000))
     return web.json_response({"requests": [request_json(i) for i in infos]})
 
 
@@ -222,7 +215,7 @@ async def refuse(request: web.Request) -> web.Response:
 @routes.get("/api/v1/dispositions")
 async def list_dispositions(request: web.Request) -> web.Response:
     """Issued dispositions, newest first (without tokens)."""
-    infos = await request.app[SERVICES].dispositions.list_dispositions(_who(request), _client(request), _limit(request))
+    infos = await request.app[SERVICES].dispositions.list_dispositions(_who(request), _client(request), query_limit(request, 1000))
     return web.json_response({"dispositions": [disposition_json(i) for i in infos]})
 
 

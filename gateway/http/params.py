@@ -1,4 +1,5 @@
-"""Times in URLs and forms: RFC 3339 with a zone, parsed one way for every route."""
+"""Query parameters and form times, parsed one way for every route: RFC 3339 times with a zone,
+integers in bounds, page limits."""
 
 from __future__ import annotations
 
@@ -38,3 +39,28 @@ def query_time(request: web.Request, name: str, required: bool = True) -> dateti
     if not raw and not required:
         return None
     return rfc3339(raw, name)
+
+
+def query_int(request: web.Request, name: str, default: int | None, low: int = 0, high: int | None = None) -> int | None:
+    """The query parameter `name` as an integer in [low, high]; `default` when absent; else 400."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise BadRequest(f"{name} must be an integer") from exc
+    if value < low or (high is not None and value > high):
+        raise BadRequest(f"{name} must be between {low} and {high if high is not None else 'any'}")
+    return value
+
+
+def query_limit(request: web.Request, high: int, default: int = 100) -> int:
+    """`?limit=` for a page of results, brought into [1, high] (400 only when not an integer)."""
+    raw = request.query.get("limit")
+    if raw is None:
+        return default
+    try:
+        return min(max(int(raw), 1), high)
+    except ValueError as exc:
+        raise BadRequest("limit must be an integer") from exc

@@ -7,13 +7,14 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
+from core.utctime import format_utc
 from streams.camera import Camera
 from streams.state import CameraState
 
 
 def iso(value: datetime | None) -> str | None:
-    """RFC 3339 with a zone, or None."""
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+    """RFC 3339 in UTC, or None (JSON's null)."""
+    return format_utc(value) if value is not None else None
 
 
 def camera_summary(camera: Camera, now_monotonic: float) -> dict[str, Any]:

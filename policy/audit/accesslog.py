@@ -22,7 +22,7 @@ import aiohttp
 from core.clock import Clock, SystemClock
 from core.errors import PantauError
 from policy.audit.entries import AccessEvent
-from policy.audit.encoding import GENESIS_PREV, StoredCheckpoint, entry_hash, leaf_of, payload_for, rfc3339
+from policy.audit.encoding import GENESIS_PREV, StoredCheckpoint, entry_hash, leaf_of, payload_for, entry_time
 from policy.audit.models import AccessLogCheckpoint, AccessLogEntry
 from policy.audit.reader import iter_entries, latest_checkpoint
 from policy.audit.merkle import CompactRange
@@ -237,7 +237,7 @@ class AccessLog:
         except IntegrityError:
             # Another gateway process signed this size first, over the same tree.
             log.debug("checkpoint %d already stored by another process", size)
-        return StoredCheckpoint(size, root.hex(), note, rfc3339(now))
+        return StoredCheckpoint(size, root.hex(), note, entry_time(now))
 
     async def _push_witnesses(self) -> None:
         if not self._witnesses or self._signed_size <= 0:

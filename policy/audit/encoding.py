@@ -20,7 +20,7 @@ FORMAT_VERSION = 1
 GENESIS_PREV = "00" * 32
 
 
-def rfc3339(value: datetime) -> str:
+def entry_time(value: datetime) -> str:
     """UTC, microseconds, 'Z' suffix: one spelling per instant, so hashes are reproducible."""
     if value.tzinfo is None:
         raise ValueError("naive datetime in the access log")
@@ -39,9 +39,9 @@ def event_fields(event: AccessEvent) -> dict[str, Any]:
         if value is not None:
             fields[name] = value
     if event.start is not None:
-        fields["start"] = rfc3339(event.start)
+        fields["start"] = entry_time(event.start)
     if event.end is not None:
-        fields["end"] = rfc3339(event.end)
+        fields["end"] = entry_time(event.end)
     if event.reason:
         fields["reason"] = event.reason
     if event.details:
@@ -51,7 +51,7 @@ def event_fields(event: AccessEvent) -> dict[str, Any]:
 
 def payload_for(seq: int, at: datetime, event: AccessEvent) -> str:
     """The canonical payload of entry `seq` written at `at`."""
-    return canonical_json({"v": FORMAT_VERSION, "seq": seq, "at": rfc3339(at), **event_fields(event)})
+    return canonical_json({"v": FORMAT_VERSION, "seq": seq, "at": entry_time(at), **event_fields(event)})
 
 
 def entry_hash(prev_hash: str, payload: str) -> str:
@@ -72,7 +72,7 @@ class LogEntry:
     prev_hash: str
     entry_hash: str
     payload: str
-    created_at: str  # RFC 3339, as rfc3339() spells it
+    created_at: str  # RFC 3339, as entry_time() spells it
 
     def to_json(self) -> dict[str, Any]:
         return {

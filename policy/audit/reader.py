@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import NotFound
-from policy.audit.encoding import LogEntry, StoredCheckpoint, leaf_of, rfc3339
+from policy.audit.encoding import LogEntry, StoredCheckpoint, leaf_of, entry_time
 from policy.audit.models import AccessLogCheckpoint, AccessLogEntry
 from policy.audit.merkle import MerkleTree
 
@@ -28,14 +28,14 @@ async def iter_entries(
     result = await conn.stream(query.order_by(t.c.seq).execution_options(yield_per=_PARTITION))
     async for part in result.partitions(_PARTITION):
         for seq, prev, h, payload, created in part:
-            yield LogEntry(seq, prev, h, payload, rfc3339(created))
+            yield LogEntry(seq, prev, h, payload, entry_time(created))
 
 
 async def read_checkpoints(conn: AsyncConnection) -> list[StoredCheckpoint]:
     """Every stored checkpoint, smallest first."""
     t = AccessLogCheckpoint.__table__
     rows = await conn.execute(select(t.c.size, t.c.root_hash, t.c.note, t.c.created_at).order_by(t.c.size))
-    return [StoredCheckpoint(s, r, n, rfc3339(c)) for s, r, n, c in rows]
+    return [StoredCheckpoint(s, r, n, entry_time(c)) for s, r, n, c in rows]
 
 
 async def latest_checkpoint(conn: AsyncConnection) -> StoredCheckpoint | None:
@@ -46,7 +46,7 @@ async def latest_checkpoint(conn: AsyncConnection) -> StoredCheckpoint | None:
             select(t.c.size, t.c.root_hash, t.c.note, t.c.created_at).order_by(t.c.size.desc()).limit(1)
         )
     ).first()
-    return None if row is None else StoredCheckpoint(row[0], row[1], row[2], rfc3339(row[3]))
+    return None if row is None else StoredCheckpoint(row[0], row[1], row[2], entry_time(row[3]))
 
 
 async def load_tree(conn: AsyncConnection, size: int) -> MerkleTree:

@@ -11,6 +11,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from core.errors import Forbidden
+from core.utctime import format_utc
 from policy.decision import Reason, TokenGrant
 from policy.dispositions.tokenkeys import key_id
 
@@ -62,7 +63,7 @@ class DispositionClaims:
             "sub": self.grantee,
             "org": self.organisation,
             "cams": list(self.cameras),
-            "win": {"start": _iso(self.start), "end": _iso(self.end)},
+            "win": {"start": format_utc(self.start), "end": format_utc(self.end)},
             "purpose": self.purpose,
             "letter_sha256": self.letter_sha256,
             "approvers": list(self.approvers),
@@ -148,12 +149,8 @@ def verify(token: str, key: Ed25519PublicKey) -> DispositionClaims:
     return DispositionClaims.from_payload(payload)
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _parse(value: object) -> datetime:
-    parsed = datetime.fromisoformat(_str(value).replace("Z", "+00:00"))
+    parsed = datetime.fromisoformat(_str(value))
     if parsed.tzinfo is None:
         raise ValueError("naive time")
     return parsed.astimezone(UTC)

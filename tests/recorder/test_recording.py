@@ -219,7 +219,7 @@ async def test_reader_crosses_segments_and_shows_gaps(
     assert packets and packets[0].is_keyframe
     # Original timestamps: every packet read back carries the pts/dts it had at the hub,
     # and Annex B data like the hub's (the MP4's AVCC is converted back).
-    # Except the first packet of each connection: RTSP delivers it without pts/dts (PITFALLS);
+    # Except the first packet of each connection: RTSP delivers it without pts/dts;
     # it is kept, stamped one tick before the first timed packet.
     repaired = [p for p in packets if (p.pts, p.dts) not in seen]
     assert len(repaired) <= 2 and (not repaired or (None, None) in seen)
