@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from core.alertsconfig import AlertsConfig
+from core.configbase import BackoffConfig, Strict
 from core.redact import redact_url
 
 CAMERA_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -52,12 +54,6 @@ def check_onvif_source(url: str) -> str:
     if not ONVIF_PROFILE_TOKEN.match(profile):
         raise ValueError("profile must be main, sub or a profile token ([A-Za-z0-9_.:@-], 1-64 characters)")
     return profile
-
-
-class Strict(BaseModel):
-    """Base of every config section: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ServerConfig(Strict):
@@ -111,13 +107,6 @@ class DatabaseConfig(Strict):
 
 class StorageConfig(Strict):
     path: Path = Field(Path("data/recordings"), description="Directory for recordings.")
-
-
-class BackoffConfig(Strict):
-    initial_s: float = Field(1.0, gt=0, le=60, description="First retry delay.")
-    max_s: float = Field(30.0, gt=0, le=3600, description="Cap on the retry delay.")
-    multiplier: float = Field(2.0, ge=1, le=10, description="Growth per failed attempt.")
-    jitter: float = Field(0.2, ge=0, le=1, description="Random +-fraction added to each delay.")
 
 
 class HealthConfig(Strict):
@@ -415,6 +404,7 @@ class Settings(Strict):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     onvif: OnvifConfig = Field(default_factory=OnvifConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @field_validator("cameras")

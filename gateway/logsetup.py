@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 
-# Last line of defence: user:password@ in any URL-looking text is masked, whoever logged it.
-_CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
-
-
-def scrub(text: str) -> str:
-    """Mask credentials in URLs inside `text`."""
-    return _CREDENTIALS.sub(r"\1***@", text)
-
+from core.redact import scrub
 
 class ScrubbingFormatter(logging.Formatter):
     """Text format, scrubbed."""

@@ -11,7 +11,7 @@ from typing import Protocol
 from core.clock import Clock
 from core.config import CameraConfig, HealthConfig
 from core.errors import SourceError
-from streams.backoff import Backoff
+from core.backoff import Backoff
 from streams.hub import StreamHub, Subscription
 from streams.packet import MediaPacket, StreamInfo
 from streams.source import SourceThread

@@ -17,7 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 async def test_schema_matches_models(db_url: str) -> None:
+    # Every table the chain creates (the same list as alembic/env.py).
+    import alerts.outbox  # noqa: F401
+    import camera_events.store  # noqa: F401
+    import fleet.camerastore  # noqa: F401
+    import policy.audit.models  # noqa: F401
+    import policy.dispositions.models  # noqa: F401
     import policy.identity.models  # noqa: F401
+    import recorder.models  # noqa: F401
     import streams.models  # noqa: F401
 
     def diff(conn: Connection) -> list[object]:

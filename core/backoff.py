@@ -1,4 +1,4 @@
-"""Capped exponential backoff with jitter for reconnecting to cameras."""
+"""Capped exponential backoff with jitter: reconnecting to cameras, redelivering alerts, reconnecting to a broker."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.config import BackoffConfig
-from streams.backoff import Backoff
+from core.backoff import Backoff
 
 configs = st.builds(
     BackoffConfig,

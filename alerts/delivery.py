@@ -1,0 +1,96 @@
+"""Couriers: one per sink, delivering the outbox in order from the sink's cursor, at least once.
+
+A failed delivery is retried with capped exponential backoff and jitter, and the sink's later
+alerts wait behind it (order per receiver); other sinks, the cameras, the recorder and the API
+do not wait. The cursor moves only after a delivery succeeded (or the sink did not want the
+alert), so a restart resends at most the alert that was in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Collection
+from typing import Protocol
+
+from alerts.bus import AlertBus
+from alerts.model import Alert
+from core.backoff import Backoff
+from core.configbase import BackoffConfig
+from core.errors import PantauError
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+IDLE_WAIT_S = 5.0
+
+
+class DeliveryFailed(PantauError):
+    """A sink could not deliver an alert now; it will be tried again."""
+
+    retriable = True
+    title = "Alert delivery failed"
+
+
+class Sink(Protocol):
+    """A way out: it says which alerts it wants and delivers one (raising DeliveryFailed)."""
+
+    name: str
+
+    def wants(self, alert: Alert, camera_groups: Collection[str]) -> bool: ...
+
+    async def deliver(self, alert: Alert) -> None: ...
+
+
+class Courier:
+    """Delivers the outbox to one sink; `run()` until cancelled."""
+
+    def __init__(
+        self, sink: Sink, bus: AlertBus, retry: BackoffConfig, groups_of: Callable[[str], Collection[str]]
+    ) -> None:
+        self.sink = sink
+        self._bus = bus
+        self._backoff = Backoff(retry)
+        self._groups_of = groups_of
+        self.cursor = 0
+        self.delivered: dict[str, int] = {}  # by kind
+        self.failed = 0
+        self.last_error: str | None = None
+
+    @property
+    def lag(self) -> int:
+        """Alerts stored but not yet delivered to (or skipped by) this sink."""
+        return max(0, self._bus.last_seq - self.cursor)
+
+    async def run(self) -> None:
+        outbox = self._bus.outbox
+        self.cursor = await outbox.cursor(self.sink.name)
+        while True:
+            batch = await outbox.after(self.cursor, BATCH)
+            if not batch:
+                await self._bus.wait_beyond(self.cursor, IDLE_WAIT_S)
+                continue
+            for alert in batch:
+                if self.sink.wants(alert, self._groups_of(alert.camera) if alert.camera else ()):
+                    await self._deliver(alert)
+                self.cursor = alert.seq
+                await outbox.advance(self.sink.name, alert.seq)
+
+    async def _deliver(self, alert: Alert) -> None:
+        while True:
+            try:
+                await self.sink.deliver(alert)
+            except DeliveryFailed as exc:
+                self.failed += 1
+                delay = self._backoff.next_delay()
+                if self.last_error != exc.detail:
+                    log.warning("alerts to %s: %s; retrying (next in %.1f s)", self.sink.name, exc.detail, delay)
+                self.last_error = exc.detail
+                await asyncio.sleep(delay)
+                continue
+            if self.last_error is not None:
+                log.info("alerts to %s: delivering again", self.sink.name)
+            self.last_error = None
+            self._backoff.reset()
+            self.delivered[alert.kind.value] = self.delivered.get(alert.kind.value, 0) + 1
+            return

@@ -1,0 +1,146 @@
+"""The `alerts:` section: what is published, for how long it can be replayed, and where it goes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from core.alerting import AlertKind
+from core.configbase import BackoffConfig, Strict
+
+SINK_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
+
+
+class WebhookConfig(Strict):
+    """One receiver: alerts POSTed as JSON, signed the Standard Webhooks way, redelivered until taken."""
+
+    name: str = Field(description="Stable name ([a-z0-9-]): where its delivery cursor and metrics are kept.")
+    url: str = Field(description="http:// or https:// URL the alerts are POSTed to.")
+    kinds: list[AlertKind] = Field(default_factory=list, description="Kinds sent; empty: every kind.")
+    cameras: list[str] = Field(default_factory=list, description="Camera ids; empty (and no groups): every camera.")
+    groups: list[str] = Field(default_factory=list, description="Camera groups; an alert of any camera in one is sent.")
+    secret: str | None = Field(
+        None,
+        min_length=16,
+        description="HMAC-SHA256 key: 'whsec_' + base64 (Standard Webhooks), or any text of 16+ characters.",
+    )
+    timeout_s: float = Field(10.0, gt=0, le=120, description="Timeout of one delivery.")
+    retry: BackoffConfig = Field(
+        default_factory=lambda: BackoffConfig(initial_s=1.0, max_s=300.0),
+        description="Redelivery delays after a failure (the receiver's queue waits; others go on).",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not SINK_NAME.match(v):
+            raise ValueError("name must be 1-32 of [a-z0-9-], starting and ending with a letter or digit")
+        return v
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("a webhook url must be http:// or https:// with a host")
+        if parts.username or parts.password:
+            raise ValueError("put no credentials in a webhook url; use secret")
+        return v
+
+
+class MqttConfig(Strict):
+    """An MQTT broker: every alert under PREFIX/events/KIND, retained camera states, a Last Will."""
+
+    url: str = Field(description="mqtt://host[:1883] or mqtts://host[:8883].")
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = Field(None, description="CA certificate(s) for mqtts://; default: the system's.")
+    topic_prefix: str = Field("pantau", min_length=1, max_length=64, description="First level of every topic.")
+    qos: Literal[0, 1, 2] = Field(1, description="QoS of published alerts (states and availability use it too).")
+    client_id: str = Field("pantau", min_length=1, max_length=64, description="MQTT client id (unique per broker).")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive; the broker sends the Will after 1.5x.")
+    kinds: list[AlertKind] = Field(default_factory=list, description="Kinds published; empty: every kind.")
+    retry: BackoffConfig = Field(
+        default_factory=lambda: BackoffConfig(initial_s=1.0, max_s=60.0),
+        description="Reconnect delays while the broker is away (alerts wait in the outbox).",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError("an MQTT url must be mqtt:// or mqtts:// with a host")
+        if parts.username or parts.password:
+            raise ValueError("put the MQTT credentials in username and password, not in the url")
+        return v
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        if any(c in v for c in "#+\0") or v.startswith("/") or v.endswith("/"):
+            raise ValueError("topic_prefix may not hold # + or NUL, nor start or end with /")
+        return v
+
+
+class AlertsConfig(Strict):
+    """Alerts pushed to people and systems (alerts/): the outbox, SSE, webhooks, MQTT."""
+
+    enabled: bool = Field(True, description="Publish alerts (the outbox and the SSE feed); sinks below are optional.")
+    keep_h: float = Field(
+        24.0, ge=1, le=24 * 90,
+        description="Alerts kept in the outbox: how far back a reconnecting client can resume, and how long an "
+        "unreachable receiver's alerts wait.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="When set, webhook and MQTT hosts must be among these names."
+    )
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    mqtt: MqttConfig | None = None
+    flap_window_s: float = Field(60.0, ge=5, le=3600, description="Window in which a camera's state changes are counted.")
+    flap_threshold: int = Field(
+        3, ge=2, le=100, description="Online/offline changes within the window that make a camera `flapping`."
+    )
+    flap_hold_down_s: float = Field(
+        120.0, ge=5, le=86400, description="Quiet time before a flapping camera's state is announced again."
+    )
+    stall_factor: float = Field(
+        2.0, ge=1.5, le=20, description="recording.stalled after this many segment lengths without a sealed segment."
+    )
+    storage_low_free_bytes: int = Field(
+        5 * 1024**3, ge=0, description="storage.low below this much free space (a warning before the floor)."
+    )
+    signin_burst: int = Field(10, ge=2, le=10_000, description="Failed sign-ins within the window that raise an alert.")
+    signin_burst_window_s: float = Field(60.0, ge=1, le=86400, description="Window for signin_burst.")
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _lower(cls, v: list[str]) -> list[str]:
+        return [h.strip().lower() for h in v]
+
+    @field_validator("webhooks")
+    @classmethod
+    def _webhooks(cls, v: list[WebhookConfig], info: ValidationInfo) -> list[WebhookConfig]:
+        names = [w.name for w in v]
+        for index, hook in enumerate(v):
+            if names.index(hook.name) != index:
+                raise ValueError(f"webhook name {hook.name!r} is used twice (entries {names.index(hook.name)} and {index})")
+            _allowed(hook.url, info.data.get("allowed_hosts") or [], f"webhook {hook.name!r}")
+        return v
+
+    @field_validator("mqtt")
+    @classmethod
+    def _mqtt(cls, v: MqttConfig | None, info: ValidationInfo) -> MqttConfig | None:
+        if v is not None:
+            _allowed(v.url, info.data.get("allowed_hosts") or [], "the MQTT broker")
+        return v
+
+
+def _allowed(url: str, allowed: list[str], what: str) -> None:
+    host = (urlsplit(url).hostname or "").lower()
+    if allowed and host not in allowed:
+        raise ValueError(f"{what}: host {host!r} is not in alerts.allowed_hosts")
