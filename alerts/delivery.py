@@ -33,13 +33,18 @@ class DeliveryFailed(PantauError):
 
 
 class Sink(Protocol):
-    """A way out: it says which alerts it wants and delivers one (raising DeliveryFailed)."""
+    """A way out: it says which alerts it wants and delivers one (raising DeliveryFailed).
+
+    `run()` keeps what the sink needs (an HTTP session, a broker connection) for as long as the
+    courier runs; the courier runs it beside its delivery loop and cancels it on the way out."""
 
     name: str
 
     def wants(self, alert: Alert, camera_groups: Collection[str]) -> bool: ...
 
     async def deliver(self, alert: Alert) -> None: ...
+
+    async def run(self) -> None: ...
 
 
 class Courier:
@@ -63,6 +68,12 @@ class Courier:
         return max(0, self._bus.last_seq - self.cursor)
 
     async def run(self) -> None:
+        """Run the sink and deliver to it until cancelled."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.sink.run(), name=f"alerts:{self.sink.name}:sink")
+            await self._deliver_all()
+
+    async def _deliver_all(self) -> None:
         outbox = self._bus.outbox
         self.cursor = await outbox.cursor(self.sink.name)
         while True:

@@ -93,6 +93,9 @@ class FlakySink:
             raise DeliveryFailed("receiver down")
         self.got.append(alert)
 
+    async def run(self) -> None:
+        await asyncio.Event().wait()
+
 
 async def test_a_courier_retries_in_order_and_keeps_its_cursor_across_restarts(db_url: str) -> None:
     retry = BackoffConfig(initial_s=0.05, max_s=0.2, jitter=0)
