@@ -1,7 +1,7 @@
 """Flapping: a camera that drops and reconnects again and again gives one `camera.flapping`, not a storm.
 
-Pure logic on the times it is handed. Within `window_s`, the first `threshold - 1` online/offline
-changes go out as they are; the next one raises `camera.flapping` and holds the camera's changes
+Pure logic on the times it is handed. A camera's first known state goes out and counts for
+nothing. Within `window_s`, the first `threshold - 1` online/offline changes go out as they are; the next one raises `camera.flapping` and holds the camera's changes
 back. Once no change has come for `hold_down_s`, the state it settled in goes out (if it differs
 from the last one announced) and the camera is quiet again.
 """
@@ -47,6 +47,9 @@ class FlapFilter:
     def change(self, camera: str, kind: AlertKind, details: Mapping[str, Scalar], now: float) -> Verdict:
         """A camera went online or offline at `now` (monotonic seconds)."""
         cam = self._cameras.setdefault(camera, _Camera())
+        if cam.announced is None:  # its first known state (a start, a new camera) is no change
+            cam.announced = kind
+            return Verdict(send=True)
         cam.last_change = now
         cam.changes.append(now)
         while cam.changes and cam.changes[0] < now - self.window_s:

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.alerting import AlertKind, Discard, Notice, Publisher
 from core.clock import Clock
 from core.config import EventsConfig
 from core.taskmap import TaskMap
@@ -28,6 +29,10 @@ from onvif_adapters.topics import EventKind
 from streams.camera import Camera
 
 log = logging.getLogger(__name__)
+
+ALARM_KINDS = frozenset({EventKind.MOTION, EventKind.TAMPER, EventKind.DIGITAL_INPUT})
+# One alarm per camera and kind in this time; the event list and the SSE stream still get every event.
+ALARM_REPEAT_S = 30.0
 
 # Alarms that are also camera health problems, with the text shown as the camera's reason.
 HEALTH_ALARMS = {EventKind.TAMPER: "tamper alarm (camera reports tampering)", EventKind.VIDEO_LOSS: "video loss"}
@@ -90,8 +95,11 @@ class EventService:
         cameras: Mapping[str, Camera],
         clients: ClientFactory,
         store: EventStore | None = None,
+        alerts: Publisher | None = None,
     ) -> None:
         self.settings = settings
+        self._alerts = alerts or Discard()
+        self._last_alarm: dict[tuple[str, EventKind], float] = {}
         #: The database copy of every event (None: memory only, lost on restart).
         self.store = store
         self._clock = clock
@@ -161,6 +169,7 @@ class EventService:
             self.store.add(event)
         for listener in list(self._listeners):
             listener.offer(event)
+        self._alarm(event)
         text = HEALTH_ALARMS.get(event.kind)
         camera = self._cameras.get(event.camera)
         if text is not None and camera is not None:
@@ -169,6 +178,18 @@ class EventService:
             "camera %s: %s %s (%s)", event.camera, event.kind.value, "on" if event.active else "off", event.topic,
             extra={"camera": event.camera},
         )
+
+    def _alarm(self, event: CameraEvent) -> None:
+        """Motion, tamper and digital inputs going active become `camera.alarm`, at most one per
+        camera and kind every ALARM_REPEAT_S (a busy street's motion would otherwise be a storm)."""
+        if not event.active or event.initial or event.kind not in ALARM_KINDS:
+            return
+        now = self._clock.monotonic()
+        key = (event.camera, event.kind)
+        if now - self._last_alarm.get(key, -ALARM_REPEAT_S) < ALARM_REPEAT_S:
+            return
+        self._last_alarm[key] = now
+        self._alerts.publish(Notice(AlertKind.CAMERA_ALARM, event.camera, {"alarm": event.kind.value, "topic": event.topic}))
 
     @property
     def listeners(self) -> int:

@@ -296,6 +296,11 @@ class AccessConfig(Strict):
     admin_roles: list[Role] = Field(
         default=["admin"], description="Roles that may manage users and read health."
     )
+    gateway_alert_roles: list[Role] = Field(
+        default=["operator", "supervisor", "admin", "auditor"],
+        description="Roles that receive alerts about the gateway itself (storage, access log, sign-in bursts); "
+        "camera alerts follow camera visibility.",
+    )
     disposition: DispositionRules = Field(default_factory=DispositionRules)
 
 

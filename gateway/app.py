@@ -12,6 +12,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from alerts.bus import AlertBus
+from alerts.delivery import Courier
+from alerts.outbox import Outbox
+from alerts.sinks import configured_sinks
 from camera_events.service import EventService, onvif_clients
 from camera_events.store import EventStore
 from core.clock import Clock, SystemClock
@@ -20,6 +24,7 @@ from core.db import make_engine, make_sessionmaker
 from evidence.recordinglog import RecordingLog
 from fleet.camerafleet import CameraFleet
 from fleet.camerastore import CameraStore
+from fleet.statealerts import StateAlerts
 from fleet.statushistory import StatusLog
 from gateway.http.webapp import build_app
 from gateway.migrations import upgrade
@@ -36,6 +41,7 @@ from policy.identity.throttle import LoginThrottle
 from policy.identity.users import UserStore
 from recorder.service import Recorder
 from streams.camera import Camera
+from streams.state import CameraStatus
 from webrtc.sessions import WhepSessions
 
 log = logging.getLogger(__name__)
@@ -93,6 +99,9 @@ class Gateway:
                     tasks.create_task(services.webrtc.run(), name="whep")
                     tasks.create_task(services.events.run(), name="events")
                     tasks.create_task(services.fleet.run(), name="cameras")
+                    tasks.create_task(services.alerts.run(), name="alerts")
+                    for courier in services.couriers:
+                        tasks.create_task(courier.run(), name=f"alerts:{courier.sink.name}")
                     if on_ready is not None:
                         on_ready(self)
                     await asyncio.Event().wait()  # until cancelled
@@ -118,20 +127,26 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
     engine = make_engine(settings.database_url, echo=settings.database.echo)
     stack.push_async_callback(engine.dispose)
     db = make_sessionmaker(engine)
-    access_log = await open_access_log(settings, engine, clock)
+    alerts = AlertBus(settings.alerts, Outbox(db), clock)
+    access_log = await open_access_log(settings, engine, clock, alerts)
     status_log = StatusLog(db)
+    state_alerts = StateAlerts(alerts)
+
+    def on_status(camera_id: str, old: CameraStatus | None, new: CameraStatus) -> None:
+        status_log(camera_id, old, new)
+        state_alerts(camera_id, old, new)
     camera_store = CameraStore(db, clock)
     onboarded = await camera_store.load({c.id for c in settings.cameras})
 
     def make_camera(cfg: CameraConfig) -> Camera:
         return Camera(
-            cfg, settings.camera_health(cfg), settings.hub.subscriber_queue, clock, status_log,
+            cfg, settings.camera_health(cfg), settings.hub.subscriber_queue, clock, on_status,
             resolver=resolver_for(cfg, settings.onvif),
         )
 
     fleet = CameraFleet(make_camera, [*settings.cameras, *onboarded])
     cameras = fleet.cameras
-    recorder = Recorder(settings, db, clock, cameras, RecordingLog(access_log))
+    recorder = Recorder(settings, db, clock, cameras, RecordingLog(access_log), alerts)
     token_key = await asyncio.to_thread(
         load_or_create_signing_key,
         settings.access.disposition.key_path or default_token_key_path(settings.data_dir),
@@ -143,7 +158,7 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
     fleet.on_added(recorder.camera_added)
     fleet.on_added(lambda cam: dispositions.add_camera(cam.id, cam.config.groups))
     event_store = EventStore(db, clock, settings.events.keep_days) if settings.events.store else None
-    events = EventService(settings.events, clock, cameras, onvif_clients, event_store)
+    events = EventService(settings.events, clock, cameras, onvif_clients, event_store, alerts)
     fleet.on_added(events.camera_added)
     ptz = PtzSessions()
     stack.push_async_callback(ptz.aclose)
@@ -162,7 +177,10 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
         db=db,
         users=UserStore(db, clock),
         sessions=SessionStore(db, clock, auth.session_ttl_s),
-        throttle=LoginThrottle(clock, auth.max_failures, auth.failure_window_s, auth.lockout_s),
+        throttle=LoginThrottle(
+            clock, auth.max_failures, auth.failure_window_s, auth.lockout_s,
+            burst=settings.alerts.signin_burst, burst_window_s=settings.alerts.signin_burst_window_s, alerts=alerts,
+        ),
         cameras=cameras,
         started_at=clock.now(),
         access_log=access_log,
@@ -173,8 +191,18 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
         events=events,
         ptz=ptz,
         camera_store=camera_store,
+        alerts=alerts,
+        couriers=[
+            Courier(sink, alerts, retry, lambda camera: _groups(cameras, camera))
+            for sink, retry in configured_sinks(settings.alerts)
+        ],
     )
     return services, status_log
+
+
+def _groups(cameras: dict[str, Camera], camera_id: str) -> tuple[str, ...]:
+    camera = cameras.get(camera_id)
+    return tuple(camera.config.groups) if camera is not None else ()
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from alerts.bus import AlertBus
+from alerts.delivery import Courier
 from camera_events.service import EventService
 from core.clock import Clock
 from core.config import Settings
@@ -52,6 +54,10 @@ class Services:
     events: EventService
     #: Open ONVIF PTZ connections per camera.
     ptz: PtzSessions
+    #: The alert bus every part publishes to, its outbox and live listeners (SSE).
+    alerts: AlertBus
+    #: One per configured alert sink (webhooks, MQTT): delivery cursors, counts, lag.
+    couriers: list[Courier]
 
     @property
     def configured_cameras(self) -> frozenset[str]:

@@ -28,6 +28,7 @@ Without a token, by the subject's role (no role: denied):
       subject (nobody decides their own request) (log).
   R8. `revoke`: role in `revoker_roles` (log).
   R9. `read_access_log`: role in `audit_roles`; `administer`: role in `admin_roles` (log).
+  R10. `gateway_alerts`: role in `gateway_alert_roles` (alerts about no camera; camera alerts follow R1).
 
 A camera matches a list of groups when the list holds "*" or one of the camera's groups.
 """
@@ -59,6 +60,7 @@ class Action(enum.StrEnum):
     REVOKE = "revoke"
     READ_ACCESS_LOG = "read_access_log"
     ADMINISTER = "administer"  # users, health, config
+    GATEWAY_ALERTS = "gateway_alerts"  # alerts about no camera: storage, access log, sign-ins
 
 
 class Reason(enum.StrEnum):
@@ -227,6 +229,7 @@ def decide(rules: AccessConfig, subject: Subject, action: Action, resource: Reso
         Action.REVOKE: d.revoker_roles,
         Action.READ_ACCESS_LOG: rules.audit_roles,
         Action.ADMINISTER: rules.admin_roles,
+        Action.GATEWAY_ALERTS: rules.gateway_alert_roles,
     }.get(action, ())
     if role not in allowed_roles:
         return _deny(Reason.NOT_PERMITTED, f"role {role!r} may not {action.value}")

@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.alerting import Discard, Publisher
 from core.clock import Clock
 from core.config import Settings
 from core.taskmap import TaskMap
 from recorder.reports import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
+from recorder.alerting import RecordingAlerts
 from recorder.holds import HoldStore
 from recorder.index import SegmentIndex
 from recorder.models import Deletion, Segment
@@ -54,13 +56,18 @@ class Recorder:
         clock: Clock,
         cameras: dict[str, Camera],
         events: RecordingEventSink,
+        alerts: Publisher | None = None,
     ) -> None:
         self.settings = settings
         self.config = settings.recording
         self.db = db
         self.clock = clock
         self.cameras = cameras
-        self.events = events
+        #: Every report goes to `events` (the access log); those that matter to the room are alerts too.
+        self.alerting = RecordingAlerts(
+            events, alerts or Discard(), cameras, clock, self.config.segment_s, settings.alerts, settings.storage.path
+        )
+        self.events: RecordingEventSink = self.alerting
         self.store = SegmentStore(settings.storage.path)
         self.index = SegmentIndex(db, clock)
         self.state = StorageState(settings.storage.path)
@@ -96,6 +103,7 @@ class Recorder:
                 for camera in list(self.cameras.values()):
                     self._start_writer(camera)
                 tasks.create_task(self._retention_loop(), name="recorder:retention")
+                tasks.create_task(self.alerting.run(), name="recorder:alerts")
                 await asyncio.Event().wait()
             finally:
                 self._tasks = None

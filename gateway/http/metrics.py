@@ -78,6 +78,7 @@ class GatewayCollector(Collector):
         yield from (state, up, problem, packets, received, reconnects, dropped, subscribers, fps,
                     bitrate, gop, age)
         yield from _whep_metrics(services)
+        yield from _alert_metrics(services)
         yield from _storage_metrics(services.recorder.storage_status())
         tampered = GaugeMetricFamily(
             "pantau_access_log_tampered", "1 when the stored log no longer matches its signed checkpoints"
@@ -92,7 +93,6 @@ class GatewayCollector(Collector):
 def _whep_metrics(services: Services) -> Iterator[Metric]:
     """Live and playback viewers per camera and the compressed video handed to them."""
     webrtc = services.webrtc
-    assert webrtc is not None
     viewers = GaugeMetricFamily("pantau_whep_sessions", "Open WHEP live sessions", labels=["camera"])
     sent = CounterMetricFamily(
         "pantau_whep_sent_bytes", "H.264 bytes handed to WHEP viewers", labels=["camera"]
@@ -113,6 +113,28 @@ def _whep_metrics(services: Services) -> Iterator[Metric]:
         playback.add_metric([cid], webrtc.viewers(cid, SessionKind.PLAYBACK))
         playback_sent.add_metric([cid], webrtc.playback_sent_bytes[cid])
     yield from (viewers, sent, sent_packets, playback, playback_sent)
+
+
+def _alert_metrics(services: Services) -> Iterator[Metric]:
+    """Alerts stored (sink "outbox") and delivered per sink and kind, failures, and the backlog."""
+    published = CounterMetricFamily(
+        "pantau_alerts_published", "Alerts stored in the outbox (sink=outbox) or delivered by a sink",
+        labels=["sink", "kind"],
+    )
+    for kind, count in sorted(services.alerts.published.items()):
+        published.add_metric(["outbox", kind.value], count)
+    failed = CounterMetricFamily("pantau_alerts_failed", "Failed deliveries (each is retried)", labels=["sink"])
+    for courier in services.couriers:
+        for kind_name, count in sorted(courier.delivered.items()):
+            published.add_metric([courier.sink.name, kind_name], count)
+        failed.add_metric([courier.sink.name], courier.failed)
+    depth = GaugeMetricFamily(
+        "pantau_alerts_outbox_depth", "Alerts the slowest sink has not delivered yet (0 without sinks)"
+    )
+    depth.add_metric([], max((c.lag for c in services.couriers), default=0))
+    dropped = CounterMetricFamily("pantau_alerts_dropped", "Alerts lost because the bus queue was full")
+    dropped.add_metric([], services.alerts.dropped)
+    yield from (published, failed, depth, dropped)
 
 
 def _storage_metrics(status: StorageStatus) -> Iterator[Metric]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway.http import accesslog, cameras, dispositions, health, onboarding, openapi, playback, recordings, session, whep
-from gateway.http import camera_events, downloads, onvif, ptz
+from gateway.http import alerts, camera_events, downloads, eventstream, onvif, ptz
 from gateway.http.auth import auth_middleware
 from gateway.http.cors import setup_cors
 from gateway.http.appkeys import SERVICES
@@ -36,6 +36,8 @@ def build_app(services: Services) -> web.Application:
     app.add_routes(cameras.routes)
     app.add_routes(ptz.routes)
     app.add_routes(camera_events.routes)
+    app.add_routes(eventstream.routes)
+    app.add_routes(alerts.routes)
     app.add_routes(onboarding.routes)
     app.add_routes(onvif.routes)
     app.add_routes(openapi.routes)

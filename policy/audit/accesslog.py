@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import aiohttp
 
+from core.alerting import AlertKind, Discard, Notice, Publisher
 from core.clock import Clock, SystemClock
 from core.errors import PantauError
 from policy.audit.entries import AccessEvent
@@ -63,6 +64,7 @@ class AccessLog:
         checkpoint_interval_s: float = 1.0,
         clock: Clock | None = None,
         witnesses: Sequence[Witness] = (),
+        alerts: Publisher | None = None,
     ) -> None:
         self._engine = engine
         self._signer = signer
@@ -82,6 +84,7 @@ class AccessLog:
         #: Set when the stored history no longer matches its signed checkpoints: nothing
         #: is signed over it, and /health and /metrics raise the alarm.
         self.tampered: str | None = None
+        self._alerts = alerts or Discard()
 
     # -- appending ---------------------------------------------------------------------------
 
@@ -175,6 +178,7 @@ class AccessLog:
         except AccessLogTampered as exc:
             if self.tampered is None:
                 log.critical("access log: %s; no checkpoint signed", exc)
+                self._alerts.publish(Notice(AlertKind.ACCESSLOG_TAMPERED, None, {"problem": exc.detail}))
             self.tampered = exc.detail
         except (SQLAlchemyError, OSError) as exc:
             log.warning("access log checkpoint failed, will retry: %s", exc)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.alerting import Publisher
 from core.clock import Clock
 from core.config import Settings
 from policy.audit.accesslog import AccessLog
@@ -27,7 +28,9 @@ def key_path(settings: Settings) -> Path:
     return settings.access_log.key_path or default_key_path(settings.data_dir)
 
 
-async def open_access_log(settings: Settings, engine: AsyncEngine, clock: Clock) -> AccessLog:
+async def open_access_log(
+    settings: Settings, engine: AsyncEngine, clock: Clock, alerts: Publisher | None = None
+) -> AccessLog:
     """The access log with its signing key (created on first start) and witnesses."""
     cfg = settings.access_log
     key = await asyncio.to_thread(load_or_create_key, key_path(settings))
@@ -43,6 +46,7 @@ async def open_access_log(settings: Settings, engine: AsyncEngine, clock: Clock)
         checkpoint_interval_s=cfg.checkpoint_interval_s,
         clock=clock,
         witnesses=witnesses,
+        alerts=alerts,
     )
 
 

@@ -1,10 +1,12 @@
-"""Sign-in throttling: too many failures for one (user, address) pair locks that pair out."""
+"""Sign-in throttling: too many failures for one (user, address) pair locks that pair out; many
+failures across the gateway (a password spray) raise `security.signin_burst`."""
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
 
+from core.alerting import AlertKind, Discard, Notice, Publisher
 from core.clock import Clock
 
 
@@ -21,13 +23,26 @@ class LoginThrottle:
     MAX_KEYS = 100_000
 
     def __init__(
-        self, clock: Clock, max_failures: int, window_s: float, lockout_s: float
+        self,
+        clock: Clock,
+        max_failures: int,
+        window_s: float,
+        lockout_s: float,
+        *,
+        burst: int = 10,
+        burst_window_s: float = 60.0,
+        alerts: Publisher | None = None,
     ) -> None:
         self._clock = clock
         self._max = max_failures
         self._window = window_s
         self._lockout = lockout_s
         self._records: dict[tuple[str, str], _Record] = {}
+        self._burst = burst
+        self._burst_window = burst_window_s
+        self._all: deque[float] = deque()
+        self._burst_alerted_at: float | None = None
+        self._alerts = alerts or Discard()
 
     def retry_after(self, username: str, address: str) -> float:
         """Seconds until this pair may try again; 0 when it may try now."""
@@ -51,6 +66,22 @@ class LoginThrottle:
         if len(rec.failures) >= self._max:
             rec.locked_until = now + self._lockout
             rec.failures.clear()
+        self._count_burst(now, username, address)
+
+    def _count_burst(self, now: float, username: str, address: str) -> None:
+        """Every failure, whoever: `burst` within the window is one alert (then one per window)."""
+        self._all.append(now)
+        while self._all and self._all[0] <= now - self._burst_window:
+            self._all.popleft()
+        if len(self._all) < self._burst:
+            return
+        if self._burst_alerted_at is not None and now - self._burst_alerted_at < self._burst_window:
+            return
+        self._burst_alerted_at = now
+        self._alerts.publish(Notice(AlertKind.SIGNIN_BURST, None, {
+            "failures": len(self._all), "window_s": int(self._burst_window),
+            "username": username[:64], "client": address,
+        }))
 
     def succeeded(self, username: str, address: str) -> None:
         """Forget failures after a good sign-in."""

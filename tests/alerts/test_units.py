@@ -50,6 +50,7 @@ def test_uuid7_is_version_7_and_sorts_by_time() -> None:
 )
 def test_flapping_table(changes: list[tuple[float, AlertKind]], sent: list[AlertKind], flapping: int) -> None:
     f = FlapFilter(window_s=60, threshold=3, hold_down_s=120)
+    assert f.change("gate", ON, {}, -1).send  # the first known state: announced, not a change
     out, flaps = [], 0
     for at, kind in changes:
         verdict = f.change("gate", kind, {}, at)
@@ -62,6 +63,7 @@ def test_flapping_table(changes: list[tuple[float, AlertKind]], sent: list[Alert
 
 def test_a_flapping_camera_announces_where_it_settled_after_the_hold_down() -> None:
     f = FlapFilter(window_s=60, threshold=3, hold_down_s=120)
+    f.change("gate", ON, {}, -1)
     for at, kind in [(0, OFF), (1, ON), (2, OFF), (3, ON), (4, OFF)]:
         f.change("gate", kind, {"reason": f"t{at}"}, at)
     assert f.settled(100) == []  # not quiet long enough
@@ -73,6 +75,7 @@ def test_a_flapping_camera_announces_where_it_settled_after_the_hold_down() -> N
 
 def test_settling_in_the_state_last_announced_says_nothing() -> None:
     f = FlapFilter(window_s=60, threshold=3, hold_down_s=120)
+    f.change("gate", ON, {}, -1)
     for at, kind in [(0, OFF), (1, ON), (2, OFF), (3, ON)]:
         f.change("gate", kind, {}, at)
     assert f.settled(200) == []
@@ -80,9 +83,10 @@ def test_settling_in_the_state_last_announced_says_nothing() -> None:
 
 def test_flapping_is_per_camera() -> None:
     f = FlapFilter(window_s=60, threshold=3, hold_down_s=120)
-    for at in range(3):
-        f.change("a", OFF if at % 2 == 0 else ON, {}, at)
-    assert f.change("b", OFF, {}, 3).send
+    for at in range(4):
+        f.change("a", ON if at % 2 == 0 else OFF, {}, at)
+    f.change("b", ON, {}, 3)
+    assert f.change("b", OFF, {}, 4).send
 
 
 @pytest.mark.parametrize(

@@ -136,7 +136,7 @@ async def test_an_open_event_stream_does_not_hold_up_shutdown(tmp_path: Path) ->
 
 
 async def test_signing_out_ends_the_event_stream(tmp_path: Path, monkeypatch: Any) -> None:
-    from gateway.http import camera_events as events_route
+    from gateway.http import eventstream as events_route
 
     monkeypatch.setattr(events_route, "KEEPALIVE_S", 0.2)
     settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")

@@ -119,6 +119,8 @@ def oracle(rules: AccessConfig, subject: Subject, action: Action, res: Resource,
         return role in rules.audit_roles, {log}
     if action == "administer":
         return role in rules.admin_roles, {log}
+    if action == "gateway_alerts":
+        return role in rules.gateway_alert_roles, {log}
     return False, set()
 
 
@@ -152,13 +154,15 @@ def role_map(values: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[Any, Any]
 
 
 rules_st = st.builds(
-    lambda vis, play, exp, ptz, audit, admin, disp: AccessConfig(
-        visibility=vis, playback=play, export=exp, ptz=ptz, audit_roles=audit, admin_roles=admin, disposition=disp
+    lambda vis, play, exp, ptz, audit, admin, alerts, disp: AccessConfig(
+        visibility=vis, playback=play, export=exp, ptz=ptz, audit_roles=audit, admin_roles=admin,
+        gateway_alert_roles=alerts, disposition=disp
     ),
     role_map(grants_st),
     role_map(rule_st),
     role_map(rule_st),
     role_map(grants_st),
+    role_list_st,
     role_list_st,
     role_list_st,
     st.fixed_dictionaries(
@@ -350,7 +354,7 @@ def test_required_groups_need_a_disposition_even_for_supervisors() -> None:
 
 def test_deny_by_default_with_empty_rules() -> None:
     rules = AccessConfig(visibility={}, playback={}, export={}, ptz={}, audit_roles=[], admin_roles=[],
-                         disposition={"requester_roles": [], "approver_roles": [], "revoker_roles": [],
+                         gateway_alert_roles=[], disposition={"requester_roles": [], "approver_roles": [], "revoker_roles": [],
                                       "reader_roles": []})
     for role in ROLES:
         for action in Action:

@@ -1,0 +1,78 @@
+"""Alerts over HTTP: `GET /api/v1/alerts`, the recent ones from the outbox, newest last.
+
+A camera's alert is shown to whoever may see that camera (Action.VIEW_CAMERA); an alert about no
+camera (storage, the access log, sign-in bursts) to the roles Action.GATEWAY_ALERTS allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from alerts.model import Alert
+from core.alerting import AlertKind
+from core.errors import BadRequest
+from gateway.http.appkeys import SERVICES
+from gateway.http.auth import require_role
+from gateway.http.camera_events import visible_cameras
+from gateway.http.guard import decision_for
+from gateway.http.params import query_int, query_limit
+from policy.decision import Action
+
+routes = web.RouteTableDef()
+MAX_LIMIT = 1000
+
+
+def alert_kinds(raw: str | None) -> frozenset[AlertKind]:
+    """`?kinds=camera.offline,storage.full` (empty: every kind); 400 naming an unknown kind."""
+    if not raw:
+        return frozenset()
+    kinds = set()
+    for name in raw.split(","):
+        try:
+            kinds.add(AlertKind(name.strip()))
+        except ValueError as exc:
+            raise BadRequest(f"unknown alert kind {name.strip()!r}; kinds: {', '.join(k.value for k in AlertKind)}") from exc
+    return frozenset(kinds)
+
+
+def alert_filter(request: web.Request) -> Callable[[Alert], bool]:
+    """Which alerts this caller may receive, narrowed by `?kinds=` and `?camera=`."""
+    who = require_role(request, "viewer")
+    visible = visible_cameras(request)
+    gateway_wide = decision_for(request, who, Action.GATEWAY_ALERTS).allowed
+    kinds = alert_kinds(request.query.get("kinds"))
+    camera = request.query.get("camera")
+
+    def wants(alert: Alert) -> bool:
+        if kinds and alert.kind not in kinds:
+            return False
+        if alert.camera is None:
+            return gateway_wide and camera is None
+        return alert.camera in visible and (camera is None or alert.camera == camera)
+
+    return wants
+
+
+@routes.get("/api/v1/alerts")
+async def list_alerts(request: web.Request) -> web.Response:
+    """Alerts the caller may see with a seq above `after` (default: the last `limit`), oldest first."""
+    wants = alert_filter(request)
+    limit = query_limit(request, MAX_LIMIT)
+    bus = request.app[SERVICES].alerts
+    after = query_int(request, "after", None, low=0)
+    if after is None:
+        after = max(0, bus.last_seq - 10 * limit)  # recent ones: read a window back and keep the newest
+        recent = True
+    else:
+        recent = False
+    found: list[Alert] = []
+    while True:
+        batch = await bus.outbox.after(after, MAX_LIMIT)
+        found += [a for a in batch if wants(a)]
+        if len(batch) < MAX_LIMIT or (not recent and len(found) >= limit):
+            break
+        after = batch[-1].seq
+    found = found[-limit:] if recent else found[:limit]
+    return web.json_response({"alerts": [a.as_json() for a in found], "last_seq": bus.last_seq})
