@@ -187,3 +187,8 @@ async def test_tampered_history_raises_the_alarm_on_the_next_start(tmp_path: Pat
         assert check["status"] == "fail" and "tampered" in check["output"]
         async with client.http.get(client.url("/metrics")) as resp:
             assert "pantau_access_log_tampered 1.0" in await resp.text()
+        # ... and tells the room at once: one accesslog.tampered alert, naming what is wrong.
+        admin = await client.sign_in("admin", client.admin_password())
+        alerts = (await client.get_json("/api/v1/alerts?kinds=accesslog.tampered", admin))["alerts"]
+        assert len(alerts) == 1 and alerts[0]["severity"] == "critical", alerts
+        assert alerts[0]["camera"] is None and alerts[0]["details"]["problem"], alerts

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -15,6 +18,7 @@ from core.alerting import AlertKind
 from core.config import Settings
 
 ON, OFF = AlertKind.CAMERA_ONLINE, AlertKind.CAMERA_OFFLINE
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_kind_has_a_severity_and_both_summaries() -> None:
@@ -114,3 +118,23 @@ def test_good_alert_config() -> None:
         {"name": "ops", "url": "https://hooks.example/in", "kinds": ["camera.offline"], "secret": "whsec_" + "A" * 32}],
         "mqtt": {"url": "mqtts://hooks.example"}})
     assert s.alerts.webhooks[0].kinds == [AlertKind.CAMERA_OFFLINE]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("alerts:\n  webhooks:\n    - name: ops\n      url: http://h/\n      kinds: [camera.bogus]\n",
+         "pantau.yaml:5: alerts.webhooks[0].kinds[0]: "),
+        ("alerts:\n  webhooks:\n    - name: ops\n      url: gopher://h/\n", "pantau.yaml:4: alerts.webhooks[0].url: "),
+        ("alerts:\n  mqtt:\n    url: http://broker\n", "pantau.yaml:3: alerts.mqtt.url: "),
+        ("alerts:\n  allowed_hosts: [ok.example]\n  webhooks:\n    - name: ops\n      url: http://evil.example/\n",
+         "pantau.yaml:3: alerts.webhooks: "),
+    ],
+)
+def test_check_config_names_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "pantau.yaml"
+    path.write_text(text)
+    result = subprocess.run([sys.executable, "-m", "gateway", "check-config", str(path)], capture_output=True,
+                            text=True, timeout=60, cwd=ROOT, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert expected in result.stdout + result.stderr, result.stdout + result.stderr
