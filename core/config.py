@@ -5,7 +5,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -190,7 +191,7 @@ class CameraConfig(Strict):
         """The source URL with credentials removed."""
         return redact_url(self.source)
 
-    def __repr_args__(self):  # type: ignore[no-untyped-def]
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for key, value in super().__repr_args__():
             yield key, (redact_url(value) if key == "source" else value)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar
@@ -38,7 +38,7 @@ Batch = list[tuple[MediaPacket, int, int]]
 class PacketSource(Protocol):
     """What an export needs of the reader (recorder/reader.py SegmentReader)."""
 
-    def read(self, camera: str, start: datetime, end: datetime) -> AsyncIterator[ReadItem]: ...
+    def read(self, camera: str, start: datetime, end: datetime) -> AsyncGenerator[ReadItem, None]: ...
 
 
 class Export:
@@ -120,7 +120,7 @@ class Export:
         if self._busy is not None and not self._busy.done():
             await asyncio.wait([self._busy])  # the worker thread cannot be interrupted mid-call
         with contextlib.suppress(Exception):
-            await self._items.aclose()  # type: ignore[attr-defined]
+            await self._items.aclose()
         if self._writer is not None and not self._closed_writer:
             self._closed_writer = True
             await asyncio.get_running_loop().run_in_executor(None, self._writer.abandon)

@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import io
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -108,8 +108,8 @@ def load_segment(data: bytes, start: datetime) -> _Loaded:
         if shift is None:
             shift = Fraction(0)
         origin_pts = [p.pts for p in raw if p.stream_index == origin_file and p.pts is not None]
-        if origin_pts:
-            first_pts_s = min(origin_pts) * mapping[origin_file][1]  # type: ignore[index]
+        if origin_pts and origin_file is not None:
+            first_pts_s = min(origin_pts) * mapping[origin_file][1]
         now = time.monotonic()
         for p in raw:
             orig_index, ftb, otb = mapping[p.stream_index]
@@ -144,7 +144,7 @@ class SegmentReader:
         self._index = SegmentIndex(db, _NoClock())
         self._store = store
 
-    async def read(self, camera: str, start: datetime, end: datetime) -> AsyncIterator[ReadItem]:
+    async def read(self, camera: str, start: datetime, end: datetime) -> AsyncGenerator[ReadItem, None]:
         """Segments and gaps in time order; the first segment starts at the keyframe at or before `start`."""
         segments = await self._index.segments(camera, start, end)
         gaps = await self._index.gaps(camera, start, end)

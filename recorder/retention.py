@@ -17,8 +17,10 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
@@ -156,7 +158,7 @@ class Retention:
             result = await session.execute(
                 delete(Segment).where(Segment.id == seg.id, ~held()).execution_options(synchronize_session=False)
             )
-            if not result.rowcount:  # type: ignore[attr-defined]
+            if not cast(CursorResult[Any], result).rowcount:
                 await session.rollback()
                 return None  # a hold arrived meanwhile
             await session.commit()
@@ -177,4 +179,4 @@ def _unlink(path: os.PathLike[str]) -> None:
     except FileNotFoundError:
         log.error("retention: %s was already gone from disk", path)
         return
-    fsync_dir(os.path.dirname(path))  # type: ignore[arg-type]
+    fsync_dir(Path(path).parent)

@@ -7,6 +7,7 @@ import logging
 import os
 import stat
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -207,7 +208,7 @@ class Recorder:
 
 def _unlink(path: os.PathLike[str]) -> None:
     os.unlink(path)
-    fsync_dir(os.path.dirname(path))  # type: ignore[arg-type]
+    fsync_dir(Path(path).parent)
 
 
 def _make_read_only(path: os.PathLike[str]) -> None:

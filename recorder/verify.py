@@ -10,7 +10,8 @@ import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TextIO
+from collections.abc import Awaitable, Callable
+from typing import TextIO, TypeVar
 
 import av
 from sqlalchemy import select
@@ -27,6 +28,7 @@ from recorder.segmentfile import hash_file
 from recorder.store import SegmentStore
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 OVERLAP_TOLERANCE = timedelta(milliseconds=1)
 
@@ -149,7 +151,7 @@ async def reindex(
     return out
 
 
-async def _with_db(settings: Settings, fn, *args):  # type: ignore[no-untyped-def]
+async def _with_db(settings: Settings, fn: Callable[..., Awaitable[T]], *args: object) -> T:
     engine = make_engine(settings.database_url)
     try:
         return await fn(make_sessionmaker(engine), SegmentStore(settings.storage.path), *args)

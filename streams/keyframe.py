@@ -7,6 +7,7 @@ event loop. One decoder belongs to one thread at a time.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import av
 import av.error
@@ -25,7 +26,7 @@ class KeyframeDecoder:
             raise ValueError(f"stream {info.index} is {info.kind}, not video")
         self.info = info
         # Raises av.error / ValueError for a codec this FFmpeg build cannot decode.
-        self._ctx = av.CodecContext.create(info.codec, "r")
+        self._ctx: Any = av.CodecContext.create(info.codec, "r")
         if info.extradata:
             # avcC/hvcC from MP4-like sources, or Annex B SPS/PPS from the SDP's
             # sprop-parameter-sets; FFmpeg's parsers take either form.
@@ -79,7 +80,7 @@ class KeyframeDecoder:
 
     def close(self) -> None:
         """Release the codec context (also done by garbage collection)."""
-        self._ctx = None  # type: ignore[assignment]
+        self._ctx = None
 
 
 def frame_to_gray(frame: av.VideoFrame, width: int | None = None) -> np.ndarray:

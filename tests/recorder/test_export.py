@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -80,7 +80,7 @@ class Source:
         self.items = items
         self.pulled = 0
 
-    async def read(self, camera: str, start: datetime, end: datetime) -> AsyncIterator[ReadItem]:
+    async def read(self, camera: str, start: datetime, end: datetime) -> AsyncGenerator[ReadItem, None]:
         for item in self.items:
             self.pulled += 1
             yield item
@@ -228,7 +228,7 @@ async def test_aclose_mid_export_releases_the_reader(tmp_path: Path) -> None:
     closed: list[bool] = []
 
     class Tracking(Source):
-        async def read(self, camera: str, start: datetime, end: datetime) -> AsyncIterator[ReadItem]:
+        async def read(self, camera: str, start: datetime, end: datetime) -> AsyncGenerator[ReadItem, None]:
             try:
                 for item in self.items:
                     yield item
