@@ -16,6 +16,7 @@ import av
 from recorder.segment import META_KEY, SealedSegment, SegmentMeta
 from recorder.segmentfile import HashingFile, seal_file
 from recorder.store import SegmentStore
+from streams.bitstream import parameter_sets
 from streams.packet import MediaPacket, StreamInfo
 
 log = logging.getLogger(__name__)
@@ -41,26 +42,6 @@ def _template(codec: str) -> av.stream.Stream | None:
             log.warning("codec %s cannot be recorded to MP4: %s", codec, exc)
             cache[codec] = None
     return cache[codec]
-
-
-_PARAM_NALS = {"h264": {7, 8}, "hevc": {32, 33, 34}}
-
-
-def parameter_sets(codec: str, data: bytes) -> bytes | None:
-    """SPS/PPS (VPS) NAL units of an Annex B keyframe, as Annex B: extradata for cameras
-    that send parameter sets only in band."""
-    kinds = _PARAM_NALS.get(codec)
-    if kinds is None:
-        return None
-    out = bytearray()
-    for nal in data.split(b"\x00\x00\x01"):
-        nal = nal.rstrip(b"\x00")
-        if not nal:
-            continue
-        kind = (nal[0] & 0x1F) if codec == "h264" else ((nal[0] >> 1) & 0x3F)
-        if kind in kinds:
-            out += b"\x00\x00\x00\x01" + nal
-    return bytes(out) or None
 
 
 def recordable(info: StreamInfo) -> bool:
