@@ -24,7 +24,7 @@ from pathlib import Path
 
 import av
 
-from recorder.muxer import MOVFLAGS, _template, recordable
+from recorder.mp4 import MOVFLAGS, add_stream, recordable
 from recorder.reader import GapMarker, ReadItem, SegmentOpened
 from streams.bitstream import extradata_to_annexb, parameter_sets
 from streams.packet import MediaPacket, StreamInfo
@@ -230,21 +230,10 @@ class ContainerWriter:
         self._streams: dict[int, tuple[av.stream.Stream, Fraction]] = {}
         try:
             for info in streams:
-                template = _template(info.codec)
-                if template is None:
-                    continue
-                stream = self.container.add_stream_from_template(template, opaque=True)
-                stream.time_base = info.time_base
-                ctx = stream.codec_context
-                ctx.time_base = info.time_base
-                if info.kind == "video":
-                    ctx.width, ctx.height = info.width, info.height
-                else:
-                    ctx.sample_rate = info.sample_rate
                 extradata = annexb_extradata(info, first) if info.kind == "video" else info.extradata
-                if extradata:
-                    ctx.extradata = extradata
-                self._streams[info.index] = (stream, info.time_base)
+                stream = add_stream(self.container, info, extradata)
+                if stream is not None:
+                    self._streams[info.index] = (stream, info.time_base)
             self.container.metadata["comment"] = json.dumps(
                 {"tag": EXPORT_TAG, "camera": camera, "start": _utc(first_wall).isoformat().replace("+00:00", "Z")},
                 separators=(",", ":"),
