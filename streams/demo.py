@@ -14,6 +14,8 @@ import numpy as np
 
 from core.config import CameraConfig
 from core.errors import SourceError, SourceRefused
+from core.schemes import DEMO, scheme_of
+from streams import schemes
 from streams.bitstream import parameter_sets
 from streams.packet import MediaPacket, StreamInfo
 
@@ -29,7 +31,7 @@ MAX_SIZE = (3840, 2160)
 def parse_demo_url(url: str) -> tuple[str, int, int, int]:
     """demo://pattern?size=WxH&fps=N -> (pattern, width, height, fps); raises SourceRefused."""
     parts = urlsplit(url)
-    if parts.scheme.lower() != "demo":
+    if scheme_of(url) != DEMO:
         raise SourceRefused(f"scheme {parts.scheme!r} is not a demo source")
     pattern = (parts.hostname or "pattern").lower()
     if pattern not in PATTERNS:
@@ -182,3 +184,5 @@ class DemoSource:
         )
         return img
 
+
+schemes.register(DemoSource, DEMO)
