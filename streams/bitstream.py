@@ -105,10 +105,9 @@ def avcc_to_annexb(avcc: bytes) -> bytes | None:
             pos += 1
             for _ in range(count):
                 size = int.from_bytes(avcc[pos:pos + 2], "big")
-                nal = avcc[pos + 2:pos + 2 + size]
-                if len(nal) != size:
+                if pos + 2 + size > len(avcc):  # the length, or the NAL unit, is cut short
                     return None
-                out += START_CODE + nal
+                out += START_CODE + avcc[pos + 2:pos + 2 + size]
                 pos += 2 + size
     except IndexError:
         return None

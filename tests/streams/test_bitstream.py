@@ -110,6 +110,7 @@ def test_parameter_sets(codec: str, data: bytes, expected: bytes | None) -> None
         (avcc([], []), None),
         (avcc([SPS], [PPS])[:-2], None),  # the PPS is cut short
         (avcc([SPS], [PPS])[:7], None),  # the SPS length is cut short
+        (avcc([SPS], [PPS])[:-len(PPS) - 2], None),  # a PPS is counted, but nothing follows
         (avcc([SPS], [PPS])[:5], None),  # no numOfSequenceParameterSets
         (b"", None),
     ],
