@@ -7,54 +7,19 @@ import re
 from pathlib import Path
 from collections.abc import Iterator
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from core.alertsconfig import AlertsConfig
 from core.configbase import BackoffConfig, Strict
 from core.redact import redact_url
+from core.schemes import check_camera_url
 
 CAMERA_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 Role = Literal["viewer", "operator", "supervisor", "admin", "auditor"]
 ROLES: tuple[Role, ...] = ("viewer", "operator", "supervisor", "admin", "auditor")
 
-# Schemes a camera URL may use. Anything else that libav understands (file:, concat:,
-# subfile:, http:, pipe:, ...) could read local files or reach arbitrary services.
-CAMERA_SCHEMES = ("rtsp", "rtsps", "onvif", "demo")
-# onvif://user:pass@host:port/?profile=main|sub|TOKEN: "main" is the device's first media
-# profile, "sub" its second; anything else is a profile token (ONVIF ReferenceToken, at
-# most 64 characters; the character set is ours, wide enough for every vendor seen).
-ONVIF_PROFILE_TOKEN = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
-
-
-def check_onvif_source(url: str) -> str:
-    """Validate an onvif:// camera source; returns its profile selector ("main" by default)."""
-    parts = urlsplit(url)
-    if not parts.hostname:
-        raise ValueError("has no host")
-    try:
-        _ = parts.port  # raises ValueError on a port that is not a number in range
-    except ValueError as exc:
-        raise ValueError("has an invalid port") from exc
-    if parts.path not in ("", "/"):
-        raise ValueError("onvif:// takes no path (the device service is found by ONVIF); use ?profile=")
-    if parts.fragment:
-        raise ValueError("onvif:// takes no fragment")
-    try:
-        query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
-    except ValueError as exc:
-        raise ValueError("has a malformed query; use ?profile=main|sub|TOKEN") from exc
-    keys = [k for k, _ in query]
-    unknown = sorted(set(keys) - {"profile"})
-    if unknown:
-        raise ValueError(f"unknown onvif:// parameter(s) {', '.join(unknown)}; only profile= is known")
-    if len(keys) > 1:
-        raise ValueError("profile= is given more than once")
-    profile = query[0][1] if query else "main"
-    if not ONVIF_PROFILE_TOKEN.match(profile):
-        raise ValueError("profile must be main, sub or a profile token ([A-Za-z0-9_.:@-], 1-64 characters)")
-    return profile
 
 
 class ServerConfig(Strict):
@@ -171,19 +136,7 @@ class CameraConfig(Strict):
     @field_validator("source")
     @classmethod
     def _source(cls, v: str) -> str:
-        try:
-            parts = urlsplit(v)
-        except ValueError as exc:
-            raise ValueError("is not a URL") from exc
-        scheme = parts.scheme.lower()
-        if scheme not in CAMERA_SCHEMES:
-            raise ValueError(
-                f"scheme {scheme or '(none)'!r} is not allowed; use rtsp://, rtsps:// or onvif://"
-            )
-        if scheme in ("rtsp", "rtsps") and not parts.hostname:
-            raise ValueError("has no host")
-        if scheme == "onvif":
-            check_onvif_source(v)
+        check_camera_url(v)
         return v
 
     @property

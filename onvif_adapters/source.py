@@ -27,7 +27,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from core.config import CameraConfig, OnvifConfig, check_onvif_source
+from core.config import CameraConfig, OnvifConfig
+from core.schemes import RTSP_SCHEMES, check_onvif_source, is_onvif, scheme_of
 from onvif_adapters.client import OnvifClient
 from onvif_adapters.errors import OnvifError, OnvifFault, OnvifMalformed
 from onvif_adapters.media2 import Media2, media2_address
@@ -65,7 +66,7 @@ def select_profile(profiles: list[Profile], selector: str, service: str = "Media
 def with_credentials(uri: str, user: str | None, password: str | None) -> str:
     """The device's RTSP URI with our credentials in it (replacing any it carried)."""
     parts = urlsplit(uri)
-    if parts.scheme.lower() not in ("rtsp", "rtsps") or not parts.hostname:
+    if scheme_of(uri) not in RTSP_SCHEMES or not parts.hostname:
         raise OnvifMalformed(f"the device's stream URI is not an rtsp:// URL (scheme {parts.scheme!r})")
     host = parts.hostname
     if ":" in host:
@@ -203,6 +204,6 @@ class OnvifSource:
 
 def resolver_for(camera: CameraConfig, settings: OnvifConfig) -> OnvifSource | None:
     """The OnvifSource of an onvif:// camera; None for every other scheme."""
-    if urlsplit(camera.source).scheme.lower() != "onvif":
+    if not is_onvif(camera.source):
         return None
     return OnvifSource(camera.id, camera.source, settings)

@@ -24,8 +24,9 @@ from pathlib import Path
 
 import av
 
-from recorder.muxer import MOVFLAGS, _template, parameter_sets, recordable
+from recorder.mp4 import MOVFLAGS, add_stream, recordable
 from recorder.reader import GapMarker, ReadItem, SegmentOpened
+from streams.bitstream import extradata_to_annexb, parameter_sets
 from streams.packet import MediaPacket, StreamInfo
 
 # Written into the file's comment tag (moov/udta) with the UTC time of the first frame, so a
@@ -186,34 +187,7 @@ def annexb_extradata(info: StreamInfo, first: MediaPacket | None) -> bytes | Non
         in_band = parameter_sets(info.codec, first.data)
         if in_band:
             return in_band
-    data = info.extradata
-    if not data:
-        return None
-    if data.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01")):
-        return data
-    if info.codec == "h264" and data[0] == 1:
-        return avcc_to_annexb(data)
-    return data
-
-
-def avcc_to_annexb(avcc: bytes) -> bytes | None:
-    """SPS and PPS of an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 5.3.3.1) as Annex B."""
-    out = bytearray()
-    try:
-        pos = 5
-        for count_mask in (0x1F, 0xFF):  # numOfSequenceParameterSets, then numOfPictureParameterSets
-            count = avcc[pos] & count_mask
-            pos += 1
-            for _ in range(count):
-                size = int.from_bytes(avcc[pos:pos + 2], "big")
-                nal = avcc[pos + 2:pos + 2 + size]
-                if len(nal) != size:
-                    return None
-                out += b"\x00\x00\x00\x01" + nal
-                pos += 2 + size
-    except IndexError:
-        return None
-    return bytes(out) or None
+    return extradata_to_annexb(info.codec, info.extradata)
 
 
 class ChunkSink:
@@ -256,21 +230,10 @@ class ContainerWriter:
         self._streams: dict[int, tuple[av.stream.Stream, Fraction]] = {}
         try:
             for info in streams:
-                template = _template(info.codec)
-                if template is None:
-                    continue
-                stream = self.container.add_stream_from_template(template, opaque=True)
-                stream.time_base = info.time_base
-                ctx = stream.codec_context
-                ctx.time_base = info.time_base
-                if info.kind == "video":
-                    ctx.width, ctx.height = info.width, info.height
-                else:
-                    ctx.sample_rate = info.sample_rate
                 extradata = annexb_extradata(info, first) if info.kind == "video" else info.extradata
-                if extradata:
-                    ctx.extradata = extradata
-                self._streams[info.index] = (stream, info.time_base)
+                stream = add_stream(self.container, info, extradata)
+                if stream is not None:
+                    self._streams[info.index] = (stream, info.time_base)
             self.container.metadata["comment"] = json.dumps(
                 {"tag": EXPORT_TAG, "camera": camera, "start": _utc(first_wall).isoformat().replace("+00:00", "Z")},
                 separators=(",", ":"),

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,66 +11,14 @@ from pathlib import Path
 
 import av
 
+from recorder.mp4 import MOVFLAGS, add_stream, recordable
 from recorder.segment import META_KEY, SealedSegment, SegmentMeta
 from recorder.segmentfile import HashingFile, seal_file
 from recorder.store import SegmentStore
+from streams.bitstream import parameter_sets
 from streams.packet import MediaPacket, StreamInfo
 
 log = logging.getLogger(__name__)
-
-# Forward-only fMP4: the moov (no samples) first, then moof+mdat per keyframe. Nothing
-# is ever rewritten, so the hash can be taken while writing and a crash leaves a
-# prefix that is playable up to its last whole fragment.
-MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
-
-_templates = threading.local()
-
-
-def _template(codec: str) -> av.stream.Stream | None:
-    """A stream of `codec` to copy codec parameters from (never opened as an encoder)."""
-    cache: dict[str, av.stream.Stream | None] | None = getattr(_templates, "cache", None)
-    if cache is None:
-        cache = _templates.cache = {}
-        _templates.container = av.open(io.BytesIO(), "w", format="mp4")
-    if codec not in cache:
-        try:
-            cache[codec] = _templates.container.add_stream(codec)
-        except (ValueError, av.error.FFmpegError, TypeError) as exc:
-            log.warning("codec %s cannot be recorded to MP4: %s", codec, exc)
-            cache[codec] = None
-    return cache[codec]
-
-
-_PARAM_NALS = {"h264": {7, 8}, "hevc": {32, 33, 34}}
-
-
-def parameter_sets(codec: str, data: bytes) -> bytes | None:
-    """SPS/PPS (VPS) NAL units of an Annex B keyframe, as Annex B: extradata for cameras
-    that send parameter sets only in band."""
-    kinds = _PARAM_NALS.get(codec)
-    if kinds is None:
-        return None
-    out = bytearray()
-    for nal in data.split(b"\x00\x00\x01"):
-        nal = nal.rstrip(b"\x00")
-        if not nal:
-            continue
-        kind = (nal[0] & 0x1F) if codec == "h264" else ((nal[0] >> 1) & 0x3F)
-        if kind in kinds:
-            out += b"\x00\x00\x00\x01" + nal
-    return bytes(out) or None
-
-
-def recordable(info: StreamInfo) -> bool:
-    """Whether a stream can go into the MP4 (video, and audio when MP4 has a mapping)."""
-    if info.kind == "video":
-        return _template(info.codec) is not None
-    return _template(info.codec) is not None and info.codec in MP4_AUDIO
-
-
-# Audio codecs ISO BMFF players understand; G.711 and friends are left out of MP4.
-MP4_AUDIO = frozenset({"aac", "mp3", "opus", "flac", "alac", "ac3", "eac3"})
-
 
 @dataclass
 class _Track:
@@ -108,19 +54,12 @@ class SegmentMuxer:
             for info in streams:
                 if not recordable(info):
                     continue
-                stream = self.container.add_stream_from_template(_template(info.codec), opaque=True)
-                stream.time_base = info.time_base
-                ctx = stream.codec_context
-                ctx.time_base = info.time_base
                 extradata = info.extradata
-                if info.kind == "video":
-                    ctx.width, ctx.height = info.width, info.height
-                    if not extradata and first.stream == info.index:
-                        extradata = parameter_sets(info.codec, first.data)
-                else:
-                    ctx.sample_rate = info.sample_rate
-                if extradata:
-                    ctx.extradata = extradata
+                if info.kind == "video" and not extradata and first.stream == info.index:
+                    # A camera that sends its parameter sets only in band: take them from the keyframe.
+                    extradata = parameter_sets(info.codec, first.data)
+                stream = add_stream(self.container, info, extradata)
+                assert stream is not None  # recordable() found the codec's template
                 self.tracks[info.index] = _Track(info, stream)
                 order.append((info.index, info.kind, info.codec, info.time_base))
             origin = next(s for s in streams if s.index == first.stream)

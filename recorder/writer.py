@@ -13,7 +13,7 @@ from typing import Any
 from core.clock import Clock
 from recorder.reports import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
 from recorder.index import SegmentIndex
-from recorder.muxer import recordable
+from recorder.mp4 import recordable
 from recorder.muxthread import Failed, MuxThread, Result, Sealed
 from recorder.segment import SealedSegment
 from recorder.status import StorageState

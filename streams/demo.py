@@ -14,6 +14,9 @@ import numpy as np
 
 from core.config import CameraConfig
 from core.errors import SourceError, SourceRefused
+from core.schemes import DEMO, scheme_of
+from streams import schemes
+from streams.bitstream import parameter_sets
 from streams.packet import MediaPacket, StreamInfo
 
 log = logging.getLogger(__name__)
@@ -28,7 +31,7 @@ MAX_SIZE = (3840, 2160)
 def parse_demo_url(url: str) -> tuple[str, int, int, int]:
     """demo://pattern?size=WxH&fps=N -> (pattern, width, height, fps); raises SourceRefused."""
     parts = urlsplit(url)
-    if parts.scheme.lower() != "demo":
+    if scheme_of(url) != DEMO:
         raise SourceRefused(f"scheme {parts.scheme!r} is not a demo source")
     pattern = (parts.hostname or "pattern").lower()
     if pattern not in PATTERNS:
@@ -96,13 +99,13 @@ class DemoSource:
         self._frame_index = 0
         # Encode the first frame now: its headers become the stream's extradata.
         self._pending = self._encode_next()
-        extradata = _parameter_sets(bytes(self._pending[0])) if self._pending else None
+        extradata = parameter_sets("h264", bytes(self._pending[0])) if self._pending else None
         info = StreamInfo(
             index=0,
             kind="video",
             codec="h264",
             time_base=TIME_BASE,
-            extradata=extradata or None,
+            extradata=extradata,
             width=self.width,
             height=self.height,
             profile=enc.profile or None,
@@ -182,16 +185,4 @@ class DemoSource:
         return img
 
 
-def _parameter_sets(annexb: bytes) -> bytes:
-    """The SPS and PPS NAL units (types 7, 8) of an Annex B access unit, start codes kept."""
-    out = bytearray()
-    starts = []
-    i = annexb.find(b"\x00\x00\x01")
-    while i >= 0:
-        starts.append(i + 3)
-        i = annexb.find(b"\x00\x00\x01", i + 3)
-    for n, start in enumerate(starts):
-        end = starts[n + 1] - 3 if n + 1 < len(starts) else len(annexb)
-        if start < len(annexb) and annexb[start] & 0x1F in (7, 8):
-            out += b"\x00\x00\x00\x01" + annexb[start:end].rstrip(b"\x00")
-    return bytes(out)
+schemes.register(DemoSource, DEMO)

@@ -14,11 +14,11 @@ import av.error
 from core.config import CameraConfig
 from core.errors import SourceError, SourceRefused, SourceTimeout
 from core.redact import redact_url
+from core.schemes import RTSP_SCHEMES
+from streams import schemes
 from streams.packet import MediaPacket, StreamInfo
 
 log = logging.getLogger(__name__)
-
-RTSP_SCHEMES = ("rtsp", "rtsps")
 
 # What the RTSP demuxer really opens (checked against FFmpeg 8): "tcp" for the control
 # connection and interleaved media, "udp"/"rtp" for UDP transport, "tls" for rtsps://,
@@ -187,3 +187,6 @@ class RtspSource:
         if password:
             text = text.replace(password, "***")
         return text
+
+
+schemes.register(RtspSource, *RTSP_SCHEMES)

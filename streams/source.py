@@ -8,15 +8,18 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from core.config import CameraConfig
 from core.errors import SourceError, SourceRefused
 from core.redact import redact_url
+from core.schemes import scheme_of
+from streams import schemes
+from streams.demo import DemoSource
 from streams.packet import MediaPacket, StreamInfo
-from streams.rtsp import RTSP_SCHEMES, RtspSource
+from streams.rtsp import RtspSource
 
-__all__ = ["HANDOFF_MAX", "PacketSource", "RtspSource", "SourceThread", "make_source"]
+# The built-in sources: importing them registers the schemes they open (streams/schemes.py).
+__all__ = ["HANDOFF_MAX", "DemoSource", "PacketSource", "RtspSource", "SourceThread", "make_source"]
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +50,11 @@ class PacketSource(Protocol):
 
 def make_source(config: CameraConfig) -> PacketSource:
     """The source for the camera's URL scheme; anything unknown is refused before libav."""
-    scheme = urlsplit(config.source).scheme.lower()
-    if scheme in RTSP_SCHEMES:
-        return RtspSource(config)
-    if scheme == "demo":
-        from streams.demo import DemoSource  # numpy/cv2 drawing is only needed for demos
-
-        return DemoSource(config)
-    raise SourceRefused(f"{redact_url(config.source)}: scheme {scheme or '(none)'!r} is not supported")
+    opener = schemes.opener_for(config.source)
+    if opener is None:
+        scheme = scheme_of(config.source)
+        raise SourceRefused(f"{redact_url(config.source)}: scheme {scheme or '(none)'!r} is not supported")
+    return opener(config)
 
 
 OnOpen = Callable[[tuple[StreamInfo, ...]], None]

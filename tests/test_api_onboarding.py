@@ -169,6 +169,7 @@ async def test_admin_changes_an_onboarded_camera_while_it_runs_and_nothing_recor
         assert (await _patch(client, admin, "lobby", {"name": "Lobby East"}))[0] == 200
         cam = await client.get_json("/api/v1/cameras/lobby", admin)
         assert cam["groups"] == ["indoor", "east"], cam
+        assert services.camera_store is not None
         stored = await services.camera_store.get("lobby")
         assert stored is not None and stored.retention_days == 30 and stored.groups == ["indoor", "east"]
         assert (await client.get_json("/api/v1/cameras/gate", admin))["origin"] == "config"

@@ -107,7 +107,8 @@ def test_bad_camera_urls_refused(tmp_path: Path, url: str, expected: str) -> Non
     ],
 )
 def test_onvif_sources_accepted(url: str, profile: str) -> None:
-    from core.config import CameraConfig, check_onvif_source
+    from core.config import CameraConfig
+    from core.schemes import check_onvif_source
 
     assert CameraConfig(id="cam", source=url).source == url
     assert check_onvif_source(url) == profile

@@ -7,7 +7,8 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from webrtc.hubtrack import RESUME_GAP, START_CODE, VIDEO_CLOCK, HubVideoTrack, to_video_clock
+from streams.bitstream import START_CODE
+from webrtc.hubtrack import RESUME_GAP, VIDEO_CLOCK, HubVideoTrack, to_video_clock
 from streams.hub import StreamHub
 from streams.packet import MediaPacket, StreamInfo
 

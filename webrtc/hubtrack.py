@@ -9,6 +9,7 @@ from fractions import Fraction
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from streams.bitstream import extradata_to_annexb, with_parameter_sets
 from streams.hub import Subscription
 from streams.packet import MediaPacket, StreamChange, StreamInfo
 
@@ -19,38 +20,6 @@ VIDEO_CLOCK = Fraction(1, 90_000)
 # After a reconnect the camera's timestamps restart; continue one 30 fps frame later so
 # the viewer's RTP timestamps keep increasing.
 RESUME_GAP = 3000
-START_CODE = b"\x00\x00\x00\x01"
-
-
-def annexb_parameter_sets(extradata: bytes | None) -> bytes:
-    """SPS/PPS from a stream's extradata (Annex B or avcC) as Annex B, or b""."""
-    if not extradata:
-        return b""
-    if extradata[0] != 1:
-        return extradata  # already Annex B (RTSP sources give sprop-parameter-sets this way)
-    try:  # avcC (ISO/IEC 14496-15 5.2.4.1): counted, length-prefixed SPS then PPS
-        out = bytearray()
-        pos = 5
-        for mask in (0x1F, 0xFF):
-            count = extradata[pos] & mask
-            pos += 1
-            for _ in range(count):
-                size = int.from_bytes(extradata[pos:pos + 2], "big")
-                out += START_CODE + extradata[pos + 2:pos + 2 + size]
-                pos += 2 + size
-        return bytes(out)
-    except IndexError:
-        return b""
-
-
-def nal_types(data: bytes) -> set[int]:
-    """NAL unit types present in an Annex B access unit."""
-    types: set[int] = set()
-    i = data.find(b"\x00\x00\x01")
-    while i != -1 and i + 3 < len(data):
-        types.add(data[i + 3] & 0x1F)
-        i = data.find(b"\x00\x00\x01", i + 3)
-    return types
 
 
 def to_video_clock(ts: int, numerator: int, denominator: int) -> int:
@@ -76,7 +45,7 @@ class HubVideoTrack(MediaStreamTrack):
         # The camera's time base over the 90 kHz clock as an integer ratio, set per connection:
         # Fraction arithmetic on every packet was half of this track's per-viewer cost.
         self._scale = (1, 1)
-        self._parameter_sets = b""
+        self._parameter_sets: bytes | None = None
         self._origin: int | None = None  # camera pts that maps to self._base
         self._base = 0
         self._last = -RESUME_GAP
@@ -107,15 +76,15 @@ class HubVideoTrack(MediaStreamTrack):
         if video is not None:
             scale = video.time_base / VIDEO_CLOCK
             self._scale = (scale.numerator, scale.denominator)
-        self._parameter_sets = annexb_parameter_sets(video.extradata if video else None)
+        self._parameter_sets = extradata_to_annexb(video.codec, video.extradata) if video else None
         self._origin = None  # timestamps restart with the new connection
         self._base = self._last + RESUME_GAP
 
     def _packet(self, item: MediaPacket) -> av.Packet:
         assert self._video is not None
         data = item.data
-        if item.is_keyframe and self._parameter_sets and 7 not in nal_types(data):
-            data = self._parameter_sets + data
+        if item.is_keyframe:
+            data = with_parameter_sets(data, self._parameter_sets)
         raw = item.pts if item.pts is not None else item.dts
         if raw is None:
             # The first RTSP packet may come without timestamps: send it right after the last.

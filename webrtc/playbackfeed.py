@@ -7,13 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from webrtc.hubtrack import annexb_parameter_sets, nal_types
 from core.utctime import format_utc, from_epoch
 from recorder.reader import GapMarker, ReadItem, SegmentOpened
+from streams.bitstream import extradata_to_annexb, with_parameter_sets
 from streams.packet import StreamInfo
-
-# Parameter-set NAL type (H.264 SPS); a keyframe without one gets the stream's SPS/PPS.
-NAL_SPS = 7
 
 
 class Recordings(Protocol):
@@ -68,7 +65,7 @@ async def frames_in_window(
     t_start, t_end = start.timestamp(), end.timestamp()
     try:
         video: StreamInfo | None = None
-        parameter_sets = b""
+        parameter_sets: bytes | None = None
         need_keyframe = True
         async for item in items:
             if isinstance(item, SegmentOpened):
@@ -76,7 +73,7 @@ async def frames_in_window(
                 if video is not None and video.codec != "h264":
                     yield Finished(f"recorded as {video.codec}; WebRTC passthrough needs H.264")
                     return
-                parameter_sets = annexb_parameter_sets(video.extradata) if video else b""
+                parameter_sets = extradata_to_annexb(video.codec, video.extradata) if video else None
                 continue
             if isinstance(item, GapMarker):
                 g_start, g_end = max(item.start.timestamp(), t_start), min(item.end.timestamp(), t_end)
@@ -90,9 +87,8 @@ async def frames_in_window(
                 if not item.is_keyframe:
                     continue
                 need_keyframe = False
-            data = item.data
-            if item.is_keyframe and parameter_sets and NAL_SPS not in nal_types(data):
-                data = parameter_sets + data
+            # A keyframe without SPS/PPS gets the stream's, so a viewer can start decoding there.
+            data = with_parameter_sets(item.data, parameter_sets) if item.is_keyframe else item.data
             yield Frame(data, item.wallclock, item.is_keyframe)
     finally:
         close = getattr(items, "aclose", None)  # the reader's generator: let it end now, not at GC

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from pydantic import ValidationError
 
 from core.config import CameraConfig
 from core.errors import BadRequest, Conflict, NotFound, Unprocessable
-from fleet.camerastore import CameraStore
+from core.schemes import onvif_url
 from fleet.camerafleet import CameraFleet
+from fleet.camerastore import CameraStore
 from gateway.http.body import read_json
 from gateway.http.guard import authorize
 from gateway.http.appkeys import SERVICES
@@ -52,11 +53,8 @@ def onvif_source(spec: Any) -> str:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise BadRequest("onvif.address has an invalid port") from exc
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    user, password = spec.get("username", ""), spec.get("password", "")
-    auth = f"{quote(user, safe='')}:{quote(password, safe='')}@" if user else ""
-    profile = quote(spec.get("profile", "main"), safe="")
-    return f"onvif://{auth}{host}:{port}/?profile={profile}"
+    return onvif_url(parts.hostname, port, spec.get("username", ""), spec.get("password", ""),
+                     spec.get("profile", "main"))
 
 
 def camera_config(body: dict[str, Any]) -> CameraConfig:

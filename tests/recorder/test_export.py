@@ -18,11 +18,12 @@ import numpy as np
 import pytest
 
 from recorder import export_stream
-from recorder.export import EXPORT_TAG, ExportFormat, StopReason, annexb_extradata, avcc_to_annexb
+from recorder.export import EXPORT_TAG, ExportFormat, StopReason, annexb_extradata
 from recorder.export_spans import Span, spans
 from recorder.export_stream import Export
 from recorder.models import Segment
 from recorder.reader import GapMarker, ReadItem, SegmentOpened
+from streams.bitstream import avcc_to_annexb
 from streams.packet import MediaPacket, StreamInfo
 
 T0 = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
