@@ -32,7 +32,6 @@ from gateway.http.guard import authorize
 from gateway.http.appkeys import SERVICES
 from gateway.http.params import query_time
 from gateway.http.views import iso
-from policy.dispositions import tokens
 from policy.decision import Action, ObligationKind, Reason
 from policy.audit.entries import AccessAction, AccessEvent, Scalar
 from policy.dispositions.tokens import TokenRejected
@@ -136,29 +135,13 @@ async def _visible_camera(request: web.Request, camera_id: str) -> Camera:
 async def _token_window(
     request: web.Request, token: str, camera_id: str, start: datetime | None, end: datetime | None
 ) -> tuple[datetime, datetime]:
-    """Redeem a disposition token for listing (no view used); the range clipped to its window."""
+    """Redeem a disposition token for listing (no view used): the range clipped to its window."""
     service = request.app[SERVICES].dispositions
     if service is None:
         raise Unavailable("dispositions are not running")
-    now = request.app[SERVICES].clock.now()
-    lo, hi = start or now, end or now
-    try:
-        claims = tokens.verify(token, service.public_key)
-    except TokenRejected:
-        claims = None  # redeem() below refuses it and logs why
-    if claims is not None:
-        lo, hi = start or claims.start, end or claims.end
-        if max(lo, claims.start) < min(hi, claims.end):
-            # Listing is harmless inside the window: ask for the overlap instead of refusing.
-            lo, hi = max(lo, claims.start), min(hi, claims.end)
-        elif start is None:  # only an end, before the window: ask for just before it (refused)
-            lo = hi - timedelta(microseconds=1)
-        elif end is None:  # only a start, after the window
-            hi = lo + timedelta(microseconds=1)
-    if hi <= lo:
-        hi = lo + timedelta(microseconds=1)
-    await service.redeem(token, Action.LIST_RECORDINGS, camera_id, lo, hi, request.remote or "", count_view=False)
-    return lo, hi
+    redemption = await service.redeem(token, Action.LIST_RECORDINGS, camera_id, start, end, request.remote or "",
+                                      count_view=False, clip=True)
+    return redemption.start, redemption.end
 
 
 def _seconds(value: float) -> str:

@@ -410,13 +410,15 @@ class DispositionService:
         token: str,
         action: Action,
         camera: str,
-        start: datetime,
-        end: datetime,
+        start: datetime | None,
+        end: datetime | None,
         client: str = "",
         count_view: bool = True,
+        clip: bool = False,
     ) -> Redemption:
-        """See TokenRedeemer.redeem: a playback uses one view; refusals are logged and raised (403)."""
-        return await self.redeemer.redeem(token, action, camera, start, end, client, count_view)
+        """See TokenRedeemer.redeem: a playback uses one view, a listing (`clip`) is clipped to the
+        token's window; refusals are logged and raised (403)."""
+        return await self.redeemer.redeem(token, action, camera, start, end, client, count_view, clip)
 
     async def check(
         self, who: Principal, token: str, camera: str, start: datetime, end: datetime, client: str = ""
