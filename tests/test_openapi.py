@@ -7,11 +7,8 @@ from pathlib import Path
 
 from openapi_spec_validator import validate
 
-from core.clock import SystemClock
-from core.config import Settings
 from gateway.http.openapi import document
-from gateway.http.webapp import build_app
-from gateway.services import Services
+from tests.gatewayutil import idle_app
 
 
 def test_document_is_valid_openapi() -> None:
@@ -19,12 +16,7 @@ def test_document_is_valid_openapi() -> None:
 
 
 def test_every_route_is_documented_and_every_documented_route_exists(tmp_path: Path) -> None:
-    services = Services(
-        settings=Settings(), clock=SystemClock(), engine=None, db=None, users=None,  # type: ignore[arg-type]
-        sessions=None, throttle=None, cameras={}, started_at=SystemClock().now(),  # type: ignore[arg-type]
-        access_log=None,  # type: ignore[arg-type]
-    )
-    app = build_app(services)
+    app = idle_app()
     served: set[tuple[str, str]] = set()
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource else {}
