@@ -28,8 +28,8 @@ class Allowance(Protocol):
     def watermark(self) -> str | None: ...
 
 
-class TokenUse(Protocol):
-    """A redeemed disposition token: which one, for which request, until when."""
+class TokenClaims(Protocol):
+    """What a disposition token says: which one, for which request, until when."""
 
     @property
     def token_id(self) -> str: ...
@@ -38,10 +38,17 @@ class TokenUse(Protocol):
     def request_id(self) -> str: ...
 
     @property
-    def token_sha256(self) -> str: ...
+    def expires(self) -> datetime: ...
+
+
+class TokenUse(Protocol):
+    """A redeemed disposition token: its claims, and its SHA-256 (how its holder is recognised)."""
 
     @property
-    def expires(self) -> datetime: ...
+    def claims(self) -> TokenClaims: ...
+
+    @property
+    def token_sha256(self) -> str: ...
 
 
 def playback_plan(
@@ -62,7 +69,7 @@ def playback_plan(
     max_rate = allowed.max_rate
     return PlaybackPlan(
         camera, start, end, viewer, role, client, MAX_RATE if max_rate is None else max_rate, allowed.watermark,
-        token_id=token.token_id if token else None, request_id=token.request_id if token else None,
-        token_sha256=token.token_sha256 if token else None, expires=token.expires if token else None,
+        token_id=token.claims.token_id if token else None, request_id=token.claims.request_id if token else None,
+        token_sha256=token.token_sha256 if token else None, expires=token.claims.expires if token else None,
         revoked=revoked,
     )

@@ -70,10 +70,10 @@ async def start_playback(request: web.Request) -> web.Response:
         redemption = await dispositions.redeem(token, Action.PLAYBACK, camera_id, start, end, client)
 
         async def revoked() -> str | None:
-            return await dispositions.revocation(redemption.token_id)
+            return await dispositions.revocation(redemption.claims.token_id)
 
         return playback_plan(camera_id, redemption.start, redemption.end, client, redemption.decision,
-                             viewer=redemption.grantee, revoked=revoked, token=redemption)
+                             viewer=redemption.claims.grantee, revoked=revoked, token=redemption)
 
     session, answer = await sessions.open_playback(camera_id, offer, services.recorder.reader, grant)
     return created(session.id, answer, as_json)

@@ -45,22 +45,6 @@ class Redemption:
     end: datetime
     token_sha256: str
 
-    @property
-    def token_id(self) -> str:
-        return self.claims.token_id
-
-    @property
-    def request_id(self) -> str:
-        return self.claims.request_id
-
-    @property
-    def grantee(self) -> str:
-        return self.claims.grantee
-
-    @property
-    def expires(self) -> datetime:
-        return self.claims.expires
-
 
 def clipped(
     window: tuple[datetime, datetime], start: datetime | None, end: datetime | None

@@ -323,7 +323,7 @@ async def test_a_listing_redeems_the_clipped_window_verifying_the_token_once(
     got = await svc.redeem(token, Action.LIST_RECORDINGS, "gate-north", claims.start - timedelta(hours=1), None,
                            count_view=False, clip=True)
     assert (got.start, got.end) == (claims.start, claims.end) and calls == [token]
-    assert got.token_id == claims.token_id and got.token_sha256 == hashlib.sha256(token.encode()).hexdigest()
+    assert got.claims.token_id == claims.token_id and got.token_sha256 == hashlib.sha256(token.encode()).hexdigest()
     with pytest.raises(TokenRejected) as info:
         await svc.redeem(token, Action.LIST_RECORDINGS, "gate-north", None, claims.start - timedelta(seconds=1),
                          count_view=False, clip=True)
