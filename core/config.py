@@ -223,6 +223,19 @@ class DispositionRules(Strict):
         return self
 
 
+class HoldRules(Strict):
+    """Evidence holds: who lists, places and releases them. Each also needs the role to see the
+    hold's camera (`visibility`); a camera no longer configured is seen by "*" only."""
+
+    read_roles: list[Role] = Field(default=["supervisor", "admin"], description="Roles that may list holds.")
+    place_roles: list[Role] = Field(
+        default=["supervisor", "admin"], description="Roles that may place a hold on a camera's recordings."
+    )
+    release_roles: list[Role] = Field(
+        default=["supervisor", "admin"], description="Roles that may release a hold (recorded with who and why)."
+    )
+
+
 class AccessConfig(Strict):
     """Who may do what: the rules the decision function (policy/decision.py) applies; deny by default."""
 
@@ -255,6 +268,11 @@ class AccessConfig(Strict):
         description="Roles that receive alerts about the gateway itself (storage, access log, sign-in bursts); "
         "camera alerts follow camera visibility.",
     )
+    end_session_roles: list[Role] = Field(
+        default=["admin"],
+        description="Roles that may end another viewer's WHEP session (live or playback); anyone ends their own.",
+    )
+    holds: HoldRules = Field(default_factory=HoldRules)
     disposition: DispositionRules = Field(default_factory=DispositionRules)
 
 

@@ -28,7 +28,12 @@ Without a token, by the subject's role (no role: denied):
       subject (nobody decides their own request) (log).
   R8. `revoke`: role in `revoker_roles` (log).
   R9. `read_access_log`: role in `audit_roles`; `administer`: role in `admin_roles` (log).
-  R10. `gateway_alerts`: role in `gateway_alert_roles` (alerts about no camera; camera alerts follow R1).
+  R10. `read_holds`, `place_hold`, `release_hold`: role in `holds.read_roles` / `holds.place_roles`
+      / `holds.release_roles`; a camera is named (only a listing of holds may name none, and then
+      each hold is decided with its camera) and the role sees it (`visibility`) (log).
+  R11. `end_session`: the subject is the session's viewer (`owner`; a token holder's session has
+      none), or role in `end_session_roles` (log).
+  R12. `gateway_alerts`: role in `gateway_alert_roles` (alerts about no camera; camera alerts follow R1).
 
 A camera matches a list of groups when the list holds "*" or one of the camera's groups.
 """
@@ -61,6 +66,10 @@ class Action(enum.StrEnum):
     READ_ACCESS_LOG = "read_access_log"
     ADMINISTER = "administer"  # users, health, config
     GATEWAY_ALERTS = "gateway_alerts"  # alerts about no camera: storage, access log, sign-ins
+    READ_HOLDS = "read_holds"  # evidence holds
+    PLACE_HOLD = "place_hold"
+    RELEASE_HOLD = "release_hold"
+    END_SESSION = "end_session"  # a WHEP session (live or playback), someone else's included
 
 
 class Reason(enum.StrEnum):
@@ -115,7 +124,8 @@ class Subject:
 
 @dataclass(frozen=True, slots=True)
 class Resource:
-    """What is asked for. `owner` is the requester of a playback request (approve/refuse)."""
+    """What is asked for. `owner` is the requester of a playback request (approve/refuse) or the
+    viewer of a WHEP session (end_session)."""
 
     camera: str | None = None
     camera_groups: frozenset[str] = frozenset()
@@ -162,6 +172,18 @@ class Decision:
         return next((o for o in self.obligations if o.kind is kind), None)
 
     @property
+    def max_rate(self) -> float | None:
+        """The fastest playback speed this allow permits, if it caps one."""
+        rate = self.obligation(ObligationKind.MAX_RATE)
+        return float(rate.value) if rate is not None and rate.value is not None else None
+
+    @property
+    def watermark(self) -> str | None:
+        """The text to mark the picture with, if this allow asks for one."""
+        mark = self.obligation(ObligationKind.WATERMARK)
+        return str(mark.value) if mark is not None and mark.value is not None else None
+
+    @property
     def text(self) -> str:
         """Reason code and detail, as logged."""
         return f"{self.reason.value}: {self.detail}" if self.detail else self.reason.value
@@ -182,6 +204,11 @@ def _deny(reason: Reason, detail: str = "") -> Decision:
 
 def _allow(*obligations: Obligation) -> Decision:
     return Decision(True, Reason.ALLOWED, "", (LOG, *obligations))
+
+
+def _sees(rules: AccessConfig, role: str, resource: Resource) -> bool:
+    """True when the role's `visibility` groups match the camera."""
+    return matches(rules.visibility.get(role, ()), resource.camera_groups)  # type: ignore[call-overload]
 
 
 def _window(resource: Resource) -> Decision | None:
@@ -217,6 +244,12 @@ def decide(rules: AccessConfig, subject: Subject, action: Action, resource: Reso
         return _replay(rules, subject, action, table.get(role), resource, context.now)  # type: ignore[call-overload]
     if action is Action.FILE_REQUEST:
         return _file_request(rules, role, resource, context.now)
+    if action in (Action.READ_HOLDS, Action.PLACE_HOLD, Action.RELEASE_HOLD):
+        return _hold(rules, role, action, resource)
+    if action is Action.END_SESSION:
+        if (resource.owner is not None and resource.owner == subject.user) or role in rules.end_session_roles:
+            return _allow()
+        return _deny(Reason.NOT_PERMITTED, f"role {role!r} may end its own sessions only")
     d = rules.disposition
     if action is Action.READ_TOKEN:
         if role in d.approver_roles or (role in d.requester_roles and subject.user == resource.owner):
@@ -273,7 +306,7 @@ def _file_request(rules: AccessConfig, role: str, resource: Resource, now: datet
         return _deny(Reason.NOT_PERMITTED, f"role {role!r} may not file playback requests")
     if resource.camera is None:
         return _deny(Reason.NO_CAMERA, "no camera named")
-    if not matches(rules.visibility.get(role, ()), resource.camera_groups):  # type: ignore[call-overload]
+    if not _sees(rules, role, resource):
         return _deny(Reason.NOT_VISIBLE, f"role {role!r} does not see camera {resource.camera!r}")
     bad = _window(resource)
     if bad is not None:
@@ -283,6 +316,19 @@ def _file_request(rules: AccessConfig, role: str, resource: Resource, now: datet
         return _deny(Reason.FUTURE_WINDOW, "the time range must end in the past")
     if resource.end - resource.start > timedelta(hours=d.max_window_h):
         return _deny(Reason.WINDOW_TOO_LONG, f"one request covers at most {d.max_window_h:g} h")
+    return _allow()
+
+
+def _hold(rules: AccessConfig, role: str, action: Action, resource: Resource) -> Decision:
+    h = rules.holds
+    roles = {Action.READ_HOLDS: h.read_roles, Action.PLACE_HOLD: h.place_roles, Action.RELEASE_HOLD: h.release_roles}[action]
+    if role not in roles:
+        return _deny(Reason.NOT_PERMITTED, f"role {role!r} may not {action.value}")
+    if resource.camera is None:
+        # Listing holds names no camera; each hold listed is then decided with its own.
+        return _allow() if action is Action.READ_HOLDS else _deny(Reason.NO_CAMERA, "no camera named")
+    if not _sees(rules, role, resource):
+        return _deny(Reason.NOT_VISIBLE, f"role {role!r} does not see camera {resource.camera!r}")
     return _allow()
 
 

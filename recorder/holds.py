@@ -1,4 +1,5 @@
-"""Evidence holds: placed and released by supervisors (checked by the caller), never deleted."""
+"""Evidence holds: placed and released by the roles the access policy names (decided by the
+caller), never deleted."""
 
 from __future__ import annotations
 
@@ -70,6 +71,11 @@ class HoldStore:
             actor=by, details={"hold_id": hold.id, "owner": hold.owner},
         ))
         return hold
+
+    async def get(self, hold_id: int) -> Hold | None:
+        """One hold, active or released."""
+        async with self._db() as session:
+            return await session.get(Hold, hold_id)
 
     async def list(self, camera: str | None = None, active: bool | None = None) -> list[Hold]:
         query = select(Hold)

@@ -87,12 +87,9 @@ async def running_gateway(settings: Settings, clock: Clock | None = None) -> Asy
 LETTER_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(200)
 
 
-async def approved_disposition(
-    client: Client, operator: str, supervisor: str, camera: str, start: datetime, end: datetime,
-    max_views: int = 1, valid_days: int = 7,
-) -> tuple[str, str]:
-    """An operator files a playback request for `camera` with a letter, a supervisor approves it:
-    (token, token id)."""
+def request_form(camera: str, start: datetime, end: datetime, max_views: int = 1, valid_days: int = 7
+                 ) -> aiohttp.FormData:
+    """The form of a playback request for `camera` over [start, end), with a letter."""
     data = aiohttp.FormData(default_to_multipart=True)
     for key, value in {"party_name": "Budi Santoso", "party_organisation": "Polres Kota", "purpose": "Theft",
                        "letter_number": "B/77/III/2026", "letter_date": "2026-03-09", "cameras": camera,
@@ -100,6 +97,16 @@ async def approved_disposition(
                        "valid_days": str(valid_days)}.items():
         data.add_field(key, value)
     data.add_field("letter", io.BytesIO(LETTER_PNG), filename="letter.png", content_type="application/octet-stream")
+    return data
+
+
+async def approved_disposition(
+    client: Client, operator: str, supervisor: str, camera: str, start: datetime, end: datetime,
+    max_views: int = 1, valid_days: int = 7,
+) -> tuple[str, str]:
+    """An operator files a playback request for `camera` with a letter, a supervisor approves it:
+    (token, token id)."""
+    data = request_form(camera, start, end, max_views, valid_days)
     async with client.http.post(client.url("/api/v1/playback-requests"), data=data,
                                 headers={"Authorization": f"Bearer {operator}"}) as resp:
         filed = await resp.json()

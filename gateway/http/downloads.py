@@ -27,16 +27,14 @@ from aiohttp import web
 
 from core.config import CAMERA_ID
 from core.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unavailable
-from gateway.http.auth import disposition_token, require_role
-from gateway.http.guard import authorize, decision_for
+from gateway.http.auth import disposition_token
+from gateway.http.guard import authorize
 from gateway.http.appkeys import SERVICES
 from gateway.http.params import query_time
 from gateway.http.views import iso
-from policy.dispositions import tokens
 from policy.decision import Action, ObligationKind, Reason
 from policy.audit.entries import AccessAction, AccessEvent, Scalar
 from policy.dispositions.tokens import TokenRejected
-from policy.identity.users import Principal
 from recorder.export import ExportFormat
 from recorder.export_spans import spans
 from recorder.export_stream import Export
@@ -124,40 +122,26 @@ def _format(request: web.Request) -> ExportFormat:
     raise BadRequest("format must be fmp4 or mp4")
 
 
-def _visible_camera(request: web.Request, who: Principal, camera_id: str) -> Camera:
-    """A camera the user may see; one they may not answers like one that does not exist."""
+async def _visible_camera(request: web.Request, camera_id: str) -> Camera:
+    """A camera the user may see; one they may not answers like one that does not exist (logged)."""
     camera = request.app[SERVICES].cameras.get(camera_id)
-    if camera is None or not decision_for(request, who, Action.VIEW_CAMERA, camera).allowed:
+    if camera is None:
         raise NotFound(f"no camera {camera_id!r}")
+    await authorize(request, Action.VIEW_CAMERA, camera, log_allowed=False, hide_camera=True,
+                    not_found=f"no camera {camera_id!r}")
     return camera
 
 
 async def _token_window(
     request: web.Request, token: str, camera_id: str, start: datetime | None, end: datetime | None
 ) -> tuple[datetime, datetime]:
-    """Redeem a disposition token for listing (no view used); the range clipped to its window."""
+    """Redeem a disposition token for listing (no view used): the range clipped to its window."""
     service = request.app[SERVICES].dispositions
     if service is None:
         raise Unavailable("dispositions are not running")
-    now = request.app[SERVICES].clock.now()
-    lo, hi = start or now, end or now
-    try:
-        claims = tokens.verify(token, service.public_key)
-    except TokenRejected:
-        claims = None  # redeem() below refuses it and logs why
-    if claims is not None:
-        lo, hi = start or claims.start, end or claims.end
-        if max(lo, claims.start) < min(hi, claims.end):
-            # Listing is harmless inside the window: ask for the overlap instead of refusing.
-            lo, hi = max(lo, claims.start), min(hi, claims.end)
-        elif start is None:  # only an end, before the window: ask for just before it (refused)
-            lo = hi - timedelta(microseconds=1)
-        elif end is None:  # only a start, after the window
-            hi = lo + timedelta(microseconds=1)
-    if hi <= lo:
-        hi = lo + timedelta(microseconds=1)
-    await service.redeem(token, Action.LIST_RECORDINGS, camera_id, lo, hi, request.remote or "", count_view=False)
-    return lo, hi
+    redemption = await service.redeem(token, Action.LIST_RECORDINGS, camera_id, start, end, request.remote or "",
+                                      count_view=False, clip=True)
+    return redemption.start, redemption.end
 
 
 def _seconds(value: float) -> str:
@@ -178,8 +162,7 @@ async def list_spans(request: web.Request) -> web.Response:
         if camera_id not in request.app[SERVICES].cameras:
             raise NotFound(f"no camera {camera_id!r}")
     else:
-        who = require_role(request, "viewer")
-        camera = _visible_camera(request, who, camera_id)
+        camera = await _visible_camera(request, camera_id)
         await authorize(request, Action.LIST_RECORDINGS, camera, start, end)
     found = spans(await _recorder(request).index.segments(camera_id, start, end), start, end)
     if not found:
@@ -209,9 +192,8 @@ async def get_recording(request: web.Request) -> web.StreamResponse:
     token = disposition_token(request)
     if token is not None:
         await _refuse_token_export(request, token, camera_id, start, end)
-    who = require_role(request, "viewer")
-    camera = _visible_camera(request, who, camera_id)
-    _, decision = await authorize(request, Action.EXPORT, camera, start, end)
+    camera = await _visible_camera(request, camera_id)
+    who, decision = await authorize(request, Action.EXPORT, camera, start, end)
     services = request.app[SERVICES]
     base: dict[str, Any] = {"actor": who.username, "role": who.role, "client": request.remote, "camera": camera_id}
     requested: dict[str, Scalar] = {"route": request.path, "format": fmt.value,

@@ -13,7 +13,7 @@ from datetime import datetime
 from aiohttp import web
 
 from core.errors import Forbidden, NotFound
-from gateway.http.auth import require_role
+from gateway.http.auth import signed_in
 from gateway.http.appkeys import SERVICES
 from policy.decision import Action, Context, Decision, ObligationKind, Reason, Resource, Subject, decide
 from policy.audit.entries import AccessAction, AccessEvent
@@ -21,20 +21,25 @@ from policy.identity.users import Principal
 from streams.camera import Camera
 
 
+def _camera_id(camera: Camera | str | None) -> str | None:
+    return camera.config.id if isinstance(camera, Camera) else camera
+
+
 def decision_for(
     request: web.Request,
     who: Principal,
     action: Action,
-    camera: Camera | None = None,
+    camera: Camera | str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
     owner: str | None = None,
 ) -> Decision:
-    """The policy decision for a signed-in user; pure, nothing logged."""
+    """The policy decision for a signed-in user; pure, nothing logged. `camera` may be the id of
+    a camera that is not configured (any more): it is in no group then."""
     services = request.app[SERVICES]
     resource = Resource(
-        camera=camera.config.id if camera else None,
-        camera_groups=frozenset(camera.config.groups) if camera else frozenset(),
+        camera=_camera_id(camera),
+        camera_groups=frozenset(camera.config.groups) if isinstance(camera, Camera) else frozenset(),
         start=start,
         end=end,
         owner=owner,
@@ -46,16 +51,19 @@ def decision_for(
 async def authorize(
     request: web.Request,
     action: Action,
-    camera: Camera | None = None,
+    camera: Camera | str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
     *,
+    owner: str | None = None,
     log_allowed: bool = True,
     hide_camera: bool = False,
+    not_found: str | None = None,
 ) -> tuple[Principal, Decision]:
-    """Decide, log as described above, and raise 403 (or 404 when `hide_camera`) on a denial."""
-    who = require_role(request, "viewer")
-    decision = decision_for(request, who, action, camera, start, end)
+    """Decide, log as described above, and raise 403 on a denial; 404 (saying `not_found`, else
+    that the camera does not exist) when `hide_camera` and the camera is not the caller's to see."""
+    who = signed_in(request)
+    decision = decision_for(request, who, action, camera, start, end, owner)
     logged = not decision.allowed or (log_allowed and decision.obligation(ObligationKind.LOG) is not None)
     if logged:
         await request.app[SERVICES].access_log.record(
@@ -64,7 +72,7 @@ async def authorize(
                 actor=who.username,
                 role=who.role,
                 client=request.remote,
-                camera=camera.config.id if camera else None,
+                camera=_camera_id(camera),
                 start=start,
                 end=end,
                 outcome="allow" if decision.allowed else "deny",
@@ -75,6 +83,6 @@ async def authorize(
     if not decision.allowed:
         # A camera the caller may not see answers exactly like one that does not exist.
         if hide_camera and decision.reason in (Reason.NOT_VISIBLE, Reason.NO_CAMERA):
-            raise NotFound(f"no camera {request.match_info.get('camera_id', '')!r}")
+            raise NotFound(not_found or f"no camera {request.match_info.get('camera_id', '')!r}")
         raise Forbidden(f"policy: {decision.text}")
     return who, decision

@@ -2,24 +2,25 @@
 
 The bearer is a signed-in user (policy `playback`, asked through guard.authorize) or a
 disposition token (DispositionService.redeem, which uses one of its views). Either way the
-decision is made before the answer leaves, so no media can flow without it.
+decision is made before the answer leaves, so no media can flow without it. The plan of what
+may be sent is put together by webrtc.playbackplan from the allow, whichever way it came.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 
 from aiohttp import web
 
 from core.errors import BadRequest, NotFound, Unavailable
-from gateway.http.auth import disposition_token, require_role, sign_in_watch
+from gateway.http.auth import disposition_token, signed_in, sign_in_watch
 from gateway.http.guard import authorize
 from gateway.http.appkeys import SERVICES
 from gateway.http.params import rfc3339
 from gateway.http.whep import created, read_offer, webrtc_sessions
-from webrtc.playback import MAX_RATE, PlaybackPlan
-from policy.decision import Action, Decision, ObligationKind
+from webrtc.playback import PlaybackPlan
+from webrtc.playbackplan import playback_plan
+from policy.decision import Action
 
 routes = web.RouteTableDef()
 
@@ -35,13 +36,6 @@ def _window(request: web.Request) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _obligations(decision: Decision) -> tuple[float, str | None]:
-    rate = decision.obligation(ObligationKind.MAX_RATE)
-    mark = decision.obligation(ObligationKind.WATERMARK)
-    max_rate = float(rate.value) if rate is not None and rate.value is not None else MAX_RATE
-    return max_rate, str(mark.value) if mark is not None and mark.value is not None else None
-
-
 @routes.post("/whep/playback/{camera_id}")
 async def start_playback(request: web.Request) -> web.Response:
     """Play a camera's recording of [start, end): 201 with the answer and the session's Location."""
@@ -49,7 +43,7 @@ async def start_playback(request: web.Request) -> web.Response:
     camera_id = request.match_info["camera_id"]
     token = disposition_token(request)
     if token is None:
-        require_role(request, "viewer")
+        signed_in(request)
     start, end = _window(request)
     camera = services.cameras.get(camera_id)
     if camera is None:
@@ -58,9 +52,8 @@ async def start_playback(request: web.Request) -> web.Response:
     plan: PlaybackPlan | None = None
     if token is None:
         who, decision = await authorize(request, Action.PLAYBACK, camera, start, end, hide_camera=True)
-        max_rate, watermark = _obligations(decision)
-        plan = PlaybackPlan(camera_id, start, end, who.username, who.role, client, max_rate, watermark,
-                            revoked=sign_in_watch(request))
+        plan = playback_plan(camera_id, start, end, client, decision, viewer=who.username, role=who.role,
+                             revoked=sign_in_watch(request))
     offer, as_json = await read_offer(request)
     sessions = webrtc_sessions(request)
     if services.recorder is None:
@@ -75,17 +68,12 @@ async def start_playback(request: web.Request) -> web.Response:
             raise Unavailable("the disposition workflow is not running")
         # Uses one view of the token (or refuses, logged, with 403).
         redemption = await dispositions.redeem(token, Action.PLAYBACK, camera_id, start, end, client)
-        claims = redemption.claims
-        max_rate, watermark = _obligations(redemption.decision)
 
         async def revoked() -> str | None:
-            return await dispositions.revocation(claims.token_id)
+            return await dispositions.revocation(redemption.claims.token_id)
 
-        return PlaybackPlan(
-            camera_id, start, end, claims.grantee, None, client, max_rate, watermark,
-            token_id=claims.token_id, request_id=claims.request_id,
-            token_sha256=hashlib.sha256(token.encode()).hexdigest(), expires=claims.expires, revoked=revoked,
-        )
+        return playback_plan(camera_id, redemption.start, redemption.end, client, redemption.decision,
+                             viewer=redemption.claims.grantee, revoked=revoked, token=redemption)
 
     session, answer = await sessions.open_playback(camera_id, offer, services.recorder.reader, grant)
     return created(session.id, answer, as_json)

@@ -7,8 +7,8 @@ import json
 
 from aiohttp import web
 
-from core.errors import BadRequest, NotFound, PayloadTooLarge, Unavailable, Unprocessable, UnsupportedMediaType
-from gateway.http.auth import disposition_token, require_role, sign_in_watch
+from core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, Unavailable, Unprocessable, UnsupportedMediaType
+from gateway.http.auth import disposition_token, signed_in, sign_in_watch
 from gateway.http.guard import authorize
 from gateway.http.appkeys import SERVICES
 from webrtc.sessions import WhepSessions
@@ -60,7 +60,7 @@ async def start_live(request: web.Request) -> web.Response:
     camera_id = request.match_info["camera_id"]
     camera = request.app[SERVICES].cameras.get(camera_id)
     if camera is None:
-        require_role(request, "viewer")
+        signed_in(request)
         raise NotFound(f"no camera {camera_id!r}")
     who, _decision = await authorize(request, Action.LIVE, camera, hide_camera=True)
     offer, as_json = await read_offer(request)
@@ -87,8 +87,8 @@ def created(session_id: str, answer: str, as_json: bool) -> web.Response:
 
 @routes.delete("/whep/sessions/{session_id}")
 async def stop_session(request: web.Request) -> web.Response:
-    """End a session; only its owner (a playback's disposition token too) or an admin may,
-    everyone else gets 404."""
+    """End a session: its owner (a playback's disposition token too), or whom the policy lets end
+    others' (end_session); everyone else gets 404, and a user's refusal is logged."""
     sessions = webrtc_sessions(request)
     session = sessions.get(request.match_info["session_id"])
     token = disposition_token(request)
@@ -97,11 +97,15 @@ async def stop_session(request: web.Request) -> web.Response:
             raise NotFound("no such session")
         await sessions.close(session, f"ended by {session.owner} (disposition token)")
         return web.Response(status=200)
-    who = require_role(request, "viewer")
-    # A token holder's session (role None) is never a user's, whatever the grantee is called.
-    own = session is not None and session.role is not None and session.owner == who.username
-    if session is None or not (own or who.role == "admin"):
+    who = signed_in(request)
+    if session is None:
         raise NotFound("no such session")
+    # A token holder's session (role None) is never a user's, whatever the grantee is called.
+    owner = session.owner if session.role is not None else None
+    try:
+        await authorize(request, Action.END_SESSION, session.camera, owner=owner, log_allowed=False)
+    except Forbidden as refused:
+        raise NotFound("no such session") from refused  # someone else's session is not shown
     await sessions.close(session, f"ended by {who.username}")
     return web.Response(status=200)
 
@@ -109,5 +113,5 @@ async def stop_session(request: web.Request) -> web.Response:
 @routes.patch("/whep/sessions/{session_id}")
 async def patch_session(request: web.Request) -> web.Response:
     """Trickle ICE and ICE restarts are not supported: the answer holds every candidate."""
-    require_role(request, "viewer")
+    signed_in(request)
     raise web.HTTPMethodNotAllowed("PATCH", ["DELETE"])

@@ -1,14 +1,18 @@
 """Redeeming a disposition token: signature, server state, scope and time, then one view used.
 
+The token is verified here and nowhere else on the way (once per request); a listing's range is
+clipped to the token's window here too, so the caller gets the window that was decided on.
+
 Split from the workflow (policy/dispositions/workflow.py), which builds one TokenRedeemer and shares
 its camera groups with it, so a camera added while running is known to both.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import update
@@ -25,13 +29,37 @@ from policy.dispositions.tokens import DispositionClaims, TokenRejected
 log = logging.getLogger(__name__)
 
 
+# Stands in for an empty range at an edge of the token's window, so the decision refuses it.
+_INSTANT = timedelta(microseconds=1)
+
+
 @dataclass(frozen=True, slots=True)
 class Redemption:
-    """An allowed use of a token: the claims, what the decision asks of the caller, views so far."""
+    """An allowed use of a token: the claims, the window decided on, what the decision asks of the
+    caller, views so far, and the token's SHA-256 (how its holder is recognised later)."""
 
     claims: DispositionClaims
     decision: Decision
     views_used: int
+    start: datetime
+    end: datetime
+    token_sha256: str
+
+
+def clipped(
+    window: tuple[datetime, datetime], start: datetime | None, end: datetime | None
+) -> tuple[datetime, datetime]:
+    """A listing's range inside the token's window: an open end is the window's, a range reaching
+    outside is narrowed to the overlap (listing inside the window is harmless), and one wholly
+    outside stays outside it, so that the decision refuses it."""
+    lo, hi = start or window[0], end or window[1]
+    if max(lo, window[0]) < min(hi, window[1]):
+        return max(lo, window[0]), min(hi, window[1])
+    if start is None:  # only an end, before the window: ask for just before it
+        lo = hi - _INSTANT
+    elif end is None:  # only a start, after the window
+        hi = lo + _INSTANT
+    return lo, max(hi, lo + _INSTANT)
 
 
 class TokenRedeemer:
@@ -58,12 +86,14 @@ class TokenRedeemer:
         token: str,
         action: Action,
         camera: str,
-        start: datetime,
-        end: datetime,
+        start: datetime | None,
+        end: datetime | None,
         client: str = "",
         count_view: bool = True,
+        clip: bool = False,
     ) -> Redemption:
         """Check a presented token (signature, server state, scope, time); a playback uses one view.
+        With `clip` (a listing) the range is first clipped to the token's window (see `clipped`).
 
         Raises TokenRejected (403), after logging the refusal with its reason.
         """
@@ -73,6 +103,8 @@ class TokenRedeemer:
         except TokenRejected as bad:
             await self._refused(bad, None, camera, start, end, client, details)
             raise
+        if clip:
+            start, end = clipped((claims.start, claims.end), start, end)
         async with self._db() as session:
             row = await session.get(Disposition, claims.token_id)
         if row is None or row.request_id != claims.request_id:
@@ -109,7 +141,8 @@ class TokenRedeemer:
                         start=start, end=end, outcome="allow", reason=decision.text, token_id=claims.token_id,
                         request_id=claims.request_id, details=details)
         )
-        return Redemption(claims, decision, views)
+        assert start is not None and end is not None  # the decision allows a given window only
+        return Redemption(claims, decision, views, start, end, hashlib.sha256(token.encode()).hexdigest())
 
     async def _count_view(self, token_id: str, now: datetime) -> int | None:
         """Use one view atomically (one conditional UPDATE); None when none is left or revoked."""
@@ -131,8 +164,8 @@ class TokenRedeemer:
         exc: TokenRejected,
         claims: DispositionClaims | None,
         camera: str,
-        start: datetime,
-        end: datetime,
+        start: datetime | None,
+        end: datetime | None,
         client: str,
         details: dict[str, Scalar],
     ) -> None:

@@ -91,15 +91,14 @@ class DispositionService:
     async def _record(self, event: AccessEvent) -> None:
         await self._recorder.record(event)
 
-    async def _require(
-        self, actor: _Actor, action: Action, resource: Resource, logged_as: AccessAction, **event: object
-    ) -> Decision:
-        """Decide; a deny is logged and raised (400 for bad input, 403 otherwise)."""
+    async def _require(self, actor: _Actor, action: Action, resource: Resource, **event: object) -> Decision:
+        """Decide; a deny is logged (a `decision` entry, as guard.authorize logs the routes' refusals)
+        and raised (400 for bad input, 403 otherwise)."""
         decision = decide(self._rules, actor.subject, action, resource, Context(self._clock.now(), actor.client))
         if not decision.allowed:
             await self._record(
                 AccessEvent(
-                    logged_as, actor=actor.who.username, role=actor.who.role, client=actor.client,
+                    AccessAction.DECISION, actor=actor.who.username, role=actor.who.role, client=actor.client,
                     camera=resource.camera, start=resource.start, end=resource.end, outcome="deny",
                     reason=decision.text, details={"action": action.value}, **event,  # type: ignore[arg-type]
                 )
@@ -126,7 +125,7 @@ class DispositionService:
                 raise BadRequest(f"no camera {camera!r}")
             await self._require(
                 actor, Action.FILE_REQUEST,
-                Resource(camera, self._cameras[camera], form.start, form.end), AccessAction.REQUEST_FILED,
+                Resource(camera, self._cameras[camera], form.start, form.end),
             )
         if len(letter) > d.letter_max_bytes:
             raise PayloadTooLarge(f"the letter may have at most {d.letter_max_bytes} bytes")
@@ -168,7 +167,7 @@ class DispositionService:
         self, who: Principal, client: str = "", status: RequestStatus | None = None, limit: int = 100
     ) -> list[RequestInfo]:
         """Requests, newest first."""
-        await self._require(_Actor(who, client), Action.READ_REQUESTS, Resource(), AccessAction.DECISION)
+        await self._require(_Actor(who, client), Action.READ_REQUESTS, Resource())
         query = select(PlaybackRequest.id).order_by(PlaybackRequest.created_at.desc()).limit(limit)
         if status is not None:
             query = query.where(PlaybackRequest.status == status.value)
@@ -178,13 +177,12 @@ class DispositionService:
 
     async def get_request(self, who: Principal, request_id: str, client: str = "") -> RequestInfo:
         """One request with its verdicts."""
-        await self._require(_Actor(who, client), Action.READ_REQUESTS, Resource(), AccessAction.DECISION)
+        await self._require(_Actor(who, client), Action.READ_REQUESTS, Resource())
         return await self._request_info(request_id)
 
     async def letter(self, who: Principal, request_id: str, client: str = "") -> tuple[Path, str, str]:
         """(file, content type, sha256) of a request's letter."""
-        await self._require(_Actor(who, client), Action.READ_REQUESTS, Resource(), AccessAction.DECISION,
-                            request_id=request_id)
+        await self._require(_Actor(who, client), Action.READ_REQUESTS, Resource(), request_id=request_id)
         async with self._db() as session:
             row = (
                 await session.execute(
@@ -251,7 +249,7 @@ class DispositionService:
             raise NotFound(f"no playback request {request_id!r}")
         action = Action.APPROVE if verdict is Verdict.APPROVE else Action.REFUSE
         logged_as = AccessAction.REQUEST_APPROVED if verdict is Verdict.APPROVE else AccessAction.REQUEST_REFUSED
-        await self._require(actor, action, Resource(owner=owner), logged_as, request_id=request_id)
+        await self._require(actor, action, Resource(owner=owner), request_id=request_id)
         now = self._clock.now()
         issued: DispositionClaims | None = None
         async with self._db() as session, session.begin():
@@ -340,7 +338,7 @@ class DispositionService:
 
     async def list_dispositions(self, who: Principal, client: str = "", limit: int = 100) -> list[DispositionInfo]:
         """Issued tokens, newest first (without the tokens themselves)."""
-        await self._require(_Actor(who, client), Action.READ_REQUESTS, Resource(), AccessAction.DECISION)
+        await self._require(_Actor(who, client), Action.READ_REQUESTS, Resource())
         async with self._db() as session:
             rows = (await session.scalars(select(Disposition).order_by(Disposition.issued_at.desc()).limit(limit))).all()
         return [self._info(r) for r in rows]
@@ -348,7 +346,7 @@ class DispositionService:
     async def get_disposition(self, who: Principal, token_id: str, client: str = "") -> DispositionInfo:
         """One disposition; the token too when the caller approves or filed the request."""
         actor = _Actor(who, client)
-        await self._require(actor, Action.READ_REQUESTS, Resource(), AccessAction.DECISION, token_id=token_id)
+        await self._require(actor, Action.READ_REQUESTS, Resource(), token_id=token_id)
         async with self._db() as session:
             found = (
                 await session.execute(
@@ -374,8 +372,7 @@ class DispositionService:
             raise BadRequest("a revocation needs a reason")
         if len(reason) > NOTE_LIMIT:
             raise BadRequest(f"reason is longer than {NOTE_LIMIT} characters")
-        await self._require(_Actor(who, client), Action.REVOKE, Resource(), AccessAction.TOKEN_REVOKED,
-                            token_id=token_id)
+        await self._require(_Actor(who, client), Action.REVOKE, Resource(), token_id=token_id)
         now = self._clock.now()
         async with self._db() as session, session.begin():
             done = await session.execute(
@@ -413,17 +410,19 @@ class DispositionService:
         token: str,
         action: Action,
         camera: str,
-        start: datetime,
-        end: datetime,
+        start: datetime | None,
+        end: datetime | None,
         client: str = "",
         count_view: bool = True,
+        clip: bool = False,
     ) -> Redemption:
-        """See TokenRedeemer.redeem: a playback uses one view; refusals are logged and raised (403)."""
-        return await self.redeemer.redeem(token, action, camera, start, end, client, count_view)
+        """See TokenRedeemer.redeem: a playback uses one view, a listing (`clip`) is clipped to the
+        token's window; refusals are logged and raised (403)."""
+        return await self.redeemer.redeem(token, action, camera, start, end, client, count_view, clip)
 
     async def check(
         self, who: Principal, token: str, camera: str, start: datetime, end: datetime, client: str = ""
     ) -> Redemption:
         """For staff: would `token` play this camera and range now? Uses no view; refusals are logged."""
-        await self._require(_Actor(who, client), Action.READ_REQUESTS, Resource(), AccessAction.DECISION)
+        await self._require(_Actor(who, client), Action.READ_REQUESTS, Resource())
         return await self.redeemer.redeem(token, Action.PLAYBACK, camera, start, end, client, count_view=False)

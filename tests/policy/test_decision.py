@@ -121,6 +121,14 @@ def oracle(rules: AccessConfig, subject: Subject, action: Action, res: Resource,
         return role in rules.admin_roles, {log}
     if action == "gateway_alerts":
         return role in rules.gateway_alert_roles, {log}
+    if action in ("read_holds", "place_hold", "release_hold"):
+        h = rules.holds
+        roles = {"read_holds": h.read_roles, "place_hold": h.place_roles, "release_hold": h.release_roles}[action]
+        visibility = next((groups for r, groups in rules.visibility.items() if r == role), [])
+        in_view = sees(visibility) if camera else action == "read_holds"
+        return role in roles and in_view, {log}
+    if action == "end_session":
+        return (res.owner is not None and res.owner == subject.user) or role in rules.end_session_roles, {log}
     return False, set()
 
 
@@ -154,9 +162,9 @@ def role_map(values: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[Any, Any]
 
 
 rules_st = st.builds(
-    lambda vis, play, exp, ptz, audit, admin, alerts, disp: AccessConfig(
+    lambda vis, play, exp, ptz, audit, admin, alerts, end_session, holds, disp: AccessConfig(
         visibility=vis, playback=play, export=exp, ptz=ptz, audit_roles=audit, admin_roles=admin,
-        gateway_alert_roles=alerts, disposition=disp
+        gateway_alert_roles=alerts, end_session_roles=end_session, holds=holds, disposition=disp,
     ),
     role_map(grants_st),
     role_map(rule_st),
@@ -165,6 +173,8 @@ rules_st = st.builds(
     role_list_st,
     role_list_st,
     role_list_st,
+    role_list_st,
+    st.fixed_dictionaries({"read_roles": role_list_st, "place_roles": role_list_st, "release_roles": role_list_st}),
     st.fixed_dictionaries(
         {
             "approvals_required": st.integers(1, 3),
@@ -336,12 +346,72 @@ def test_named_cases(role: str | None, action: Action, resource: Resource, token
     assert got.allowed is (reason is Reason.ALLOWED)
 
 
+# Holds and WHEP sessions, by default (supervisors and admins hold; admins end others' sessions) and
+# configured otherwise. "gone" is a camera no longer configured: no groups, so only "*" sees it.
+HOLD_RULES = AccessConfig(
+    visibility={"supervisor": ["lobby"], "operator": ["*"]},
+    holds={"read_roles": ["operator"], "place_roles": ["operator", "supervisor"], "release_roles": ["supervisor"]},
+    end_session_roles=["supervisor"],
+)
+LOBBY = Resource("cam2", frozenset({"lobby"}))
+GONE = Resource("gone")
+
+
+@pytest.mark.parametrize(
+    ("rules", "role", "action", "resource", "reason"),
+    [
+        (DEFAULT, "supervisor", Action.READ_HOLDS, Resource(), Reason.ALLOWED),
+        (DEFAULT, "admin", Action.READ_HOLDS, CAM, Reason.ALLOWED),
+        (DEFAULT, "operator", Action.READ_HOLDS, Resource(), Reason.NOT_PERMITTED),
+        (DEFAULT, "auditor", Action.READ_HOLDS, CAM, Reason.NOT_PERMITTED),
+        (DEFAULT, "supervisor", Action.PLACE_HOLD, CAM, Reason.ALLOWED),
+        (DEFAULT, "viewer", Action.PLACE_HOLD, CAM, Reason.NOT_PERMITTED),
+        (DEFAULT, "supervisor", Action.PLACE_HOLD, Resource(), Reason.NO_CAMERA),
+        (DEFAULT, "admin", Action.RELEASE_HOLD, GONE, Reason.ALLOWED),
+        (DEFAULT, "operator", Action.RELEASE_HOLD, CAM, Reason.NOT_PERMITTED),
+        (DEFAULT, "supervisor", Action.RELEASE_HOLD, Resource(), Reason.NO_CAMERA),
+        (DEFAULT, "viewer", Action.END_SESSION, Resource("cam1", owner="me"), Reason.ALLOWED),
+        (DEFAULT, "viewer", Action.END_SESSION, Resource("cam1", owner="other"), Reason.NOT_PERMITTED),
+        (DEFAULT, "supervisor", Action.END_SESSION, Resource("cam1", owner="other"), Reason.NOT_PERMITTED),
+        (DEFAULT, "supervisor", Action.END_SESSION, Resource("cam1"), Reason.NOT_PERMITTED),  # a token's session
+        (DEFAULT, "admin", Action.END_SESSION, Resource("cam1"), Reason.ALLOWED),
+        (DEFAULT, None, Action.END_SESSION, Resource("cam1", owner="me"), Reason.NO_ROLE),
+        (HOLD_RULES, "operator", Action.READ_HOLDS, Resource(), Reason.ALLOWED),
+        (HOLD_RULES, "operator", Action.READ_HOLDS, GONE, Reason.ALLOWED),
+        (HOLD_RULES, "supervisor", Action.READ_HOLDS, Resource(), Reason.NOT_PERMITTED),
+        (HOLD_RULES, "supervisor", Action.PLACE_HOLD, LOBBY, Reason.ALLOWED),
+        (HOLD_RULES, "supervisor", Action.PLACE_HOLD, CAM, Reason.NOT_VISIBLE),
+        (HOLD_RULES, "operator", Action.PLACE_HOLD, CAM, Reason.ALLOWED),
+        (HOLD_RULES, "operator", Action.RELEASE_HOLD, CAM, Reason.NOT_PERMITTED),
+        (HOLD_RULES, "supervisor", Action.RELEASE_HOLD, LOBBY, Reason.ALLOWED),
+        (HOLD_RULES, "supervisor", Action.RELEASE_HOLD, GONE, Reason.NOT_VISIBLE),
+        (HOLD_RULES, "admin", Action.PLACE_HOLD, LOBBY, Reason.NOT_PERMITTED),
+        (HOLD_RULES, "supervisor", Action.END_SESSION, Resource("cam1", owner="other"), Reason.ALLOWED),
+        (HOLD_RULES, "admin", Action.END_SESSION, Resource("cam1", owner="other"), Reason.NOT_PERMITTED),
+    ],
+)
+def test_hold_and_session_cases(rules: AccessConfig, role: str | None, action: Action, resource: Resource,
+                                reason: Reason) -> None:
+    got = decide(rules, Subject("me", role), action, resource, Context(NOW, "10.0.0.1"))
+    assert got.reason is reason, got
+    assert got.allowed is (reason is Reason.ALLOWED)
+
+
+def test_a_token_neither_holds_nor_ends_sessions() -> None:
+    for action in (Action.READ_HOLDS, Action.PLACE_HOLD, Action.RELEASE_HOLD, Action.END_SESSION):
+        got = decide(DEFAULT, Subject("Polres", None), action, CAM, Context(NOW, "", grant()))
+        assert got.reason is Reason.TOKEN_ACTION, (action, got)
+
+
 def test_token_playback_carries_rate_and_watermark() -> None:
     got = decide(DEFAULT, Subject("Polres", None), Action.PLAYBACK, CAM, Context(NOW, "", grant()))
     assert got.obligation(ObligationKind.LOG) == Obligation(ObligationKind.LOG)
     assert got.obligation(ObligationKind.MAX_RATE) == Obligation(ObligationKind.MAX_RATE, 1.0)
     watermark = got.obligation(ObligationKind.WATERMARK)
     assert watermark is not None and "Polres" in str(watermark.value) and "dsp_x" in str(watermark.value)
+    assert got.max_rate == 1.0 and got.watermark == watermark.value
+    live = decide(DEFAULT, Subject("v", "viewer"), Action.LIVE, CAM, Context(NOW))
+    assert live.allowed and live.max_rate is None and live.watermark is None
 
 
 def test_required_groups_need_a_disposition_even_for_supervisors() -> None:
@@ -354,7 +424,9 @@ def test_required_groups_need_a_disposition_even_for_supervisors() -> None:
 
 def test_deny_by_default_with_empty_rules() -> None:
     rules = AccessConfig(visibility={}, playback={}, export={}, ptz={}, audit_roles=[], admin_roles=[],
-                         gateway_alert_roles=[], disposition={"requester_roles": [], "approver_roles": [], "revoker_roles": [],
+                         gateway_alert_roles=[], end_session_roles=[],
+                         holds={"read_roles": [], "place_roles": [], "release_roles": []},
+                         disposition={"requester_roles": [], "approver_roles": [], "revoker_roles": [],
                                       "reader_roles": []})
     for role in ROLES:
         for action in Action:

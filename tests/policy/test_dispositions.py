@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,6 +26,7 @@ from policy.decision import Action, Reason
 from policy.dispositions.models import Disposition
 from core.errors import UnsupportedMediaType
 from policy.dispositions.forms import RequestForm
+from policy.dispositions.redeem import clipped
 from policy.dispositions.workflow import DispositionService
 from policy.audit.entries import AccessAction, AccessEvent
 from policy.audit.signingkey import signer
@@ -280,3 +282,49 @@ async def test_token_does_not_open_other_actions(world: World) -> None:
     assert info.value.reason is Reason.TOKEN_ACTION
     listed = await svc.redeem(token, Action.LIST_RECORDINGS, "gate-north", claims.start, claims.end)
     assert listed.views_used == 0  # listing spans uses no view
+
+
+W0, W1 = T0 - timedelta(hours=2), T0 - timedelta(hours=1)
+US = timedelta(microseconds=1)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "want"),
+    [
+        (None, None, (W0, W1)),  # open both ways: the whole window
+        (W0 - timedelta(minutes=5), None, (W0, W1)),  # reaching outside: narrowed to the overlap
+        (W0 + timedelta(minutes=5), W1 + timedelta(hours=3), (W0 + timedelta(minutes=5), W1)),
+        (W0 + timedelta(minutes=5), W0 + timedelta(minutes=6), (W0 + timedelta(minutes=5), W0 + timedelta(minutes=6))),
+        (None, W0 - timedelta(seconds=1), (W0 - timedelta(seconds=1) - US, W0 - timedelta(seconds=1))),  # before
+        (W1 + timedelta(seconds=1), None, (W1 + timedelta(seconds=1), W1 + timedelta(seconds=1) + US)),  # after
+        (W1, W1 + timedelta(hours=1), (W1, W1 + timedelta(hours=1))),  # wholly outside: left outside
+    ],
+)
+def test_a_listing_is_clipped_to_the_tokens_window(
+    start: datetime | None, end: datetime | None, want: tuple[datetime, datetime]
+) -> None:
+    assert clipped((W0, W1), start, end) == want
+
+
+async def test_a_listing_redeems_the_clipped_window_verifying_the_token_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc = world.service()
+    _, token = await issued(world, svc)
+    claims = tokens.verify(token, svc.public_key)
+    calls: list[str] = []
+    real = tokens.verify
+
+    def counting(presented: str, key: Ed25519PublicKey) -> DispositionClaims:
+        calls.append(presented)
+        return real(presented, key)
+
+    monkeypatch.setattr(tokens, "verify", counting)
+    got = await svc.redeem(token, Action.LIST_RECORDINGS, "gate-north", claims.start - timedelta(hours=1), None,
+                           count_view=False, clip=True)
+    assert (got.start, got.end) == (claims.start, claims.end) and calls == [token]
+    assert got.claims.token_id == claims.token_id and got.token_sha256 == hashlib.sha256(token.encode()).hexdigest()
+    with pytest.raises(TokenRejected) as info:
+        await svc.redeem(token, Action.LIST_RECORDINGS, "gate-north", None, claims.start - timedelta(seconds=1),
+                         count_view=False, clip=True)
+    assert info.value.reason is Reason.TOKEN_WRONG_WINDOW and len(calls) == 2
