@@ -38,7 +38,6 @@ from policy.dispositions.tokens import TokenRejected
 from recorder.export import ExportFormat
 from recorder.export_spans import spans
 from recorder.export_stream import Export
-from recorder.service import Recorder
 from streams.camera import Camera
 
 log = logging.getLogger(__name__)
@@ -77,13 +76,6 @@ class DownloadSlots:
 
 
 DOWNLOADS = web.AppKey("downloads", DownloadSlots)
-
-
-def _recorder(request: web.Request) -> Recorder:
-    recorder = request.app[SERVICES].recorder
-    if recorder is None:
-        raise Unavailable("recording is not running")
-    return recorder
 
 
 def _path(request: web.Request) -> str:
@@ -137,8 +129,6 @@ async def _token_window(
 ) -> tuple[datetime, datetime]:
     """Redeem a disposition token for listing (no view used): the range clipped to its window."""
     service = request.app[SERVICES].dispositions
-    if service is None:
-        raise Unavailable("dispositions are not running")
     redemption = await service.redeem(token, Action.LIST_RECORDINGS, camera_id, start, end, request.remote or "",
                                       count_view=False, clip=True)
     return redemption.start, redemption.end
@@ -164,7 +154,7 @@ async def list_spans(request: web.Request) -> web.Response:
     else:
         camera = await _visible_camera(request, camera_id)
         await authorize(request, Action.LIST_RECORDINGS, camera, start, end)
-    found = spans(await _recorder(request).index.segments(camera_id, start, end), start, end)
+    found = spans(await request.app[SERVICES].recorder.index.segments(camera_id, start, end), start, end)
     if not found:
         raise NotFound("no recordings in this range")  # as MediaMTX answers an empty list
     origin = request.url.origin()
@@ -206,7 +196,7 @@ async def get_recording(request: web.Request) -> web.StreamResponse:
             AccessAction.EXPORT, start=start, end=end, outcome="deny", reason=reason, details=requested, **base))
         raise Forbidden(f"{reason}; an administrator may set access.export.{who.role}.watermark to false")
     with request.app[DOWNLOADS].take():
-        export = Export(_recorder(request).reader, camera_id, start, end, fmt,
+        export = Export(request.app[SERVICES].recorder.reader, camera_id, start, end, fmt,
                         services.settings.data_dir / "export-tmp")
         try:
             if not await export.prepare():

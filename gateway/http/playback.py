@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from core.errors import BadRequest, NotFound, Unavailable
+from core.errors import BadRequest, NotFound
 from gateway.http.auth import disposition_token, signed_in, sign_in_watch
 from gateway.http.guard import authorize
 from gateway.http.appkeys import SERVICES
 from gateway.http.params import rfc3339
-from gateway.http.whep import created, read_offer, webrtc_sessions
+from gateway.http.whep import created, read_offer
 from webrtc.playback import PlaybackPlan
 from webrtc.playbackplan import playback_plan
 from policy.decision import Action
@@ -55,17 +55,13 @@ async def start_playback(request: web.Request) -> web.Response:
         plan = playback_plan(camera_id, start, end, client, decision, viewer=who.username, role=who.role,
                              revoked=sign_in_watch(request))
     offer, as_json = await read_offer(request)
-    sessions = webrtc_sessions(request)
-    if services.recorder is None:
-        raise Unavailable("recording is not running")
+    sessions = request.app[SERVICES].webrtc
     dispositions = services.dispositions
 
     async def grant() -> PlaybackPlan:
         if plan is not None:
             return plan
         assert token is not None
-        if dispositions is None:
-            raise Unavailable("the disposition workflow is not running")
         # Uses one view of the token (or refuses, logged, with 403).
         redemption = await dispositions.redeem(token, Action.PLAYBACK, camera_id, start, end, client)
 

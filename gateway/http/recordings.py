@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from core.errors import BadRequest, NotFound, Unavailable
+from core.errors import BadRequest, NotFound
 from gateway.http.auth import signed_in
 from gateway.http.body import read_json
 from gateway.http.appkeys import SERVICES
@@ -21,7 +21,6 @@ from gateway.http.guard import authorize, decision_for
 from policy.decision import Action
 from policy.identity.users import Principal
 from recorder.models import Hold
-from recorder.service import Recorder
 from streams.camera import Camera
 
 routes = web.RouteTableDef()
@@ -29,13 +28,6 @@ routes = web.RouteTableDef()
 MAX_BODY = 16 * 1024
 # One request covers at most this span of index rows (a week of 60 s segments is 10,080).
 MAX_SPAN_DAYS = 31
-
-
-def _recorder(request: web.Request) -> Recorder:
-    recorder = request.app[SERVICES].recorder
-    if recorder is None:
-        raise Unavailable("recording is not running")
-    return recorder
 
 
 async def _camera(
@@ -68,7 +60,7 @@ async def list_recordings(request: web.Request) -> web.Response:
     start, end = rfc3339(request.query.get("start"), "start"), rfc3339(request.query.get("end"), "end")
     _range(start, end)
     await authorize(request, Action.LIST_RECORDINGS, camera, start, end)
-    index = _recorder(request).index
+    index = request.app[SERVICES].recorder.index
     segments = await index.segments(camera.id, start, end)
     gaps = await index.gaps(camera.id, start, end)
     return web.json_response({
@@ -106,7 +98,7 @@ async def list_holds(request: web.Request) -> web.Response:
     if active_raw not in (None, "true", "false"):
         raise BadRequest("active must be true or false")
     active = None if active_raw is None else active_raw == "true"
-    holds = await _recorder(request).holds.list(camera_id, active)
+    holds = await request.app[SERVICES].recorder.holds.list(camera_id, active)
     cameras = request.app[SERVICES].cameras
 
     def visible(hold: Hold) -> bool:
@@ -127,7 +119,7 @@ async def place_hold(request: web.Request) -> web.Response:
     if not isinstance(reason, str) or not reason.strip():
         raise BadRequest("reason is required")
     who, camera = await _camera(request, camera_id, Action.PLACE_HOLD, start, end)
-    hold = await _recorder(request).holds.place(camera.id, start, end, reason, who.username)
+    hold = await request.app[SERVICES].recorder.holds.place(camera.id, start, end, reason, who.username)
     return web.json_response(_hold(hold), status=201)
 
 
@@ -139,7 +131,7 @@ async def release_hold(request: web.Request) -> web.Response:
         hold_id = int(request.match_info["hold_id"])
     except ValueError as exc:
         raise NotFound("no such hold") from exc
-    holds = _recorder(request).holds
+    holds = request.app[SERVICES].recorder.holds
     held = await holds.get(hold_id)
     camera = None if held is None else request.app[SERVICES].cameras.get(held.camera_id) or held.camera_id
     # A hold on a camera the caller may not see answers like one that does not exist (which the

@@ -7,11 +7,10 @@ import json
 
 from aiohttp import web
 
-from core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, Unavailable, Unprocessable, UnsupportedMediaType
+from core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from gateway.http.auth import disposition_token, signed_in, sign_in_watch
 from gateway.http.guard import authorize
 from gateway.http.appkeys import SERVICES
-from webrtc.sessions import WhepSessions
 from policy.decision import Action
 
 routes = web.RouteTableDef()
@@ -19,14 +18,6 @@ routes = web.RouteTableDef()
 SDP = "application/sdp"
 # A browser's offer is 4-8 KB; 64 KiB leaves room for many candidates and nothing more.
 MAX_OFFER = 64 * 1024
-
-
-def webrtc_sessions(request: web.Request) -> WhepSessions:
-    """The gateway's WHEP session owner; 503 while it is not running."""
-    sessions = request.app[SERVICES].webrtc
-    if sessions is None:
-        raise Unavailable("live viewing is not running")
-    return sessions
 
 
 async def read_offer(request: web.Request) -> tuple[str, bool]:
@@ -70,7 +61,7 @@ async def start_live(request: web.Request) -> web.Response:
         # transcoding, which Pantau never does. (An offline camera is accepted: its video
         # starts when it returns, and is checked again then.)
         raise Unprocessable(f"camera {camera_id!r} sends {video.codec}; live WebRTC needs H.264")
-    session, answer = await webrtc_sessions(request).open(
+    session, answer = await request.app[SERVICES].webrtc.open(
         camera.config.id, camera.hub, offer, who.username, who.role, request.remote, sign_in_watch(request)
     )
     return created(session_id=session.id, answer=answer, as_json=as_json)
@@ -89,7 +80,7 @@ def created(session_id: str, answer: str, as_json: bool) -> web.Response:
 async def stop_session(request: web.Request) -> web.Response:
     """End a session: its owner (a playback's disposition token too), or whom the policy lets end
     others' (end_session); everyone else gets 404, and a user's refusal is logged."""
-    sessions = webrtc_sessions(request)
+    sessions = request.app[SERVICES].webrtc
     session = sessions.get(request.match_info["session_id"])
     token = disposition_token(request)
     if token is not None:
