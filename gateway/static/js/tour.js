@@ -5,6 +5,7 @@ import { apply, t } from "./i18n.js";
 import { LiveTile } from "./livetile.js";
 import { el, start } from "./shell.js";
 import { followAlarms } from "./alarms.js";
+import { EventStream } from "./eventstream.js";
 
 const MIN_DWELL_S = 3;
 const MAX_DWELL_S = 600;
@@ -141,7 +142,9 @@ if (who) {
   document.addEventListener("visibilitychange", () => { tile?.sync(); preload?.sync(); });
   document.addEventListener("pantau:lang", () => { tile?.render(); preload?.render(); show(); tick(); });
   window.addEventListener("pagehide", () => { tile?.close(); preload?.close(); });
-  followAlarms((camera, kinds) => { alarms.set(camera, kinds); if (tile?.camera.id === camera) tile.setAlarms(kinds); });
+  const stream = new EventStream();
+  followAlarms(stream, (camera, kinds) => { alarms.set(camera, kinds); if (tile?.camera.id === camera) tile.setAlarms(kinds); });
+  stream.start();
 
   remaining = dwell();
   await refresh();

@@ -1,6 +1,7 @@
 // The video wall: a grid of live tiles (1, 4, 9 or 16 per screen), paged, optionally one group.
 import { getJSON } from "./api.js";
 import { followAlarms } from "./alarms.js";
+import { EventStream } from "./eventstream.js";
 import { apply, t } from "./i18n.js";
 import { LiveTile } from "./livetile.js";
 import { el, start } from "./shell.js";
@@ -108,7 +109,9 @@ if (who) {
   document.addEventListener("visibilitychange", () => { for (const tile of tiles.values()) tile.sync(); });
   document.addEventListener("pantau:lang", () => { for (const tile of tiles.values()) tile.render(); draw(); });
   window.addEventListener("pagehide", () => { for (const tile of tiles.values()) tile.close(); });
-  followAlarms((camera, kinds) => { alarms.set(camera, kinds); tiles.get(camera)?.setAlarms(kinds); });
+  const stream = new EventStream();
+  followAlarms(stream, (camera, kinds) => { alarms.set(camera, kinds); tiles.get(camera)?.setAlarms(kinds); });
+  stream.start();
 
   await refresh();
   setInterval(() => { if (document.visibilityState === "visible") refresh(); }, REFRESH_MS);
