@@ -8,6 +8,9 @@ import { token } from "./api.js";
 import { backoff } from "./whep.js";
 
 const PATH = "/api/v1/events/stream";
+// The gateway writes a keepalive every 15 s: this long without a byte means the connection died
+// without closing (a NAT or proxy dropped it), and it is replaced.
+const QUIET_MS = 45000;
 
 // Parses SSE text (the event-stream format: `field: value` lines, a blank line ends an event,
 // `:` starts a comment); calls onEvent({event, data, id}) for each event with data (`event`
@@ -43,7 +46,9 @@ export class EventStream {
     this.path = query ? `${PATH}?${query}` : PATH;
     this.handlers = new Map();
     this.seeds = [];
-    this.controller = new AbortController();
+    this.connection = null; // the current request's AbortController
+    this.wake = null; // ends the wait before the next attempt
+    this.heardAt = 0;
     this.stopped = false;
     this.connected = false;
     // The last alert seq received (or the list's last_seq): sent as Last-Event-ID.
@@ -88,39 +93,62 @@ export class EventStream {
 
   start() {
     this.run();
+    const watchdog = setInterval(() => {
+      if (this.connected && Date.now() - this.heardAt > QUIET_MS) this.drop();
+    }, 5000);
+    // Back on the network: try now rather than at the end of the backoff.
+    const online = () => this.wake?.();
+    window.addEventListener("online", online);
+    this.stopTimers = () => { clearInterval(watchdog); window.removeEventListener("online", online); };
     return () => this.stop();
+  }
+
+  // Ends the current connection; the stream reconnects (sending Last-Event-ID).
+  drop() {
+    this.connection?.abort();
   }
 
   stop() {
     this.stopped = true;
-    this.controller.abort();
+    this.stopTimers?.();
+    this.drop();
+    this.wake?.();
   }
 
   async run() {
     await Promise.allSettled(this.seeds.map((seed) => seed()));
     let attempt = 0;
     while (!this.stopped) {
+      const connection = new AbortController();
+      this.connection = connection;
       try {
         const headers = { Authorization: `Bearer ${token()}`, Accept: "text/event-stream" };
         if (this.lastAlertSeq !== null) headers["Last-Event-ID"] = String(this.lastAlertSeq);
-        const res = await fetch(this.path, { headers, cache: "no-store", signal: this.controller.signal });
+        const res = await fetch(this.path, { headers, cache: "no-store", signal: connection.signal });
         if (res.status === 404 || res.status === 405) return; // no event stream on this gateway
         if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
         attempt = 0;
+        this.heardAt = Date.now();
         this.setConnected(true);
         const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
         let buffer = "";
         for (;;) {
           const { value, done } = await reader.read();
           if (done) break;
+          this.heardAt = Date.now();
           buffer = parseSSE(buffer + value, (event) => this.dispatch(event));
         }
       } catch {
-        if (this.stopped) return;
+        // refused, cut, or dropped: try again below
       }
+      if (this.stopped) return;
       this.setConnected(false);
       attempt += 1;
-      await new Promise((resolve) => setTimeout(resolve, backoff(attempt, 2000, 60000)));
+      await new Promise((resolve) => {
+        this.wake = resolve;
+        setTimeout(resolve, backoff(attempt, 2000, 60000));
+      });
+      this.wake = null;
     }
   }
 }
