@@ -100,7 +100,7 @@ if (who) {
   function setGroups() {
     const want = [...new Set(cameras.flatMap((c) => c.groups || []))].sort();
     const saved = localStorage.getItem("pantau.tour.group") || "";
-    if ([...groupSelect.options].map((o) => o.value).join("\n") !== ["", ...want].join("\n")) {
+    if (JSON.stringify([...groupSelect.options].map((o) => o.value)) !== JSON.stringify(["", ...want])) {
       groupSelect.replaceChildren(el("option", { value: "", dataset: { i18n: "wall.allGroups" } }),
         ...want.map((g) => el("option", { value: g }, g)));
       apply(groupSelect);

@@ -45,7 +45,7 @@ if (who) {
     const all = new Set(cameras.flatMap((c) => c.groups || []));
     const want = [...all].sort();
     const have = [...groupSelect.options].map((o) => o.value);
-    if (have.join("\n") !== ["", ...want].join("\n")) {
+    if (JSON.stringify(have) !== JSON.stringify(["", ...want])) { // (joined, [] and [""] would look alike)
       groupSelect.replaceChildren(el("option", { value: "", dataset: { i18n: "wall.allGroups" } }),
         ...want.map((g) => el("option", { value: g }, g)));
       apply(groupSelect);
