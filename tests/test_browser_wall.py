@@ -296,9 +296,12 @@ async def test_wall_signs_in_decodes_tiles_switches_language_and_tours(
         # The cameras go down: each tile shows the reconnect with its next retry time, then plays again.
         server.stop()
         # (Between retries the camera is offline with its next retry time; during one, connecting.)
+        # The tile is red with the reason in its middle, and the line under it says when it tries next.
         await page.wait_for("[...document.querySelectorAll('.tile[data-camera]')].every(t =>"
-                            " t.dataset.state === 'reconnecting' && t.pc === null) && /next try at \\d\\d:\\d\\d:\\d\\d"
-                            " \\(in \\d+ s\\)$/.test(document.querySelector('#cam-gate-north .status').textContent)",
+                            " t.dataset.state === 'reconnecting' && t.pc === null && t.classList.contains('down'))"
+                            " && /^Next try at \\d\\d:\\d\\d:\\d\\d \\(in \\d+ s\\)$/.test("
+                            "document.querySelector('#cam-gate-north .status').textContent)"
+                            " && !!document.querySelector('#cam-gate-north .down-reason').textContent",
                             within_s=15)
         await page.screenshot(ARTIFACTS / "wall-reconnecting.png")
         server.start()

@@ -1,6 +1,7 @@
 // The camera tour ("CCTV patrol", SOP step 4): one camera at a time from a group, each shown for
 // a dwell time; pause, previous and next by button or key (space, arrows).
 import { getJSON } from "./api.js";
+import { PushedStates } from "./camerastate.js";
 import { apply, t } from "./i18n.js";
 import { LiveTile } from "./livetile.js";
 import { el, start } from "./shell.js";
@@ -20,7 +21,9 @@ if (who) {
   const position = document.getElementById("tour-position");
   const countdown = document.getElementById("countdown");
   const alarms = new Map();
-  let cameras = [];
+  const pushed = new PushedStates();
+  let polled = [];
+  let cameras = []; // as polled, corrected by newer alerts
   let index = 0;
   let tile = null;
   let preload = null;
@@ -110,7 +113,8 @@ if (who) {
 
   async function refresh() {
     try {
-      ({ cameras } = await getJSON("/api/v1/cameras"));
+      ({ cameras: polled } = await getJSON("/api/v1/cameras"));
+      cameras = polled.map((c) => pushed.reconcile(c));
       setGroups();
       show();
     } catch (err) {
@@ -142,8 +146,15 @@ if (who) {
   document.addEventListener("visibilitychange", () => { tile?.sync(); preload?.sync(); });
   document.addEventListener("pantau:lang", () => { tile?.render(); preload?.render(); show(); tick(); });
   window.addEventListener("pagehide", () => { tile?.close(); preload?.close(); });
-  const stream = new EventStream();
+  const stream = new EventStream("kinds=camera.offline,camera.online");
   followAlarms(stream, (camera, kinds) => { alarms.set(camera, kinds); if (tile?.camera.id === camera) tile.setAlarms(kinds); });
+  stream.on("alert", (alert) => {
+    const id = pushed.take(alert);
+    if (id === null) return;
+    cameras = polled.map((c) => pushed.reconcile(c));
+    const cam = cameras.find((c) => c.id === id);
+    for (const shown of [tile, preload]) if (cam && shown?.camera.id === id) shown.update(cam, { polled: false });
+  });
   stream.start();
 
   remaining = dwell();
