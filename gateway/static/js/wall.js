@@ -1,5 +1,5 @@
-// The video wall: a grid of live tiles (1, 4, 9 or 16 per screen), paged, optionally one group.
-// A camera's state comes from the camera list every few seconds and
+// The video wall: a grid of live tiles (1, 4, 9 or 16 per screen), paged, optionally one group;
+// the alert tray in the header. A camera's state comes from the camera list every few seconds and
 // from camera.offline / camera.online alerts the moment they happen (camerastate.js).
 import { getJSON } from "./api.js";
 import { followAlarms } from "./alarms.js";
@@ -8,6 +8,7 @@ import { EventStream } from "./eventstream.js";
 import { apply, t } from "./i18n.js";
 import { LiveTile } from "./livetile.js";
 import { el, start } from "./shell.js";
+import { AlertTray } from "./tray.js";
 
 const LAYOUTS = [1, 4, 9, 16];
 const REFRESH_MS = 3000;
@@ -99,6 +100,7 @@ if (who) {
     try {
       ({ cameras: polled } = await getJSON("/api/v1/cameras"));
       cameras = polled.map((c) => pushed.reconcile(c));
+      tray.setCameras(cameras);
       groups();
       draw({ fromPoll: true });
     } catch (err) {
@@ -123,6 +125,7 @@ if (who) {
   window.addEventListener("pagehide", () => { for (const tile of tiles.values()) tile.close(); });
   const stream = new EventStream();
   followAlarms(stream, (camera, kinds) => { alarms.set(camera, kinds); tiles.get(camera)?.setAlarms(kinds); });
+  const tray = new AlertTray(stream, who, document.querySelector("#shell .tools"));
   stream.on("alert", (alert) => {
     const id = pushed.take(alert);
     const at = id === null ? -1 : cameras.findIndex((c) => c.id === id);
