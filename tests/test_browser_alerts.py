@@ -3,8 +3,9 @@
 A camera killed under a signed-in wall reaches the tray as camera.offline and turns its tile red
 within the stall timeout and a few seconds, over the event stream: the page does not reload, and
 the camera list it polls is held at "online" meanwhile, so the red can only have come from the
-alert. The restarted camera's camera.online clears it. The camera check page's row does the same.
-Run once in English and once in Indonesian (the summary in the page's language).
+alert. The restarted camera's camera.online clears it. An alert that came while the stream was cut
+arrives once after the reconnect (Last-Event-ID). The camera check page's row turns red and back
+the same way. Run once in English and once in Indonesian (the summary in the page's language).
 """
 
 from __future__ import annotations
