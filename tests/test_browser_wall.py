@@ -76,10 +76,13 @@ PURE_LOGIC = r"""(async () => {
     check(`backoff high ${attempt}`, backoff(attempt, 1000, 30000, () => 0.999999) <= ceiling);
   }
   check('backoff capped', backoff(50) <= 30000);
-  const { parseSSE, normalKind } = await import('/static/js/alarms.js');
+  const { parseSSE } = await import('/static/js/eventstream.js');
+  const { normalKind } = await import('/static/js/alarms.js');
   const got = [];
-  const rest = parseSSE(': hi\n\nevent: camera-event\ndata: {"a":1}\n\n: keepalive\n\ndata: {"b"', d => got.push(d));
-  check('sse events', got.length === 1 && got[0] === '{"a":1}');
+  const rest = parseSSE(': hi\n\nevent: camera-event\ndata: {"a":1}\n\n: keepalive\n\n'
+    + 'id: 42\r\nevent: alert\r\ndata: {"seq":\r\ndata:42}\r\n\r\nretry: 5\n\ndata: {"b"', e => got.push(e));
+  check('sse events', JSON.stringify(got) === JSON.stringify([
+    {event: 'camera-event', data: '{"a":1}', id: null}, {event: 'alert', data: '{"seq":\n42}', id: '42'}]));
   check('sse rest', rest === 'data: {"b"');
   check('kind', normalKind('Video-Loss') === 'video_loss');
   const { spans } = await import('/static/js/timeline.js');
@@ -293,9 +296,12 @@ async def test_wall_signs_in_decodes_tiles_switches_language_and_tours(
         # The cameras go down: each tile shows the reconnect with its next retry time, then plays again.
         server.stop()
         # (Between retries the camera is offline with its next retry time; during one, connecting.)
+        # The tile is red with the reason in its middle, and the line under it says when it tries next.
         await page.wait_for("[...document.querySelectorAll('.tile[data-camera]')].every(t =>"
-                            " t.dataset.state === 'reconnecting' && t.pc === null) && /next try at \\d\\d:\\d\\d:\\d\\d"
-                            " \\(in \\d+ s\\)$/.test(document.querySelector('#cam-gate-north .status').textContent)",
+                            " t.dataset.state === 'reconnecting' && t.pc === null && t.classList.contains('down'))"
+                            " && /^Next try at \\d\\d:\\d\\d:\\d\\d \\(in \\d+ s\\)$/.test("
+                            "document.querySelector('#cam-gate-north .status').textContent)"
+                            " && !!document.querySelector('#cam-gate-north .down-reason').textContent",
                             within_s=15)
         await page.screenshot(ARTIFACTS / "wall-reconnecting.png")
         server.start()

@@ -1,7 +1,10 @@
 // The shift's camera check (SOP step 3: every camera in good condition, on the equipment
 // checklist): each camera's state and stream figures from the API, a tick and a note per camera
 // by the officer, printed (or saved as PDF) for the handover report. Nothing is stored here.
+// A camera that goes down turns its row red at once (camera.offline over the event stream).
 import { getJSON } from "./api.js";
+import { isDown, PushedStates } from "./camerastate.js";
+import { EventStream } from "./eventstream.js";
 import { t } from "./i18n.js";
 import { describe } from "./livetile.js";
 import { el, start } from "./shell.js";
@@ -16,7 +19,9 @@ if (who) {
   const summary = document.getElementById("checks-summary");
   const stamp = document.getElementById("checks-stamp");
   const rows = new Map();
-  let cameras = [];
+  const pushed = new PushedStates();
+  let polled = [];
+  let cameras = []; // as polled, corrected by newer alerts
 
   function figures(cam) {
     const s = cam.stats || {};
@@ -40,6 +45,7 @@ if (who) {
       rows.set(cam.id, r);
     }
     const { badge, text } = describe(cam);
+    r.node.classList.toggle("down", isDown(cam));
     r.name.textContent = cam.name && cam.name !== cam.id ? `${cam.name} (${cam.id})` : cam.id;
     r.state.replaceChildren(el("span", { class: `badge state-${badge}` }, t(`state.${badge}`)), text ? ` ${text}` : "");
     r.since.textContent = dateTime(cam.since);
@@ -56,7 +62,8 @@ if (who) {
 
   async function refresh() {
     try {
-      ({ cameras } = await getJSON("/api/v1/cameras"));
+      ({ cameras: polled } = await getJSON("/api/v1/cameras"));
+      cameras = polled.map((c) => pushed.reconcile(c));
       draw();
     } catch (err) {
       summary.textContent = err.message;
@@ -65,6 +72,13 @@ if (who) {
 
   document.getElementById("checks-print").addEventListener("click", () => { draw(); window.print(); });
   document.addEventListener("pantau:lang", () => { rows.clear(); draw(); });
+  const stream = new EventStream("kinds=camera.offline,camera.online");
+  stream.on("alert", (alert) => {
+    if (pushed.take(alert) === null) return;
+    cameras = polled.map((c) => pushed.reconcile(c));
+    draw();
+  });
+  stream.start();
   await refresh();
   setInterval(() => { if (document.visibilityState === "visible") refresh(); }, REFRESH_MS);
 }

@@ -1,7 +1,9 @@
 // One live tile: a camera's video over WHEP with its state from the API. The peer runs only
 // while the camera is up and the tile is on screen in a visible tab; a failed peer is retried
-// with capped backoff and jitter. The RTCPeerConnection is reachable as `element.pc`.
+// with capped backoff and jitter. A camera that is down turns the tile red with the reason.
+// The RTCPeerConnection is reachable as `element.pc`.
 import { token } from "./api.js";
+import { isDown } from "./camerastate.js";
 import { has, t } from "./i18n.js";
 import { PtzControl } from "./ptz.js";
 import { el } from "./shell.js";
@@ -14,7 +16,8 @@ const STALL_CHECKS = 4; // refreshes (about 3 s apart) without the video advanci
 const UP = new Set(["online", "degraded"]);
 const ALARM_KINDS = ["tamper", "video_loss"];
 
-// The badge and the line under it for a camera's state from the API.
+// The badge and the line under it for a camera's state from the API (and, when a retry is
+// planned, its time apart as `retry`).
 export function describe(camera, now = Date.now()) {
   const retry = camera.next_retry_at ? Date.parse(camera.next_retry_at) : null;
   const reason = camera.reason || "";
@@ -28,8 +31,8 @@ export function describe(camera, now = Date.now()) {
         : { badge: "connecting", text: "" };
     case "offline":
       if (retry) {
-        return { badge: "reconnecting", text: t("tile.nextRetry", {
-          reason, time: clock(retry), in: seconds(retry - now) }) };
+        const when = { time: clock(retry), in: seconds(retry - now) };
+        return { badge: "reconnecting", text: t("tile.nextRetry", { reason, ...when }), retry: when };
       }
       return { badge: "offline", text: reason };
     case "disabled": return { badge: "disabled", text: "" };
@@ -58,9 +61,13 @@ export class LiveTile {
     this.status = el("p", { class: "status" });
     this.announced = null;
     this.name = el("span", { class: "name" });
+    this.downReason = el("span", { class: "down-reason" });
+    this.downNote = el("div", { class: "down-note", hidden: true },
+      el("strong", {}, t("tile.down")), this.downReason);
+    this.lastReason = "";
     this.element = el("div", { class: `tile${large ? " large" : ""}`, id: `cam-${camera.id}`, tabindex: "0",
       role: "group", dataset: { camera: camera.id } },
-    this.video, el("div", { class: "overlay" }, this.name, this.badge, this.alarms), this.status);
+    this.video, this.downNote, el("div", { class: "overlay" }, this.name, this.badge, this.alarms), this.status);
     this.element.tile = this;
     // PTZ controls (the wall): offered only when the camera has PTZ and the policy lets this user move it.
     this.ptz = ptz ? new PtzControl(this) : null;
@@ -95,10 +102,11 @@ export class LiveTile {
     return !this.destroyed && this.inView && document.visibilityState === "visible" && UP.has(this.camera.state);
   }
 
-  update(camera) {
+  // polled: false for a state pushed between polls (it is no refresh for the stall check).
+  update(camera, { polled = true } = {}) {
     this.camera = camera;
     this.ptz?.recheck();
-    this.checkStall();
+    if (polled) this.checkStall();
     this.render();
     this.sync();
   }
@@ -110,7 +118,7 @@ export class LiveTile {
 
   render() {
     const cam = this.camera;
-    const { badge, text } = describe(cam);
+    const { badge, text, retry } = describe(cam);
     this.name.textContent = cam.name || cam.id;
     this.element.setAttribute("aria-label", `${cam.name || cam.id}: ${t(`state.${badge}`)}`);
     this.badge.className = `badge state-${badge}`;
@@ -123,6 +131,14 @@ export class LiveTile {
         el("span", { class: "alarm", role: "alert" }, t(`alarm.${kind}`))));
     }
     this.element.classList.toggle("alarmed", this.activeAlarms.size > 0);
+    // Down: red, with the reason (kept from the failure while a retry is connecting).
+    const down = isDown(cam);
+    if (down && cam.state === "offline" && cam.reason) this.lastReason = cam.reason;
+    if (!down) this.lastReason = "";
+    this.element.classList.toggle("down", down);
+    this.downNote.hidden = !down;
+    this.downNote.firstChild.textContent = t("tile.down");
+    this.downReason.textContent = down ? cam.reason || this.lastReason : "";
     let line = text;
     if (UP.has(cam.state)) {
       if (this.retryAt) {
@@ -133,6 +149,8 @@ export class LiveTile {
         line = t("tile.paused");
       }
     }
+    // Down: the reason is in the middle of the tile; the line says what comes next.
+    if (down) line = retry ? t("tile.retryAt", retry) : line === this.downReason.textContent ? "" : line;
     this.status.textContent = line;
     this.status.hidden = !line;
     if (this.announced !== null && this.announced !== badge) announce(`${cam.name || cam.id}: ${t(`state.${badge}`)}`);

@@ -1,10 +1,12 @@
 // The camera tour ("CCTV patrol", SOP step 4): one camera at a time from a group, each shown for
 // a dwell time; pause, previous and next by button or key (space, arrows).
 import { getJSON } from "./api.js";
+import { PushedStates } from "./camerastate.js";
 import { apply, t } from "./i18n.js";
 import { LiveTile } from "./livetile.js";
 import { el, start } from "./shell.js";
 import { followAlarms } from "./alarms.js";
+import { EventStream } from "./eventstream.js";
 
 const MIN_DWELL_S = 3;
 const MAX_DWELL_S = 600;
@@ -19,7 +21,9 @@ if (who) {
   const position = document.getElementById("tour-position");
   const countdown = document.getElementById("countdown");
   const alarms = new Map();
-  let cameras = [];
+  const pushed = new PushedStates();
+  let polled = [];
+  let cameras = []; // as polled, corrected by newer alerts
   let index = 0;
   let tile = null;
   let preload = null;
@@ -99,7 +103,7 @@ if (who) {
   function setGroups() {
     const want = [...new Set(cameras.flatMap((c) => c.groups || []))].sort();
     const saved = localStorage.getItem("pantau.tour.group") || "";
-    if ([...groupSelect.options].map((o) => o.value).join("\n") !== ["", ...want].join("\n")) {
+    if (JSON.stringify([...groupSelect.options].map((o) => o.value)) !== JSON.stringify(["", ...want])) {
       groupSelect.replaceChildren(el("option", { value: "", dataset: { i18n: "wall.allGroups" } }),
         ...want.map((g) => el("option", { value: g }, g)));
       apply(groupSelect);
@@ -109,7 +113,8 @@ if (who) {
 
   async function refresh() {
     try {
-      ({ cameras } = await getJSON("/api/v1/cameras"));
+      ({ cameras: polled } = await getJSON("/api/v1/cameras"));
+      cameras = polled.map((c) => pushed.reconcile(c));
       setGroups();
       show();
     } catch (err) {
@@ -141,7 +146,16 @@ if (who) {
   document.addEventListener("visibilitychange", () => { tile?.sync(); preload?.sync(); });
   document.addEventListener("pantau:lang", () => { tile?.render(); preload?.render(); show(); tick(); });
   window.addEventListener("pagehide", () => { tile?.close(); preload?.close(); });
-  followAlarms((camera, kinds) => { alarms.set(camera, kinds); if (tile?.camera.id === camera) tile.setAlarms(kinds); });
+  const stream = new EventStream("kinds=camera.offline,camera.online");
+  followAlarms(stream, (camera, kinds) => { alarms.set(camera, kinds); if (tile?.camera.id === camera) tile.setAlarms(kinds); });
+  stream.on("alert", (alert) => {
+    const id = pushed.take(alert);
+    if (id === null) return;
+    cameras = polled.map((c) => pushed.reconcile(c));
+    const cam = cameras.find((c) => c.id === id);
+    for (const shown of [tile, preload]) if (cam && shown?.camera.id === id) shown.update(cam, { polled: false });
+  });
+  stream.start();
 
   remaining = dwell();
   await refresh();

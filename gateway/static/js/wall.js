@@ -1,9 +1,14 @@
-// The video wall: a grid of live tiles (1, 4, 9 or 16 per screen), paged, optionally one group.
+// The video wall: a grid of live tiles (1, 4, 9 or 16 per screen), paged, optionally one group;
+// the alert tray in the header. A camera's state comes from the camera list every few seconds and
+// from camera.offline / camera.online alerts the moment they happen (camerastate.js).
 import { getJSON } from "./api.js";
 import { followAlarms } from "./alarms.js";
+import { PushedStates } from "./camerastate.js";
+import { EventStream } from "./eventstream.js";
 import { apply, t } from "./i18n.js";
 import { LiveTile } from "./livetile.js";
 import { el, start } from "./shell.js";
+import { AlertTray } from "./tray.js";
 
 const LAYOUTS = [1, 4, 9, 16];
 const REFRESH_MS = 3000;
@@ -25,7 +30,9 @@ if (who) {
   const next = document.getElementById("next-page");
   const tiles = new Map();
   const alarms = new Map();
-  let cameras = [];
+  const pushed = new PushedStates();
+  let polled = [];
+  let cameras = []; // as polled, corrected by newer alerts
   let page = 0;
 
   for (const n of LAYOUTS) layoutSelect.append(el("option", { value: String(n) }, String(n)));
@@ -44,7 +51,7 @@ if (who) {
     const all = new Set(cameras.flatMap((c) => c.groups || []));
     const want = [...all].sort();
     const have = [...groupSelect.options].map((o) => o.value);
-    if (have.join("\n") !== ["", ...want].join("\n")) {
+    if (JSON.stringify(have) !== JSON.stringify(["", ...want])) { // (joined, [] and [""] would look alike)
       groupSelect.replaceChildren(el("option", { value: "", dataset: { i18n: "wall.allGroups" } }),
         ...want.map((g) => el("option", { value: g }, g)));
       apply(groupSelect);
@@ -52,7 +59,8 @@ if (who) {
     groupSelect.value = want.includes(prefs.group) ? prefs.group : "";
   }
 
-  function draw() {
+  // fromPoll: a new camera list (the tiles' stall check counts those).
+  function draw({ fromPoll = false } = {}) {
     const layout = prefs.layout;
     const list = shown();
     const pages = Math.max(1, Math.ceil(list.length / layout));
@@ -65,7 +73,7 @@ if (who) {
     grid.className = `grid cols-${Math.sqrt(layout)}`;
     const cells = visible.map((cam) => {
       let tile = tiles.get(cam.id);
-      if (!tile) { tile = new LiveTile(cam, { ptz: cam.ptz === true }); tiles.set(cam.id, tile); } else tile.update(cam);
+      if (!tile) { tile = new LiveTile(cam, { ptz: cam.ptz === true }); tiles.set(cam.id, tile); } else tile.update(cam, { polled: fromPoll });
       tile.setAlarms(alarms.get(cam.id) || new Set());
       return tile.element;
     });
@@ -79,15 +87,22 @@ if (who) {
     pageText.textContent = t("wall.pageOf", { page: page + 1, pages });
     prev.disabled = page === 0;
     next.disabled = page >= pages - 1;
+    count();
+  }
+
+  function count() {
+    const list = shown();
     const up = list.filter((c) => c.state === "online" || c.state === "degraded").length;
     summary.textContent = t("wall.summary", { up, total: list.length });
   }
 
   async function refresh() {
     try {
-      ({ cameras } = await getJSON("/api/v1/cameras"));
+      ({ cameras: polled } = await getJSON("/api/v1/cameras"));
+      cameras = polled.map((c) => pushed.reconcile(c));
+      tray.setCameras(cameras);
       groups();
-      draw();
+      draw({ fromPoll: true });
     } catch (err) {
       summary.textContent = err.message;
     }
@@ -108,7 +123,18 @@ if (who) {
   document.addEventListener("visibilitychange", () => { for (const tile of tiles.values()) tile.sync(); });
   document.addEventListener("pantau:lang", () => { for (const tile of tiles.values()) tile.render(); draw(); });
   window.addEventListener("pagehide", () => { for (const tile of tiles.values()) tile.close(); });
-  followAlarms((camera, kinds) => { alarms.set(camera, kinds); tiles.get(camera)?.setAlarms(kinds); });
+  const stream = new EventStream();
+  followAlarms(stream, (camera, kinds) => { alarms.set(camera, kinds); tiles.get(camera)?.setAlarms(kinds); });
+  const tray = new AlertTray(stream, who, document.querySelector("#shell .tools"));
+  stream.on("alert", (alert) => {
+    const id = pushed.take(alert);
+    const at = id === null ? -1 : cameras.findIndex((c) => c.id === id);
+    if (at < 0) return;
+    cameras[at] = pushed.reconcile(polled.find((c) => c.id === id));
+    tiles.get(id)?.update(cameras[at], { polled: false });
+    count();
+  });
+  stream.start();
 
   await refresh();
   setInterval(() => { if (document.visibilityState === "visible") refresh(); }, REFRESH_MS);
