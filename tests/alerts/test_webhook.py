@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import socket
 import time
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -287,6 +289,21 @@ def test_the_test_receiver_really_verifies() -> None:
     assert verify(headers, VECTOR_BODY, VECTOR_SECRET, now=at + 301) == "timestamp outside the tolerance"
     assert verify({k: v for k, v in headers.items() if k != "webhook-signature"}, VECTOR_BODY, VECTOR_SECRET,
                   now=at) == "no signature"
+
+
+def test_the_readme_verifier_accepts_the_vector_and_a_text_secret_and_nothing_else() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    [snippet] = re.findall(r"```python\n(.*?def authentic.*?)```", readme, re.DOTALL)
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)  # the five lines a receiver is told to copy
+    authentic = namespace["authentic"]
+    headers = {"webhook-id": VECTOR_ID, "webhook-timestamp": str(VECTOR_TS), "webhook-signature": VECTOR_SIGNATURE}
+    assert authentic(VECTOR_SECRET, headers, VECTOR_BODY)
+    assert not authentic(VECTOR_SECRET, headers, VECTOR_BODY + b" ")
+    assert not authentic(SECRET, headers, VECTOR_BODY)
+    text = "a passphrase, not base64"
+    signed = {**headers, "webhook-signature": signature(text.encode(), VECTOR_ID, VECTOR_TS, VECTOR_BODY)}
+    assert authentic(text, signed, VECTOR_BODY) and not authentic(VECTOR_SECRET, signed, VECTOR_BODY)
 
 
 @asynccontextmanager
