@@ -31,6 +31,7 @@ from core.errors import ConfigError
 from core.version import gateway_version
 from tests.alerts.test_bus import running_bus
 from tests.alerts.webhook_receiver import Receiver, receiving, silent_server, verify
+from tests.background import in_background
 from tests.gatewayutil import until
 
 SECRET = "whsec_" + base64.b64encode(b"pantau-test-key-0123456789abcdef").decode()
@@ -54,13 +55,8 @@ async def delivering(bus: AlertBus, *sinks: WebhookSink) -> AsyncIterator[list[C
     for sink in sinks:
         await bus.outbox.cursor(sink.name)
     couriers = [Courier(s, bus, s.config.retry, lambda camera: GROUPS.get(camera, ())) for s in sinks]
-    async with asyncio.TaskGroup() as tasks:
-        running = [tasks.create_task(c.run()) for c in couriers]
-        try:
-            yield couriers
-        finally:
-            for task in running:
-                task.cancel()
+    async with in_background(*(c.run() for c in couriers)):
+        yield couriers
 
 
 async def arrive(receiver: Receiver, n: int, within: float = 10.0) -> None:
@@ -306,25 +302,16 @@ def test_the_readme_verifier_accepts_the_vector_and_a_text_secret_and_nothing_el
     assert authentic(text, signed, VECTOR_BODY) and not authentic(VECTOR_SECRET, signed, VECTOR_BODY)
 
 
-@asynccontextmanager
-async def running(sink: WebhookSink) -> AsyncIterator[WebhookSink]:
-    async with asyncio.TaskGroup() as tasks:
-        task = tasks.create_task(sink.run())
-        try:
-            yield sink
-        finally:
-            task.cancel()
-
-
 @pytest.mark.parametrize("answer", [307, 410, 500])
 async def test_only_2xx_delivers_and_a_redirect_is_not_followed(answer: int) -> None:
     async with (
         receiving(SECRET) as elsewhere,
         receiving(SECRET, answer=answer, location=elsewhere.url) as receiver,
-        running(hook("city", receiver.url, secret=SECRET)) as sink,
     ):
-        with pytest.raises(DeliveryFailed) as failed:
-            await sink.deliver(_alert(OFFLINE, "gate"))
+        sink = hook("city", receiver.url, secret=SECRET)
+        async with in_background(sink.run()):
+            with pytest.raises(DeliveryFailed) as failed:
+                await sink.deliver(_alert(OFFLINE, "gate"))
     assert failed.value.detail == f"the receiver answered HTTP {answer}"
     assert receiver.rejected == [] and elsewhere.raw == [] and elsewhere.rejected == []
 
