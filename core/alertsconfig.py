@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from pathlib import Path
 from typing import Literal
@@ -13,6 +15,14 @@ from core.alerting import AlertKind
 from core.configbase import BackoffConfig, Strict
 
 SINK_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
+#: Standard Webhooks' marker of a base64-serialized signing key.
+WHSEC = "whsec_"
+
+
+def _key(secret: str) -> bytes:
+    if secret.startswith(WHSEC):
+        return base64.b64decode(secret.removeprefix(WHSEC), validate=True)
+    return secret.encode()
 
 
 class WebhookConfig(Strict):
@@ -26,7 +36,8 @@ class WebhookConfig(Strict):
     secret: str | None = Field(
         None,
         min_length=16,
-        description="HMAC-SHA256 key: 'whsec_' + base64 (Standard Webhooks), or any text of 16+ characters.",
+        description="HMAC-SHA256 key: 'whsec_' + base64 of 16+ bytes (Standard Webhooks), or any other text of "
+        "16+ characters (its UTF-8 bytes are the key). None: unsigned.",
     )
     timeout_s: float = Field(10.0, gt=0, le=120, description="Timeout of one delivery.")
     retry: BackoffConfig = Field(
@@ -50,6 +61,22 @@ class WebhookConfig(Strict):
         if parts.username or parts.password:
             raise ValueError("put no credentials in a webhook url; use secret")
         return v
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, v: str | None) -> str | None:
+        if v is not None and v.startswith(WHSEC):
+            try:
+                key = _key(v)
+            except binascii.Error:
+                raise ValueError("a secret starting with 'whsec_' must be base64 after it") from None
+            if len(key) < 16:
+                raise ValueError("a 'whsec_' secret must hold at least 16 bytes (Standard Webhooks: 24 or more)")
+        return v
+
+    def signing_key(self) -> bytes | None:
+        """The HMAC key: the base64 after 'whsec_' decoded, else the secret's UTF-8; None: unsigned."""
+        return None if self.secret is None else _key(self.secret)
 
 
 class MqttConfig(Strict):

@@ -20,7 +20,6 @@ import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,6 +30,7 @@ from core.clock import SystemClock
 from core.config import Settings
 from core.db import make_engine, make_sessionmaker
 from core.errors import PantauError
+from core.version import gateway_version
 from policy.audit.setup import key_path, open_access_log
 from evidence.readme import readme_text
 from evidence.recordinglog import RecordingLog
@@ -70,13 +70,6 @@ class ExportRequest:
     case: str
     #: Place an evidence hold on the exported range, so retention never deletes the originals.
     hold: bool = True
-
-
-def gateway_version() -> str:
-    try:
-        return version("pantau")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from core.alertsconfig import AlertsConfig
 from core.clock import SystemClock
 from core.configbase import BackoffConfig
 from core.db import make_engine, make_sessionmaker
+from tests.background import in_background
 from tests.gatewayutil import until
 
 
@@ -23,12 +24,8 @@ async def running_bus(db_url: str, **config: object) -> AsyncIterator[AlertBus]:
     engine = make_engine(db_url)
     bus = AlertBus(AlertsConfig(**config), Outbox(make_sessionmaker(engine)), SystemClock())  # type: ignore[arg-type]
     try:
-        async with asyncio.TaskGroup() as tasks:
-            task = tasks.create_task(bus.run())
-            try:
-                yield bus
-            finally:
-                task.cancel()
+        async with in_background(bus.run()):
+            yield bus
     finally:
         await engine.dispose()
 
