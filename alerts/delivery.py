@@ -58,6 +58,7 @@ class Courier:
         self._backoff = Backoff(retry)
         self._groups_of = groups_of
         self.cursor = 0
+        self._prepared = False
         self.delivered: dict[str, int] = {}  # by kind
         self.failed = 0
         self.last_error: str | None = None
@@ -67,6 +68,12 @@ class Courier:
         """Alerts stored but not yet delivered to (or skipped by) this sink."""
         return max(0, self._bus.last_seq - self.cursor)
 
+    async def prepare(self) -> None:
+        """Read (or, for a new sink, set) the cursor. The gateway does this before anything can
+        publish, so a new sink gets every alert from its first start on."""
+        self.cursor = await self._bus.outbox.cursor(self.sink.name)
+        self._prepared = True
+
     async def run(self) -> None:
         """Run the sink and deliver to it until cancelled."""
         async with asyncio.TaskGroup() as tasks:
@@ -75,7 +82,8 @@ class Courier:
 
     async def _deliver_all(self) -> None:
         outbox = self._bus.outbox
-        self.cursor = await outbox.cursor(self.sink.name)
+        if not self._prepared:
+            await self.prepare()
         while True:
             batch = await outbox.after(self.cursor, BATCH)
             if not batch:

@@ -76,6 +76,8 @@ class Gateway:
             await asyncio.to_thread(upgrade, settings.database_url)
         async with AsyncExitStack() as stack:
             services, status_log = await assemble(settings, self.clock, stack)
+            for courier in services.couriers:
+                await courier.prepare()
             await record_config(settings, services.access_log)
             await self._bootstrap_admin(services.users, services.access_log)
             self.services = services
