@@ -17,3 +17,22 @@ def _import_onvif_quietly() -> None:
 
 
 _import_onvif_quietly()
+
+# The public face, imported after the quiet import above on purpose.
+from onvif_adapters.client import OnvifClient  # noqa: E402
+from onvif_adapters.discovery import discover  # noqa: E402
+from onvif_adapters.errors import OnvifError  # noqa: E402
+from onvif_adapters.ptz import PtzSessions  # noqa: E402
+from onvif_adapters.source import OnvifSource, resolver_for  # noqa: E402
+from onvif_adapters.subscription import CameraEvent, EventSubscriber  # noqa: E402
+
+__all__ = [
+    "CameraEvent",
+    "EventSubscriber",
+    "OnvifClient",
+    "OnvifError",
+    "OnvifSource",
+    "PtzSessions",
+    "discover",
+    "resolver_for",
+]
