@@ -55,12 +55,7 @@ class WebhookConfig(Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        parts = urlsplit(v)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("a webhook url must be http:// or https:// with a host")
-        if parts.username or parts.password:
-            raise ValueError("put no credentials in a webhook url; use secret")
-        return v
+        return _sink_url(v, ("http", "https"), "a webhook url", "use secret")
 
     @field_validator("secret")
     @classmethod
@@ -99,12 +94,7 @@ class MqttConfig(Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        parts = urlsplit(v)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError("an MQTT url must be mqtt:// or mqtts:// with a host")
-        if parts.username or parts.password:
-            raise ValueError("put the MQTT credentials in username and password, not in the url")
-        return v
+        return _sink_url(v, ("mqtt", "mqtts"), "an MQTT url", "put them in username and password")
 
     @field_validator("topic_prefix")
     @classmethod
@@ -165,6 +155,16 @@ class AlertsConfig(Strict):
         if v is not None:
             _allowed(v.url, info.data.get("allowed_hosts") or [], "the MQTT broker")
         return v
+
+
+def _sink_url(url: str, schemes: tuple[str, str], what: str, credentials: str) -> str:
+    """`url` if its scheme is one of `schemes`, it names a host and it holds no credentials."""
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError(f"{what} must be {schemes[0]}:// or {schemes[1]}:// with a host")
+    if parts.username or parts.password:
+        raise ValueError(f"put no credentials in {what}; {credentials}")
+    return url
 
 
 def _allowed(url: str, allowed: list[str], what: str) -> None:
