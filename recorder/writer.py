@@ -1,13 +1,15 @@
-"""One camera's continuous recording: hub packets -> segments cut on keyframes -> index."""
+"""One camera's continuous recording: hub packets -> segments cut on keyframes -> index.
+
+The writer is the loop side: `UtcAnchor` puts a connection's packets on UTC, the writer cuts
+them into segments, and the `MuxThread` writes and seals them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from fractions import Fraction
+from datetime import datetime
 from typing import Any
 
 from core.clock import Clock
@@ -18,6 +20,7 @@ from recorder.muxthread import Failed, MuxThread, Result, Sealed
 from recorder.segment import SealedSegment
 from recorder.status import StorageState
 from recorder.store import SegmentStore
+from recorder.timeline import UtcAnchor, seconds
 from streams.hub import StreamHub
 from streams.packet import MediaPacket, StreamChange, StreamInfo
 
@@ -26,58 +29,7 @@ log = logging.getLogger(__name__)
 # Recorder subscriptions hold more than a viewer's: a drop is a hole in evidence. At
 # 25 fps + audio this is over a minute of packets, far beyond any seal or DB pause.
 QUEUE_PACKETS = 4096
-# Untimed packets (RTSP can start without pts) held until the stream's first timestamp.
-MAX_HELD = 16
 INDEX_RETRIES = 5
-# The first packets of a connection come in a burst (the demuxer probed them during open),
-# so their arrival time is late. The UTC anchor is the earliest (arrival - pts) over this
-# much of the stream: arrival can only be delayed, never early.
-ANCHOR_WINDOW_S = 1.5
-
-
-def to_utc(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-def seconds(ticks: int, time_base: Fraction) -> float:
-    """`ticks` of `time_base` in seconds: the same float as `float(ticks * time_base)` (an int
-    true division rounds correctly), without building a Fraction for every packet."""
-    return ticks * time_base.numerator / time_base.denominator
-
-
-@dataclass
-class _Timeline:
-    """Per-stream timestamp repair: monotonic dts, pts >= dts, first untimed packets kept."""
-
-    last_dts: int | None = None
-    held: list[MediaPacket] = field(default_factory=list)
-
-    def fix(self, packet: MediaPacket) -> list[tuple[MediaPacket, int, int]]:
-        pts, dts = packet.pts, packet.dts
-        if pts is None and dts is None:
-            if self.last_dts is None:
-                if len(self.held) < MAX_HELD:
-                    self.held.append(packet)
-                return []
-            pts = dts = self.last_dts + 1
-        elif dts is None:
-            dts = pts if self.last_dts is None else min(pts, self.last_dts + 1)  # type: ignore[type-var]
-        elif pts is None:
-            pts = dts
-        assert pts is not None and dts is not None
-        out: list[tuple[MediaPacket, int, int]] = []
-        if self.held:
-            # Give the held packets the ticks just before the first timed one.
-            base = dts - len(self.held)
-            out = [(p, base + i, base + i) for i, p in enumerate(self.held)]
-            self.held = []
-            self.last_dts = base + len(out) - 1
-        if self.last_dts is not None and dts <= self.last_dts:
-            dts = self.last_dts + 1
-        pts = max(pts, dts)
-        self.last_dts = dts
-        out.append((packet, pts, dts))
-        return out
 
 
 class SegmentWriter:
@@ -109,12 +61,8 @@ class SegmentWriter:
         self._on_full = on_full
         self._thread: MuxThread | None = None
         self._results: asyncio.Queue[Result | None] = asyncio.Queue()
-        # Connection state
-        self._streams: tuple[StreamInfo, ...] = ()
-        self._origin: StreamInfo | None = None
-        self._timelines: dict[int, _Timeline] = {}
-        self._anchor: float | None = None  # UTC seconds at origin pts 0
-        self._prebuffer: list[tuple[MediaPacket, int, int]] = []
+        self._streams: tuple[StreamInfo, ...] = ()  # of the current connection
+        self._anchor: UtcAnchor | None = None  # None while no stream of the connection is recordable
         # Segment state
         self._open = False
         self._seg_first_pts = 0
@@ -163,7 +111,7 @@ class SegmentWriter:
         thread = self._thread
         assert thread is not None
         try:
-            await self._flush_prebuffer()
+            await self._drain()
         except Exception:
             log.exception("camera %s: writing the last packets failed", self.camera_id)
         if self._open and self._last_end is not None:
@@ -177,16 +125,14 @@ class SegmentWriter:
     # ---- stream changes and packets ------------------------------------------------------
     async def _stream_change(self, change: StreamChange) -> None:
         reason = change.reason or ("camera reconnected" if change.streams else "camera stopped")
-        await self._flush_prebuffer()
+        await self._drain()
         self._cut_for_gap(reason)
         self._streams = change.streams
         usable = [s for s in change.streams if recordable(s)]
-        self._origin = next((s for s in usable if s.kind == "video"), usable[0] if usable else None)
-        self._timelines = {s.index: _Timeline() for s in usable}
-        self._anchor = None
-        self._prebuffer = []
+        origin = next((s for s in usable if s.kind == "video"), usable[0] if usable else None)
+        self._anchor = UtcAnchor(origin, (s.index for s in usable)) if origin is not None else None
         self._last_end_pts = None
-        if change.streams and self._origin is None:
+        if change.streams and origin is None:
             log.error("camera %s: no stream can be recorded to MP4 (%s)", self.camera_id,
                       ", ".join(s.codec for s in change.streams))
         await self._flush_gap()
@@ -200,45 +146,27 @@ class SegmentWriter:
             self._pending_gap = (self._last_end, reason)
 
     async def _packet(self, packet: MediaPacket) -> None:
-        timeline = self._timelines.get(packet.stream)
-        origin = self._origin
-        if timeline is None or origin is None or self._thread is None:
+        anchor = self._anchor
+        if anchor is None or self._thread is None:
             return
-        for pkt, pts, dts in timeline.fix(packet):
-            if self._anchor is None:
-                self._prebuffer.append((pkt, pts, dts))
-                first = next((x for x in self._prebuffer if x[0].stream == origin.index), None)
-                if first is None or pkt.stream != origin.index:
-                    continue
-                if seconds(pts - first[1], origin.time_base) < ANCHOR_WINDOW_S:
-                    continue
-                await self._flush_prebuffer()
-                continue
-            await self._timed(pkt, pts, dts, origin)
+        for pkt, pts, dts in anchor.push(packet):
+            await self._timed(anchor, pkt, pts, dts)
 
-    async def _flush_prebuffer(self) -> None:
-        """Fix the UTC anchor from the buffered start of a connection, then write those packets."""
-        origin, buffered = self._origin, self._prebuffer
-        self._prebuffer = []
-        if origin is None or not buffered:
+    async def _drain(self) -> None:
+        """Write what the anchor still holds back (the connection ended within its window)."""
+        anchor = self._anchor
+        if anchor is None:
             return
-        offsets = [p.wallclock - seconds(pts, origin.time_base) for p, pts, _ in buffered if p.stream == origin.index]
-        if not offsets:
-            return
-        self._anchor = min(offsets)
-        for pkt, pts, dts in buffered:
-            await self._timed(pkt, pts, dts, origin)
+        for pkt, pts, dts in anchor.drain():
+            await self._timed(anchor, pkt, pts, dts)
 
-    async def _timed(self, packet: MediaPacket, pts: int, dts: int, origin: StreamInfo) -> None:
-        thread = self._thread
+    async def _timed(self, anchor: UtcAnchor, packet: MediaPacket, pts: int, dts: int) -> None:
+        thread, origin = self._thread, anchor.origin
         assert thread is not None
         is_origin = packet.stream == origin.index
-        tb = origin.time_base
-        if self._anchor is None:
-            return
         starts_segment = is_origin and (packet.is_keyframe or origin.kind == "audio")
-        if self._open and starts_segment and seconds(pts - self._seg_first_pts, tb) >= self.segment_s:
-            end = self._utc(pts, tb)
+        if self._open and starts_segment and seconds(pts - self._seg_first_pts, origin.time_base) >= self.segment_s:
+            end = anchor.utc(pts)
             thread.seal(end, self._drift_ms())
             self._open = False
             self._last_end = end
@@ -248,11 +176,7 @@ class SegmentWriter:
             if self._thread_failed:
                 thread.resume()
                 self._thread_failed = False
-            start = self._utc(pts, tb)
-            if self._last_end is not None and start < self._last_end:
-                # A reconnect after clock drift would overlap the last segment: keep time monotonic.
-                self._anchor += (self._last_end - start).total_seconds()
-                start = self._last_end
+            start = anchor.start_at(pts, self._last_end)
             thread.open(self._streams, start, packet, dts)
             self._open = True
             self._seg_first_pts = pts
@@ -261,18 +185,14 @@ class SegmentWriter:
             await self._end_gap(start)
         thread.packet(packet, pts, dts)
         if is_origin:
-            drift = packet.wallclock - (self._anchor + seconds(pts, tb))
+            drift = anchor.drift(packet.wallclock, pts)
             self._min_drift = drift if self._min_drift is None else min(self._min_drift, drift)
             if self._last_end_pts is not None and dts > self._last_end_pts:
                 self._frame_ticks = dts - self._last_end_pts
             self._last_end_pts = dts
-            end = self._utc(pts + self._frame_ticks, tb)
+            end = anchor.utc(pts + self._frame_ticks)
             if self._last_end is None or end > self._last_end:
                 self._last_end = end
-
-    def _utc(self, pts: int, tb: Fraction) -> datetime:
-        assert self._anchor is not None
-        return to_utc(self._anchor + seconds(pts, tb))
 
     def _drift_ms(self) -> float:
         return round((self._min_drift or 0.0) * 1000.0, 3)
