@@ -1,7 +1,7 @@
 """One camera's continuous recording: hub packets -> segments cut on keyframes -> index.
 
-The writer is the loop side: `UtcAnchor` puts a connection's packets on UTC, the writer cuts
-them into segments, and the `MuxThread` writes and seals them.
+The writer is the loop side and composes the parts: `UtcAnchor` puts a connection's packets on
+UTC, `Cutter` decides where segments start and end, and the `MuxThread` writes and seals.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from core.clock import Clock
+from recorder.cutter import Cutter, SegmentState, starts_segment
 from recorder.events import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
 from recorder.index import SegmentIndex
 from recorder.muxer import recordable
@@ -20,7 +21,7 @@ from recorder.muxthread import Failed, MuxThread, Result, Sealed
 from recorder.segment import SealedSegment
 from recorder.status import StorageState
 from recorder.store import SegmentStore
-from recorder.timeline import UtcAnchor, seconds
+from recorder.timeline import UtcAnchor
 from streams.hub import StreamHub
 from streams.packet import MediaPacket, StreamChange, StreamInfo
 
@@ -63,15 +64,7 @@ class SegmentWriter:
         self._results: asyncio.Queue[Result | None] = asyncio.Queue()
         self._streams: tuple[StreamInfo, ...] = ()  # of the current connection
         self._anchor: UtcAnchor | None = None  # None while no stream of the connection is recordable
-        # Segment state
-        self._open = False
-        self._seg_first_pts = 0
-        self._seg_start: datetime | None = None
-        self._min_drift: float | None = None
-        self._last_end: datetime | None = None  # end of the last origin packet written
-        self._last_end_pts: int | None = None
-        self._frame_ticks = 0
-        self._thread_failed = False
+        self._cutter = Cutter(segment_s)
         # Gap state
         self._gap_id: int | None = None
         self._gap_start: datetime | None = None
@@ -83,7 +76,7 @@ class SegmentWriter:
         """Record until cancelled; the open segment is sealed and indexed on the way out."""
         loop = asyncio.get_running_loop()
         tail = await self.index.tail(self.camera_id)
-        self._last_end = tail.end
+        self._cutter.last_end = tail.end
         thread = MuxThread(self.store, self.camera_id, tail.sha256, loop, self._on_result)
         self._thread = thread
         thread.start()
@@ -114,9 +107,7 @@ class SegmentWriter:
             await self._drain()
         except Exception:
             log.exception("camera %s: writing the last packets failed", self.camera_id)
-        if self._open and self._last_end is not None:
-            thread.seal(self._last_end, self._drift_ms())
-            self._open = False
+        self._seal_at_last_packet(thread)
         thread.stop()
         await thread.done
         self._results.put_nowait(None)
@@ -131,7 +122,7 @@ class SegmentWriter:
         usable = [s for s in change.streams if recordable(s)]
         origin = next((s for s in usable if s.kind == "video"), usable[0] if usable else None)
         self._anchor = UtcAnchor(origin, (s.index for s in usable)) if origin is not None else None
-        self._last_end_pts = None
+        self._cutter.reconnected()
         if change.streams and origin is None:
             log.error("camera %s: no stream can be recorded to MP4 (%s)", self.camera_id,
                       ", ".join(s.codec for s in change.streams))
@@ -139,11 +130,16 @@ class SegmentWriter:
 
     def _cut_for_gap(self, reason: str) -> None:
         """Seal the open segment at its last packet; what follows is a gap until the next one."""
-        if self._open and self._thread is not None and self._last_end is not None:
-            self._thread.seal(self._last_end, self._drift_ms())
-            self._open = False
-        if self._last_end is not None and self._gap_id is None and self._pending_gap is None:
-            self._pending_gap = (self._last_end, reason)
+        if self._thread is not None:
+            self._seal_at_last_packet(self._thread)
+        last_end = self._cutter.last_end
+        if last_end is not None and self._gap_id is None and self._pending_gap is None:
+            self._pending_gap = (last_end, reason)
+
+    def _seal_at_last_packet(self, thread: MuxThread) -> None:
+        cutter = self._cutter
+        if cutter.is_open and cutter.last_end is not None:
+            thread.seal(cutter.last_end, cutter.cut(cutter.last_end))
 
     async def _packet(self, packet: MediaPacket) -> None:
         anchor = self._anchor
@@ -161,41 +157,25 @@ class SegmentWriter:
             await self._timed(anchor, pkt, pts, dts)
 
     async def _timed(self, anchor: UtcAnchor, packet: MediaPacket, pts: int, dts: int) -> None:
-        thread, origin = self._thread, anchor.origin
+        thread, cutter, origin = self._thread, self._cutter, anchor.origin
         assert thread is not None
-        is_origin = packet.stream == origin.index
-        starts_segment = is_origin and (packet.is_keyframe or origin.kind == "audio")
-        if self._open and starts_segment and seconds(pts - self._seg_first_pts, origin.time_base) >= self.segment_s:
+        starts = starts_segment(packet, origin)
+        if starts and cutter.due(pts, origin.time_base):
             end = anchor.utc(pts)
-            thread.seal(end, self._drift_ms())
-            self._open = False
-            self._last_end = end
-        if not self._open:
-            if not starts_segment or self.state.full:
+            thread.seal(end, cutter.cut(end))
+        if not cutter.is_open:
+            if not starts or self.state.full:
                 return
-            if self._thread_failed:
+            if cutter.state is SegmentState.FAILED:
                 thread.resume()
-                self._thread_failed = False
-            start = anchor.start_at(pts, self._last_end)
+            start = anchor.start_at(pts, cutter.last_end)
             thread.open(self._streams, start, packet, dts)
-            self._open = True
-            self._seg_first_pts = pts
-            self._seg_start = start
-            self._min_drift = None
+            cutter.opened(pts)
             await self._end_gap(start)
         thread.packet(packet, pts, dts)
-        if is_origin:
-            drift = anchor.drift(packet.wallclock, pts)
-            self._min_drift = drift if self._min_drift is None else min(self._min_drift, drift)
-            if self._last_end_pts is not None and dts > self._last_end_pts:
-                self._frame_ticks = dts - self._last_end_pts
-            self._last_end_pts = dts
-            end = anchor.utc(pts + self._frame_ticks)
-            if self._last_end is None or end > self._last_end:
-                self._last_end = end
-
-    def _drift_ms(self) -> float:
-        return round((self._min_drift or 0.0) * 1000.0, 3)
+        if packet.stream == origin.index:
+            end_pts = cutter.written(pts, dts, anchor.drift(packet.wallclock, pts))
+            cutter.extend(anchor.utc(end_pts))
 
     # ---- gaps -----------------------------------------------------------------------------
     async def _begin_gap(self, start: datetime, reason: str) -> None:
@@ -238,13 +218,12 @@ class SegmentWriter:
     def _on_result(self, result: Result) -> None:
         if isinstance(result, Failed):
             # Everything after the failure is lost until the next segment opens.
-            self._open = False
-            self._thread_failed = True
             start = result.salvaged.end if result.salvaged else result.start
-            if start != datetime.min and self._gap_id is None and self._pending_gap is None:
+            resume_from = None if start == datetime.min else start
+            self._cutter.failed(resume_from)
+            if resume_from is not None and self._gap_id is None and self._pending_gap is None:
                 reason = "storage full" if result.disk_full else f"write failed: {result.error}"
-                self._pending_gap = (start, reason[:256])
-            self._last_end = None if start == datetime.min else start
+                self._pending_gap = (resume_from, reason[:256])
             if result.disk_full:
                 self.state.trip(f"storage full at {self.store.root}")
                 if self._on_full is not None:
