@@ -1,7 +1,8 @@
 """One camera's continuous recording: hub packets -> segments cut on keyframes -> index.
 
 The writer is the loop side and composes the parts: `UtcAnchor` puts a connection's packets on
-UTC, `Cutter` decides where segments start and end, and the `MuxThread` writes and seals.
+UTC, `Cutter` decides where segments start and end, `Gaps` keeps the gap rows, and the
+`MuxThread` writes and seals.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from core.clock import Clock
 from recorder.cutter import Cutter, SegmentState, starts_segment
 from recorder.events import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
+from recorder.gaps import Gaps, failure_reason, fell_behind_reason, stream_change_reason
 from recorder.index import SegmentIndex
 from recorder.muxer import recordable
 from recorder.muxthread import Failed, MuxThread, Result, Sealed
@@ -65,10 +67,7 @@ class SegmentWriter:
         self._streams: tuple[StreamInfo, ...] = ()  # of the current connection
         self._anchor: UtcAnchor | None = None  # None while no stream of the connection is recordable
         self._cutter = Cutter(segment_s)
-        # Gap state
-        self._gap_id: int | None = None
-        self._gap_start: datetime | None = None
-        self._pending_gap: tuple[datetime, str] | None = None
+        self._gaps = Gaps(camera_id, index, events)
         self._dropped_seen = 0
         self.segments: list[SealedSegment] = []
 
@@ -82,11 +81,7 @@ class SegmentWriter:
         thread.start()
         consumer = asyncio.create_task(self._consume(), name=f"recorder-index-{self.camera_id}")
         try:
-            left_open = await self.index.adopt_open_gap(self.camera_id)
-            if left_open is not None:
-                self._gap_id, self._gap_start = left_open.id, left_open.start
-            elif tail.end is not None:
-                await self._begin_gap(tail.end, self.resumed_because)
+            await self._gaps.resume(tail.end, self.resumed_because)
             async with self.hub.subscribe(f"recorder-{self.camera_id}", QUEUE_PACKETS) as sub:
                 async for item in sub:
                     if isinstance(item, StreamChange):
@@ -95,7 +90,7 @@ class SegmentWriter:
                     if sub.dropped != self._dropped_seen:
                         lost = sub.dropped - self._dropped_seen
                         self._dropped_seen = sub.dropped
-                        self._cut_for_gap(f"recorder fell behind: {lost} packets dropped")
+                        self._cut_for_gap(fell_behind_reason(lost))
                     await self._packet(item)
         finally:
             await _uncancellable(self._shutdown(consumer))
@@ -115,9 +110,8 @@ class SegmentWriter:
 
     # ---- stream changes and packets ------------------------------------------------------
     async def _stream_change(self, change: StreamChange) -> None:
-        reason = change.reason or ("camera reconnected" if change.streams else "camera stopped")
         await self._drain()
-        self._cut_for_gap(reason)
+        self._cut_for_gap(stream_change_reason(change))
         self._streams = change.streams
         usable = [s for s in change.streams if recordable(s)]
         origin = next((s for s in usable if s.kind == "video"), usable[0] if usable else None)
@@ -126,15 +120,14 @@ class SegmentWriter:
         if change.streams and origin is None:
             log.error("camera %s: no stream can be recorded to MP4 (%s)", self.camera_id,
                       ", ".join(s.codec for s in change.streams))
-        await self._flush_gap()
+        await self._gaps.flush()
 
     def _cut_for_gap(self, reason: str) -> None:
         """Seal the open segment at its last packet; what follows is a gap until the next one."""
         if self._thread is not None:
             self._seal_at_last_packet(self._thread)
-        last_end = self._cutter.last_end
-        if last_end is not None and self._gap_id is None and self._pending_gap is None:
-            self._pending_gap = (last_end, reason)
+        if self._cutter.last_end is not None:
+            self._gaps.stopped(self._cutter.last_end, reason)
 
     def _seal_at_last_packet(self, thread: MuxThread) -> None:
         cutter = self._cutter
@@ -171,48 +164,11 @@ class SegmentWriter:
             start = anchor.start_at(pts, cutter.last_end)
             thread.open(self._streams, start, packet, dts)
             cutter.opened(pts)
-            await self._end_gap(start)
+            await self._gaps.end(start)
         thread.packet(packet, pts, dts)
         if packet.stream == origin.index:
             end_pts = cutter.written(pts, dts, anchor.drift(packet.wallclock, pts))
             cutter.extend(anchor.utc(end_pts))
-
-    # ---- gaps -----------------------------------------------------------------------------
-    async def _begin_gap(self, start: datetime, reason: str) -> None:
-        if self._gap_id is not None:
-            return
-        try:
-            self._gap_id = await self.index.open_gap(self.camera_id, start, reason)
-        except Exception:
-            log.exception("camera %s: could not record the start of a gap", self.camera_id)
-            return
-        self._gap_start = start
-        log.warning("camera %s: recording gap from %s (%s)", self.camera_id, start.isoformat(), reason)
-        await emit(self.events, RecordingEvent(RecordingEventKind.GAP_STARTED, self.camera_id, start, None,
-                                               reason=reason))
-
-    async def _flush_gap(self) -> None:
-        if self._pending_gap is not None:
-            start, reason = self._pending_gap
-            self._pending_gap = None
-            await self._begin_gap(start, reason)
-
-    async def _end_gap(self, end: datetime) -> None:
-        await self._flush_gap()
-        if self._gap_id is None:
-            return
-        gap_id, start = self._gap_id, self._gap_start
-        self._gap_id = self._gap_start = None
-        try:
-            gap = await self.index.close_gap(gap_id, end)
-        except Exception:
-            log.exception("camera %s: could not record the end of a gap", self.camera_id)
-            return
-        log.info("camera %s: recording resumed at %s", self.camera_id, end.isoformat())
-        await emit(self.events, RecordingEvent(
-            RecordingEventKind.GAP_ENDED, self.camera_id, start, end,
-            reason=gap.reason if gap else "",
-        ))
 
     # ---- results from the thread ---------------------------------------------------------
     def _on_result(self, result: Result) -> None:
@@ -221,9 +177,8 @@ class SegmentWriter:
             start = result.salvaged.end if result.salvaged else result.start
             resume_from = None if start == datetime.min else start
             self._cutter.failed(resume_from)
-            if resume_from is not None and self._gap_id is None and self._pending_gap is None:
-                reason = "storage full" if result.disk_full else f"write failed: {result.error}"
-                self._pending_gap = (resume_from, reason[:256])
+            if resume_from is not None:
+                self._gaps.stopped(resume_from, failure_reason(result.disk_full, result.error))
             if result.disk_full:
                 self.state.trip(f"storage full at {self.store.root}")
                 if self._on_full is not None:
@@ -234,7 +189,7 @@ class SegmentWriter:
         while (result := await self._results.get()) is not None:
             segment = result.segment if isinstance(result, Sealed) else result.salvaged
             if isinstance(result, Failed):
-                await self._flush_gap()
+                await self._gaps.flush()
                 if result.disk_full:
                     await emit(self.events, RecordingEvent(
                         RecordingEventKind.STORAGE_FULL, self.camera_id, reason=result.error))
