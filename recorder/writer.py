@@ -1,8 +1,8 @@
 """One camera's continuous recording: hub packets -> segments cut on keyframes -> index.
 
 The writer is the loop side and composes the parts: `UtcAnchor` puts a connection's packets on
-UTC, `Cutter` decides where segments start and end, `Gaps` keeps the gap rows, and the
-`MuxThread` writes and seals.
+UTC, `Cutter` decides where segments start and end, `Gaps` keeps the gap rows, the `MuxThread`
+writes and seals, and `SegmentIndexer` indexes what it sealed.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from recorder.cutter import Cutter, SegmentState, starts_segment
 from recorder.events import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
 from recorder.gaps import Gaps, failure_reason, fell_behind_reason, stream_change_reason
 from recorder.index import SegmentIndex
+from recorder.indexing import SegmentIndexer
 from recorder.muxer import recordable
 from recorder.muxthread import Failed, MuxThread, Result, Sealed
 from recorder.segment import SealedSegment
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 # Recorder subscriptions hold more than a viewer's: a drop is a hole in evidence. At
 # 25 fps + audio this is over a minute of packets, far beyond any seal or DB pause.
 QUEUE_PACKETS = 4096
-INDEX_RETRIES = 5
 
 
 class SegmentWriter:
@@ -68,8 +68,13 @@ class SegmentWriter:
         self._anchor: UtcAnchor | None = None  # None while no stream of the connection is recordable
         self._cutter = Cutter(segment_s)
         self._gaps = Gaps(camera_id, index, events)
+        self._indexer = SegmentIndexer(index, state, events)
         self._dropped_seen = 0
-        self.segments: list[SealedSegment] = []
+
+    @property
+    def segments(self) -> list[SealedSegment]:
+        """The segments this writer sealed and indexed, in order."""
+        return self._indexer.indexed
 
     async def run(self) -> None:
         """Record until cancelled; the open segment is sealed and indexed on the way out."""
@@ -194,30 +199,7 @@ class SegmentWriter:
                     await emit(self.events, RecordingEvent(
                         RecordingEventKind.STORAGE_FULL, self.camera_id, reason=result.error))
             if segment is not None:
-                await self._index(segment)
-
-    async def _index(self, seg: SealedSegment) -> None:
-        delay = 0.5
-        for attempt in range(INDEX_RETRIES):
-            try:
-                await self.index.add(seg)
-                break
-            except Exception:
-                if attempt == INDEX_RETRIES - 1:
-                    log.exception("camera %s: segment %s sealed but not indexed; the next start indexes it",
-                                  self.camera_id, seg.path)
-                    return
-                await asyncio.sleep(delay)
-                delay *= 2
-        self.segments.append(seg)
-        recovered = seg.status == "recovered"
-        self.state.note_sealed(seg.camera_id, seg.start, seg.bytes, seg.seal_latency_s, recovered)
-        kind = RecordingEventKind.SEGMENT_RECOVERED if recovered else RecordingEventKind.SEGMENT_SEALED
-        await emit(self.events, RecordingEvent(
-            kind, seg.camera_id, seg.start, seg.end, seg.sha256,
-            details={"bytes": seg.bytes, "path": seg.path, "prev_sha256": seg.prev_sha256,
-                     "drift_ms": seg.drift_ms},
-        ))
+                await self._indexer.add(segment)
 
 
 async def _uncancellable(coro: Coroutine[Any, Any, None]) -> None:
