@@ -17,6 +17,7 @@ from recorder.muxer import SegmentMuxer
 from recorder.recovery import salvage
 from recorder.segment import SealedSegment
 from recorder.store import SegmentStore
+from recorder.timeline import TimedPacket
 from streams.packet import MediaPacket, StreamInfo
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class Write:
     """Mux these packets, with their repaired timestamps, into the open segment (the loop hands
     the list over and keeps no reference to it)."""
 
-    packets: list[tuple[MediaPacket, int, int]]
+    packets: list[TimedPacket]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +112,7 @@ class MuxThread:
         self._loop = loop
         self._on_result = on_result
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
-        self._held: list[tuple[MediaPacket, int, int]] = []  # loop side: the fragment so far
+        self._held: list[TimedPacket] = []  # loop side: the fragment so far
         self._fragment_stream: int | None = None  # the stream whose keyframes start fragments
         self._muxer: SegmentMuxer | None = None
         self._failed = False
