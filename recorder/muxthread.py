@@ -11,11 +11,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import assert_never
 
 from recorder.muxer import SegmentMuxer
 from recorder.recovery import salvage
 from recorder.segment import SealedSegment
 from recorder.store import SegmentStore
+from recorder.timeline import TimedPacket
 from streams.packet import MediaPacket, StreamInfo
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Sealed:
+    """A segment was sealed (fsynced, renamed, read-only) and is ready for the index."""
+
     segment: SealedSegment
 
 
@@ -37,6 +41,47 @@ class Failed:
 
 
 Result = Sealed | Failed
+
+
+# Commands from the event loop to the thread, run in the order given.
+@dataclass(frozen=True, slots=True)
+class Open:
+    """Open a segment at `start`; `first` is its first packet, on the stream that starts fragments."""
+
+    streams: tuple[StreamInfo, ...]
+    start: datetime
+    first: MediaPacket
+    first_dts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """Mux these packets, with their repaired timestamps, into the open segment (the loop hands
+    the list over and keeps no reference to it)."""
+
+    packets: list[TimedPacket]
+
+
+@dataclass(frozen=True, slots=True)
+class Seal:
+    """Seal the open segment; `cut_at` is when the loop decided to cut (monotonic seconds)."""
+
+    end: datetime
+    drift_ms: float
+    cut_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Accept segments again after a failure."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """End the thread once the commands before this one have run."""
+
+
+Command = Open | Write | Seal | Resume | Stop
 
 
 # Packets held on the loop side at most before the thread gets them (a long GOP, or audio).
@@ -66,8 +111,8 @@ class MuxThread:
         self.prev_sha256 = prev_sha256
         self._loop = loop
         self._on_result = on_result
-        self._commands: queue.SimpleQueue[tuple[object, ...]] = queue.SimpleQueue()
-        self._held: list[tuple[MediaPacket, int, int]] = []  # loop side: the fragment so far
+        self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        self._held: list[TimedPacket] = []  # loop side: the fragment so far
         self._fragment_stream: int | None = None  # the stream whose keyframes start fragments
         self._muxer: SegmentMuxer | None = None
         self._failed = False
@@ -89,7 +134,7 @@ class MuxThread:
     def open(self, streams: tuple[StreamInfo, ...], start: datetime, first: MediaPacket, first_dts: int) -> None:
         self._flush()
         self._fragment_stream = first.stream
-        self._commands.put(("open", streams, start, first, first_dts))
+        self._commands.put(Open(streams, start, first, first_dts))
 
     def packet(self, packet: MediaPacket, pts: int, dts: int) -> None:
         self._held.append((packet, pts, dts))
@@ -99,21 +144,21 @@ class MuxThread:
 
     def seal(self, end: datetime, drift_ms: float) -> None:
         self._flush()
-        self._commands.put(("seal", end, drift_ms, time.monotonic()))
+        self._commands.put(Seal(end, drift_ms, time.monotonic()))
 
     def resume(self) -> None:
         """Accept segments again after a failure."""
         self._flush()
-        self._commands.put(("resume",))
+        self._commands.put(Resume())
 
     def stop(self) -> None:
         """Seal nothing more; the thread ends after the commands already queued."""
         self._flush()
-        self._commands.put(("stop",))
+        self._commands.put(Stop())
 
     def _flush(self) -> None:
         if self._held:
-            self._commands.put(("packets", self._held))
+            self._commands.put(Write(self._held))
             self._held = []
 
     # ---- worker thread --------------------------------------------------------------------
@@ -121,10 +166,9 @@ class MuxThread:
         try:
             while True:
                 command = self._commands.get()
-                kind = command[0]
-                if kind == "stop":
+                if isinstance(command, Stop):
                     break
-                if kind == "resume":
+                if isinstance(command, Resume):
                     self._failed = False
                     continue
                 if self._failed:
@@ -138,29 +182,29 @@ class MuxThread:
                 self._fail(RuntimeError("stopped with a segment open"))
             self._post(None)
 
-    def _execute(self, command: tuple[object, ...]) -> None:
-        kind = command[0]
-        if kind == "packets":
-            if self._muxer is not None:
-                write = self._muxer.write
-                for packet, pts, dts in command[1]:  # type: ignore[attr-defined]
-                    write(packet, pts, dts)
-        elif kind == "open":
-            if self._muxer is not None:
-                raise RuntimeError("segment opened while another is open")
-            _, streams, start, first, first_dts = command
-            self._muxer = SegmentMuxer(
-                self.store, self.camera, streams, start, self.prev_sha256, first, first_dts  # type: ignore[arg-type]
-            )
-        elif kind == "seal":
-            muxer = self._muxer
-            if muxer is None:
-                return
-            _, end, drift_ms, cut_at = command
-            sealed = muxer.seal(end, drift_ms, cut_at)  # type: ignore[arg-type]
-            self._muxer = None
-            self.prev_sha256 = sealed.sha256
-            self._post(Sealed(sealed))
+    def _execute(self, command: Open | Write | Seal) -> None:
+        match command:
+            case Write(packets):
+                if self._muxer is not None:
+                    write = self._muxer.write
+                    for packet, pts, dts in packets:
+                        write(packet, pts, dts)
+            case Open(streams, start, first, first_dts):
+                if self._muxer is not None:
+                    raise RuntimeError("segment opened while another is open")
+                self._muxer = SegmentMuxer(
+                    self.store, self.camera, streams, start, self.prev_sha256, first, first_dts
+                )
+            case Seal(end, drift_ms, cut_at):
+                muxer = self._muxer
+                if muxer is None:
+                    return
+                sealed = muxer.seal(end, drift_ms, cut_at)
+                self._muxer = None
+                self.prev_sha256 = sealed.sha256
+                self._post(Sealed(sealed))
+            case _:
+                assert_never(command)
 
     def _fail(self, exc: BaseException) -> None:
         muxer, self._muxer = self._muxer, None

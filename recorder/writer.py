@@ -1,23 +1,30 @@
-"""One camera's continuous recording: hub packets -> segments cut on keyframes -> index."""
+"""One camera's continuous recording: hub packets -> segments cut on keyframes -> index.
+
+The writer is the loop side and composes the parts: `UtcAnchor` puts a connection's packets on
+UTC, `Cutter` decides where segments start and end, `Gaps` keeps the gap rows, the `MuxThread`
+writes and seals, and `SegmentIndexer` indexes what it sealed.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from fractions import Fraction
+from datetime import datetime
 from typing import Any
 
 from core.clock import Clock
+from recorder.cutter import Cutter, SegmentState, starts_segment
 from recorder.reports import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
+from recorder.gaps import Gaps, failure_reason, fell_behind_reason, stream_change_reason
 from recorder.index import SegmentIndex
+from recorder.indexing import SegmentIndexer
 from recorder.mp4 import recordable
 from recorder.muxthread import Failed, MuxThread, Result, Sealed
 from recorder.segment import SealedSegment
 from recorder.status import StorageState
 from recorder.store import SegmentStore
+from recorder.timeline import UtcAnchor
 from streams.hub import StreamHub
 from streams.packet import MediaPacket, StreamChange, StreamInfo
 
@@ -26,58 +33,6 @@ log = logging.getLogger(__name__)
 # Recorder subscriptions hold more than a viewer's: a drop is a hole in evidence. At
 # 25 fps + audio this is over a minute of packets, far beyond any seal or DB pause.
 QUEUE_PACKETS = 4096
-# Untimed packets (RTSP can start without pts) held until the stream's first timestamp.
-MAX_HELD = 16
-INDEX_RETRIES = 5
-# The first packets of a connection come in a burst (the demuxer probed them during open),
-# so their arrival time is late. The UTC anchor is the earliest (arrival - pts) over this
-# much of the stream: arrival can only be delayed, never early.
-ANCHOR_WINDOW_S = 1.5
-
-
-def to_utc(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-def seconds(ticks: int, time_base: Fraction) -> float:
-    """`ticks` of `time_base` in seconds: the same float as `float(ticks * time_base)` (an int
-    true division rounds correctly), without building a Fraction for every packet."""
-    return ticks * time_base.numerator / time_base.denominator
-
-
-@dataclass
-class _Timeline:
-    """Per-stream timestamp repair: monotonic dts, pts >= dts, first untimed packets kept."""
-
-    last_dts: int | None = None
-    held: list[MediaPacket] = field(default_factory=list)
-
-    def fix(self, packet: MediaPacket) -> list[tuple[MediaPacket, int, int]]:
-        pts, dts = packet.pts, packet.dts
-        if pts is None and dts is None:
-            if self.last_dts is None:
-                if len(self.held) < MAX_HELD:
-                    self.held.append(packet)
-                return []
-            pts = dts = self.last_dts + 1
-        elif dts is None:
-            dts = pts if self.last_dts is None else min(pts, self.last_dts + 1)  # type: ignore[type-var]
-        elif pts is None:
-            pts = dts
-        assert pts is not None and dts is not None
-        out: list[tuple[MediaPacket, int, int]] = []
-        if self.held:
-            # Give the held packets the ticks just before the first timed one.
-            base = dts - len(self.held)
-            out = [(p, base + i, base + i) for i, p in enumerate(self.held)]
-            self.held = []
-            self.last_dts = base + len(out) - 1
-        if self.last_dts is not None and dts <= self.last_dts:
-            dts = self.last_dts + 1
-        pts = max(pts, dts)
-        self.last_dts = dts
-        out.append((packet, pts, dts))
-        return out
 
 
 class SegmentWriter:
@@ -109,43 +64,29 @@ class SegmentWriter:
         self._on_full = on_full
         self._thread: MuxThread | None = None
         self._results: asyncio.Queue[Result | None] = asyncio.Queue()
-        # Connection state
-        self._streams: tuple[StreamInfo, ...] = ()
-        self._origin: StreamInfo | None = None
-        self._timelines: dict[int, _Timeline] = {}
-        self._anchor: float | None = None  # UTC seconds at origin pts 0
-        self._prebuffer: list[tuple[MediaPacket, int, int]] = []
-        # Segment state
-        self._open = False
-        self._seg_first_pts = 0
-        self._seg_start: datetime | None = None
-        self._min_drift: float | None = None
-        self._last_end: datetime | None = None  # end of the last origin packet written
-        self._last_end_pts: int | None = None
-        self._frame_ticks = 0
-        self._thread_failed = False
-        # Gap state
-        self._gap_id: int | None = None
-        self._gap_start: datetime | None = None
-        self._pending_gap: tuple[datetime, str] | None = None
+        self._streams: tuple[StreamInfo, ...] = ()  # of the current connection
+        self._anchor: UtcAnchor | None = None  # None while no stream of the connection is recordable
+        self._cutter = Cutter(segment_s)
+        self._gaps = Gaps(camera_id, index, events)
+        self._indexer = SegmentIndexer(index, state, events)
         self._dropped_seen = 0
-        self.segments: list[SealedSegment] = []
+
+    @property
+    def segments(self) -> list[SealedSegment]:
+        """The segments this writer sealed and indexed, in order."""
+        return self._indexer.indexed
 
     async def run(self) -> None:
         """Record until cancelled; the open segment is sealed and indexed on the way out."""
         loop = asyncio.get_running_loop()
         tail = await self.index.tail(self.camera_id)
-        self._last_end = tail.end
+        self._cutter.last_end = tail.end
         thread = MuxThread(self.store, self.camera_id, tail.sha256, loop, self._on_result)
         self._thread = thread
         thread.start()
         consumer = asyncio.create_task(self._consume(), name=f"recorder-index-{self.camera_id}")
         try:
-            left_open = await self.index.adopt_open_gap(self.camera_id)
-            if left_open is not None:
-                self._gap_id, self._gap_start = left_open.id, left_open.start
-            elif tail.end is not None:
-                await self._begin_gap(tail.end, self.resumed_because)
+            await self._gaps.resume(tail.end, self.resumed_because)
             async with self.hub.subscribe(f"recorder-{self.camera_id}", QUEUE_PACKETS) as sub:
                 async for item in sub:
                     if isinstance(item, StreamChange):
@@ -154,7 +95,7 @@ class SegmentWriter:
                     if sub.dropped != self._dropped_seen:
                         lost = sub.dropped - self._dropped_seen
                         self._dropped_seen = sub.dropped
-                        self._cut_for_gap(f"recorder fell behind: {lost} packets dropped")
+                        self._cut_for_gap(fell_behind_reason(lost))
                     await self._packet(item)
         finally:
             await _uncancellable(self._shutdown(consumer))
@@ -163,12 +104,10 @@ class SegmentWriter:
         thread = self._thread
         assert thread is not None
         try:
-            await self._flush_prebuffer()
+            await self._drain()
         except Exception:
             log.exception("camera %s: writing the last packets failed", self.camera_id)
-        if self._open and self._last_end is not None:
-            thread.seal(self._last_end, self._drift_ms())
-            self._open = False
+        self._seal_at_last_packet(thread)
         thread.stop()
         await thread.done
         self._results.put_nowait(None)
@@ -176,155 +115,75 @@ class SegmentWriter:
 
     # ---- stream changes and packets ------------------------------------------------------
     async def _stream_change(self, change: StreamChange) -> None:
-        reason = change.reason or ("camera reconnected" if change.streams else "camera stopped")
-        await self._flush_prebuffer()
-        self._cut_for_gap(reason)
+        await self._drain()
+        self._cut_for_gap(stream_change_reason(change))
         self._streams = change.streams
         usable = [s for s in change.streams if recordable(s)]
-        self._origin = next((s for s in usable if s.kind == "video"), usable[0] if usable else None)
-        self._timelines = {s.index: _Timeline() for s in usable}
-        self._anchor = None
-        self._prebuffer = []
-        self._last_end_pts = None
-        if change.streams and self._origin is None:
+        origin = next((s for s in usable if s.kind == "video"), usable[0] if usable else None)
+        self._anchor = UtcAnchor(origin, (s.index for s in usable)) if origin is not None else None
+        self._cutter.reconnected()
+        if change.streams and origin is None:
             log.error("camera %s: no stream can be recorded to MP4 (%s)", self.camera_id,
                       ", ".join(s.codec for s in change.streams))
-        await self._flush_gap()
+        await self._gaps.flush()
 
     def _cut_for_gap(self, reason: str) -> None:
         """Seal the open segment at its last packet; what follows is a gap until the next one."""
-        if self._open and self._thread is not None and self._last_end is not None:
-            self._thread.seal(self._last_end, self._drift_ms())
-            self._open = False
-        if self._last_end is not None and self._gap_id is None and self._pending_gap is None:
-            self._pending_gap = (self._last_end, reason)
+        if self._thread is not None:
+            self._seal_at_last_packet(self._thread)
+        if self._cutter.last_end is not None:
+            self._gaps.stopped(self._cutter.last_end, reason)
+
+    def _seal_at_last_packet(self, thread: MuxThread) -> None:
+        cutter = self._cutter
+        if cutter.is_open and cutter.last_end is not None:
+            thread.seal(cutter.last_end, cutter.cut(cutter.last_end))
 
     async def _packet(self, packet: MediaPacket) -> None:
-        timeline = self._timelines.get(packet.stream)
-        origin = self._origin
-        if timeline is None or origin is None or self._thread is None:
+        anchor = self._anchor
+        if anchor is None or self._thread is None:
             return
-        for pkt, pts, dts in timeline.fix(packet):
-            if self._anchor is None:
-                self._prebuffer.append((pkt, pts, dts))
-                first = next((x for x in self._prebuffer if x[0].stream == origin.index), None)
-                if first is None or pkt.stream != origin.index:
-                    continue
-                if seconds(pts - first[1], origin.time_base) < ANCHOR_WINDOW_S:
-                    continue
-                await self._flush_prebuffer()
-                continue
-            await self._timed(pkt, pts, dts, origin)
+        for pkt, pts, dts in anchor.push(packet):
+            await self._timed(anchor, pkt, pts, dts)
 
-    async def _flush_prebuffer(self) -> None:
-        """Fix the UTC anchor from the buffered start of a connection, then write those packets."""
-        origin, buffered = self._origin, self._prebuffer
-        self._prebuffer = []
-        if origin is None or not buffered:
+    async def _drain(self) -> None:
+        """Write what the anchor still holds back (the connection ended within its window)."""
+        anchor = self._anchor
+        if anchor is None:
             return
-        offsets = [p.wallclock - seconds(pts, origin.time_base) for p, pts, _ in buffered if p.stream == origin.index]
-        if not offsets:
-            return
-        self._anchor = min(offsets)
-        for pkt, pts, dts in buffered:
-            await self._timed(pkt, pts, dts, origin)
+        for pkt, pts, dts in anchor.drain():
+            await self._timed(anchor, pkt, pts, dts)
 
-    async def _timed(self, packet: MediaPacket, pts: int, dts: int, origin: StreamInfo) -> None:
-        thread = self._thread
+    async def _timed(self, anchor: UtcAnchor, packet: MediaPacket, pts: int, dts: int) -> None:
+        thread, cutter, origin = self._thread, self._cutter, anchor.origin
         assert thread is not None
-        is_origin = packet.stream == origin.index
-        tb = origin.time_base
-        if self._anchor is None:
-            return
-        starts_segment = is_origin and (packet.is_keyframe or origin.kind == "audio")
-        if self._open and starts_segment and seconds(pts - self._seg_first_pts, tb) >= self.segment_s:
-            end = self._utc(pts, tb)
-            thread.seal(end, self._drift_ms())
-            self._open = False
-            self._last_end = end
-        if not self._open:
-            if not starts_segment or self.state.full:
+        starts = starts_segment(packet, origin)
+        if starts and cutter.due(pts, origin.time_base):
+            end = anchor.utc(pts)
+            thread.seal(end, cutter.cut(end))
+        if not cutter.is_open:
+            if not starts or self.state.full:
                 return
-            if self._thread_failed:
+            if cutter.state is SegmentState.FAILED:
                 thread.resume()
-                self._thread_failed = False
-            start = self._utc(pts, tb)
-            if self._last_end is not None and start < self._last_end:
-                # A reconnect after clock drift would overlap the last segment: keep time monotonic.
-                self._anchor += (self._last_end - start).total_seconds()
-                start = self._last_end
+            start = anchor.start_at(pts, cutter.last_end)
             thread.open(self._streams, start, packet, dts)
-            self._open = True
-            self._seg_first_pts = pts
-            self._seg_start = start
-            self._min_drift = None
-            await self._end_gap(start)
+            cutter.opened(pts)
+            await self._gaps.end(start)
         thread.packet(packet, pts, dts)
-        if is_origin:
-            drift = packet.wallclock - (self._anchor + seconds(pts, tb))
-            self._min_drift = drift if self._min_drift is None else min(self._min_drift, drift)
-            if self._last_end_pts is not None and dts > self._last_end_pts:
-                self._frame_ticks = dts - self._last_end_pts
-            self._last_end_pts = dts
-            end = self._utc(pts + self._frame_ticks, tb)
-            if self._last_end is None or end > self._last_end:
-                self._last_end = end
-
-    def _utc(self, pts: int, tb: Fraction) -> datetime:
-        assert self._anchor is not None
-        return to_utc(self._anchor + seconds(pts, tb))
-
-    def _drift_ms(self) -> float:
-        return round((self._min_drift or 0.0) * 1000.0, 3)
-
-    # ---- gaps -----------------------------------------------------------------------------
-    async def _begin_gap(self, start: datetime, reason: str) -> None:
-        if self._gap_id is not None:
-            return
-        try:
-            self._gap_id = await self.index.open_gap(self.camera_id, start, reason)
-        except Exception:
-            log.exception("camera %s: could not record the start of a gap", self.camera_id)
-            return
-        self._gap_start = start
-        log.warning("camera %s: recording gap from %s (%s)", self.camera_id, start.isoformat(), reason)
-        await emit(self.events, RecordingEvent(RecordingEventKind.GAP_STARTED, self.camera_id, start, None,
-                                               reason=reason))
-
-    async def _flush_gap(self) -> None:
-        if self._pending_gap is not None:
-            start, reason = self._pending_gap
-            self._pending_gap = None
-            await self._begin_gap(start, reason)
-
-    async def _end_gap(self, end: datetime) -> None:
-        await self._flush_gap()
-        if self._gap_id is None:
-            return
-        gap_id, start = self._gap_id, self._gap_start
-        self._gap_id = self._gap_start = None
-        try:
-            gap = await self.index.close_gap(gap_id, end)
-        except Exception:
-            log.exception("camera %s: could not record the end of a gap", self.camera_id)
-            return
-        log.info("camera %s: recording resumed at %s", self.camera_id, end.isoformat())
-        await emit(self.events, RecordingEvent(
-            RecordingEventKind.GAP_ENDED, self.camera_id, start, end,
-            reason=gap.reason if gap else "",
-        ))
+        if packet.stream == origin.index:
+            end_pts = cutter.written(pts, dts, anchor.drift(packet.wallclock, pts))
+            cutter.extend(anchor.utc(end_pts))
 
     # ---- results from the thread ---------------------------------------------------------
     def _on_result(self, result: Result) -> None:
         if isinstance(result, Failed):
             # Everything after the failure is lost until the next segment opens.
-            self._open = False
-            self._thread_failed = True
             start = result.salvaged.end if result.salvaged else result.start
-            if start != datetime.min and self._gap_id is None and self._pending_gap is None:
-                reason = "storage full" if result.disk_full else f"write failed: {result.error}"
-                self._pending_gap = (start, reason[:256])
-            self._last_end = None if start == datetime.min else start
+            resume_from = None if start == datetime.min else start
+            self._cutter.failed(resume_from)
+            if resume_from is not None:
+                self._gaps.stopped(resume_from, failure_reason(result.disk_full, result.error))
             if result.disk_full:
                 self.state.trip(f"storage full at {self.store.root}")
                 if self._on_full is not None:
@@ -335,35 +194,12 @@ class SegmentWriter:
         while (result := await self._results.get()) is not None:
             segment = result.segment if isinstance(result, Sealed) else result.salvaged
             if isinstance(result, Failed):
-                await self._flush_gap()
+                await self._gaps.flush()
                 if result.disk_full:
                     await emit(self.events, RecordingEvent(
                         RecordingEventKind.STORAGE_FULL, self.camera_id, reason=result.error))
             if segment is not None:
-                await self._index(segment)
-
-    async def _index(self, seg: SealedSegment) -> None:
-        delay = 0.5
-        for attempt in range(INDEX_RETRIES):
-            try:
-                await self.index.add(seg)
-                break
-            except Exception:
-                if attempt == INDEX_RETRIES - 1:
-                    log.exception("camera %s: segment %s sealed but not indexed; the next start indexes it",
-                                  self.camera_id, seg.path)
-                    return
-                await asyncio.sleep(delay)
-                delay *= 2
-        self.segments.append(seg)
-        recovered = seg.status == "recovered"
-        self.state.note_sealed(seg.camera_id, seg.start, seg.bytes, seg.seal_latency_s, recovered)
-        kind = RecordingEventKind.SEGMENT_RECOVERED if recovered else RecordingEventKind.SEGMENT_SEALED
-        await emit(self.events, RecordingEvent(
-            kind, seg.camera_id, seg.start, seg.end, seg.sha256,
-            details={"bytes": seg.bytes, "path": seg.path, "prev_sha256": seg.prev_sha256,
-                     "drift_ms": seg.drift_ms},
-        ))
+                await self._indexer.add(segment)
 
 
 async def _uncancellable(coro: Coroutine[Any, Any, None]) -> None:

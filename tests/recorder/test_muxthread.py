@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from recorder.muxthread import MuxThread, Result
+from recorder.muxthread import Failed, MuxThread, Result, Sealed
 from recorder.recovery import complete_prefix
 from recorder.store import SegmentStore
 from streams.packet import MediaPacket, StreamInfo
@@ -81,3 +81,33 @@ def _fragments(path: Path) -> int:
         at += size
     return count
 
+
+
+async def test_after_a_failure_commands_wait_for_resume_and_the_chain_goes_on(tmp_path: Path) -> None:
+    info, packets = h264_packets(2 * GOP)
+    results: list[Result] = []
+    store = SegmentStore(tmp_path)
+    thread = MuxThread(store, "cam", None, asyncio.get_running_loop(), results.append)
+    thread.start()
+    first, second, third = (datetime(2026, 3, 1, 8, 0, s, tzinfo=UTC) for s in (0, 10, 20))
+    try:
+        thread.open((info,), first, packets[0], 0)
+        for packet in packets:
+            thread.packet(packet, packet.pts or 0, packet.dts or 0)
+        thread.open((info,), second, packets[0], 0)  # a bug on the loop side: the thread fails
+        thread.seal(second, 0.0)  # ignored: the thread waits to be resumed
+        thread.resume()
+        thread.open((info,), third, packets[0], 0)
+        for packet in packets[:GOP]:
+            thread.packet(packet, packet.pts or 0, packet.dts or 0)
+        thread.seal(third, 0.0)
+    finally:
+        thread.stop()
+        await thread.done
+    assert [type(r) for r in results] == [Failed, Sealed], results
+    failed, sealed = results
+    assert isinstance(failed, Failed) and isinstance(sealed, Sealed)
+    assert failed.start == first and "another is open" in failed.error and not failed.disk_full
+    # What was written of the failed segment is salvaged, and the chain continues from it.
+    assert failed.salvaged is not None and failed.salvaged.start == first
+    assert sealed.segment.start == third and sealed.segment.prev_sha256 == failed.salvaged.sha256

@@ -1,4 +1,4 @@
-"""Pure pieces of the recorder: names, metadata, timestamp repair, fragment boundaries, hashing."""
+"""Pure pieces of the recorder: names, metadata, fragment boundaries, hashing."""
 
 from __future__ import annotations
 
@@ -8,20 +8,12 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from recorder.segment import SegmentMeta
 from recorder.segmentfile import HashingFile, complete_prefix, hash_file
 from recorder.store import SegmentStore, parse_name
-from recorder.writer import _Timeline, seconds
-from streams.packet import MediaPacket
 
 T = datetime(2026, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)
-
-
-def pkt(pts: int | None, dts: int | None, key: bool = False) -> MediaPacket:
-    return MediaPacket(0, b"x", pts, dts, key, 0.0, 0.0)
 
 
 def box(kind: bytes, payload: bytes) -> bytes:
@@ -44,26 +36,6 @@ def test_segment_meta_round_trip() -> None:
     assert SegmentMeta.from_json(meta.to_json()) == meta
     assert SegmentMeta.from_json('{"tag": "other"}') is None
     assert SegmentMeta.from_json("not json") is None
-
-
-@pytest.mark.parametrize(
-    ("packets", "expected"),
-    [
-        ([pkt(10, 10), pkt(20, 20)], [(10, 10), (20, 20)]),
-        # non-monotonic dts is pushed forward, pts never before dts
-        ([pkt(10, 10), pkt(9, 9)], [(10, 10), (11, 11)]),
-        # missing pts takes the dts; missing dts stays <= pts
-        ([pkt(10, 10), pkt(None, 12), pkt(30, None)], [(10, 10), (12, 12), (30, 13)]),
-        # untimed first packets are held and stamped just before the first timed one
-        ([pkt(None, None, True), pkt(None, None), pkt(100, 100)], [(98, 98), (99, 99), (100, 100)]),
-        # untimed later packets follow the last one
-        ([pkt(5, 5), pkt(None, None)], [(5, 5), (6, 6)]),
-    ],
-)
-def test_timeline_repairs_timestamps(packets: list[MediaPacket], expected: list[tuple[int, int]]) -> None:
-    line = _Timeline()
-    out = [(pts, dts) for p in packets for _, pts, dts in line.fix(p)]
-    assert out == expected
 
 
 def test_complete_prefix_ends_after_the_last_whole_fragment(tmp_path: Path) -> None:
@@ -93,9 +65,3 @@ def test_hashing_file_hashes_exactly_what_reached_the_file(tmp_path: Path) -> No
     assert digest == hash_file(path)[0] == hashlib.sha256(b"".join(bytes(c) for c in chunks)).hexdigest()
     with pytest.raises(FileExistsError):
         HashingFile(path)  # a temporary name is never reused
-
-
-@given(st.integers(-(2**62), 2**62), st.sampled_from([Fraction(1, 90_000), Fraction(1, 48_000), Fraction(1001, 30_000),
-                                                      Fraction(1, 1000), Fraction(3, 7)]))
-def test_seconds_is_the_float_of_the_exact_fraction(ticks: int, time_base: Fraction) -> None:
-    assert seconds(ticks, time_base) == float(ticks * time_base)
