@@ -1,14 +1,16 @@
-"""Lint and types: ruff over the tree, mypy over every package (pyproject.toml configures both)."""
+"""Lint and types: ruff over the tree, mypy over every package and the tests (pyproject.toml configures both)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-PACKAGES = ["core", "gateway", "streams", "recorder", "policy", "onvif_adapters"]
+# Every package of the floor plan (the import contracts' root packages), and the tests.
+PACKAGES = [*tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["root_packages"], "tests"]
 
 
 def test_ruff_is_clean() -> None:
