@@ -5,6 +5,7 @@ and when the receiver is back it gets every alert once, in order."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +92,60 @@ async def _stored(client: Any, token: str, n: int) -> bool:
 async def _text(client: Any, path: str, token: str) -> str:
     async with client.http.get(client.url(path), headers={"Authorization": f"Bearer {token}"}) as resp:
         return str(await resp.text())
+
+
+async def test_a_receiver_that_never_answers_slows_neither_recording_nor_the_api(
+    tmp_path: Path, camera_server: Any
+) -> None:
+    """A receiver that takes the connection and never answers: every delivery waits for its
+    timeout, again and again; meanwhile segments seal on schedule and the API answers at once."""
+    server: CameraServer = camera_server({"gate": "ball"})
+    held: list[asyncio.StreamWriter] = []
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    silent = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    camera = CameraConfig(id="gate", name="Gate", source=server.url("gate"), stall_timeout_s=STALL_S)
+    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'p.db'}", [camera],
+                             recording={"segment_s": 2, "min_free_bytes": 0},
+                             alerts={"webhooks": [{"name": "silent", "url": f"http://127.0.0.1:{port}/hook",
+                                                   "timeout_s": 3, "retry": {"initial_s": 0.1, "max_s": 0.5}}]})
+    try:
+        async with running_gateway(settings) as client:
+            admin = await client.sign_in("admin", client.admin_password())
+            for _ in range(12):  # a sign-in burst: more alerts waiting behind the silent receiver
+                async with client.http.post(client.url("/api/v1/session"),
+                                            json={"username": "nobody", "password": "wrong-password"}):
+                    pass
+            started = datetime.now(UTC)
+            slowest = 0.0
+            for _ in range(20):  # 10 s of a dead receiver
+                t0 = asyncio.get_running_loop().time()
+                await client.get_json("/api/v1/cameras", admin)
+                slowest = max(slowest, asyncio.get_running_loop().time() - t0)
+                await asyncio.sleep(0.5)
+            ended = datetime.now(UTC)
+            query = f"/api/v1/recordings?camera=gate&start={_q(started)}&end={_q(ended)}"
+            segments = (await client.get_json(query, admin))["segments"]
+            metrics = await _text(client, "/metrics", admin)
+    finally:
+        for writer in held:
+            writer.close()
+        silent.close()
+        await silent.wait_closed()
+    assert slowest < 0.5, f"the API took {slowest:.2f} s while the receiver hung"
+    # 10 s of 2 s segments, cut on the test camera's keyframes: sealing went on all along.
+    assert len(segments) >= 3, segments
+    assert all(_length(s) <= 4.5 for s in segments), segments
+    assert 'pantau_alerts_failed_total{sink="webhook:silent"}' in metrics
+    assert 'pantau_alerts_outbox_depth 0.0' not in metrics  # alerts wait for the receiver
+
+
+def _q(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def _length(segment: dict[str, Any]) -> float:
+    return (datetime.fromisoformat(segment["end"]) - datetime.fromisoformat(segment["start"])).total_seconds()
