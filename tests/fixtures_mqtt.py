@@ -9,6 +9,7 @@ none answers). Locally an unreachable broker skips the MQTT cases with a visible
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import os
 import pwd
@@ -18,12 +19,17 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiomqtt
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 MQTT_URL = os.environ.get("TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -83,22 +89,84 @@ async def _clear_retained(url: str, prefix: str) -> None:
             await client.publish(topic, b"", retain=True)  # an empty retained message deletes it
 
 
-class Mosquitto:
-    """A private broker on a fixed port that can be stopped and started again on it."""
+@dataclass(frozen=True)
+class TlsFiles:
+    ca: Path
+    certificate: Path
+    key: Path
 
-    def __init__(self, directory: Path) -> None:
+
+def tls_files(directory: Path) -> TlsFiles:
+    """A CA and a certificate for 127.0.0.1 and localhost that it signed, as PEM files."""
+    now = datetime.now(UTC)
+
+    def name(common_name: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+    def certificate(subject: str, key: ec.EllipticCurvePrivateKey, issuer: str, signer: ec.EllipticCurvePrivateKey,
+                    ca: bool, *extensions: x509.ExtensionType) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name(issuer))
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False)
+        )
+        for extension in extensions:
+            builder = builder.add_extension(extension, critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    usage = dict.fromkeys(("content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
+                           "encipher_only", "decipher_only"), False)
+    ca = certificate("pantau test CA", ca_key, "pantau test CA", ca_key, True,
+                     x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, **usage))
+    server = certificate("127.0.0.1", key, "pantau test CA", ca_key, False,
+                         x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                      x509.DNSName("localhost")]),
+                         x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]))
+    files = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    files.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files.certificate.write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    files.key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                            serialization.NoEncryption()))
+    return files
+
+
+async def password_file(directory: Path, username: str, password: str) -> Path:
+    """A Mosquitto password file with one user."""
+    path = directory / "passwd"
+    process = await asyncio.create_subprocess_exec(
+        shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd", "-b", "-c", str(path), username, password)
+    assert await process.wait() == 0
+    return path
+
+
+class Mosquitto:
+    """A private broker on a fixed port that can be stopped and started again on it.
+
+    With persistence (the default) a subscriber's session and the messages queued for it survive
+    a restart, so a test sees what was published before its subscriber reconnected; without, a
+    restart forgets every retained message. `tls` (CA, certificate, key) makes it mqtts://;
+    `password_file` (mosquitto_passwd) turns anonymous clients away."""
+
+    def __init__(
+        self, directory: Path, persistence: bool = True, tls: TlsFiles | None = None, password_file: Path | None = None
+    ) -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
-        self.url = f"mqtt://127.0.0.1:{self.port}"
+        self.url = f"{'mqtts' if tls else 'mqtt'}://127.0.0.1:{self.port}"
+        lines = [f"listener {self.port} 127.0.0.1"]
+        if tls is not None:
+            lines += [f"cafile {tls.ca}", f"certfile {tls.certificate}", f"keyfile {tls.key}"]
+        lines += [f"password_file {password_file}", "allow_anonymous false"] if password_file else ["allow_anonymous true"]
+        # Run as root, mosquitto would switch to its own user, who cannot write our temporary directory.
+        lines += [f"persistence {str(persistence).lower()}", f"persistence_location {directory}/",
+                  f"user {pwd.getpwuid(os.getuid()).pw_name}"]
         self.config = directory / "mosquitto.conf"
-        # Persistence on: a subscriber's session (and the messages queued for it) survives a restart,
-        # so a test sees what was published before its subscriber reconnected. Run as root, mosquitto
-        # would switch to its own user, who cannot write our temporary directory.
-        self.config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-            f"persistence_location {directory}/\nuser {pwd.getpwuid(os.getuid()).pw_name}\n"
-        )
+        self.config.write_text("\n".join(lines) + "\n")
         self._process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
@@ -107,7 +175,10 @@ class Mosquitto:
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )
         for _ in range(100):
-            if await _answers(self.url) is None:
+            with suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                await writer.wait_closed()
                 return
             await asyncio.sleep(0.05)
         raise AssertionError(f"mosquitto did not come up on port {self.port}")
@@ -119,17 +190,24 @@ class Mosquitto:
             await process.wait()
 
 
-@pytest.fixture
-async def private_broker(tmp_path: Path) -> AsyncIterator[Mosquitto]:
-    """A Mosquitto of this test's own, started."""
+@asynccontextmanager
+async def mosquitto(directory: Path, **options: Any) -> AsyncIterator[Mosquitto]:
+    """A private Mosquitto (options: those of `Mosquitto`), started for the block."""
     if not os.access(MOSQUITTO, os.X_OK):
         _unavailable(f"no mosquitto binary at {MOSQUITTO} (Debian package mosquitto)")
-    broker = Mosquitto(tmp_path)
+    broker = Mosquitto(directory, **options)
     await broker.start()
     try:
         yield broker
     finally:
         await broker.stop()
+
+
+@pytest.fixture
+async def private_broker(tmp_path: Path) -> AsyncIterator[Mosquitto]:
+    """A Mosquitto of this test's own, started, with persistence."""
+    async with mosquitto(tmp_path) as broker:
+        yield broker
 
 
 @dataclass(frozen=True)
@@ -160,12 +238,12 @@ class Inbox:
             await asyncio.sleep(0.05)
 
 
-async def _subscribe(url: str, topic: str, inbox: Inbox, identifier: str, persistent: bool) -> None:
+async def _subscribe(url: str, topic: str, inbox: Inbox, options: dict[str, Any]) -> None:
     # Reconnects (quickly) when the broker goes: a test may stop its private broker.
     host, port = host_port(url)
     while True:
         try:
-            async with aiomqtt.Client(host, port, identifier=identifier, clean_session=not persistent) as client:
+            async with aiomqtt.Client(host, port, **options) as client:
                 await client.subscribe(topic, qos=1)
                 inbox.connected.set()
                 async for message in client.messages:
@@ -178,14 +256,15 @@ async def _subscribe(url: str, topic: str, inbox: Inbox, identifier: str, persis
 
 
 @asynccontextmanager
-async def subscribed(url: str, topic: str, persistent: bool = False) -> AsyncIterator[Inbox]:
+async def subscribed(url: str, topic: str, persistent: bool = False, **options: Any) -> AsyncIterator[Inbox]:
     """A real client subscribed to `topic` (QoS 1) for the block: the inbox records every message.
 
     `persistent=True` keeps the session across a broker restart (with persistence), so messages
-    published while the subscriber was away are queued for it."""
+    published while the subscriber was away are queued for it. `options` go to `aiomqtt.Client`
+    (username, password, tls_params)."""
     inbox = Inbox()
-    identifier = f"pantau-test-sub-{uuid.uuid4().hex[:8]}"
-    task = asyncio.create_task(_subscribe(url, topic, inbox, identifier, persistent))
+    options = {"identifier": f"pantau-test-sub-{uuid.uuid4().hex[:8]}", "clean_session": not persistent, **options}
+    task = asyncio.create_task(_subscribe(url, topic, inbox, options))
     try:
         await asyncio.wait_for(inbox.connected.wait(), 10)
         yield inbox

@@ -5,6 +5,7 @@ away and comes back, no credentials in any payload, the kinds filter."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -16,17 +17,18 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiomqtt
 import pytest
 
 from alerts.bus import AlertBus
 from alerts.delivery import Courier
-from alerts.model import Alert
+from alerts.model import Alert, uuid7
 from alerts.mqtt import REDELIVERY, MqttSink, camera_state, event_topic, state_topic, status_topic
 from core.alerting import AlertKind, Notice, Severity
 from core.alertsconfig import MqttConfig
 from core.configbase import BackoffConfig
 from tests.alerts.test_bus import running_bus
-from tests.fixtures_mqtt import Inbox, Mosquitto, Received, subscribed
+from tests.fixtures_mqtt import Inbox, Mosquitto, Received, mosquitto, password_file, subscribed, tls_files
 from tests.gatewayutil import until
 
 PLANTED = "planted-secret"
@@ -49,6 +51,24 @@ async def delivering(bus: AlertBus, sink: MqttSink) -> AsyncIterator[Courier]:
             yield courier
         finally:
             task.cancel()
+
+
+@asynccontextmanager
+async def running(*sinks: MqttSink) -> AsyncIterator[None]:
+    """The sinks' connections, without a bus (the test calls deliver itself)."""
+    async with asyncio.TaskGroup() as tasks:
+        runs = [tasks.create_task(sink.run()) for sink in sinks]
+        try:
+            yield
+        finally:
+            for run in runs:
+                run.cancel()
+
+
+def _alert(kind: AlertKind, camera: str | None, **details: str) -> Alert:
+    at = datetime.now(UTC)
+    return Alert(seq=1, id=uuid7(at), kind=kind, at=at, severity=Severity.INFO, summary={"en": "-", "id": "-"},
+                 camera=camera, details=details)
 
 
 def _payloads(inbox: Inbox, topic: str) -> list[str]:
@@ -212,6 +232,48 @@ async def test_alerts_published_while_the_broker_is_down_arrive_in_order_after_i
           f"{len(received) - len(stored)} redelivered by the broker")
 
 
+# paho leaves the socket of a failed TLS handshake to the garbage collector (it warns, and closes it).
+@pytest.mark.filterwarnings("ignore:unclosed <ssl.SSLSocket:ResourceWarning")
+async def test_mqtts_with_a_username_and_password(
+    tmp_path: Path, topic_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    tls = tls_files(tmp_path)
+    passwords = await password_file(tmp_path, "pantau", "broker-password")
+    async with mosquitto(tmp_path, tls=tls, password_file=passwords) as broker:
+
+        def sink(password: str, ca_file: Path | None) -> MqttSink:
+            return MqttSink(MqttConfig(url=broker.url, username="pantau", password=password, ca_file=ca_file,
+                                       topic_prefix=topic_prefix, client_id=f"pantau-test-{uuid.uuid4().hex[:8]}"))
+
+        good, wrong_password, untrusted = sink("broker-password", tls.ca), sink("wrong", tls.ca), sink("broker-password", None)
+        tls_params = aiomqtt.TLSParameters(ca_certs=str(tls.ca))
+        async with subscribed(broker.url, f"{topic_prefix}/#", username="pantau", password="broker-password",
+                              tls_params=tls_params) as inbox, running(good, wrong_password, untrusted):
+            await inbox.until(lambda i: _payloads(i, status_topic(topic_prefix)) == ["online"], what="status online")
+            await good.deliver(_alert(AlertKind.STORAGE_LOW, None, free_gib="3"))
+            await inbox.until(lambda i: bool(i.on(event_topic(topic_prefix, AlertKind.STORAGE_LOW))), what="the event")
+            await until(lambda: _logged(caplog, "Not authorized", "certificate verify failed"),
+                        what="both refusals logged")
+            assert good.connected and not wrong_password.connected and not untrusted.connected
+    assert "broker-password" not in caplog.text
+    gc.collect()  # while the warning above is ignored
+
+
+async def test_camera_states_are_published_again_to_a_broker_that_forgot_them(tmp_path: Path, topic_prefix: str) -> None:
+    gate = state_topic(topic_prefix, "gate")
+    async with mosquitto(tmp_path, persistence=False) as broker:
+        sink = _sink(broker.url, topic_prefix, retry=BackoffConfig(initial_s=0.1, max_s=0.5))
+        async with running(sink):
+            await until(lambda: _connected(sink), what="connected")
+            await sink.deliver(_alert(AlertKind.CAMERA_OFFLINE, "gate", reason="no packets for 5 s"))
+            assert (await _retained(broker.url, gate)).json()["state"] == "offline"
+            await broker.stop()
+            await broker.start()  # without persistence: nothing retained any more
+            await until(lambda: _connected(sink), what="connected again")
+            again = await _retained(broker.url, gate)
+    assert again.retain and again.json()["reason"] == "no packets for 5 s"
+
+
 class LoopLag:
     """The worst lateness of a 10 ms timer while the block runs: whether anything blocked the loop."""
 
@@ -239,6 +301,14 @@ class LoopLag:
 
 async def _not_connected(sink: MqttSink) -> bool:
     return not sink.connected
+
+
+async def _connected(sink: MqttSink) -> bool:
+    return sink.connected
+
+
+async def _logged(caplog: pytest.LogCaptureFixture, *texts: str) -> bool:
+    return all(text in caplog.text for text in texts)
 
 
 async def _stored(bus: AlertBus, n: int) -> bool:
