@@ -243,7 +243,8 @@ async def test_mqtts_with_a_username_and_password(
 
         def sink(password: str, ca_file: Path | None) -> MqttSink:
             return MqttSink(MqttConfig(url=broker.url, username="pantau", password=password, ca_file=ca_file,
-                                       topic_prefix=topic_prefix, client_id=f"pantau-test-{uuid.uuid4().hex[:8]}"))
+                                       topic_prefix=topic_prefix, client_id=f"pantau-test-{uuid.uuid4().hex[:8]}",
+                                       retry=BackoffConfig(initial_s=0.1, max_s=0.2)))
 
         good, wrong_password, untrusted = sink("broker-password", tls.ca), sink("wrong", tls.ca), sink("broker-password", None)
         tls_params = aiomqtt.TLSParameters(ca_certs=str(tls.ca))
@@ -255,6 +256,8 @@ async def test_mqtts_with_a_username_and_password(
             await until(lambda: _logged(caplog, "Not authorized", "certificate verify failed"),
                         what="both refusals logged")
             assert good.connected and not wrong_password.connected and not untrusted.connected
+            warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+            assert len([w for w in warnings if "Not authorized" in w]) == 1  # once, however many retries
     assert "broker-password" not in caplog.text
     gc.collect()  # while the warning above is ignored
 
