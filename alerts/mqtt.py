@@ -86,6 +86,13 @@ def camera_state(alert: Alert) -> dict[str, Any] | None:
     return {"state": state.value, "reason": reason, "at": format_utc(alert.at)}
 
 
+def _stopping() -> bool:
+    """Whether this task is being cancelled: aiomqtt's disconnect can turn a CancelledError into an
+    MqttError, which a reconnect loop must not swallow."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def _json(value: dict[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -137,7 +144,7 @@ class MqttSink:
                 await client.publish(state_topic(prefix, alert.camera), payload, qos=qos, retain=True,
                                      timeout=PUBLISH_TIMEOUT_S)
                 self._states[alert.camera] = payload
-        except aiomqtt.MqttError as exc:
+        except (aiomqtt.MqttError, OSError) as exc:
             raise DeliveryFailed(f"publishing to the MQTT broker {self.broker} failed: {exc}") from exc
 
     async def _connection(self) -> aiomqtt.Client:
@@ -178,7 +185,10 @@ class MqttSink:
                         raise
                     finally:
                         self._lost()
-            except aiomqtt.MqttError as exc:
+            # aiomqtt hands on what broke the socket (an OSError) as it is when it disconnects.
+            except (aiomqtt.MqttError, OSError) as exc:
+                if _stopping():  # the disconnect after the goodbye failed: stop all the same
+                    raise asyncio.CancelledError from exc
                 delay = backoff.next_delay()
                 if down_since is None:
                     down_since = loop.time()

@@ -14,6 +14,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -183,9 +184,15 @@ class Mosquitto:
             await asyncio.sleep(0.05)
         raise AssertionError(f"mosquitto did not come up on port {self.port}")
 
+    def freeze(self, frozen: bool = True) -> None:
+        """Stop (SIGSTOP) or resume (SIGCONT) the broker: a broker that answers nothing."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP if frozen else signal.SIGCONT)
+
     async def stop(self) -> None:
         process, self._process = self._process, None
         if process is not None and process.returncode is None:
+            process.send_signal(signal.SIGCONT)
             process.terminate()
             await process.wait()
 
@@ -251,6 +258,9 @@ async def _subscribe(url: str, topic: str, inbox: Inbox, options: dict[str, Any]
                     text = payload.decode() if isinstance(payload, bytes | bytearray) else str(payload)
                     inbox.messages.append(Received(message.topic.value, text, message.retain))
         except aiomqtt.MqttError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # aiomqtt's disconnect may turn a cancel into an error
+                raise asyncio.CancelledError from None
             inbox.connected.clear()
             await asyncio.sleep(0.1)
 

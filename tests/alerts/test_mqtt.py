@@ -12,10 +12,11 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import pytest
@@ -23,7 +24,7 @@ import pytest
 from alerts.bus import AlertBus
 from alerts.delivery import Courier
 from alerts.model import Alert, uuid7
-from alerts.mqtt import REDELIVERY, MqttSink, camera_state, event_topic, state_topic, status_topic
+from alerts.mqtt import GOODBYE_TIMEOUT_S, REDELIVERY, MqttSink, camera_state, event_topic, state_topic, status_topic
 from core.alerting import AlertKind, Notice, Severity
 from core.alertsconfig import MqttConfig
 from core.configbase import BackoffConfig
@@ -41,28 +42,24 @@ def _sink(url: str, prefix: str, kinds: list[AlertKind] | None = None, retry: Ba
 
 
 @asynccontextmanager
+async def background(*coroutines: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """The coroutines run as tasks for the block and are cancelled at its end."""
+    async with asyncio.TaskGroup() as tasks:
+        running = [tasks.create_task(coroutine) for coroutine in coroutines]
+        try:
+            yield
+        finally:
+            for task in running:
+                task.cancel()
+
+
+@asynccontextmanager
 async def delivering(bus: AlertBus, sink: MqttSink) -> AsyncIterator[Courier]:
     """A courier for `sink` from the start of the outbox, running for the block."""
     await bus.outbox.advance(sink.name, 0)  # a new sink would start after what is already stored
     courier = Courier(sink, bus, REDELIVERY, lambda camera: ())
-    async with asyncio.TaskGroup() as tasks:
-        task = tasks.create_task(courier.run())
-        try:
-            yield courier
-        finally:
-            task.cancel()
-
-
-@asynccontextmanager
-async def running(*sinks: MqttSink) -> AsyncIterator[None]:
-    """The sinks' connections, without a bus (the test calls deliver itself)."""
-    async with asyncio.TaskGroup() as tasks:
-        runs = [tasks.create_task(sink.run()) for sink in sinks]
-        try:
-            yield
-        finally:
-            for run in runs:
-                run.cancel()
+    async with background(courier.run()):
+        yield courier
 
 
 def _alert(kind: AlertKind, camera: str | None, **details: str) -> Alert:
@@ -193,7 +190,7 @@ async def test_alerts_published_while_the_broker_is_down_arrive_in_order_after_i
                 publish(i)
             await inbox.until(lambda i: len(i.messages) == 3, what="three alerts before the outage")
 
-            async with lag.measuring():
+            async with background(lag.tick()):
                 outage_started = time.monotonic()
                 await broker.stop()
                 await until(lambda: _not_connected(sink), what="the sink sees the broker gone")
@@ -249,7 +246,7 @@ async def test_mqtts_with_a_username_and_password(
         good, wrong_password, untrusted = sink("broker-password", tls.ca), sink("wrong", tls.ca), sink("broker-password", None)
         tls_params = aiomqtt.TLSParameters(ca_certs=str(tls.ca))
         async with subscribed(broker.url, f"{topic_prefix}/#", username="pantau", password="broker-password",
-                              tls_params=tls_params) as inbox, running(good, wrong_password, untrusted):
+                              tls_params=tls_params) as inbox, background(good.run(), wrong_password.run(), untrusted.run()):
             await inbox.until(lambda i: _payloads(i, status_topic(topic_prefix)) == ["online"], what="status online")
             await good.deliver(_alert(AlertKind.STORAGE_LOW, None, free_gib="3"))
             await inbox.until(lambda i: bool(i.on(event_topic(topic_prefix, AlertKind.STORAGE_LOW))), what="the event")
@@ -266,40 +263,47 @@ async def test_camera_states_are_published_again_to_a_broker_that_forgot_them(tm
     gate = state_topic(topic_prefix, "gate")
     async with mosquitto(tmp_path, persistence=False) as broker:
         sink = _sink(broker.url, topic_prefix, retry=BackoffConfig(initial_s=0.1, max_s=0.5))
-        async with running(sink):
+        async with background(sink.run()):
             await until(lambda: _connected(sink), what="connected")
             await sink.deliver(_alert(AlertKind.CAMERA_OFFLINE, "gate", reason="no packets for 5 s"))
             assert (await _retained(broker.url, gate)).json()["state"] == "offline"
             await broker.stop()
+            await until(lambda: _not_connected(sink), what="the sink sees the broker gone")
             await broker.start()  # without persistence: nothing retained any more
-            await until(lambda: _connected(sink), what="connected again")
+            await until(lambda: _connected(sink), what="connected again")  # after the states went out
             again = await _retained(broker.url, gate)
     assert again.retain and again.json()["reason"] == "no packets for 5 s"
 
 
+async def test_a_clean_stop_with_a_frozen_broker_takes_no_longer_than_the_goodbye(tmp_path: Path, topic_prefix: str) -> None:
+    async with mosquitto(tmp_path) as broker:
+        sink = _sink(broker.url, topic_prefix)
+        async with asyncio.TaskGroup() as tasks:
+            run = tasks.create_task(sink.run())
+            await until(lambda: _connected(sink), what="connected")
+            broker.freeze()  # no PUBACK for the goodbye
+            started = time.monotonic()
+            run.cancel()
+        stopped_s = time.monotonic() - started
+        broker.freeze(False)
+    assert run.cancelled()
+    assert stopped_s < GOODBYE_TIMEOUT_S + 1, stopped_s
+
+
 class LoopLag:
-    """The worst lateness of a 10 ms timer while the block runs: whether anything blocked the loop."""
+    """The worst lateness of a 10 ms timer while `tick()` runs: whether anything blocked the loop."""
 
     TICK_S = 0.01
 
     def __init__(self) -> None:
         self.worst_s = 0.0
 
-    async def _tick(self) -> None:
+    async def tick(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
             await asyncio.sleep(self.TICK_S)
             self.worst_s = max(self.worst_s, loop.time() - started - self.TICK_S)
-
-    @asynccontextmanager
-    async def measuring(self) -> AsyncIterator[None]:
-        async with asyncio.TaskGroup() as tasks:
-            task = tasks.create_task(self._tick())
-            try:
-                yield
-            finally:
-                task.cancel()
 
 
 async def _not_connected(sink: MqttSink) -> bool:
