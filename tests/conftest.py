@@ -8,6 +8,7 @@ import pytest
 pytest_plugins = [
     "tests.fixtures_camera",
     "tests.fixtures_db",
+    "tests.fixtures_mqtt",
     "tests.fixtures_onvif",
 ]
 

@@ -349,5 +349,6 @@ def test_signing_keys_and_configured_sinks() -> None:
     assert isinstance(ops, WebhookSink) and isinstance(wall, WebhookSink)
     assert ops.config.signing_key() == b"plain text secret, 16+" and wall.config.signing_key() is None
     assert (ops_retry.initial_s, wall_retry.initial_s) == (1.0, 2.0)
-    with pytest.raises(NotImplementedError, match="mqtt"):
-        configured_sinks(AlertsConfig.model_validate({"mqtt": {"url": "mqtt://h"}}))
+    both = configured_sinks(AlertsConfig.model_validate({"webhooks": [{"name": "ops", "url": "https://h/in"}],
+                                                          "mqtt": {"url": "mqtt://h"}}))
+    assert [sink.name for sink, _ in both] == ["webhook:ops", "mqtt"]
