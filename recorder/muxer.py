@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
 
@@ -125,7 +125,3 @@ class SegmentMuxer:
                 log.debug("camera %s: closing an abandoned segment: %s", self.camera, exc)
         self.file.abandon()
         return self.partial
-
-
-def utc_after(start: datetime, seconds: float) -> datetime:
-    return start + timedelta(seconds=seconds)
