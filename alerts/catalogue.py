@@ -22,7 +22,7 @@ class Entry:
 
 CATALOGUE: Mapping[AlertKind, Entry] = {
     AlertKind.CAMERA_ONLINE: Entry(
-        Severity.INFO, "Camera {camera} is online", "Kamera {camera} daring kembali"),
+        Severity.INFO, "Camera {camera} is online", "Kamera {camera} daring"),
     AlertKind.CAMERA_OFFLINE: Entry(
         Severity.CRITICAL, "Camera {camera} is offline: {reason}", "Kamera {camera} terputus: {reason}"),
     AlertKind.CAMERA_DEGRADED: Entry(

@@ -102,7 +102,7 @@ POLL_ONLINE = ("window.__poll.last !== null && window.__polledState('gate-north'
                " && window.__polledState('gate-south') === 'online'")
 
 SUMMARY = {"en": ("Camera gate-north is offline: ", "Camera gate-north is online"),
-           "id": ("Kamera gate-north terputus: ", "Kamera gate-north daring kembali")}
+           "id": ("Kamera gate-north terputus: ", "Kamera gate-north daring")}
 WORDS = {"en": {"down": "Camera offline", "title": "Alerts", "critical": "Critical", "offline": "Offline"},
          "id": {"down": "Kamera terputus", "title": "Peringatan", "critical": "Kritis", "offline": "Mati"}}
 
