@@ -220,7 +220,7 @@ wide_token_st = st.builds(
 query_st = st.tuples(
     st.builds(Subject, st.sampled_from(USERS), st.one_of(st.none(), roles_st)),
     # The actions with the most conditions come up more often.
-    st.sampled_from([*Action, *[Action.PLAYBACK, Action.EXPORT, Action.FILE_REQUEST] * 3]),
+    st.sampled_from([*Action, *[Action.PLAYBACK, Action.EXPORT, Action.FILE_REQUEST, Action.LIST_RECORDINGS] * 3]),
     st.builds(
         lambda camera, groups, window, owner: Resource(camera, groups, window[0], window[1], owner),
         st.one_of(st.none(), st.sampled_from(CAMERAS), st.sampled_from(CAMERAS), st.sampled_from(CAMERAS)),
