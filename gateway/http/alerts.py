@@ -62,17 +62,16 @@ async def list_alerts(request: web.Request) -> web.Response:
     limit = query_limit(request, MAX_LIMIT)
     bus = request.app[SERVICES].alerts
     after = query_int(request, "after", None, low=0)
-    if after is None:
-        after = max(0, bus.last_seq - 10 * limit)  # recent ones: read a window back and keep the newest
-        recent = True
-    else:
-        recent = False
-    found: list[Alert] = []
-    while True:
-        batch = await bus.outbox.after(after, MAX_LIMIT)
-        found += [a for a in batch if wants(a)]
-        if len(batch) < MAX_LIMIT or (not recent and len(found) >= limit):
-            break
-        after = batch[-1].seq
-    found = found[-limit:] if recent else found[:limit]
+    if after is None:  # the newest: a window back from the end, filtered, its last `limit`
+        window = 10 * limit
+        found = [a for a in await bus.outbox.after(max(0, bus.last_seq - window), window) if wants(a)][-limit:]
+    else:  # oldest first from `after`, page by page until `limit` are found
+        found = []
+        while len(found) < limit:
+            batch = await bus.outbox.after(after, MAX_LIMIT)
+            found += [a for a in batch if wants(a)]
+            if len(batch) < MAX_LIMIT:
+                break
+            after = batch[-1].seq
+        found = found[:limit]
     return web.json_response({"alerts": [a.as_json() for a in found], "last_seq": bus.last_seq})
