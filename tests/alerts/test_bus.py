@@ -102,24 +102,20 @@ async def test_a_courier_retries_in_order_and_keeps_its_cursor_across_restarts(d
         sink = FlakySink(failures=3, kinds=[AlertKind.CAMERA_OFFLINE, AlertKind.STORAGE_FULL])
         courier = Courier(sink, bus, retry, lambda camera: ())
         await courier.prepare()  # a new sink starts at the newest alert: set that before publishing
-        async with asyncio.TaskGroup() as tasks:
-            task = tasks.create_task(courier.run())
+        async with in_background(courier.run()):
             bus.publish(Notice(AlertKind.CAMERA_OFFLINE, "a"))
             bus.publish(Notice(AlertKind.CAMERA_ONLINE, "b"))  # not wanted: skipped, cursor moves on
             bus.publish(Notice(AlertKind.STORAGE_FULL, None, {"problem": "disk"}))
             await until(lambda: _got(sink, 2), what="two delivered")
-            task.cancel()
         assert [a.kind for a in sink.got] == [AlertKind.CAMERA_OFFLINE, AlertKind.STORAGE_FULL]
         assert courier.failed == 3 and courier.lag == 0
         # a restart of the sink's courier resends nothing it delivered
         bus.publish(Notice(AlertKind.CAMERA_OFFLINE, "c"))
         again = FlakySink(failures=0, kinds=[AlertKind.CAMERA_OFFLINE])
         courier = Courier(again, bus, retry, lambda camera: ())
-        async with asyncio.TaskGroup() as tasks:
-            task = tasks.create_task(courier.run())
+        async with in_background(courier.run()):
             await until(lambda: _got(again, 1), what="the new alert delivered")
             await asyncio.sleep(0.3)
-            task.cancel()
         assert [a.camera for a in again.got] == ["c"]
 
 

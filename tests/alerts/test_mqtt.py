@@ -12,11 +12,10 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import aiomqtt
 import pytest
@@ -29,6 +28,7 @@ from core.alerting import AlertKind, Notice, Severity
 from core.alertsconfig import MqttConfig
 from core.configbase import BackoffConfig
 from tests.alerts.test_bus import running_bus
+from tests.background import in_background
 from tests.fixtures_mqtt import Inbox, Mosquitto, Received, mosquitto, password_file, subscribed, tls_files
 from tests.gatewayutil import until
 
@@ -42,23 +42,11 @@ def _sink(url: str, prefix: str, kinds: list[AlertKind] | None = None, retry: Ba
 
 
 @asynccontextmanager
-async def background(*coroutines: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
-    """The coroutines run as tasks for the block and are cancelled at its end."""
-    async with asyncio.TaskGroup() as tasks:
-        running = [tasks.create_task(coroutine) for coroutine in coroutines]
-        try:
-            yield
-        finally:
-            for task in running:
-                task.cancel()
-
-
-@asynccontextmanager
 async def delivering(bus: AlertBus, sink: MqttSink) -> AsyncIterator[Courier]:
     """A courier for `sink` from the start of the outbox, running for the block."""
     await bus.outbox.advance(sink.name, 0)  # a new sink would start after what is already stored
     courier = Courier(sink, bus, REDELIVERY, lambda camera: ())
-    async with background(courier.run()):
+    async with in_background(courier.run()):
         yield courier
 
 
@@ -190,7 +178,7 @@ async def test_alerts_published_while_the_broker_is_down_arrive_in_order_after_i
                 publish(i)
             await inbox.until(lambda i: len(i.messages) == 3, what="three alerts before the outage")
 
-            async with background(lag.tick()):
+            async with in_background(lag.tick()):
                 outage_started = time.monotonic()
                 await broker.stop()
                 await until(lambda: _not_connected(sink), what="the sink sees the broker gone")
@@ -246,7 +234,7 @@ async def test_mqtts_with_a_username_and_password(
         good, wrong_password, untrusted = sink("broker-password", tls.ca), sink("wrong", tls.ca), sink("broker-password", None)
         tls_params = aiomqtt.TLSParameters(ca_certs=str(tls.ca))
         async with subscribed(broker.url, f"{topic_prefix}/#", username="pantau", password="broker-password",
-                              tls_params=tls_params) as inbox, background(good.run(), wrong_password.run(), untrusted.run()):
+                              tls_params=tls_params) as inbox, in_background(good.run(), wrong_password.run(), untrusted.run()):
             await inbox.until(lambda i: _payloads(i, status_topic(topic_prefix)) == ["online"], what="status online")
             await good.deliver(_alert(AlertKind.STORAGE_LOW, None, free_gib="3"))
             await inbox.until(lambda i: bool(i.on(event_topic(topic_prefix, AlertKind.STORAGE_LOW))), what="the event")
@@ -263,7 +251,7 @@ async def test_camera_states_are_published_again_to_a_broker_that_forgot_them(tm
     gate = state_topic(topic_prefix, "gate")
     async with mosquitto(tmp_path, persistence=False) as broker:
         sink = _sink(broker.url, topic_prefix, retry=BackoffConfig(initial_s=0.1, max_s=0.5))
-        async with background(sink.run()):
+        async with in_background(sink.run()):
             await until(lambda: _connected(sink), what="connected")
             await sink.deliver(_alert(AlertKind.CAMERA_OFFLINE, "gate", reason="no packets for 5 s"))
             assert (await _retained(broker.url, gate)).json()["state"] == "offline"
