@@ -185,7 +185,6 @@ async def _worker(args: argparse.Namespace) -> None:
     from streams import keyframe
     from streams.camera import Camera
     from streams.packet import MediaPacket
-    from streams.state import CameraState
 
     # Count health decodes (proves sampling is on) without changing what it does.
     decodes = [0]
@@ -229,10 +228,10 @@ async def _worker(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 60
     while loop.time() < deadline:
-        if all(c.status.state in (CameraState.ONLINE, CameraState.DEGRADED) for c in cameras):
+        if all(c.status.state.up for c in cameras):
             break
         await asyncio.sleep(0.2)
-    online = sum(c.status.state in (CameraState.ONLINE, CameraState.DEGRADED) for c in cameras)
+    online = sum(c.status.state.up for c in cameras)
     await asyncio.sleep(args.warmup)
 
     def snap() -> dict[str, object]:

@@ -11,8 +11,6 @@ from __future__ import annotations
 from core.alerting import AlertKind, Notice, Publisher
 from streams.state import CameraState, CameraStatus
 
-UP = (CameraState.ONLINE, CameraState.DEGRADED)
-
 
 class StateAlerts:
     """A `streams.state.StatusListener` that publishes what changed."""
@@ -24,7 +22,7 @@ class StateAlerts:
     def __call__(self, camera_id: str, old: CameraStatus | None, new: CameraStatus) -> None:
         publish = self._publisher.publish
         was_up = self._up.get(camera_id)
-        if new.state in UP and was_up is not True:
+        if new.state.up and was_up is not True:
             self._up[camera_id] = True
             publish(Notice(AlertKind.CAMERA_ONLINE, camera_id))
         elif new.state is CameraState.OFFLINE and was_up is not False:
@@ -32,11 +30,11 @@ class StateAlerts:
             publish(Notice(AlertKind.CAMERA_OFFLINE, camera_id, {"reason": new.reason}))
         elif new.state is CameraState.DISABLED:
             self._up.pop(camera_id, None)
-        before = set(old.problems) if old is not None and old.state in UP else set()
-        after = set(new.problems) if new.state in UP else set()
+        before = set(old.problems) if old is not None and old.state.up else set()
+        after = set(new.problems) if new.state.up else set()
         if after - before:
             publish(Notice(AlertKind.CAMERA_DEGRADED, camera_id, {
                 "problems": ", ".join(sorted(after)), "new": ", ".join(sorted(after - before)), "reason": new.reason,
             }))
-        elif before and not after and new.state in UP:
+        elif before and not after and new.state.up:
             publish(Notice(AlertKind.CAMERA_RECOVERED, camera_id, {"cleared": ", ".join(sorted(before))}))

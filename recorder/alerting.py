@@ -19,7 +19,6 @@ from core.clock import Clock
 from recorder.reports import RecordingEvent, RecordingEventKind, RecordingEventSink
 from recorder.status import disk_free
 from streams.camera import Camera
-from streams.state import CameraState
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +27,6 @@ FREE_SPACE_EVERY_S = 30.0
 # storage.low clears (storage.ok) only with this much more than the warning floor, so a disk that
 # hovers at the floor does not flap.
 LOW_CLEAR_FACTOR = 1.1
-UP = (CameraState.ONLINE, CameraState.DEGRADED)
 
 
 class RecordingAlerts:
@@ -83,7 +81,7 @@ class RecordingAlerts:
     def _check_stalls(self, now: float) -> None:
         for camera_id, camera in list(self._cameras.items()):
             recorded = camera.config.record and camera.config.enabled
-            up = recorded and camera.status.state in UP
+            up = recorded and camera.status.state.up
             if up and not self._was_up.get(camera_id, False):
                 self._progress[camera_id] = now  # it gets a full stall period from coming up
             self._was_up[camera_id] = up

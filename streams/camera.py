@@ -244,7 +244,7 @@ class Camera:
     def _report_problems(self, problems: tuple[str, ...]) -> None:
         """From the health monitor: the current image problems (empty when all clear)."""
         self._problems = tuple(problems)
-        if self.status.state in (CameraState.ONLINE, CameraState.DEGRADED):
+        if self.status.state.up:
             self._go_online()
 
     def set_source_problem(self, name: str, text: str | None) -> None:
@@ -256,7 +256,7 @@ class Camera:
             return
         else:
             self._source_problems[name] = text
-        if self.status.state in (CameraState.ONLINE, CameraState.DEGRADED):
+        if self.status.state.up:
             self._go_online()
 
     def _go_online(self) -> None:

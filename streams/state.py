@@ -17,6 +17,11 @@ class CameraState(enum.StrEnum):
     OFFLINE = "offline"
     DISABLED = "disabled"
 
+    @property
+    def up(self) -> bool:
+        """The camera delivers video (online, or degraded: online but failing an image check)."""
+        return self in (CameraState.ONLINE, CameraState.DEGRADED)
+
 
 @dataclass(frozen=True, slots=True)
 class CameraStatus:

@@ -61,7 +61,7 @@ class GatewayCollector(Collector):
             snap = cam.stats.snapshot(mono)
             for st in CameraState:
                 state.add_metric([cid, st.value], 1.0 if status.state is st else 0.0)
-            up.add_metric([cid], 1.0 if status.state in (CameraState.ONLINE, CameraState.DEGRADED) else 0.0)
+            up.add_metric([cid], 1.0 if status.state.up else 0.0)
             for name in PROBLEMS:
                 problem.add_metric([cid, name], 1.0 if name in status.problems else 0.0)
             packets.add_metric([cid], snap.packets_total)
