@@ -12,6 +12,7 @@ from core.db import Base, make_engine
 # Every package's tables must be imported so autogenerate sees one MetaData.
 import fleet.camerastore  # noqa: F401
 import alerts.outbox  # noqa: F401
+import desk.models  # noqa: F401
 import camera_events.store  # noqa: F401
 import policy.dispositions.models  # noqa: F401
 import policy.audit.models  # noqa: F401

@@ -57,6 +57,18 @@ CATALOGUE: Mapping[AlertKind, Entry] = {
         Severity.WARNING,
         "{failures} failed sign-ins in {window_s} s (last: user {username} from {client})",
         "{failures} kali gagal masuk dalam {window_s} detik (terakhir: pengguna {username} dari {client})"),
+    AlertKind.PATROL_MISSED: Entry(
+        Severity.WARNING,
+        "No patrol by {operator} for {minutes} min (one is due every {interval_min} min)",
+        "Belum ada patroli oleh {operator} selama {minutes} menit (wajib tiap {interval_min} menit)"),
+    AlertKind.HANDOVER_FILED: Entry(
+        Severity.INFO,
+        "Handover filed by {operator} ({shift}); waiting for the next shift to countersign",
+        "Serah terima diajukan oleh {operator} ({shift}); menunggu tanda tangan shift berikutnya"),
+    AlertKind.HANDOVER_ACCEPTED: Entry(
+        Severity.INFO,
+        "Handover of {operator} ({shift}) accepted by {accepted_by}{objections}",
+        "Serah terima dari {operator} ({shift}) diterima oleh {accepted_by}{objections}"),
 }
 
 

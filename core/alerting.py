@@ -29,6 +29,9 @@ class AlertKind(enum.StrEnum):
     STORAGE_LOW = "storage.low"
     ACCESSLOG_TAMPERED = "accesslog.tampered"
     SIGNIN_BURST = "security.signin_burst"
+    PATROL_MISSED = "patrol.missed"
+    HANDOVER_FILED = "handover.filed"
+    HANDOVER_ACCEPTED = "handover.accepted"
 
 
 class Severity(enum.StrEnum):

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from core.alertsconfig import AlertsConfig
 from core.configbase import BackoffConfig, Strict
+from core.deskconfig import DeskConfig, DeskRules
 from core.redact import redact_url
 from core.schemes import check_camera_url
 
@@ -273,6 +274,7 @@ class AccessConfig(Strict):
         description="Roles that may end another viewer's WHEP session (live or playback); anyone ends their own.",
     )
     holds: HoldRules = Field(default_factory=HoldRules)
+    desk: DeskRules = Field(default_factory=DeskRules)
     disposition: DispositionRules = Field(default_factory=DispositionRules)
 
 
@@ -382,6 +384,7 @@ class Settings(Strict):
     onvif: OnvifConfig = Field(default_factory=OnvifConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    desk: DeskConfig = Field(default_factory=DeskConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @field_validator("cameras")

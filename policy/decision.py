@@ -34,6 +34,14 @@ Without a token, by the subject's role (no role: denied):
   R11. `end_session`: the subject is the session's viewer (`owner`; a token holder's session has
       none), or role in `end_session_roles` (log).
   R12. `gateway_alerts`: role in `gateway_alert_roles` (alerts about no camera; camera alerts follow R1).
+  R13. `file_shift_record` (open a shift, save a check or a patrol, file or amend a handover): role in
+      `desk.file_roles` (log).
+  R14. `read_shift_records`: role in `desk.reader_roles`; or role in `desk.file_roles` and the subject is
+      the record's `owner` (a listing names no owner: it is narrowed to the subject's own) (log).
+  R15. `read_handovers`: role in `desk.reader_roles` or `desk.file_roles` (the next shift reads them) (log).
+  R16. `accept_handover`: role in `desk.file_roles`; the handover's owner is known and is not the subject
+      (nobody countersigns their own handover) (log). `read_duty` (who is on duty): role in
+      `desk.duty_roles`.
 
 A camera matches a list of groups when the list holds "*" or one of the camera's groups.
 """
@@ -70,6 +78,11 @@ class Action(enum.StrEnum):
     PLACE_HOLD = "place_hold"
     RELEASE_HOLD = "release_hold"
     END_SESSION = "end_session"  # a WHEP session (live or playback), someone else's included
+    FILE_SHIFT_RECORD = "file_shift_record"  # open a shift, save a check or patrol, file a handover
+    READ_SHIFT_RECORDS = "read_shift_records"  # shifts, checks, patrols (owner: whose record)
+    READ_HANDOVERS = "read_handovers"
+    ACCEPT_HANDOVER = "accept_handover"  # countersign (owner: who filed it)
+    READ_DUTY = "read_duty"  # who is on duty now
 
 
 class Reason(enum.StrEnum):
@@ -86,6 +99,8 @@ class Reason(enum.StrEnum):
     WINDOW_TOO_LONG = "time_range_too_long"
     DISPOSITION_REQUIRED = "disposition_required"
     OWN_REQUEST = "own_request"
+    OWN_HANDOVER = "own_handover"
+    NOT_OWNER = "not_owner"
     TOKEN_ACTION = "token_action_not_allowed"
     TOKEN_REVOKED = "token_revoked"
     TOKEN_NOT_YET_VALID = "token_not_yet_valid"
@@ -190,6 +205,10 @@ class Decision:
 
 
 TOKEN_ACTIONS = frozenset({Action.PLAYBACK, Action.LIST_RECORDINGS})
+DESK_ACTIONS = frozenset(
+    {Action.FILE_SHIFT_RECORD, Action.READ_SHIFT_RECORDS, Action.READ_HANDOVERS, Action.ACCEPT_HANDOVER,
+     Action.READ_DUTY}
+)
 LOG = Obligation(ObligationKind.LOG)
 
 
@@ -246,6 +265,8 @@ def decide(rules: AccessConfig, subject: Subject, action: Action, resource: Reso
         return _file_request(rules, role, resource, context.now)
     if action in (Action.READ_HOLDS, Action.PLACE_HOLD, Action.RELEASE_HOLD):
         return _hold(rules, role, action, resource)
+    if action in DESK_ACTIONS:
+        return _desk(rules, subject, action, resource)
     if action is Action.END_SESSION:
         if (resource.owner is not None and resource.owner == subject.user) or role in rules.end_session_roles:
             return _allow()
@@ -329,6 +350,32 @@ def _hold(rules: AccessConfig, role: str, action: Action, resource: Resource) ->
         return _allow() if action is Action.READ_HOLDS else _deny(Reason.NO_CAMERA, "no camera named")
     if not _sees(rules, role, resource):
         return _deny(Reason.NOT_VISIBLE, f"role {role!r} does not see camera {resource.camera!r}")
+    return _allow()
+
+
+def _desk(rules: AccessConfig, subject: Subject, action: Action, resource: Resource) -> Decision:
+    d = rules.desk
+    role = subject.role
+    files, reads = role in d.file_roles, role in d.reader_roles
+    if action is Action.READ_DUTY:
+        return _allow() if role in d.duty_roles else _deny(Reason.NOT_PERMITTED, f"role {role!r} may not read_duty")
+    if action is Action.READ_HANDOVERS:
+        return _allow() if files or reads else _deny(Reason.NOT_PERMITTED, f"role {role!r} may not read handovers")
+    if action is Action.READ_SHIFT_RECORDS:
+        if reads:
+            return _allow()
+        if not files:
+            return _deny(Reason.NOT_PERMITTED, f"role {role!r} may not read shift records")
+        if resource.owner is not None and resource.owner != subject.user:
+            return _deny(Reason.NOT_OWNER, f"role {role!r} reads its own shift records only")
+        return _allow()
+    if not files:
+        return _deny(Reason.NOT_PERMITTED, f"role {role!r} may not {action.value}")
+    if action is Action.ACCEPT_HANDOVER:
+        if resource.owner is None:
+            return _deny(Reason.NOT_PERMITTED, "the handover's author is unknown")
+        if resource.owner == subject.user:
+            return _deny(Reason.OWN_HANDOVER, "nobody countersigns their own handover")
     return _allow()
 
 

@@ -1,4 +1,5 @@
-"""The PostgreSQL role the gateway runs as: INSERT and SELECT only on the access log.
+"""The PostgreSQL role the gateway runs as: INSERT and SELECT only on the access log and on the
+records the SOP asks for (the shift desk's tables).
 
 Run migrations as the owner of the schema; run the gateway as `pantau_app`. The owner (or
 a superuser) can still disable triggers, which is why checkpoints go to a witness too.
@@ -16,14 +17,17 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 LOG_TABLES = ("access_log", "access_log_checkpoints")
+#: Insert-only records of other packages (named here: policy knows no other package); a trigger
+#: refuses changes too (alembic 0008), the grant keeps the app role from disabling it.
+RECORD_TABLES = ("desk_shifts", "desk_checks", "desk_patrols", "desk_handovers", "desk_acceptances", "desk_amendments")
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 def app_role_grants(role: str = "pantau_app", schema: str = "public") -> list[str]:
-    """SQL giving `role` normal rights on every table, but only INSERT and SELECT on the log."""
+    """SQL giving `role` normal rights on every table, but only INSERT and SELECT on the log and records."""
     if not _ROLE.match(role) or not _ROLE.match(schema):
         raise ValueError("role and schema must be plain lower-case identifiers")
-    tables = ", ".join(f"{schema}.{t}" for t in LOG_TABLES)
+    tables = ", ".join(f"{schema}.{t}" for t in (*LOG_TABLES, *RECORD_TABLES))
     return [
         f"GRANT USAGE ON SCHEMA {schema} TO {role}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}",

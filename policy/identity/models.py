@@ -34,3 +34,20 @@ class ApiSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     client: Mapped[str] = mapped_column(String(64), nullable=False, default="")
     revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class DisplayDevice(Base):
+    """An enrolled video-wall display: a device credential with the viewer role that does not expire
+    with a person's sign-in, revocable by an administrator. Only the token's SHA-256 is stored."""
+
+    __tablename__ = "displays"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    revoke_reason: Mapped[str] = mapped_column(String(512), nullable=False, default="")
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

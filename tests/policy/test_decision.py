@@ -129,6 +129,17 @@ def oracle(rules: AccessConfig, subject: Subject, action: Action, res: Resource,
         return role in roles and in_view, {log}
     if action == "end_session":
         return (res.owner is not None and res.owner == subject.user) or role in rules.end_session_roles, {log}
+    k = rules.desk
+    if action == "read_duty":
+        return role in k.duty_roles, {log}
+    if action == "read_handovers":
+        return role in k.reader_roles or role in k.file_roles, {log}
+    if action == "read_shift_records":
+        return role in k.reader_roles or (role in k.file_roles and res.owner in (None, subject.user)), {log}
+    if action == "file_shift_record":
+        return role in k.file_roles, {log}
+    if action == "accept_handover":
+        return role in k.file_roles and res.owner is not None and res.owner != subject.user, {log}
     return False, set()
 
 
@@ -162,9 +173,9 @@ def role_map(values: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[Any, Any]
 
 
 rules_st = st.builds(
-    lambda vis, play, exp, ptz, audit, admin, alerts, end_session, holds, disp: AccessConfig(
+    lambda vis, play, exp, ptz, audit, admin, alerts, end_session, holds, disp, desk: AccessConfig(
         visibility=vis, playback=play, export=exp, ptz=ptz, audit_roles=audit, admin_roles=admin,
-        gateway_alert_roles=alerts, end_session_roles=end_session, holds=holds, disposition=disp,
+        gateway_alert_roles=alerts, end_session_roles=end_session, holds=holds, disposition=disp, desk=desk,
     ),
     role_map(grants_st),
     role_map(rule_st),
@@ -188,6 +199,7 @@ rules_st = st.builds(
             "watermark": st.booleans(),
         }
     ),
+    st.fixed_dictionaries({"file_roles": role_list_st, "reader_roles": role_list_st, "duty_roles": role_list_st}),
 )
 token_st = st.builds(
     lambda tid, grantee, cams, start, length, nbf, life, max_views, used, revoked: TokenGrant(
@@ -427,7 +439,8 @@ def test_deny_by_default_with_empty_rules() -> None:
                          gateway_alert_roles=[], end_session_roles=[],
                          holds={"read_roles": [], "place_roles": [], "release_roles": []},
                          disposition={"requester_roles": [], "approver_roles": [], "revoker_roles": [],
-                                      "reader_roles": []})
+                                      "reader_roles": []},
+                         desk={"file_roles": [], "reader_roles": [], "duty_roles": []})
     for role in ROLES:
         for action in Action:
             got = decide(rules, Subject("x", role), action, Resource("cam1", frozenset({"a"}), CAM.start, CAM.end,

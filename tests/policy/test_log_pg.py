@@ -74,7 +74,10 @@ async def ensure_app_role(url: str) -> None:
 
 def test_grant_sql_is_plain_and_checked() -> None:
     sql = app_role_grants("pantau_app")
-    assert "GRANT SELECT, INSERT ON public.access_log, public.access_log_checkpoints TO pantau_app" in sql
+    assert any(
+        line.startswith("GRANT SELECT, INSERT ON public.access_log, public.access_log_checkpoints, public.desk_shifts,")
+        and line.endswith(" TO pantau_app") for line in sql
+    ), sql
     with pytest.raises(ValueError):
         app_role_grants("x; DROP TABLE users")
 

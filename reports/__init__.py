@@ -1,0 +1,3 @@
+"""Printed reports: a plain document model (title, facts, tables, signature blocks, footer) and its
+rendering to PDF with embedded fonts, so Indonesian text prints on any machine. Knows core only;
+the shift desk and cases build the documents."""
