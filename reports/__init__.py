@@ -4,6 +4,7 @@ the shift desk and cases build the documents."""
 
 from reports.document import Document, Fact, Letterhead, Section, Signature, Table
 from reports.errors import ReportUnavailable
+from reports.pdf import render
 
 __all__ = [
     "Document",
@@ -13,4 +14,5 @@ __all__ = [
     "Section",
     "Signature",
     "Table",
+    "render",
 ]
