@@ -62,6 +62,22 @@ class Client:
             return body
 
 
+async def call(client: Client, method: str, path: str, token: str | None, status: int, **kwargs: Any) -> Any:
+    """One request with a bearer; asserts the status (and problem+json for errors); the JSON body or
+    the bytes."""
+    headers = {**kwargs.pop("headers", {}), **({"Authorization": f"Bearer {token}"} if token else {})}
+    async with client.http.request(method, client.url(path), headers=headers, **kwargs) as resp:
+        if resp.content_type in ("application/json", "application/problem+json"):
+            body = await resp.json(content_type=None)
+        else:
+            body = await resp.read()
+        assert resp.status == status, (method, path, resp.status, body)
+        if status >= 400:
+            assert resp.content_type == "application/problem+json", resp.content_type
+            assert body["status"] == status
+        return body
+
+
 @contextlib.asynccontextmanager
 async def running_gateway(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Client]:
     """Start a gateway, yield a client; cancel and await it on the way out."""

@@ -12,7 +12,7 @@ import aiohttp
 from core.config import CameraConfig
 from policy.dispositions.workflow import DispositionService
 from policy.dispositions.tokencli import verify_offline, verify_token_cli
-from tests.gatewayutil import Client, make_settings, running_gateway
+from tests.gatewayutil import Client, call, make_settings, running_gateway
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(200)
 CAMERAS = [
@@ -47,20 +47,6 @@ def form(**changes: Any) -> aiohttp.FormData:
         else:
             data.add_field(key, str(value))
     return data
-
-
-async def call(client: Client, method: str, path: str, token: str | None, status: int, **kwargs: Any) -> Any:
-    headers = {**kwargs.pop("headers", {}), **({"Authorization": f"Bearer {token}"} if token else {})}
-    async with client.http.request(method, client.url(path), headers=headers, **kwargs) as resp:
-        if resp.content_type in ("application/json", "application/problem+json"):
-            body = await resp.json(content_type=None)
-        else:
-            body = await resp.read()
-        assert resp.status == status, (method, path, resp.status, body)
-        if status >= 400:
-            assert resp.content_type == "application/problem+json", resp.content_type
-            assert body["status"] == status
-        return body
 
 
 async def test_request_approve_verify_revoke_end_to_end(tmp_path: Path, db_url: str) -> None:

@@ -7,23 +7,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tests.gatewayutil import Client
+from tests.gatewayutil import Client, call
+
+__all__ = ["PASSWORD", "call", "log_entries", "pdf_text", "people"]
 
 PASSWORD = "password-123"
-
-
-async def call(client: Client, method: str, path: str, token: str | None, status: int, **kwargs: Any) -> Any:
-    """One request; asserts the status (and problem+json for errors); the JSON body or the bytes."""
-    headers = {**kwargs.pop("headers", {}), **({"Authorization": f"Bearer {token}"} if token else {})}
-    async with client.http.request(method, client.url(path), headers=headers, **kwargs) as resp:
-        if resp.content_type in ("application/json", "application/problem+json"):
-            body = await resp.json(content_type=None)
-        else:
-            body = await resp.read()
-        assert resp.status == status, (method, path, resp.status, body)
-        if status >= 400:
-            assert resp.content_type == "application/problem+json", resp.content_type
-        return body
 
 
 async def people(client: Client, **roles: str) -> dict[str, str]:
