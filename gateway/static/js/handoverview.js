@@ -1,0 +1,108 @@
+// A handover's content (the server's pre-filled draft or a filed one) as readable sections: the
+// period, each camera's outages, recording gaps, alerts, open holds, dispositions, patrols done and
+// missed, checks, equipment problems and the notes. Times are the browser's local time.
+// handoverMeta adds what a filed handover has besides: its SHA-256, acceptance and amendments.
+import { has, lang, t } from "./i18n.js";
+import { el } from "./shell.js";
+import { dateTime, hms, span } from "./timefmt.js";
+import { summaryOf } from "./tray.js";
+import { digest } from "./deskrecord.js";
+
+function stateText(state) {
+  return state && has(`state.${state}`) ? t(`state.${state}`) : state || "–";
+}
+
+function severityText(severity) {
+  return has(`alerts.${severity}`) ? t(`alerts.${severity}`) : severity || "";
+}
+
+// One section: a heading, and the list or "none".
+function part(key, items, item) {
+  const list = items || [];
+  return el("section", { class: "ho-part", dataset: { part: key } },
+    el("h3", {}, t(key), list.length ? ` (${list.length})` : ""),
+    list.length ? el("ul", {}, ...list.map((x) => el("li", {}, ...[item(x)].flat()))) : el("p", { class: "note" }, t("ho.none")));
+}
+
+function outage(o) {
+  return `${stateText(o.state)}: ${span(o.start, o.end, t("ho.ongoing"))} (${hms(o.seconds)})${o.reason ? ` — ${o.reason}` : ""}`;
+}
+
+function cameras(list) {
+  const rows = (list || []).map((c) => el("tr", { dataset: { camera: c.camera } },
+    el("th", { scope: "row" }, c.name && c.name !== c.camera ? `${c.name} (${c.camera})` : c.camera),
+    el("td", {}, stateText(c.state_now)),
+    el("td", {}, (c.outages || []).length
+      ? el("ul", { class: "plain" }, ...c.outages.map((o) => el("li", {}, outage(o))))
+      : el("span", { class: "note" }, t("ho.noOutages")))));
+  return el("section", { class: "ho-part", dataset: { part: "ho.cameras" } },
+    el("h3", {}, t("ho.cameras")),
+    rows.length
+      ? el("table", {}, el("thead", {}, el("tr", {}, el("th", { scope: "col" }, t("check.camera")),
+        el("th", { scope: "col" }, t("ho.stateNow")), el("th", { scope: "col" }, t("ho.outages")))), el("tbody", {}, ...rows))
+      : el("p", { class: "note" }, t("ho.none")));
+}
+
+// A disposition as the handover lists it: whatever of these fields it carries.
+function disposition(d) {
+  if (typeof d !== "object" || d === null) return String(d);
+  const bits = [d.id ? String(d.id).slice(0, 8) : null, d.grantee, d.organisation,
+    Array.isArray(d.cameras) ? d.cameras.join(", ") : d.camera,
+    d.start ? span(d.start, d.end) : null, d.at ? dateTime(d.at) : null, d.issued_at ? dateTime(d.issued_at) : null,
+    d.by || d.operator || d.actor || null];
+  return bits.filter(Boolean).join(" · ") || JSON.stringify(d);
+}
+
+function counted(v) {
+  if (Array.isArray(v)) return v.length ? `${v.length} (${v.join(", ")})` : "0";
+  return String(v ?? 0);
+}
+
+function ids(list) {
+  return (list || []).length ? list.join(", ") : "–";
+}
+
+export function handoverContent(content) {
+  const c = content || {};
+  const period = c.period || {};
+  const dispositions = c.dispositions || {};
+  const patrols = c.patrols || {};
+  return el("div", { class: "handover" },
+    el("dl", { class: "claims" },
+      el("dt", {}, t("ho.period")), el("dd", { class: "ho-period" }, span(period.start, period.end, t("ho.ongoing"))),
+      el("dt", {}, t("ho.operator")), el("dd", {}, c.operator || "–"),
+      el("dt", {}, t("ho.slot")), el("dd", {}, c.slot || t("ho.noSlot"))),
+    cameras(c.cameras),
+    part("ho.gaps", c.recording_gaps, (g) => `${g.camera}: ${span(g.start, g.end, t("ho.ongoing"))} (${hms(g.seconds)})${g.reason ? ` — ${g.reason}` : ""}`),
+    part("ho.alerts", c.alerts, (a) => [el("time", { datetime: a.at }, dateTime(a.at)), " ",
+      el("span", { class: `sev sev-${a.severity}` }, severityText(a.severity)), " ",
+      a.camera ? `${a.camera}: ` : "", summaryOf(a, lang())]),
+    part("ho.holds", c.open_holds, (h) => `${h.camera}: ${span(h.start, h.end)} — ${h.reason || ""}${h.owner ? ` (${h.owner})` : ""}`),
+    part("ho.dispIssued", dispositions.issued, disposition),
+    part("ho.dispUsed", dispositions.used, disposition),
+    part("ho.patrolsDone", patrols.done, (p) => `${span(p.started_at, p.ended_at)}: ${t("ho.patrolCounts",
+      { acknowledged: counted(p.acknowledged), skipped: counted(p.skipped) })}`),
+    part("ho.patrolsMissed", patrols.missed, (m) => span(m.start, m.end)),
+    part("ho.checks", c.checks, (k) => `${dateTime(k.at)}: ${t("ho.checkCounts", { notChecked: ids(k.not_checked), notOk: ids(k.not_ok) })}`),
+    part("ho.equipment", c.equipment_problems, (e) => `${e.name || e.id}${e.detail ? `: ${e.detail}` : ""}`),
+    el("section", { class: "ho-part", dataset: { part: "ho.notes" } },
+      el("h3", {}, t("ho.notes")), c.notes ? el("p", { class: "ho-notes" }, c.notes) : el("p", { class: "note" }, t("ho.none"))));
+}
+
+// A filed handover's record: who filed it and when, its digest, its countersignature (or that it
+// waits for one) and the amendments made since.
+export function handoverMeta(h) {
+  const a = h.acceptance;
+  const accepted = a
+    ? el("p", { class: "ok accepted" }, t("ho.acceptedBy", { who: a.operator, at: dateTime(a.at) }),
+      a.objections ? el("span", { class: "objections" }, ` ${t("ho.objections")}: ${a.objections}`) : ` ${t("ho.noObjections")}`)
+    : el("p", { class: "warn waiting" }, t("ho.waiting"));
+  return el("div", { class: "ho-meta" },
+    el("p", {}, t("ho.filedBy", { who: h.operator, at: dateTime(h.filed_at) })),
+    el("p", {}, "SHA-256: ", digest(h.sha256)),
+    accepted,
+    (h.amendments || []).length
+      ? el("section", { class: "ho-part" }, el("h3", {}, t("ho.amendments")),
+        el("ul", {}, ...h.amendments.map((m) => el("li", {}, `${dateTime(m.at)}, ${m.operator}: `, el("span", { class: "ho-notes" }, m.text)))))
+      : null);
+}
