@@ -21,6 +21,7 @@ from camera_events.store import EventStore
 from core.clock import Clock, SystemClock
 from core.config import CameraConfig, Settings
 from core.db import make_engine, make_sessionmaker
+from desk.service import Desk
 from evidence.recordinglog import RecordingLog
 from fleet.camerafleet import CameraFleet
 from fleet.camerastore import CameraStore
@@ -102,6 +103,7 @@ class Gateway:
                     tasks.create_task(services.events.run(), name="events")
                     tasks.create_task(services.fleet.run(), name="cameras")
                     tasks.create_task(services.alerts.run(), name="alerts")
+                    tasks.create_task(services.desk.run(), name="desk")
                     for courier in services.couriers:
                         tasks.create_task(courier.run(), name=f"alerts:{courier.sink.name}")
                     if on_ready is not None:
@@ -198,8 +200,13 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
             Courier(sink, alerts, retry, lambda camera: _groups(cameras, camera))
             for sink, retry in configured_sinks(settings.alerts)
         ],
+        desk=Desk(db, clock, settings.desk, access_log, alerts, _no_probes),
     )
     return services, status_log
+
+
+async def _no_probes() -> dict[str, dict[str, object]]:
+    return {}  # replaced by desk.equipment.EquipmentProbes when it lands (same branch of work)
 
 
 def _groups(cameras: dict[str, Camera], camera_id: str) -> tuple[str, ...]:

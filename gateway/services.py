@@ -12,6 +12,7 @@ from alerts.delivery import Courier
 from camera_events.service import EventService
 from core.clock import Clock
 from core.config import Settings
+from desk.service import Desk
 from fleet.camerafleet import CameraFleet
 from fleet.camerastore import CameraStore
 from onvif_adapters.ptz import PtzSessions
@@ -58,6 +59,8 @@ class Services:
     alerts: AlertBus
     #: One per configured alert sink (webhooks, MQTT): delivery cursors, counts, lag.
     couriers: list[Courier]
+    #: The shift desk: shifts, checks, patrols, handovers, their printed reports.
+    desk: Desk
 
     @property
     def configured_cameras(self) -> frozenset[str]:

@@ -40,6 +40,12 @@ class AccessAction(enum.StrEnum):
     RECORDING_GAP = "recording_gap"
     STORAGE_ALARM = "storage_alarm"
     DECISION = "decision"
+    SHIFT_OPENED = "shift_opened"
+    CHECK_SAVED = "check_saved"
+    PATROL_RECORDED = "patrol_recorded"
+    HANDOVER_FILED = "handover_filed"
+    HANDOVER_ACCEPTED = "handover_accepted"
+    HANDOVER_AMENDED = "handover_amended"
 
 
 Outcome = Literal["ok", "allow", "deny", "error"]
