@@ -25,7 +25,8 @@ function part(key, items, item) {
 }
 
 function outage(o) {
-  return `${stateText(o.state)}: ${span(o.start, o.end, t("ho.ongoing"))} (${hms(o.seconds)})${o.reason ? ` — ${o.reason}` : ""}`;
+  const why = [o.reason, problemsText(o.problems)].filter(Boolean).join("; ");
+  return `${stateText(o.state)}: ${span(o.start, o.end, t("ho.ongoing"))} (${hms(o.seconds)})${why ? ` — ${why}` : ""}`;
 }
 
 function cameras(list) {
@@ -43,23 +44,26 @@ function cameras(list) {
       : el("p", { class: "note" }, t("ho.none")));
 }
 
-// A disposition as the handover lists it: whatever of these fields it carries.
+// A disposition as desk/prefill.py lists it (issued or used during the shift).
 function disposition(d) {
-  if (typeof d !== "object" || d === null) return String(d);
-  const bits = [d.id ? String(d.id).slice(0, 8) : null, d.grantee, d.organisation,
-    Array.isArray(d.cameras) ? d.cameras.join(", ") : d.camera,
-    d.start ? span(d.start, d.end) : null, d.at ? dateTime(d.at) : null, d.issued_at ? dateTime(d.issued_at) : null,
-    d.by || d.operator || d.actor || null];
-  return bits.filter(Boolean).join(" · ") || JSON.stringify(d);
+  return [d.party, d.letter_number ? t("ho.letter", { number: d.letter_number }) : null, (d.cameras || []).join(", "),
+    t("ho.views", { used: d.views_used ?? 0, max: d.max_views ?? "–" }),
+    d.issued_at ? t("ho.issuedAt", { at: dateTime(d.issued_at) }) : null,
+    d.last_view_at ? t("ho.lastView", { at: dateTime(d.last_view_at) }) : null,
+    d.revoked ? t("ho.revoked") : null].filter(Boolean).join(" · ");
 }
 
-function counted(v) {
-  if (Array.isArray(v)) return v.length ? `${v.length} (${v.join(", ")})` : "0";
-  return String(v ?? 0);
+function counted(list) {
+  return list?.length ? `${list.length} (${list.join(", ")})` : "0";
 }
 
-function ids(list) {
-  return (list || []).length ? list.join(", ") : "–";
+// A camera with the operator's remark: "gate (lens fogged)".
+function remarked(list) {
+  return list?.length ? list.map((x) => (x.remark ? `${x.camera} (${x.remark})` : x.camera)).join(", ") : "–";
+}
+
+function problemsText(problems) {
+  return (problems || []).map((p) => (has(`problem.${p}`) ? t(`problem.${p}`) : p)).join(", ");
 }
 
 export function handoverContent(content) {
@@ -77,14 +81,21 @@ export function handoverContent(content) {
     part("ho.alerts", c.alerts, (a) => [el("time", { datetime: a.at }, dateTime(a.at)), " ",
       el("span", { class: `sev sev-${a.severity}` }, severityText(a.severity)), " ",
       a.camera ? `${a.camera}: ` : "", summaryOf(a, lang())]),
+    c.alerts_total > (c.alerts || []).length
+      ? el("p", { class: "note" }, t("ho.alertsCut", { shown: c.alerts.length, total: c.alerts_total })) : null,
     part("ho.holds", c.open_holds, (h) => `${h.camera}: ${span(h.start, h.end)} — ${h.reason || ""}${h.owner ? ` (${h.owner})` : ""}`),
     part("ho.dispIssued", dispositions.issued, disposition),
     part("ho.dispUsed", dispositions.used, disposition),
-    part("ho.patrolsDone", patrols.done, (p) => `${span(p.started_at, p.ended_at)}: ${t("ho.patrolCounts",
-      { acknowledged: counted(p.acknowledged), skipped: counted(p.skipped) })}`),
-    part("ho.patrolsMissed", patrols.missed, (m) => span(m.start, m.end)),
-    part("ho.checks", c.checks, (k) => `${dateTime(k.at)}: ${t("ho.checkCounts", { notChecked: ids(k.not_checked), notOk: ids(k.not_ok) })}`),
-    part("ho.equipment", c.equipment_problems, (e) => `${e.name || e.id}${e.detail ? `: ${e.detail}` : ""}`),
+    part("ho.patrolsDone", patrols.done, (p) => [`${span(p.started_at, p.ended_at)}: ${t("ho.patrolCounts",
+      { acknowledged: counted(p.acknowledged), skipped: counted(p.skipped) })}`,
+    (p.reports || []).length ? el("ul", {}, ...p.reports.map((r) => el("li", { class: "ho-notes" }, `${r.camera}: ${r.report}`))) : null]),
+    part("ho.patrolsMissed", patrols.missed, (m) => t("ho.missed", { span: span(m.start, m.end), every: patrols.interval_min ?? "–" })),
+    part("ho.checks", c.checks, (k) => `${dateTime(k.at)}: ${t("ho.checkCounts",
+      { notChecked: (k.not_checked || []).join(", ") || "–", notOk: remarked(k.not_ok) })}`),
+    part("ho.equipment", c.equipment_problems, (e) => {
+      const why = [e.remark, e.probe && !e.probe.ok ? e.probe.detail : null].filter(Boolean).join("; ");
+      return `${e.name || e.id}${e.at ? ` (${dateTime(e.at)})` : ""}${why ? `: ${why}` : ""}`;
+    }),
     el("section", { class: "ho-part", dataset: { part: "ho.notes" } },
       el("h3", {}, t("ho.notes")), c.notes ? el("p", { class: "ho-notes" }, c.notes) : el("p", { class: "note" }, t("ho.none"))));
 }
