@@ -42,11 +42,10 @@ export class PatrolRecorder {
   // `id` is the front tile now (null: none).
   show(id) {
     if (!this.active || id === this.front) return;
-    this.front = null;
-    this.settle();
+    this.settle(); // the camera leaving the front gets its stretch
     this.front = id;
     if (id !== null) this.entry(id);
-    this.settle();
+    this.since = id !== null && this.visible ? this.now() : null;
   }
 
   setVisible(visible) {
