@@ -63,6 +63,7 @@ export class PendingHandovers {
         this.result.replaceChildren(storedNote(t("acc.done", { who: h.operator }), a.at, a.sha256,
           `/api/v1/handovers/${id}/pdf`, `serah-terima-${h.id.slice(0, 8)}.pdf`));
         await this.onChange();
+        this.result.scrollIntoView?.({ block: "nearest" });
       } catch (err) {
         out.append(el("p", { class: "error" }, t("acc.failed", { detail: err.message })));
       }

@@ -13,7 +13,11 @@ export function dutyText(onDuty) {
 
 export function followDuty(node) {
   let last = [];
-  const draw = () => { node.textContent = dutyText(last); node.hidden = !node.textContent; };
+  const draw = () => {
+    node.textContent = dutyText(last);
+    node.hidden = !node.textContent;
+    node.dataset.count = String(last.length); // asked at least once: how many are on duty
+  };
   const refresh = async () => {
     try {
       ({ on_duty: last } = await getJSON("/api/v1/shifts/current"));

@@ -66,7 +66,8 @@ function problemsText(problems) {
   return (problems || []).map((p) => (has(`problem.${p}`) ? t(`problem.${p}`) : p)).join(", ");
 }
 
-export function handoverContent(content) {
+// draft: the operator's notes are still in the form below it, not in the content.
+export function handoverContent(content, { draft = false } = {}) {
   const c = content || {};
   const period = c.period || {};
   const dispositions = c.dispositions || {};
@@ -96,7 +97,7 @@ export function handoverContent(content) {
       const why = [e.remark, e.probe && !e.probe.ok ? e.probe.detail : null].filter(Boolean).join("; ");
       return `${e.name || e.id}${e.at ? ` (${dateTime(e.at)})` : ""}${why ? `: ${why}` : ""}`;
     }),
-    el("section", { class: "ho-part", dataset: { part: "ho.notes" } },
+    draft ? null : el("section", { class: "ho-part", dataset: { part: "ho.notes" } },
       el("h3", {}, t("ho.notes")), c.notes ? el("p", { class: "ho-notes" }, c.notes) : el("p", { class: "note" }, t("ho.none"))));
 }
 

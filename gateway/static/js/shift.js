@@ -54,7 +54,7 @@ if (who) {
   function showDraft() {
     draftSection.hidden = !current?.mine;
     if (!current?.mine || !lastDraft) { draft.replaceChildren(); return; }
-    draft.replaceChildren(handoverContent(lastDraft.content));
+    draft.replaceChildren(handoverContent(lastDraft.content, { draft: true }));
   }
 
   function showFiled() {
