@@ -137,9 +137,9 @@ def handover_document(handover: Doc, language: str, zone: ZoneInfo) -> Document:
         Section(say("alerts"), paragraphs=alert_notes, tables=(alerts,)),
         Section(say("holds"), tables=(holds,)),
         Section(say("dispositions"), paragraphs=(say("issued"),), tables=(
-            Table(disp_cols, disposition_rows(c["dispositions"]["issued"]), (3, 4, 3, 3, 1.5), say("none")),)),
+            Table(disp_cols, disposition_rows(c["dispositions"]["issued"]), (3, 4, 3, 3, 2), say("none")),)),
         Section(say("dispositions") + " – " + say("used"), tables=(
-            Table(disp_cols, disposition_rows(c["dispositions"]["used"]), (3, 4, 3, 3, 1.5), say("none")),)),
+            Table(disp_cols, disposition_rows(c["dispositions"]["used"]), (3, 4, 3, 3, 2), say("none")),)),
         Section(say("patrols_done"), paragraphs=(say("interval", minutes=f"{patrols['interval_min']:g}"),),
                 tables=(done,)),
         Section(say("patrols_missed"), tables=(missed,)),

@@ -6,9 +6,10 @@ import asyncio
 import logging
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -21,6 +22,7 @@ from camera_events.store import EventStore
 from core.clock import Clock, SystemClock
 from core.config import CameraConfig, Settings
 from core.db import make_engine, make_sessionmaker
+from desk.equipment import EquipmentProbes, database_ping, recorder_storage
 from desk.service import Desk
 from evidence.recordinglog import RecordingLog
 from fleet.camerafleet import CameraFleet
@@ -200,13 +202,19 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
             Courier(sink, alerts, retry, lambda camera: _groups(cameras, camera))
             for sink, retry in configured_sinks(settings.alerts)
         ],
-        desk=Desk(db, clock, settings.desk, access_log, alerts, _no_probes),
+        desk=Desk(db, clock, settings.desk, access_log, alerts, _readings(EquipmentProbes(
+            settings.desk.equipment, settings.desk.probe_timeout_s,
+            storage=recorder_storage(recorder), database=database_ping(engine),
+        ))),
     )
     return services, status_log
 
 
-async def _no_probes() -> dict[str, dict[str, object]]:
-    return {}  # replaced by desk.equipment.EquipmentProbes when it lands (same branch of work)
+def _readings(probes: EquipmentProbes) -> Callable[[], Awaitable[dict[str, dict[str, Any]]]]:
+    async def probe_all() -> dict[str, dict[str, Any]]:
+        return {item: reading.as_dict() for item, reading in (await probes.probe_all()).items()}
+
+    return probe_all
 
 
 def _groups(cameras: dict[str, Camera], camera_id: str) -> tuple[str, ...]:

@@ -95,6 +95,9 @@ ADMINISTER = guarded(Action.ADMINISTER, vera())
 READ_LOG = guarded(Action.READ_ACCESS_LOG, vera())
 READ_REQUESTS = guarded(Action.READ_REQUESTS, vera())
 HIDDEN_CAMERA = guarded(Action.VIEW_CAMERA, vera(404, camera_id="gate"))
+FILE_SHIFT = guarded(Action.FILE_SHIFT_RECORD, posting("vera", 403, lambda: {"json": {}}))
+READ_SHIFTS = guarded(Action.READ_SHIFT_RECORDS, vera())
+READ_HANDOVERS = guarded(Action.READ_HANDOVERS, vera())
 
 ROUTES: dict[tuple[str, str], Open | SignedIn | Guarded] = {
     ("GET", "/livez"): Open("liveness"),
@@ -159,6 +162,31 @@ ROUTES: dict[tuple[str, str], Open | SignedIn | Guarded] = {
     ("POST", "/whep/live/{camera_id}"): guarded(Action.LIVE, vera(404, camera_id="gate")),
     ("POST", "/whep/playback/{camera_id}"): guarded(Action.PLAYBACK, vera(query=WINDOW)),
     ("DELETE", "/whep/sessions/{session_id}"): guarded(Action.END_SESSION, vera(404)),
+    ("POST", "/api/v1/shifts"): FILE_SHIFT,
+    ("GET", "/api/v1/shifts/current"): guarded(Action.READ_DUTY),  # every role by default (the wall shows it)
+    ("GET", "/api/v1/shifts"): READ_SHIFTS,
+    ("GET", "/api/v1/shifts/{shift_id}"): READ_SHIFTS,
+    ("GET", "/api/v1/equipment"): FILE_SHIFT,
+    ("POST", "/api/v1/checks"): FILE_SHIFT,
+    ("GET", "/api/v1/checks"): READ_SHIFTS,
+    ("GET", "/api/v1/checks/{check_id}"): READ_SHIFTS,
+    ("GET", "/api/v1/checks/{check_id}/pdf"): READ_SHIFTS,
+    ("POST", "/api/v1/patrols"): FILE_SHIFT,
+    ("GET", "/api/v1/patrols"): READ_SHIFTS,
+    ("GET", "/api/v1/patrols/{patrol_id}"): READ_SHIFTS,
+    ("GET", "/api/v1/patrols/{patrol_id}/pdf"): READ_SHIFTS,
+    ("GET", "/api/v1/handovers/draft"): FILE_SHIFT,
+    ("POST", "/api/v1/handovers"): FILE_SHIFT,
+    ("GET", "/api/v1/handovers"): READ_HANDOVERS,
+    ("GET", "/api/v1/handovers/{handover_id}"): READ_HANDOVERS,
+    ("PUT", "/api/v1/handovers/{handover_id}"): READ_HANDOVERS,
+    ("PATCH", "/api/v1/handovers/{handover_id}"): READ_HANDOVERS,
+    ("DELETE", "/api/v1/handovers/{handover_id}"): READ_HANDOVERS,
+    ("GET", "/api/v1/handovers/{handover_id}/pdf"): READ_HANDOVERS,
+    ("POST", "/api/v1/handovers/{handover_id}/acceptance"): guarded(
+        Action.ACCEPT_HANDOVER, posting("vera", 403, lambda: {"json": {}}), posting("omar", 403, lambda: {"json": {}})),
+    ("POST", "/api/v1/handovers/{handover_id}/amendments"): guarded(
+        Action.FILE_SHIFT_RECORD, posting("vera", 403, lambda: {"json": {"text": "x"}})),
 }
 # A camera hidden from the caller is a logged refusal as well, on the routes that name one.
 EXTRA_REFUSALS = {
@@ -232,8 +260,22 @@ async def fixture(client: Client) -> Fixture:
         assert resp.status == 201, await resp.text()
         request_id = (await resp.json())["id"]
     ids = {"camera_id": "lobby", "token": "preset-1", "request_id": request_id, "token_id": "dsp_unknown",
-           "hold_id": str(lobby_hold), "gate_hold": str(gate_hold)}
+           "hold_id": str(lobby_hold), "gate_hold": str(gate_hold), **await shift_records(client, tokens["omar"])}
     return Fixture(client, tokens, ids)
+
+
+async def shift_records(client: Client, operator: str) -> dict[str, str]:
+    """An operator's shift with a check and a patrol, handed over: the ids of each."""
+    ids: dict[str, str] = {}
+    now = datetime.now(UTC)
+    patrol = {"started_at": (now - timedelta(seconds=5)).isoformat(), "ended_at": now.isoformat(),
+              "cameras": [{"camera": "lobby", "shown_s": 4, "acknowledged": True}]}
+    for key, path, body in [("shift_id", "/api/v1/shifts", {}), ("check_id", "/api/v1/checks", {}),
+                            ("patrol_id", "/api/v1/patrols", patrol), ("handover_id", "/api/v1/handovers", {})]:
+        async with client.http.post(client.url(path), json=body, headers={"Authorization": f"Bearer {operator}"}) as resp:
+            assert resp.status == 201, await resp.text()
+            ids[key] = (await resp.json())["id"]
+    return ids
 
 
 async def test_every_refusal_is_a_logged_policy_decision(tmp_path: Path, db_url: str) -> None:
@@ -269,7 +311,8 @@ async def test_without_a_token_only_open_routes_answer(tmp_path: Path) -> None:
     db_url = f"sqlite+aiosqlite:///{tmp_path / 'pantau.db'}"
     async with running_gateway(make_settings(tmp_path, db_url, CAMERAS, **ACCESS)) as client:
         f = Fixture(client, {}, {"camera_id": "lobby", "token": "p", "request_id": "req_x", "token_id": "dsp_x",
-                                 "hold_id": "1", "session_id": "A" * 24})
+                                 "hold_id": "1", "session_id": "A" * 24, "shift_id": "s", "check_id": "c",
+                                 "patrol_id": "p", "handover_id": "h"})
         for (method, route), guard in ROUTES.items():
             path = guard.path if isinstance(guard, Open) and guard.path else route
             status = await f.call(method, path, None)
