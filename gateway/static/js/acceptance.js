@@ -60,7 +60,7 @@ export class PendingHandovers {
         const done = await sendJSON("POST", `/api/v1/handovers/${id}/acceptance`, { objections: text });
         this.objections.delete(h.id);
         const a = done.acceptance || {};
-        this.result.replaceChildren(storedNote(t("acc.done", { who: h.operator }), a.at, a.sha256,
+        this.result.replaceChildren(storedNote("acc.done", { who: h.operator }, a.at, a.sha256,
           `/api/v1/handovers/${id}/pdf`, `serah-terima-${h.id.slice(0, 8)}.pdf`));
         await this.onChange();
         this.result.scrollIntoView?.({ block: "nearest" });

@@ -97,7 +97,7 @@ if (who) {
     saveButton.disabled = true;
     try {
       const check = await sendJSON("POST", "/api/v1/checks", body);
-      result.replaceChildren(storedNote(t("check.saved"), check.at, check.sha256,
+      result.replaceChildren(storedNote("check.saved", {}, check.at, check.sha256,
         `/api/v1/checks/${encodeURIComponent(check.id)}/pdf`, `pemeriksaan-${check.id.slice(0, 8)}.pdf`));
       document.body.dataset.check = check.id;
     } catch (err) {

@@ -12,12 +12,18 @@ export function digest(sha256) {
   return el("code", { class: "sha", title: "SHA-256" }, sha256 || "");
 }
 
-// `text`: the line above the details ("Check stored"); `path`: the record's PDF (without query).
-export function storedNote(text, at, sha256, path, name) {
-  return el("div", { class: "stored ok", dataset: { sha256: sha256 || "" } },
-    el("p", {}, el("strong", {}, text), " ", dateTime(at)),
+// `key` (and `vars`): the line above the details ("Check stored"); `path`: the record's PDF
+// (without query). Relabelled when the language changes, while it is on the page.
+export function storedNote(key, vars, at, sha256, path, name) {
+  const node = el("div", { class: "stored ok", dataset: { sha256: sha256 || "" } });
+  const draw = () => node.replaceChildren(
+    el("p", {}, el("strong", {}, t(key, vars)), " ", dateTime(at)),
     el("p", {}, "SHA-256: ", digest(sha256)),
     el("p", {}, pdfLink(path, name)));
+  const relabel = () => { if (node.isConnected) draw(); else document.removeEventListener("pantau:lang", relabel); };
+  document.addEventListener("pantau:lang", relabel);
+  draw();
+  return node;
 }
 
 // The error of a failed save, for a role=alert region. 409: nobody saves without an open shift.

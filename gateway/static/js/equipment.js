@@ -18,10 +18,12 @@ function kindText(kind) {
 
 function probeCell(probe) {
   if (!probe) return el("td", { class: "note" }, t("equip.noProbe"));
-  const latency = probe.latency_ms === null || probe.latency_ms === undefined ? "" : `, ${Math.round(probe.latency_ms)} ms`;
+  // The reading's own verdict says the time where there is one ("answered in 13 ms").
+  const latency = probe.latency_ms === null || probe.latency_ms === undefined ? "" : `${Math.round(probe.latency_ms)} ms`;
+  const where = probe.target && probe.target !== probe.kind ? `${probe.kind} ${probe.target}` : probe.kind;
   return el("td", { class: "probe", dataset: { ok: String(!!probe.ok) } },
     el("span", { class: `badge ${probe.ok ? "state-online" : "state-offline"}` }, t(probe.ok ? "equip.probeOk" : "equip.probeFailed")),
-    " ", el("span", { class: "note" }, `${probe.kind}${probe.target ? ` ${probe.target}` : ""}${latency}${probe.detail ? ` — ${probe.detail}` : ""}`));
+    " ", el("span", { class: "note" }, `${where}: ${probe.detail || latency}`));
 }
 
 export class EquipmentCheck {

@@ -113,7 +113,7 @@ export class PatrolBar {
     try {
       const patrol = await sendJSON("POST", "/api/v1/patrols", this.recorder.body(this.tour.members().map((c) => c.id)));
       this.recorder.stop();
-      this.result.replaceChildren(storedNote(t("patrol.saved"), patrol.ended_at, patrol.sha256,
+      this.result.replaceChildren(storedNote("patrol.saved", {}, patrol.ended_at, patrol.sha256,
         `/api/v1/patrols/${encodeURIComponent(patrol.id)}/pdf`, `patroli-${patrol.id.slice(0, 8)}.pdf`));
       document.body.dataset.patrolId = patrol.id;
     } catch (err) {
