@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from tests.test_browser_wall import ARTIFACTS, PASSWORD, TILE_STATS, need_chromi
 pytestmark = pytest.mark.slow
 
 EQUIPMENT = [
+    {"id": "db", "name": "Database", "kind": "server", "probe": {"database": True}},
     {"id": "phone", "name": "Complaint line telephone", "kind": "telephone"},
     {"id": "ups", "name": "UPS", "kind": "ups"},
 ]
@@ -130,7 +132,10 @@ async def test_shift_change_in_the_browser(tmp_path: Path, camera_server: Callab
         row = "document.querySelector('#checks-body tr[data-camera=\"{}\"]')"
         await page.wait_for(f"{row.format('cam-1')}?.querySelector('.badge.state-online')"
                             f" && {row.format('cam-2')}?.querySelector('.badge.state-online')"
-                            " && document.querySelectorAll('#equipment-body tr').length === 2", within_s=30)
+                            " && document.querySelectorAll('#equipment-body tr').length === 3", within_s=30)
+        # The gateway probed its own database just now; the telephone has no automatic check.
+        assert await page.evaluate("document.querySelector('#equipment-body tr[data-equipment=\"db\"] .probe')"
+                                   ".dataset.ok") == "true"
         await page.evaluate(f"""(() => {{
           {row.format('cam-1')}.querySelector('.tick').click();
           const two = {row.format('cam-2')};
@@ -159,6 +164,7 @@ async def test_shift_change_in_the_browser(tmp_path: Path, camera_server: Callab
         items = {e["id"]: e for e in check["equipment"]}
         assert (items["phone"]["checked"], items["phone"]["ok"]) == (True, True)
         assert (items["ups"]["checked"], items["ups"]["ok"]) == (False, None)
+        assert items["db"]["probe"]["ok"] is True and items["db"]["checked"] is False, items["db"]
         pdf = await fetch_pdf(page, "#check-result a.pdf")
         assert pdf["href"].startswith(f"/api/v1/checks/{check['id']}/pdf?lang="), pdf
         assert (pdf["status"], pdf["type"], pdf["head"]) == (200, "application/pdf", "%PDF-"), pdf
@@ -178,6 +184,12 @@ async def test_shift_change_in_the_browser(tmp_path: Path, camera_server: Callab
                             " return s['cam-cam-1']?.frames > 0 && s['cam-cam-2']?.frames > 0; })()", within_s=20)
         assert await page.evaluate("document.getElementById('cam-cam-2').classList.contains('preload')")
         await asyncio.sleep(3.0)
+        # The tab hidden for 3 s (another window on top): camera 1 stays in front but earns nothing.
+        await page.evaluate("(() => { Object.defineProperty(document, 'visibilityState', {configurable: true,"
+                            " get: () => 'hidden'}); document.dispatchEvent(new Event('visibilitychange')); })()")
+        await asyncio.sleep(3.0)
+        await page.evaluate("(() => { delete document.visibilityState;"
+                            " document.dispatchEvent(new Event('visibilitychange')); })()")
         await key(page, "a", "KeyA", 65)
         await page.wait_for("document.getElementById('patrol-ack').getAttribute('aria-pressed') === 'true'")
         await key(page, "ArrowRight", "ArrowRight", 39)
@@ -200,6 +212,8 @@ async def test_shift_change_in_the_browser(tmp_path: Path, camera_server: Callab
         assert set(stops) == {"cam-1", "cam-2"}
         one, two = stops["cam-1"], stops["cam-2"]
         assert one["acknowledged"] and not one["skipped"] and one["shown_s"] >= 2.0, one
+        length_s = (datetime.fromisoformat(patrol["ended_at"]) - datetime.fromisoformat(patrol["started_at"])).total_seconds()
+        assert one["shown_s"] <= length_s - 2.5, (one, length_s)  # the hidden 3 s did not count
         assert one["report"] == "gerbang terbuka" and one["state"] == "online", one
         assert two["skipped"] and not two["acknowledged"] and two["shown_s"] < 1.0, two
         assert await page.evaluate("document.querySelector('#patrol-result .stored').dataset.sha256") == patrol["sha256"]
@@ -258,6 +272,19 @@ async def test_shift_change_in_the_browser(tmp_path: Path, camera_server: Callab
         pdf = await fetch_pdf(page, "#accepted a.pdf")
         assert (pdf["status"], pdf["head"]) == (200, "%PDF-"), pdf
         await page.screenshot(ARTIFACTS / "desk-accepted.png")
+        # In Indonesian, the page relabels what it built.
+        await page.evaluate("(() => { const s = document.getElementById('lang'); s.value = 'id';"
+                            " s.dispatchEvent(new Event('change')); })()")
+        words = await page.evaluate(f"""({{
+          row: document.querySelector('#handovers-list tr[data-handover="{handover['id']}"]').textContent,
+          status: document.getElementById('shift-status').textContent,
+          accepted: document.querySelector('#accepted .stored').textContent,
+          nav: document.querySelector('nav a[href$="shift.html"]').textContent }})""")
+        assert "Diterima oleh budi" in words["row"] and "Keberatan" in words["row"], words
+        assert words["status"].startswith("Anda bertugas sejak") and words["nav"] == "Dinas", words
+        assert words["accepted"].startswith("Serah terima dari sari diterima"), words
+        await page.evaluate("window.scrollTo(0, 0)")
+        await page.screenshot(ARTIFACTS / "desk-shift-id.png")
         assert page.errors == [], page.errors
 
 
