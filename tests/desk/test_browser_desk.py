@@ -113,12 +113,21 @@ async def test_shift_change_in_the_browser(tmp_path: Path, camera_server: Callab
         sari = await client.sign_in("sari", PASSWORD)
         budi = await client.sign_in("budi", PASSWORD)
 
-        # Step 1: A signs on on the shift page.
-        await page.goto(client.url("/static/shift.html"))
+        # A check saved before signing on is refused (409): the page says so and shows the way.
+        await page.goto(client.url("/static/checks.html"))
         await page.evaluate("localStorage.clear(); localStorage.setItem('pantau.lang', 'en')")
         await sign_in(page, "sari", PASSWORD)
         assert "Shift" in await page.evaluate("[...document.querySelectorAll('nav a')].map(a => a.textContent)")
-        await page.wait_for("document.body.dataset.shift === 'none' && !document.getElementById('sign-on').hidden")
+        await page.wait_for("document.querySelectorAll('#checks-body tr').length === 2")
+        await page.evaluate("document.getElementById('check-save').click()")
+        refusal = await page.wait_for("document.querySelector('#check-error[role=alert] .error')?.textContent")
+        assert refusal.startswith("Sign on to a shift first."), refusal
+        assert await client.get_json("/api/v1/checks", sari) == {"checks": []}
+
+        # Step 1: A follows the link to the shift page and signs on.
+        await page.evaluate("document.querySelector('#check-error a.to-shift').click()")
+        await page.wait_for("location.pathname === '/static/shift.html' && document.body.dataset.shift === 'none'"
+                            " && !document.getElementById('sign-on').hidden")
         await page.evaluate("document.getElementById('sign-on').click()")
         await page.wait_for("document.body.dataset.shift === 'open'"
                             " && !document.getElementById('draft-section').hidden"
