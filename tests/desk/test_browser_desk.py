@@ -126,8 +126,9 @@ async def test_shift_change_in_the_browser(tmp_path: Path, camera_server: Callab
 
         # Step 1: A follows the link to the shift page and signs on.
         await page.evaluate("document.querySelector('#check-error a.to-shift').click()")
-        await page.wait_for("location.pathname === '/static/shift.html' && document.body.dataset.shift === 'none'"
-                            " && !document.getElementById('sign-on').hidden")
+        # (Polled while the page changes: the new document may not have its body yet.)
+        await page.wait_for("location.pathname === '/static/shift.html' && document.body?.dataset.shift === 'none'"
+                            " && document.getElementById('sign-on')?.hidden === false")
         await page.evaluate("document.getElementById('sign-on').click()")
         await page.wait_for("document.body.dataset.shift === 'open'"
                             " && !document.getElementById('draft-section').hidden"
