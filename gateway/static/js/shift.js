@@ -37,18 +37,17 @@ if (who) {
 
   function showStatus() {
     const mine = current?.mine;
-    status.textContent = mine
+    // Not known (the request failed): neither "off duty" nor a button that may open a second shift.
+    status.textContent = !current ? "" : mine
       ? t("shift.onSince", { since: dateTime(mine.opened_at), slot: mine.slot || t("ho.noSlot") })
       : t("shift.off");
-    document.body.dataset.shift = mine ? "open" : "none";
-    signOn.hidden = !!mine;
-    const others = (current?.on_duty || []).filter((d) => d.shift_id !== mine?.id);
+    document.body.dataset.shift = !current ? "unknown" : mine ? "open" : "none";
+    signOn.hidden = !current || !!mine;
     onDuty.replaceChildren(...(current?.on_duty || []).length
       ? current.on_duty.map((d) => el("li", { dataset: { operator: d.operator } },
         t("shift.dutyLine", { who: d.operator, slot: d.slot || t("ho.noSlot"), since: dateTime(d.opened_at) }),
         d.shift_id === mine?.id ? ` (${t("shift.you")})` : ""))
       : [el("li", { class: "note" }, t("shift.nobody"))]);
-    onDuty.dataset.others = String(others.length);
   }
 
   function showDraft() {
@@ -71,6 +70,7 @@ if (who) {
   async function refresh() {
     shiftError.replaceChildren();
     try {
+      current = null;
       current = await getJSON("/api/v1/shifts/current");
       lastDraft = current.mine ? await getJSON("/api/v1/handovers/draft") : null;
     } catch (err) {
@@ -82,15 +82,16 @@ if (who) {
   }
 
   signOn.addEventListener("click", async () => {
-    shiftError.replaceChildren();
     signOn.disabled = true;
+    let failure = null;
     try {
       await sendJSON("POST", "/api/v1/shifts", {});
     } catch (err) {
-      shiftError.replaceChildren(el("p", { class: "error" }, t("shift.signOnFailed", { detail: err.message })));
+      failure = err;
     }
     signOn.disabled = false;
     await refresh();
+    if (failure) shiftError.replaceChildren(el("p", { class: "error" }, t("shift.signOnFailed", { detail: failure.message })));
   });
 
   fileButton.addEventListener("click", () => { fileError.replaceChildren(); dialog.showModal(); });
