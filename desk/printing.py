@@ -178,20 +178,22 @@ def check_document(check: Doc, language: str, zone: ZoneInfo) -> Document:
         size = f"{s['width']}×{s['height']}" if s.get("width") and s.get("height") else say("dash")
         fps = f"{s['fps']:.1f} fps" if s.get("fps") else say("dash")
         rate = f"{s['bitrate_bps'] / 1e6:.2f} Mbit/s" if s.get("bitrate_bps") else say("dash")
-        return f"{s.get('codec') or say('dash')} {size} {fps} {rate}"
+        if not s.get("codec"):
+            return say("dash")
+        return f"{s['codec']} {size} {fps} {rate}"
 
     cameras = Table(
         (say("camera"), say("state"), say("since"), say("figures"), say("checked"), say("ok"), say("remarks")),
         tuple((f"{c['name']} ({c['camera']})", say(f"state.{c['state']}") if f"state.{c['state']}" in LABELS[language]
                else str(c["state"]), t(c["since"]), figures(c.get("stats")), yes_no(c["checked"]), yes_no(c["ok"]),
                c["remark"] or say("dash")) for c in check["cameras"]),
-        (3, 1.6, 2.6, 3.2, 1.3, 1.1, 3), say("none"))
+        (2.8, 2, 2.5, 3, 1.7, 1.1, 2.9), say("none"))
     equipment = Table(
         (say("equipment"), say("kind"), say("probe"), say("checked"), say("ok"), say("remarks")),
         tuple((f"{e['name']} ({e['id']})", e["kind"],
                (("✓ " if e["probe"]["ok"] else "✗ ") + e["probe"]["detail"]) if e.get("probe") else say("dash"),
                yes_no(e["checked"]), yes_no(e["ok"]), e["remark"] or say("dash")) for e in check["equipment"]),
-        (3, 1.6, 4, 1.3, 1.1, 3), say("none"))
+        (3, 1.6, 3.6, 1.7, 1.1, 3), say("none"))
     return Document(
         title=say("check.title"), subtitle=t(check["at"]), created_at=_instant(check["at"]),
         facts=(Fact(say("record"), check["id"]), Fact(say("operator"), check["operator"]), Fact(say("at"), t(check["at"]))),

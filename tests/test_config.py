@@ -68,6 +68,13 @@ def test_defaults_without_a_file() -> None:
         ("- just\n- a list\n", ":1: (top level): must be a mapping"),
         ("cameras:\n  - id: a\n    source: ${NOPE}\n", ":3: cameras[0].source: environment variable NOPE is not set"),
         ("health: {black_max_luma: -1}\n", ":1: health.black_max_luma:"),
+        ("desk:\n  timezone: Mars/Base\n", ":2: desk.timezone: unknown time zone"),
+        ("desk:\n  shifts:\n    - {name: Pagi, start: '25:00'}\n", ":3: desk.shifts[0].start:"),
+        ("desk:\n  equipment:\n    - {id: sw, name: Switch, probe: {tcp: nohost}}\n", ":3: desk.equipment[0].probe.tcp: write host:port"),
+        ("desk:\n  equipment:\n    - {id: sw, name: Switch, probe: {disk: true, database: true}}\n",
+         ":3: desk.equipment[0].probe: "),
+        ("desk:\n  equipment:\n    - {id: ups, name: A}\n    - {id: ups, name: B}\n", ":2: desk.equipment: "),
+        ("access:\n  desk:\n    file_roles: [janitor]\n", ":3: access.desk.file_roles[0]:"),
     ],
 )
 def test_bad_config_names_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:
