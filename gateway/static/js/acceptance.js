@@ -61,7 +61,7 @@ export class PendingHandovers {
         this.objections.delete(h.id);
         const a = done.acceptance || {};
         this.result.replaceChildren(storedNote("acc.done", { who: h.operator }, a.at, a.sha256,
-          `/api/v1/handovers/${id}/pdf`, `serah-terima-${h.id.slice(0, 8)}.pdf`));
+          `/api/v1/handovers/${id}/pdf`, `serah-terima-${h.id.slice(0, 8)}.pdf`, { asStored: true }));
         await this.onChange();
         this.result.scrollIntoView?.({ block: "nearest" });
       } catch (err) {

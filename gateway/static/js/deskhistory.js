@@ -46,13 +46,15 @@ function patrolRow(p) {
 
 function handoverRow(h) {
   const a = h.acceptance;
+  const path = `/api/v1/handovers/${encodeURIComponent(h.id)}/pdf`;
+  const name = `serah-terima-${h.id.slice(0, 8)}.pdf`;
   const state = a
     ? el("span", { class: "ok" }, t("ho.acceptedBy", { who: a.operator, at: dateTime(a.at) }),
       a.objections ? ` — ${t("ho.objections")}: ${a.objections}` : "")
     : el("span", { class: "warn" }, t("ho.waiting"));
   return el("tr", { dataset: { handover: h.id } }, el("td", {}, dateTime(h.filed_at)), el("td", {}, h.operator),
     el("td", {}, state), el("td", {}, short(h.sha256)),
-    el("td", {}, pdfLink(`/api/v1/handovers/${encodeURIComponent(h.id)}/pdf`, `serah-terima-${h.id.slice(0, 8)}.pdf`)));
+    el("td", {}, pdfLink(path, name), a ? " " : null, a ? pdfLink(path, name, t("desk.pdfAccepted"), { asStored: true }) : null));
 }
 
 export class DeskHistory {

@@ -14,12 +14,13 @@ export function digest(sha256) {
 
 // `key` (and `vars`): the line above the details ("Check stored"); `path`: the record's PDF
 // (without query). Relabelled when the language changes, while it is on the page.
-export function storedNote(key, vars, at, sha256, path, name) {
+// asStored: the PDF link is the stored one (an accepted handover's, in the room's language).
+export function storedNote(key, vars, at, sha256, path, name, { asStored = false } = {}) {
   const node = el("div", { class: "stored ok", dataset: { sha256: sha256 || "" } });
   const draw = () => node.replaceChildren(
     el("p", {}, el("strong", {}, t(key, vars)), " ", dateTime(at)),
     el("p", {}, "SHA-256: ", digest(sha256)),
-    el("p", {}, pdfLink(path, name)));
+    el("p", {}, asStored ? pdfLink(path, name, t("desk.pdfAccepted"), { asStored }) : pdfLink(path, name)));
   const relabel = () => { if (node.isConnected) draw(); else document.removeEventListener("pantau:lang", relabel); };
   document.addEventListener("pantau:lang", relabel);
   draw();

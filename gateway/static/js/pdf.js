@@ -7,18 +7,22 @@ import { el } from "./shell.js";
 
 const KEEP_URL_MS = 60_000; // the object URL outlives the download's start
 
+// language null: no choice, the room's (desk.language), in which an accepted handover's PDF is the
+// very file stored at acceptance, byte for byte.
 export function pdfPath(path, language = lang()) {
-  return `${path}?lang=${encodeURIComponent(language)}`;
+  return language === null ? path : `${path}?lang=${encodeURIComponent(language)}`;
 }
 
-// `path` without the query, e.g. /api/v1/checks/ID/pdf; `name`: the saved file's name.
-export function pdfLink(path, name, label = t("desk.pdf")) {
+// `path` without the query, e.g. /api/v1/checks/ID/pdf; `name`: the saved file's name;
+// asStored: the room's language (see pdfPath), not the page's.
+export function pdfLink(path, name, label = t("desk.pdf"), { asStored = false } = {}) {
+  const pick = () => pdfPath(path, asStored ? null : lang());
   const error = el("span", { class: "error", role: "alert" });
-  const link = el("a", { href: pdfPath(path), class: "pdf", download: name, dataset: { pdf: path } }, label);
+  const link = el("a", { href: pick(), class: asStored ? "pdf stored-pdf" : "pdf", download: name, dataset: { pdf: path } }, label);
   link.addEventListener("click", async (event) => {
     event.preventDefault();
     error.textContent = "";
-    link.href = pdfPath(path);
+    link.href = pick();
     try {
       const res = await request(link.href);
       if (!res.ok) throw await problem(res);
