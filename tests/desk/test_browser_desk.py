@@ -88,13 +88,16 @@ async def key(page: Page, name: str, code: str, vk: int) -> None:
 
 
 async def fetch_pdf(page: Page, selector: str) -> dict[str, Any]:
-    """Fetch what a PDF link points at with the page's session: its type and first bytes."""
+    """Fetch what a PDF link points at with the page's session: its type, first bytes and SHA-256."""
     return await page.evaluate(f"""(async () => {{
       const a = document.querySelector({json.dumps(selector)});
       const token = JSON.parse(sessionStorage.getItem('pantau.session')).token;
       const res = await fetch(a.href, {{ headers: {{ Authorization: `Bearer ${{token}}` }} }});
-      const head = new TextDecoder().decode((await res.arrayBuffer()).slice(0, 5));
-      return {{ status: res.status, type: res.headers.get('content-type'), head, href: a.getAttribute('href') }};
+      const bytes = await res.arrayBuffer();
+      const head = new TextDecoder().decode(bytes.slice(0, 5));
+      const sha256 = [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))]
+        .map((b) => b.toString(16).padStart(2, '0')).join('');
+      return {{ status: res.status, type: res.headers.get('content-type'), head, sha256, href: a.getAttribute('href') }};
     }})()""")
 
 
@@ -279,8 +282,10 @@ async def test_shift_change_in_the_browser(tmp_path: Path, camera_server: Callab
         await page.wait_for(f"!{card}")
         await page.wait_for(f"document.querySelector('#handovers-list tr[data-handover=\"{handover['id']}\"]')"
                             "?.textContent.includes('Accepted by budi')")
-        pdf = await fetch_pdf(page, "#accepted a.pdf")
-        assert (pdf["status"], pdf["head"]) == (200, "%PDF-"), pdf
+        # The accepted copy: the very PDF stored at acceptance, whose digest the access log holds.
+        pdf = await fetch_pdf(page, "#accepted a.stored-pdf")
+        assert (pdf["status"], pdf["head"], pdf["href"]) == (200, "%PDF-", f"/api/v1/handovers/{handover['id']}/pdf")
+        assert pdf["sha256"] == acceptance["pdf_sha256"], pdf
         await page.screenshot(ARTIFACTS / "desk-accepted.png")
         # In Indonesian, the page relabels what it built.
         await page.evaluate("(() => { const s = document.getElementById('lang'); s.value = 'id';"
