@@ -1,24 +1,36 @@
-// The shift's camera check (SOP step 3: every camera in good condition, on the equipment
-// checklist): each camera's state and stream figures from the API, a tick and a note per camera
-// by the officer, printed (or saved as PDF) for the handover report. Nothing is stored here.
+// The shift's camera and equipment check (SOP step 3: every camera and every item in good
+// condition): each camera's state and stream figures from the API, each item's probe, and the
+// officer's tick, problem and remark per row; saved as a record of the open shift (the gateway
+// adds what it saw of each camera at that moment) with its PDF, or printed as before.
 // A camera that goes down turns its row red at once (camera.offline over the event stream).
-import { getJSON } from "./api.js";
+import { getJSON, sendJSON } from "./api.js";
 import { isDown, PushedStates } from "./camerastate.js";
+import { failureNote, storedNote } from "./deskrecord.js";
+import { EquipmentCheck } from "./equipment.js";
 import { EventStream } from "./eventstream.js";
 import { t } from "./i18n.js";
 import { describe } from "./livetile.js";
 import { el, start } from "./shell.js";
 import { dateTime } from "./timefmt.js";
+import { Verdict } from "./verdict.js";
 
 const REFRESH_MS = 5000;
 const GOOD = new Set(["online"]);
+const NOTES_MAX = 20_000; // desk.notes_max_chars' default
 
-const who = await start("checks", "viewer");
+const who = await start("checks", "operator");
 if (who) {
   const body = document.getElementById("checks-body");
   const summary = document.getElementById("checks-summary");
   const stamp = document.getElementById("checks-stamp");
   const rows = new Map();
+  const verdicts = new Map(); // camera id -> Verdict, kept when the rows are rebuilt
+  const equipment = new EquipmentCheck(document.getElementById("equipment-body"), document.getElementById("equipment-status"));
+  const notes = document.getElementById("check-notes");
+  const saveButton = document.getElementById("check-save");
+  const result = document.getElementById("check-result");
+  const failure = document.getElementById("check-error");
+  notes.maxLength = NOTES_MAX;
   const pushed = new PushedStates();
   let polled = [];
   let cameras = []; // as polled, corrected by newer alerts
@@ -37,11 +49,12 @@ if (who) {
     let r = rows.get(cam.id);
     if (!r) {
       r = {
-        tick: el("input", { type: "checkbox", "aria-label": t("check.checked", { name: cam.name || cam.id }) }),
-        note: el("input", { class: "wide", "aria-label": t("check.note", { name: cam.name || cam.id }) }),
+        verdict: verdicts.get(cam.id) || new Verdict(cam.name || cam.id),
         state: el("td"), since: el("td"), figures: el("td", { class: "note" }), name: el("th", { scope: "row" }),
       };
-      r.node = el("tr", { dataset: { camera: cam.id } }, r.name, r.state, r.since, r.figures, el("td", {}, r.tick), el("td", {}, r.note));
+      verdicts.set(cam.id, r.verdict);
+      r.verdict.label(cam.name || cam.id);
+      r.node = el("tr", { dataset: { camera: cam.id } }, r.name, r.state, r.since, r.figures, ...r.verdict.cells());
       rows.set(cam.id, r);
     }
     const { badge, text } = describe(cam);
@@ -70,8 +83,32 @@ if (who) {
     }
   }
 
+  async function save() {
+    result.replaceChildren();
+    failure.replaceChildren();
+    const body = {
+      cameras: cameras.flatMap((cam) => {
+        const entry = verdicts.get(cam.id)?.entry();
+        return entry ? [{ camera: cam.id, ...entry }] : [];
+      }),
+      equipment: equipment.entries(),
+      notes: notes.value.trim(),
+    };
+    saveButton.disabled = true;
+    try {
+      const check = await sendJSON("POST", "/api/v1/checks", body);
+      result.replaceChildren(storedNote("check.saved", {}, check.at, check.sha256,
+        `/api/v1/checks/${encodeURIComponent(check.id)}/pdf`, `pemeriksaan-${check.id.slice(0, 8)}.pdf`));
+      document.body.dataset.check = check.id;
+    } catch (err) {
+      failure.replaceChildren(failureNote(err));
+    }
+    saveButton.disabled = false;
+  }
+
   document.getElementById("checks-print").addEventListener("click", () => { draw(); window.print(); });
-  document.addEventListener("pantau:lang", () => { rows.clear(); draw(); });
+  saveButton.addEventListener("click", save);
+  document.addEventListener("pantau:lang", () => { rows.clear(); draw(); equipment.draw(); });
   const stream = new EventStream("kinds=camera.offline,camera.online");
   stream.on("alert", (alert) => {
     if (pushed.take(alert) === null) return;
@@ -79,6 +116,6 @@ if (who) {
     draw();
   });
   stream.start();
-  await refresh();
+  await Promise.all([refresh(), equipment.load()]);
   setInterval(() => { if (document.visibilityState === "visible") refresh(); }, REFRESH_MS);
 }

@@ -6,8 +6,9 @@ import { apply, languages, lang, ready, setLang, t } from "./i18n.js";
 // The pages, in menu order, and the least role that may open each.
 export const PAGES = [
   { id: "wall", href: "/", key: "nav.wall", minimum: "viewer" },
+  { id: "shift", href: "/static/shift.html", key: "nav.shift", minimum: "operator" },
   { id: "tour", href: "/static/tour.html", key: "nav.tour", minimum: "viewer" },
-  { id: "checks", href: "/static/checks.html", key: "nav.checks", minimum: "viewer" },
+  { id: "checks", href: "/static/checks.html", key: "nav.checks", minimum: "operator" },
   { id: "recordings", href: "/static/recordings.html", key: "nav.recordings", minimum: "operator" },
   { id: "requests", href: "/static/requests.html", key: "nav.requests", minimum: "operator" },
   { id: "approvals", href: "/static/approvals.html", key: "nav.approvals", minimum: "supervisor" },

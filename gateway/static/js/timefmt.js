@@ -35,3 +35,17 @@ export function fromLocalInput(value) {
 }
 
 export function seconds(ms) { return Math.max(0, Math.round(ms / 1000)); }
+
+// A length of time as H:MM:SS (or M:SS under an hour): the same in both languages.
+export function hms(totalSeconds) {
+  const s = Math.max(0, Math.round(Number(totalSeconds) || 0));
+  const pad = (n) => String(n).padStart(2, "0");
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
+}
+
+// "start – end" in local time; an open end says so.
+export function span(start, end, openText = "…") {
+  return `${dateTime(start)} – ${end ? dateTime(end) : openText}`;
+}

@@ -1,12 +1,14 @@
 // The camera tour ("CCTV patrol", SOP step 4): one camera at a time from a group, each shown for
-// a dwell time; pause, previous and next by button or key (space, arrows).
-import { getJSON } from "./api.js";
+// a dwell time; pause, previous and next by button or key (space, arrows). An operator records a
+// patrol over it (patrolbar.js): which camera was in front for how long, acknowledged or skipped.
+import { allowed, getJSON } from "./api.js";
 import { PushedStates } from "./camerastate.js";
 import { apply, t } from "./i18n.js";
 import { LiveTile } from "./livetile.js";
 import { el, start } from "./shell.js";
 import { followAlarms } from "./alarms.js";
 import { EventStream } from "./eventstream.js";
+import { PatrolBar } from "./patrolbar.js";
 
 const MIN_DWELL_S = 3;
 const MAX_DWELL_S = 600;
@@ -60,6 +62,8 @@ if (who) {
       preload?.destroy(); preload = null;
       stage.replaceChildren(el("p", { class: "note" }, t("wall.noCameras")));
       position.textContent = "";
+      delete stage.dataset.camera;
+      patrol?.shown(null);
       return;
     }
     index = ((index % list.length) + list.length) % list.length;
@@ -84,6 +88,7 @@ if (who) {
     if (preload) place(preload, false);
     tile.setAlarms(alarms.get(cam.id) || new Set());
     stage.dataset.camera = cam.id;
+    patrol?.shown(cam.id);
     position.textContent = t("tour.position", { n: index + 1, total: list.length, name: cam.name || cam.id });
   }
 
@@ -95,10 +100,26 @@ if (who) {
   }
 
   function tick() {
+    patrol?.render();
     pauseButton.textContent = t(paused ? "tour.resume" : "tour.pause");
     pauseButton.setAttribute("aria-pressed", String(paused));
     countdown.textContent = paused ? t("tour.paused") : t("tour.nextIn", { s: remaining });
   }
+
+  function current() {
+    const list = members();
+    return list.length ? list[((index % list.length) + list.length) % list.length] : null;
+  }
+
+  // Only the officer's own word starts a patrol; viewers watch the tour.
+  const patrol = allowed("operator", who.role) ? new PatrolBar({
+    current, members, step,
+    group: () => groupSelect.value,
+    lock: (on) => { groupSelect.disabled = on; }, // a patrol walks one group
+    restart: () => { index = 0; step(0); },
+    get paused() { return paused; },
+    set paused(value) { paused = value; tick(); },
+  }) : null;
 
   function setGroups() {
     const want = [...new Set(cameras.flatMap((c) => c.groups || []))].sort();
@@ -138,13 +159,18 @@ if (who) {
   document.getElementById("tour-next").addEventListener("click", () => step(1));
   document.addEventListener("keydown", (event) => {
     if (event.target.closest("input, select, textarea")) return;
+    if (patrol?.key(event)) { event.preventDefault(); return; }
     if (event.key === " " && event.target.closest("button, a")) return; // Space already presses it
     if (event.key === " ") { event.preventDefault(); paused = !paused; tick(); }
     if (event.key === "ArrowRight") step(1);
     if (event.key === "ArrowLeft") step(-1);
   });
-  document.addEventListener("visibilitychange", () => { tile?.sync(); preload?.sync(); });
+  document.addEventListener("visibilitychange", () => {
+    tile?.sync(); preload?.sync();
+    patrol?.visibility(document.visibilityState === "visible");
+  });
   document.addEventListener("pantau:lang", () => { tile?.render(); preload?.render(); show(); tick(); });
+  window.addEventListener("beforeunload", (event) => { if (patrol?.recording) event.preventDefault(); });
   window.addEventListener("pagehide", () => { tile?.close(); preload?.close(); });
   const stream = new EventStream("kinds=camera.offline,camera.online");
   followAlarms(stream, (camera, kinds) => { alarms.set(camera, kinds); if (tile?.camera.id === camera) tile.setAlarms(kinds); });

@@ -4,6 +4,7 @@
 import { getJSON } from "./api.js";
 import { followAlarms } from "./alarms.js";
 import { PushedStates } from "./camerastate.js";
+import { followDuty } from "./duty.js";
 import { EventStream } from "./eventstream.js";
 import { apply, t } from "./i18n.js";
 import { LiveTile } from "./livetile.js";
@@ -136,7 +137,7 @@ if (who) {
   });
   stream.start();
 
-  await refresh();
+  await Promise.all([refresh(), followDuty(document.getElementById("on-duty"))]);
   setInterval(() => { if (document.visibilityState === "visible") refresh(); }, REFRESH_MS);
   // Countdowns ("next try in 12 s") tick between refreshes.
   setInterval(() => { for (const tile of tiles.values()) tile.render(); }, 1000);
