@@ -30,7 +30,9 @@ TOKEN_PREFIX = "ptd_"  # "pts_" is a person's session; both are easy to find wit
 ROLE = "viewer"
 USERNAME_PREFIX = "display:"  # a user name never holds ':', so a display is never mistaken for a person
 USER_ID = 0
-MAX_NAME = 64  # the column's width
+MAX_USERNAME = 64  # the width of every column that names who did something
+# The name, once prefixed with USERNAME_PREFIX, fits where a user name does.
+MAX_NAME = MAX_USERNAME - len(USERNAME_PREFIX)
 MAX_REASON = 512  # the column's width
 # last_used_at is written at most this often: a wall asks for its camera list every 3 s.
 TOUCH_S = 60.0
