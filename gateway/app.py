@@ -39,6 +39,7 @@ from policy.audit.entries import AccessAction, AccessEvent
 from policy.audit.setup import open_access_log, record_config
 from policy.dispositions.tokenkeys import default_token_key_path, load_or_create_signing_key
 from policy.dispositions.workflow import DispositionService
+from policy.identity.displays import DisplayStore
 from policy.identity.sessions import SessionStore
 from policy.identity.throttle import LoginThrottle
 from policy.identity.users import UserStore
@@ -183,6 +184,7 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
         db=db,
         users=UserStore(db, clock),
         sessions=SessionStore(db, clock, auth.session_ttl_s),
+        displays=DisplayStore(db, clock),
         throttle=LoginThrottle(
             clock, auth.max_failures, auth.failure_window_s, auth.lockout_s,
             burst=settings.alerts.signin_burst, burst_window_s=settings.alerts.signin_burst_window_s, alerts=alerts,

@@ -18,6 +18,7 @@ from fleet.camerastore import CameraStore
 from onvif_adapters.ptz import PtzSessions
 from policy.audit.accesslog import AccessLog
 from policy.dispositions.workflow import DispositionService
+from policy.identity.displays import DisplayStore
 from policy.identity.sessions import SessionStore
 from policy.identity.throttle import LoginThrottle
 from policy.identity.users import UserStore
@@ -36,6 +37,8 @@ class Services:
     db: async_sessionmaker[AsyncSession]
     users: UserStore
     sessions: SessionStore
+    #: Enrolled wall displays: device tokens with the viewer role that outlive a person's sign-in.
+    displays: DisplayStore
     throttle: LoginThrottle
     cameras: dict[str, Camera]
     started_at: datetime

@@ -108,6 +108,7 @@ ROUTES: dict[tuple[str, str], Open | SignedIn | Guarded] = {
     ("GET", "/api/v1/openapi.json"): Open("the API's description"),
     ("GET", "/api/v1/access-log/public-key"): Open("the log's verifier key, public by design"),
     ("DELETE", "/api/v1/session"): SignedIn("signing out one's own session"),
+    ("GET", "/api/v1/session"): SignedIn("who the caller is (a person or an enrolled display)"),
     ("GET", "/api/v1/cameras"): SignedIn("the cameras the caller sees (view_camera per camera)"),
     ("GET", "/api/v1/events"): SignedIn("events of the cameras the caller sees (view_camera per camera)"),
     ("GET", "/api/v1/events/stream"): SignedIn("the same, live, with alerts filtered as below"),
@@ -120,6 +121,12 @@ ROUTES: dict[tuple[str, str], Open | SignedIn | Guarded] = {
     ("GET", "/api/v1/cameras/{camera_id}/history"): HIDDEN_CAMERA,
     ("GET", "/api/v1/cameras/{camera_id}/snapshot.jpg"): HIDDEN_CAMERA,
     ("POST", "/api/v1/cameras"): ADMINISTER,
+    ("GET", "/api/v1/displays"): ADMINISTER,
+    ("POST", "/api/v1/displays"): guarded(
+        Action.ADMINISTER, posting("vera", 403, lambda: {"json": {"name": "Wall 1"}}),
+        posting("omar", 403, lambda: {"json": {"name": "Wall 1"}})),
+    ("POST", "/api/v1/displays/{display_id}/revocation"): guarded(
+        Action.ADMINISTER, posting("sam", 403, reason("stolen"))),
     ("PATCH", "/api/v1/cameras/{camera_id}"): ADMINISTER,
     ("GET", "/api/v1/cameras/{camera_id}/ptz"): PTZ_DENIED,
     ("POST", "/api/v1/cameras/{camera_id}/ptz/move"): PTZ_DENIED,
@@ -259,8 +266,10 @@ async def fixture(client: Client) -> Fixture:
                                 headers={"Authorization": f"Bearer {tokens['omar']}"}) as resp:
         assert resp.status == 201, await resp.text()
         request_id = (await resp.json())["id"]
+    display, _ = await services.displays.enrol("Lobby wall", "admin")
     ids = {"camera_id": "lobby", "token": "preset-1", "request_id": request_id, "token_id": "dsp_unknown",
-           "hold_id": str(lobby_hold), "gate_hold": str(gate_hold), **await shift_records(client, tokens["omar"])}
+           "hold_id": str(lobby_hold), "gate_hold": str(gate_hold), "display_id": display.id,
+           **await shift_records(client, tokens["omar"])}
     return Fixture(client, tokens, ids)
 
 
@@ -298,6 +307,9 @@ async def test_every_refusal_is_a_logged_policy_decision(tmp_path: Path, db_url:
             services = client.gateway.services
             assert services is not None and services.webrtc is not None
             assert services.webrtc.viewers("lobby") == 1
+            standing = await services.displays.get(f.ids["display_id"])
+            assert standing is not None and standing.revoked_at is None
+            assert [d.name for d in await services.displays.list()] == ["Lobby wall"]
             held = await client.get_json("/api/v1/holds?active=true", f.tokens["admin"])
             assert sorted(h["camera"] for h in held["holds"]) == ["gate", "lobby"]
             # A supervisor lists the holds of the cameras it sees only.
@@ -312,7 +324,7 @@ async def test_without_a_token_only_open_routes_answer(tmp_path: Path) -> None:
     async with running_gateway(make_settings(tmp_path, db_url, CAMERAS, **ACCESS)) as client:
         f = Fixture(client, {}, {"camera_id": "lobby", "token": "p", "request_id": "req_x", "token_id": "dsp_x",
                                  "hold_id": "1", "session_id": "A" * 24, "shift_id": "s", "check_id": "c",
-                                 "patrol_id": "p", "handover_id": "h"})
+                                 "patrol_id": "p", "handover_id": "h", "display_id": "d"})
         for (method, route), guard in ROUTES.items():
             path = guard.path if isinstance(guard, Open) and guard.path else route
             status = await f.call(method, path, None)

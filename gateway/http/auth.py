@@ -12,6 +12,8 @@ from aiohttp.typedefs import Handler
 
 from core.errors import Unauthorized
 from gateway.http.appkeys import SERVICES
+from policy.audit.entries import AccessAction, AccessEvent
+from policy.identity import displays
 from policy.identity.sessions import TOKEN_PREFIX
 from policy.identity.users import Principal
 
@@ -41,6 +43,11 @@ def takes_disposition_token(request: web.Request) -> bool:
         or (request.method == "GET" and request.path in ("/list", "/get"))
         or (request.method == "DELETE" and request.path.startswith("/whep/sessions/"))
     )
+
+
+def is_own_token(token: str) -> bool:
+    """A session's or an enrolled display's token (by prefix), as opposed to a disposition token."""
+    return token.startswith((TOKEN_PREFIX, displays.TOKEN_PREFIX))
 
 
 def bearer(request: web.Request) -> str | None:
@@ -76,11 +83,14 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if request.method == "OPTIONS" or key in OPEN_ROUTES or request.path.startswith("/static/"):
         return await handler(request)
     token = bearer(request)
-    if token is not None and not token.startswith(TOKEN_PREFIX) and takes_disposition_token(request):
+    if token is not None and not is_own_token(token) and takes_disposition_token(request):
         request[DISPOSITION_TOKEN] = token
         return await handler(request)
     if token is not None:
-        who = await request.app[SERVICES].sessions.resolve(token)
+        if token.startswith(displays.TOKEN_PREFIX):
+            who = await _display(request, token)
+        else:
+            who = await request.app[SERVICES].sessions.resolve(token)
         if who is not None:
             request[PRINCIPAL] = who
             return await handler(request)
@@ -88,6 +98,25 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if key in ADMIN_ADDRESS_ROUTES and from_admin_address(request):
         return await handler(request)
     raise Unauthorized("this route needs a bearer token (POST /api/v1/session)")
+
+
+async def _display(request: web.Request, token: str) -> Principal | None:
+    """An enrolled display's principal; its first use since start or after a minute without one is
+    logged with the address it came from (a wall polls every few seconds: not every request)."""
+    services = request.app[SERVICES]
+    use = await services.displays.use(token)
+    if use is None:
+        return None
+    who = use.display.principal
+    if use.first:
+        await services.access_log.record(
+            AccessEvent(AccessAction.DISPLAY_USED, actor=who.username, role=who.role, client=request.remote,
+                        reason="first use since start" if use.idle_s is None else "first use after a pause",
+                        details={"display_id": use.display.id, "display": use.display.name,
+                                 "idle_s": None if use.idle_s is None else round(use.idle_s, 1),
+                                 "route": request.path})
+        )
+    return who
 
 
 def principal(request: web.Request) -> Principal | None:
@@ -101,18 +130,26 @@ def disposition_token(request: web.Request) -> str | None:
 
 
 SIGNED_OUT = "the viewer's sign-in ended (signed out, expired, or the user was disabled)"
+DISPLAY_REVOKED = "the display was revoked"
 
 
 def sign_in_watch(request: web.Request) -> Callable[[], Awaitable[str | None]] | None:
     """For a session that outlives its request (a WHEP viewer): a check that says why it must
-    end once the caller's sign-in no longer stands, else None. None for callers without one."""
+    end once the caller's sign-in (or its display's enrolment) no longer stands, else None.
+    None for callers without one."""
     token = bearer(request)
-    if token is None or not token.startswith(TOKEN_PREFIX):
+    services = request.app[SERVICES]
+    if token is None:
         return None
-    store = request.app[SERVICES].sessions
+    if token.startswith(displays.TOKEN_PREFIX):
+        resolve, ended = services.displays.resolve, DISPLAY_REVOKED
+    elif token.startswith(TOKEN_PREFIX):
+        resolve, ended = services.sessions.resolve, SIGNED_OUT
+    else:
+        return None
 
     async def still_signed_in() -> str | None:
-        return None if await store.resolve(token) is not None else SIGNED_OUT
+        return None if await resolve(token) is not None else ended
 
     return still_signed_in
 

@@ -1,4 +1,4 @@
-"""Sign-in and sign-out: POST/DELETE /api/v1/session."""
+"""Sign-in, who the caller is, and sign-out: POST/GET/DELETE /api/v1/session."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from gateway.http.body import read_json
 from gateway.http.appkeys import SERVICES
 from gateway.http.views import iso
 from policy.audit.entries import AccessAction, AccessEvent
+from policy.identity.displays import USERNAME_PREFIX
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -58,12 +59,27 @@ async def sign_in(request: web.Request) -> web.Response:
     )
 
 
+@routes.get("/api/v1/session")
+async def whoami(request: web.Request) -> web.Response:
+    """Who the bearer token is: {"username","role","display"}; `display` ({"id","name"}) for an
+    enrolled wall display, else null. The wall asks it at start (and learns a display's name)."""
+    who = signed_in(request)
+    display = None
+    if who.display_id is not None:
+        display = {"id": who.display_id, "name": who.username.removeprefix(USERNAME_PREFIX)}
+    return web.json_response({"username": who.username, "role": who.role, "display": display},
+                             headers={"Cache-Control": "no-store"})
+
+
 @routes.delete("/api/v1/session")
 async def sign_out(request: web.Request) -> web.Response:
     """Revoke the caller's own token."""
     who = signed_in(request)
     token = bearer(request)
     assert token is not None  # the auth middleware resolved it
+    if who.display_id is not None:
+        raise BadRequest("an enrolled display does not sign out: an administrator revokes it "
+                         "(POST /api/v1/displays/{id}/revocation)")
     services = request.app[SERVICES]
     await services.sessions.revoke(token)
     log.info("sign-out: user=%s", who.username)

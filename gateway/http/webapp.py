@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway.http import accesslog, cameras, dispositions, health, onboarding, openapi, playback, recordings, session, whep
-from gateway.http import alerts, camera_events, downloads, eventstream, handovers, onvif, ptz, shifts
+from gateway.http import alerts, camera_events, displays, downloads, eventstream, handovers, onvif, ptz, shifts
 from gateway.http.auth import auth_middleware
 from gateway.http.cors import setup_cors
 from gateway.http.appkeys import SERVICES
@@ -33,6 +33,7 @@ def build_app(services: Services) -> web.Application:
     app[downloads.DOWNLOADS] = downloads.DownloadSlots(services.settings.recording.max_downloads)
     app.add_routes(health.routes)
     app.add_routes(session.routes)
+    app.add_routes(displays.routes)
     app.add_routes(cameras.routes)
     app.add_routes(ptz.routes)
     app.add_routes(camera_events.routes)

@@ -33,6 +33,9 @@ class AccessAction(enum.StrEnum):
     HOLD_RELEASED = "hold_released"
     USER_CREATED = "user_created"
     USER_CHANGED = "user_changed"
+    DISPLAY_ENROLLED = "display_enrolled"
+    DISPLAY_REVOKED = "display_revoked"
+    DISPLAY_USED = "display_used"  # first use of a display's token since start or after a minute idle
     CONFIG_CHANGED = "config_changed"
     SEGMENT_SEALED = "segment_sealed"
     SEGMENT_DELETED = "segment_deleted"

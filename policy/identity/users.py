@@ -25,11 +25,13 @@ MIN_PASSWORD = 10
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is asking: the signed-in user as the rest of the system sees it."""
+    """Who is asking: the signed-in user (or enrolled display) as the rest of the system sees it."""
 
     user_id: int
     username: str
     role: str
+    #: Set when the caller is an enrolled wall display (policy/identity/displays.py), not a person.
+    display_id: str | None = None
 
 
 class UserStore:

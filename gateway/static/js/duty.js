@@ -27,6 +27,7 @@ export function followDuty(node) {
     draw();
   };
   document.addEventListener("pantau:lang", draw);
-  setInterval(() => { if (document.visibilityState === "visible") refresh(); }, REFRESH_MS);
+  const timer = setInterval(() => { if (document.visibilityState === "visible") refresh(); }, REFRESH_MS);
+  document.addEventListener("pantau:revoked", () => clearInterval(timer)); // a revoked display asks nothing more
   return refresh();
 }

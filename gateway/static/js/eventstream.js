@@ -4,7 +4,7 @@
 // for the same reason the browser does not resend the last id by itself, so every reconnect sends
 // the last alert seq as Last-Event-ID and the gateway replays what was missed from its outbox.
 // A gateway without the route (404) is left alone.
-import { token } from "./api.js";
+import { refused, token } from "./api.js";
 import { backoff } from "./whep.js";
 
 const PATH = "/api/v1/events/stream";
@@ -126,6 +126,7 @@ export class EventStream {
         if (this.lastAlertSeq !== null) headers["Last-Event-ID"] = String(this.lastAlertSeq);
         const res = await fetch(this.path, { headers, cache: "no-store", signal: connection.signal });
         if (res.status === 404 || res.status === 405) return; // no event stream on this gateway
+        if (res.status === 401) { refused(); return; } // signed out, expired, or a revoked display
         if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
         attempt = 0;
         this.heardAt = Date.now();

@@ -2,7 +2,7 @@
 // while the camera is up and the tile is on screen in a visible tab; a failed peer is retried
 // with capped backoff and jitter. A camera that is down turns the tile red with the reason.
 // The RTCPeerConnection is reachable as `element.pc`.
-import { token } from "./api.js";
+import { refused, token } from "./api.js";
 import { isDown } from "./camerastate.js";
 import { has, t } from "./i18n.js";
 import { PtzControl } from "./ptz.js";
@@ -186,6 +186,7 @@ export class LiveTile {
     } catch (err) {
       this.opening = false;
       this.element.pc = null;
+      if (err.status === 401) refused(); // the page signs in again, or a display was revoked
       // A refusal that waiting cannot cure (policy, codec) is shown and retried slowly.
       const permanent = [403, 404, 422].includes(err.status);
       this.fail(err.message || t("tile.videoFailed"), permanent, err.retryAfterMs || 0);
@@ -226,6 +227,7 @@ export class LiveTile {
 
   // slow: a refusal that waiting will not cure soon; atLeastMs: the server's Retry-After.
   fail(why, slow = false, atLeastMs = 0) {
+    if (this.destroyed) return;
     this.close();
     this.attempt += 1;
     this.peerError = why;

@@ -1,6 +1,7 @@
 // The frame every signed-in page shares: header with navigation by role, language switch,
-// who is signed in and sign-out; the sign-in form when nobody is.
-import { ApiError, allowed, session, signIn, signOut } from "./api.js";
+// who is signed in and sign-out; the sign-in form when nobody is. An enrolled wall display
+// (api.js) has neither: its header names the display, and its revocation fills the screen.
+import { ApiError, allowed, checkDisplay, forgetDisplay, session, signIn, signOut, takeDisplayFragment } from "./api.js";
 import { apply, languages, lang, ready, setLang, t } from "./i18n.js";
 
 // The pages, in menu order, and the least role that may open each.
@@ -13,6 +14,7 @@ export const PAGES = [
   { id: "requests", href: "/static/requests.html", key: "nav.requests", minimum: "operator" },
   { id: "approvals", href: "/static/approvals.html", key: "nav.approvals", minimum: "supervisor" },
   { id: "cameras", href: "/static/cameras.html", key: "nav.cameras", minimum: "admin" },
+  { id: "displays", href: "/static/displays.html", key: "nav.displays", minimum: "admin" },
 ];
 
 function el(tag, attrs = {}, ...children) {
@@ -49,7 +51,10 @@ function header(pageId, who) {
   }
   nav.append(list);
   const user = el("div", { class: "user" });
-  if (who) {
+  if (who?.display) {
+    user.append(el("span", { id: "who", class: "display-name" }, `${who.display.name || who.username} · `,
+      el("span", { dataset: { i18n: "display.label" } })));
+  } else if (who) {
     user.append(
       el("span", { id: "who" }, `${who.username} · `, el("span", { dataset: { i18n: `role.${who.role}` } })),
       el("button", { type: "button", id: "signout", dataset: { i18n: "auth.signout" },
@@ -93,11 +98,50 @@ function signInForm() {
   });
 }
 
-// Show the page once someone with at least `minimum` is signed in; returns who.
+// A revoked display: one message over the whole screen, nothing left running behind it (the page
+// stops its own work on "pantau:revoked"). The button makes this browser an ordinary one again.
+function revokedScreen() {
+  if (document.getElementById("revoked")) return;
+  document.getElementById("page").hidden = true;
+  const screen = el("main", { id: "revoked", class: "revoked", role: "alert" },
+    el("p", { class: "revoked-text", dataset: { i18n: "display.revoked" } }),
+    el("button", { type: "button", id: "forget-display", dataset: { i18n: "display.forget" },
+      onclick: () => { forgetDisplay(); location.reload(); } }));
+  document.getElementById("page").before(screen);
+  apply(screen);
+}
+
+// The stored display as the gateway knows it now; null once it is revoked (the screen says so).
+// Unreachable gateway: the display goes on as stored, and its page retries.
+async function displayNow(who) {
+  try {
+    return await checkDisplay();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      revokedScreen();
+      return null;
+    }
+    return who;
+  }
+}
+
+// Show the page once someone with at least `minimum` is signed in (or this is an enrolled
+// display); returns who.
 export async function start(pageId, minimum) {
   await ready;
+  takeDisplayFragment();
+  // The display's URL opened over this very page changes only the fragment: start again as the display.
+  window.addEventListener("hashchange", () => { if (takeDisplayFragment()) location.reload(); });
   apply(document);
+  document.addEventListener("pantau:revoked", revokedScreen);
   let who = session();
+  if (who?.display) {
+    who = await displayNow(who);
+    if (!who) {
+      if (document.getElementById("revoked")) { header(pageId, null); return null; }
+      who = session(); // not a display's token after all: sign in as usual
+    }
+  }
   header(pageId, who);
   if (!who) {
     who = await signInForm();

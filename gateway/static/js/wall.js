@@ -35,6 +35,7 @@ if (who) {
   let polled = [];
   let cameras = []; // as polled, corrected by newer alerts
   let page = 0;
+  let revoked = false; // an enrolled display's token was refused: nothing runs any more
 
   for (const n of LAYOUTS) layoutSelect.append(el("option", { value: String(n) }, String(n)));
   layoutSelect.value = String(prefs.layout);
@@ -62,6 +63,7 @@ if (who) {
 
   // fromPoll: a new camera list (the tiles' stall check counts those).
   function draw({ fromPoll = false } = {}) {
+    if (revoked) return;
     const layout = prefs.layout;
     const list = shown();
     const pages = Math.max(1, Math.ceil(list.length / layout));
@@ -98,6 +100,7 @@ if (who) {
   }
 
   async function refresh() {
+    if (revoked) return;
     try {
       ({ cameras: polled } = await getJSON("/api/v1/cameras"));
       cameras = polled.map((c) => pushed.reconcile(c));
@@ -135,10 +138,24 @@ if (who) {
     tiles.get(id)?.update(cameras[at], { polled: false });
     count();
   });
+  let polling = null;
+  let ticking = null;
+  // A revoked display (the shell shows why): every peer closed, no tile retries, no polling.
+  document.addEventListener("pantau:revoked", () => {
+    revoked = true;
+    clearInterval(polling);
+    clearInterval(ticking);
+    stream.stop();
+    for (const tile of tiles.values()) tile.destroy();
+    tiles.clear();
+    grid.replaceChildren();
+  });
   stream.start();
 
   await Promise.all([refresh(), followDuty(document.getElementById("on-duty"))]);
-  setInterval(() => { if (document.visibilityState === "visible") refresh(); }, REFRESH_MS);
-  // Countdowns ("next try in 12 s") tick between refreshes.
-  setInterval(() => { for (const tile of tiles.values()) tile.render(); }, 1000);
+  if (!revoked) {
+    polling = setInterval(() => { if (document.visibilityState === "visible") refresh(); }, REFRESH_MS);
+    // Countdowns ("next try in 12 s") tick between refreshes.
+    ticking = setInterval(() => { for (const tile of tiles.values()) tile.render(); }, 1000);
+  }
 }
