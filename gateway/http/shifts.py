@@ -25,17 +25,12 @@ MAX_FORM = 1024 * 1024  # a check of a few thousand cameras with remarks
 async def open_my_shift(request: web.Request) -> web.Response:
     """Sign on: open the caller's shift now (an empty body)."""
     who, _ = await authorize(request, Action.FILE_SHIFT_RECORD)
-    if request.can_read_body:
-        body = await read_json(request, 1024)
-        if body:
-            raise_extra(body)
+    # The server decides the time and the slot: an opening takes no fields.
+    body = await read_json(request, 1024) if request.can_read_body else {}
+    if body:
+        raise BadRequest(f"unexpected field(s): {', '.join(sorted(body))}; send {{}}")
     shift = await desk(request).shifts.open(actor(request, who))
     return web.json_response(shift.as_json(), status=201)
-
-
-def raise_extra(body: dict[str, object]) -> None:
-    """An opening takes no fields (the server decides the time and slot)."""
-    raise BadRequest(f"unexpected field(s): {', '.join(sorted(body))}; send {{}}")
 
 
 @routes.get("/api/v1/shifts/current")
