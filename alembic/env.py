@@ -14,6 +14,7 @@ import fleet.camerastore  # noqa: F401
 import alerts.outbox  # noqa: F401
 import desk.models  # noqa: F401
 import camera_events.store  # noqa: F401
+import cases.models  # noqa: F401
 import policy.dispositions.models  # noqa: F401
 import policy.audit.models  # noqa: F401
 import policy.identity.models  # noqa: F401

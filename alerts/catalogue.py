@@ -69,6 +69,19 @@ CATALOGUE: Mapping[AlertKind, Entry] = {
         Severity.INFO,
         "Handover of {operator} ({shift}) accepted by {accepted_by}{objections}",
         "Serah terima dari {operator} ({shift}) diterima oleh {accepted_by}{objections}"),
+    AlertKind.CASE_OPENED: Entry(
+        Severity.CRITICAL,
+        "New {kind_en} ({severity}): {title}, opened by {by}",
+        "{kind_id} baru ({severity}): {title}, dibuka oleh {by}"),
+    AlertKind.CASE_ESCALATED: Entry(
+        Severity.CRITICAL,
+        "Not acknowledged for {waited_s} s: {kind_en} {title} (escalation {escalations})",
+        "Belum ditanggapi selama {waited_s} detik: {kind_id} {title} (eskalasi ke-{escalations})"),
+    AlertKind.CASE_ACKNOWLEDGED: Entry(
+        Severity.INFO, "{kind_en} {title} acknowledged by {by}", "{kind_id} {title} ditanggapi oleh {by}"),
+    AlertKind.CASE_CLOSED: Entry(
+        Severity.INFO, "{kind_en} {title} closed by {by}: berita acara {number}",
+        "{kind_id} {title} ditutup oleh {by}: berita acara {number}"),
 }
 
 

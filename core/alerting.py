@@ -32,6 +32,10 @@ class AlertKind(enum.StrEnum):
     PATROL_MISSED = "patrol.missed"
     HANDOVER_FILED = "handover.filed"
     HANDOVER_ACCEPTED = "handover.accepted"
+    CASE_OPENED = "case.opened"
+    CASE_ESCALATED = "case.escalated"
+    CASE_ACKNOWLEDGED = "case.acknowledged"
+    CASE_CLOSED = "case.closed"
 
 
 class Severity(enum.StrEnum):

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from core.alertsconfig import AlertsConfig
 from core.configbase import BackoffConfig, Strict
+from core.casesconfig import CaseRules, CasesConfig
 from core.deskconfig import DeskConfig, DeskRules
 from core.redact import redact_url
 from core.schemes import check_camera_url
@@ -275,6 +276,7 @@ class AccessConfig(Strict):
     )
     holds: HoldRules = Field(default_factory=HoldRules)
     desk: DeskRules = Field(default_factory=DeskRules)
+    cases: CaseRules = Field(default_factory=CaseRules)
     disposition: DispositionRules = Field(default_factory=DispositionRules)
 
 
@@ -385,6 +387,7 @@ class Settings(Strict):
     events: EventsConfig = Field(default_factory=EventsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     desk: DeskConfig = Field(default_factory=DeskConfig)
+    cases: CasesConfig = Field(default_factory=CasesConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @field_validator("cameras")

@@ -17,7 +17,7 @@ from core.errors import BadRequest, NotFound
 from core.utctime import format_utc
 from desk.forms import CheckForm, check_length
 from desk.models import CheckRow
-from desk.records import Actor, RecordWriter
+from policy.audit.records import Actor, RecordWriter
 from desk.shifts import Shift
 from policy.audit.entries import AccessAction
 

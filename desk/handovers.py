@@ -22,7 +22,7 @@ from core.utctime import format_utc
 from desk.forms import AcceptanceForm, AmendmentForm, HandoverForm, check_length
 from desk.models import AcceptanceRow, AmendmentRow, HandoverRow
 from desk.prefill import ShiftFacts
-from desk.records import Actor, RecordWriter, canonical, sha256_hex
+from policy.audit.records import Actor, RecordWriter, canonical, sha256_hex
 from desk.shifts import Shift
 from policy.audit.entries import AccessAction
 

@@ -18,7 +18,7 @@ from core.utctime import format_utc
 from desk.checks import stored
 from desk.forms import PatrolForm, check_length
 from desk.models import PatrolRow
-from desk.records import Actor, RecordWriter
+from policy.audit.records import Actor, RecordWriter
 from desk.shifts import Shift
 from policy.audit.entries import AccessAction
 

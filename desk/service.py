@@ -17,7 +17,7 @@ from desk.patrols import PatrolBook
 from desk.patrolwatch import PatrolWatch
 from desk.prefill import ShiftFacts
 from desk.printing import Printer
-from desk.records import RecordWriter, SequencedLog
+from policy.audit.records import RecordWriter, SequencedLog
 from desk.shifts import ShiftBook
 
 #: Reads every probed item of equipment now: item id -> reading (as JSON).

@@ -16,7 +16,7 @@ from core.deskconfig import DeskConfig
 from core.errors import Conflict, NotFound
 from core.utctime import format_utc
 from desk.models import HandoverRow, ShiftRow
-from desk.records import Actor, RecordWriter
+from policy.audit.records import Actor, RecordWriter
 from desk.schedule import planned_shift
 from policy.audit.entries import AccessAction
 

@@ -42,6 +42,9 @@ Without a token, by the subject's role (no role: denied):
   R16. `accept_handover`: role in `desk.file_roles`; the handover's owner is known and is not the subject
       (nobody countersigns their own handover) (log). `read_duty` (who is on duty): role in
       `desk.duty_roles`.
+  R17. `open_case`, `handle_case`, `close_case`, `read_cases`, `read_reporter`: role in `cases.open_roles`,
+      `handle_roles`, `close_roles`, `read_roles`, `reporter_roles`; a case naming a camera also needs the
+      role to see it (`visibility`) (log).
 
 A camera matches a list of groups when the list holds "*" or one of the camera's groups.
 """
@@ -83,6 +86,11 @@ class Action(enum.StrEnum):
     READ_HANDOVERS = "read_handovers"
     ACCEPT_HANDOVER = "accept_handover"  # countersign (owner: who filed it)
     READ_DUTY = "read_duty"  # who is on duty now
+    OPEN_CASE = "open_case"  # raise an incident, file a complaint, open an emergency
+    HANDLE_CASE = "handle_case"  # acknowledge, forward, follow up, check off steps, resolve, amend
+    CLOSE_CASE = "close_case"  # close with the berita acara (leadership)
+    READ_CASES = "read_cases"
+    READ_REPORTER = "read_reporter"  # a complainant's name and contact (personal data)
 
 
 class Reason(enum.StrEnum):
@@ -205,6 +213,9 @@ class Decision:
 
 
 TOKEN_ACTIONS = frozenset({Action.PLAYBACK, Action.LIST_RECORDINGS})
+CASE_ACTIONS = frozenset(
+    {Action.OPEN_CASE, Action.HANDLE_CASE, Action.CLOSE_CASE, Action.READ_CASES, Action.READ_REPORTER}
+)
 DESK_ACTIONS = frozenset(
     {Action.FILE_SHIFT_RECORD, Action.READ_SHIFT_RECORDS, Action.READ_HANDOVERS, Action.ACCEPT_HANDOVER,
      Action.READ_DUTY}
@@ -267,6 +278,8 @@ def decide(rules: AccessConfig, subject: Subject, action: Action, resource: Reso
         return _hold(rules, role, action, resource)
     if action in DESK_ACTIONS:
         return _desk(rules, subject, action, resource)
+    if action in CASE_ACTIONS:
+        return _case(rules, role, action, resource)
     if action is Action.END_SESSION:
         if (resource.owner is not None and resource.owner == subject.user) or role in rules.end_session_roles:
             return _allow()
@@ -376,6 +389,17 @@ def _desk(rules: AccessConfig, subject: Subject, action: Action, resource: Resou
             return _deny(Reason.NOT_PERMITTED, "the handover's author is unknown")
         if resource.owner == subject.user:
             return _deny(Reason.OWN_HANDOVER, "nobody countersigns their own handover")
+    return _allow()
+
+
+def _case(rules: AccessConfig, role: str, action: Action, resource: Resource) -> Decision:
+    c = rules.cases
+    roles = {Action.OPEN_CASE: c.open_roles, Action.HANDLE_CASE: c.handle_roles, Action.CLOSE_CASE: c.close_roles,
+             Action.READ_CASES: c.read_roles, Action.READ_REPORTER: c.reporter_roles}[action]
+    if role not in roles:
+        return _deny(Reason.NOT_PERMITTED, f"role {role!r} may not {action.value}")
+    if resource.camera is not None and not _sees(rules, role, resource):
+        return _deny(Reason.NOT_VISIBLE, f"role {role!r} does not see camera {resource.camera!r}")
     return _allow()
 
 

@@ -20,6 +20,7 @@ async def test_schema_matches_models(db_url: str) -> None:
     # Every table the chain creates (the same list as alembic/env.py).
     import alerts.outbox  # noqa: F401
     import camera_events.store  # noqa: F401
+    import cases.models  # noqa: F401
     import desk.models  # noqa: F401
     import fleet.camerastore  # noqa: F401
     import policy.audit.models  # noqa: F401

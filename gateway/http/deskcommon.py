@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from core.errors import BadRequest, Conflict
-from desk.records import Actor
+from policy.audit.records import Actor
 from desk.service import Desk
 from desk.shifts import Shift
 from gateway.http.appkeys import SERVICES

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 LOG_TABLES = ("access_log", "access_log_checkpoints")
 #: Insert-only records of other packages (named here: policy knows no other package); a trigger
 #: refuses changes too (alembic 0008), the grant keeps the app role from disabling it.
-RECORD_TABLES = ("desk_shifts", "desk_checks", "desk_patrols", "desk_handovers", "desk_acceptances", "desk_amendments")
+RECORD_TABLES = ("desk_shifts", "desk_checks", "desk_patrols", "desk_handovers", "desk_acceptances", "desk_amendments",
+                 "case_events", "case_holds", "berita_acara")
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 

@@ -49,6 +49,17 @@ class AccessAction(enum.StrEnum):
     HANDOVER_FILED = "handover_filed"
     HANDOVER_ACCEPTED = "handover_accepted"
     HANDOVER_AMENDED = "handover_amended"
+    CASE_OPENED = "case_opened"
+    CASE_ACKNOWLEDGED = "case_acknowledged"
+    CASE_ESCALATED = "case_escalated"
+    CASE_FORWARDED = "case_forwarded"
+    CASE_FOLLOWED_UP = "case_followed_up"
+    CASE_STEP_DONE = "case_step_done"
+    CASE_RESOLVED = "case_resolved"
+    CASE_CLOSED = "case_closed"
+    CASE_AMENDED = "case_amended"
+    TRIGGER_RECEIVED = "trigger_received"
+    TRIGGER_REFUSED = "trigger_refused"
 
 
 Outcome = Literal["ok", "allow", "deny", "error"]

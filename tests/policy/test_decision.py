@@ -129,6 +129,12 @@ def oracle(rules: AccessConfig, subject: Subject, action: Action, res: Resource,
         return role in roles and in_view, {log}
     if action == "end_session":
         return (res.owner is not None and res.owner == subject.user) or role in rules.end_session_roles, {log}
+    if action in ("open_case", "handle_case", "close_case", "read_cases", "read_reporter"):
+        c = rules.cases
+        roles = {"open_case": c.open_roles, "handle_case": c.handle_roles, "close_case": c.close_roles,
+                 "read_cases": c.read_roles, "read_reporter": c.reporter_roles}[action]
+        visibility = next((groups for r, groups in rules.visibility.items() if r == role), [])
+        return role in roles and (not camera or sees(visibility)), {log}
     k = rules.desk
     if action == "read_duty":
         return role in k.duty_roles, {log}
@@ -173,9 +179,10 @@ def role_map(values: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[Any, Any]
 
 
 rules_st = st.builds(
-    lambda vis, play, exp, ptz, audit, admin, alerts, end_session, holds, disp, desk: AccessConfig(
+    lambda vis, play, exp, ptz, audit, admin, alerts, end_session, holds, disp, desk, cases: AccessConfig(
         visibility=vis, playback=play, export=exp, ptz=ptz, audit_roles=audit, admin_roles=admin,
         gateway_alert_roles=alerts, end_session_roles=end_session, holds=holds, disposition=disp, desk=desk,
+        cases=cases,
     ),
     role_map(grants_st),
     role_map(rule_st),
@@ -200,6 +207,8 @@ rules_st = st.builds(
         }
     ),
     st.fixed_dictionaries({"file_roles": role_list_st, "reader_roles": role_list_st, "duty_roles": role_list_st}),
+    st.fixed_dictionaries({"open_roles": role_list_st, "handle_roles": role_list_st, "close_roles": role_list_st,
+                           "read_roles": role_list_st, "reporter_roles": role_list_st}),
 )
 token_st = st.builds(
     lambda tid, grantee, cams, start, length, nbf, life, max_views, used, revoked: TokenGrant(
@@ -441,7 +450,9 @@ def test_deny_by_default_with_empty_rules() -> None:
                          holds={"read_roles": [], "place_roles": [], "release_roles": []},
                          disposition={"requester_roles": [], "approver_roles": [], "revoker_roles": [],
                                       "reader_roles": []},
-                         desk={"file_roles": [], "reader_roles": [], "duty_roles": []})
+                         desk={"file_roles": [], "reader_roles": [], "duty_roles": []},
+                         cases={"open_roles": [], "handle_roles": [], "close_roles": [], "read_roles": [],
+                                "reporter_roles": []})
     for role in ROLES:
         for action in Action:
             got = decide(rules, Subject("x", role), action, Resource("cam1", frozenset({"a"}), CAM.start, CAM.end,

@@ -1,5 +1,6 @@
-"""How a shift record is made permanent: canonical JSON, its SHA-256, an access-log entry, then an
-insert-only row that carries the entry's sequence number (printed in the report's footer)."""
+"""How a record the SOP asks for (a shift record, a case event) is made permanent: canonical JSON,
+its SHA-256, an access-log entry, then an insert-only row that carries the entry's sequence number
+(printed in the report's footer)."""
 
 from __future__ import annotations
 
