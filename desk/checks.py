@@ -15,7 +15,8 @@ from core.clock import Clock
 from core.deskconfig import DeskConfig
 from core.errors import BadRequest, NotFound
 from core.utctime import format_utc
-from desk.forms import CheckForm, check_length
+from core.forms import check_length
+from desk.forms import CheckForm
 from desk.models import CheckRow
 from policy.audit.records import Actor, RecordWriter
 from desk.shifts import Shift

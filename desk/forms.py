@@ -4,23 +4,16 @@ are refused with the field named, before anything is stored."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar
+from pydantic import Field, field_validator
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from core.forms import Form
 
-from core.errors import BadRequest
-
-_M = TypeVar("_M", bound=BaseModel)
 
 #: Longest list a form may carry (cameras of a check or patrol): a room has hundreds, not millions.
 MAX_ITEMS = 5000
 
 
-class _Form(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-
-class CameraTick(_Form):
+class CameraTick(Form):
     """One camera of a check: the operator's tick and remark."""
 
     camera: str = Field(min_length=1, max_length=64)
@@ -29,7 +22,7 @@ class CameraTick(_Form):
     snapshot: str | None = Field(None, max_length=512, description="A reference to a snapshot taken, if any.")
 
 
-class EquipmentTick(_Form):
+class EquipmentTick(Form):
     """One item of equipment in a check."""
 
     id: str = Field(min_length=1, max_length=64)
@@ -37,7 +30,7 @@ class EquipmentTick(_Form):
     remark: str = ""
 
 
-class CheckForm(_Form):
+class CheckForm(Form):
     """POST /api/v1/checks."""
 
     cameras: list[CameraTick] = Field(default_factory=list, max_length=MAX_ITEMS)
@@ -57,7 +50,7 @@ class CheckForm(_Form):
         return v
 
 
-class PatrolStop(_Form):
+class PatrolStop(Form):
     """One camera of a patrol: how long it was actually shown, and what the operator did."""
 
     camera: str = Field(min_length=1, max_length=64)
@@ -67,7 +60,7 @@ class PatrolStop(_Form):
     report: str = ""
 
 
-class PatrolForm(_Form):
+class PatrolForm(Form):
     """POST /api/v1/patrols."""
 
     group: str = Field("", max_length=64)
@@ -89,19 +82,19 @@ class PatrolForm(_Form):
         return v
 
 
-class HandoverForm(_Form):
+class HandoverForm(Form):
     """POST /api/v1/handovers."""
 
     notes: str = ""
 
 
-class AcceptanceForm(_Form):
+class AcceptanceForm(Form):
     """POST /api/v1/handovers/{id}/acceptance."""
 
     objections: str = ""
 
 
-class AmendmentForm(_Form):
+class AmendmentForm(Form):
     """POST /api/v1/handovers/{id}/amendments."""
 
     text: str = Field(min_length=1)
@@ -113,19 +106,3 @@ def _unique(values: list[str], what: str) -> None:
         if value in seen:
             raise ValueError(f"{what} {value!r} is listed twice")
         seen.add(value)
-
-
-def parse(model: type[_M], body: dict[str, Any]) -> _M:
-    """`body` as `model`; 400 naming the first bad field."""
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise BadRequest(f"{where}: {first['msg']}") from exc
-
-
-def check_length(text: str, limit: int, where: str) -> None:
-    """400 when `text` is longer than the configured `limit`."""
-    if len(text) > limit:
-        raise BadRequest(f"{where}: {len(text)} characters; at most {limit} (desk.*_max_chars)")

@@ -19,7 +19,8 @@ from core.clock import Clock
 from core.deskconfig import DeskConfig
 from core.errors import Conflict, NotFound
 from core.utctime import format_utc
-from desk.forms import AcceptanceForm, AmendmentForm, HandoverForm, check_length
+from core.forms import check_length
+from desk.forms import AcceptanceForm, AmendmentForm, HandoverForm
 from desk.models import AcceptanceRow, AmendmentRow, HandoverRow
 from desk.prefill import ShiftFacts
 from policy.audit.records import Actor, RecordWriter, canonical, sha256_hex

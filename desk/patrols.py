@@ -16,7 +16,8 @@ from core.deskconfig import DeskConfig
 from core.errors import BadRequest, NotFound
 from core.utctime import format_utc
 from desk.checks import stored
-from desk.forms import PatrolForm, check_length
+from core.forms import check_length
+from desk.forms import PatrolForm
 from desk.models import PatrolRow
 from policy.audit.records import Actor, RecordWriter
 from desk.shifts import Shift

@@ -7,7 +7,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from core.errors import Conflict, Forbidden
-from desk.forms import AcceptanceForm, AmendmentForm, HandoverForm, parse
+from core.forms import parse
+from desk.forms import AcceptanceForm, AmendmentForm, HandoverForm
 from gateway.http.body import read_json
 from gateway.http.deskcommon import actor, desk, language, open_shift, pdf_response, visible_summaries
 from gateway.http.guard import authorize

@@ -8,7 +8,8 @@ import asyncio
 from aiohttp import web
 
 from core.errors import BadRequest
-from desk.forms import CheckForm, PatrolForm, parse
+from core.forms import parse
+from desk.forms import CheckForm, PatrolForm
 from gateway.http.body import read_json
 from gateway.http.deskcommon import (
     actor, desk, language, open_shift, pdf_response, reads_everyones, visible_summaries,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -61,9 +61,11 @@ class RecordWriter:
         make_row: Callable[[str, str, int], Base],
         details: Mapping[str, Scalar] | None = None,
         conflict: str = "the record already exists",
+        also: Callable[[AsyncSession], Awaitable[None]] | None = None,
     ) -> tuple[str, str, int]:
         """(canonical text, sha256, log seq) of `content`, logged as `action` by `who` and stored as
-        `make_row(text, sha256, seq)`; Conflict when the row collides."""
+        `make_row(text, sha256, seq)`, with `also(session)` in the same transaction (e.g. the state
+        the record changes); Conflict when the row collides."""
         text = canonical(content)
         digest = sha256_hex(text)
         entry = {"record": str(content.get("kind", "")), "id": str(content["id"]), "sha256": digest, **(details or {})}
@@ -71,6 +73,8 @@ class RecordWriter:
         try:
             async with self._db() as session:
                 session.add(make_row(text, digest, seq))
+                if also is not None:
+                    await also(session)
                 await session.commit()
         except IntegrityError as exc:
             await self._not_stored(action, who, entry, seq, "conflict")
