@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from core.db import make_engine
 from tests.desk.deskutil import call, log_entries, pdf_text, people
 from tests.gatewayutil import make_settings, running_gateway, until
 
+ROOT = Path(__file__).resolve().parents[2]
 CAMERAS = [
     CameraConfig(id="cam-1", name="Gerbang utara", source="rtsp://127.0.0.1:9/a", enabled=False, groups=["gates"]),
     CameraConfig(id="cam-2", name="Alun-alun", source="rtsp://127.0.0.1:9/b", enabled=False, groups=["square"]),
@@ -106,6 +110,12 @@ async def test_an_incident_from_raise_to_signed_minutes(tmp_path: Path, db_url: 
         closing = next(e for e in closed["timeline"] if e["kind"] == "closed")
         assert closing["content"]["pdf_sha256"] == hashlib.sha256(pdf).hexdigest()
 
+    # Every transition is in the log, and the log still verifies offline against its signed checkpoints.
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "PANTAU_DATABASE__URL": db_url,
+           "PANTAU_DATA_DIR": str(settings.data_dir)}
+    verified = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "gateway", "verify-log"], cwd=tmp_path,
+                                       capture_output=True, text=True, timeout=60, env=env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
     engine = make_engine(db_url)
     try:
         for sql in (f"UPDATE cases SET title = 'x' WHERE id = '{cid}'", "DELETE FROM cases",
