@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -22,9 +22,12 @@ from alerts.sinks import configured_sinks
 from camera_events.service import EventService, onvif_clients
 from camera_events.store import EventStore
 from cases.book import CaseBook
+from cases.inputtriggers import InputTriggers
 from cases.minutes import Minutes
 from cases.numbering import next_number
+from cases.mqtttriggers import MqttTriggers
 from cases.signing import MinutesSigner
+from cases.triggers import TriggerGate
 from cases.watch import CaseWatch
 from core.clock import Clock, SystemClock
 from core.config import CameraConfig, Settings
@@ -41,6 +44,7 @@ from gateway.migrations import upgrade
 from gateway.services import Services
 from onvif_adapters.ptz import PtzSessions
 from onvif_adapters.source import resolver_for
+from onvif_adapters.subscription import CameraEvent
 from policy.audit.accesslog import AccessLog
 from policy.audit.entries import AccessAction, AccessEvent
 from policy.audit.records import RecordWriter
@@ -117,11 +121,24 @@ class Gateway:
                     tasks.create_task(services.alerts.run(), name="alerts")
                     tasks.create_task(services.desk.run(), name="desk")
                     tasks.create_task(CaseWatch(services.db, self.clock, services.cases).run(), name="cases")
+                    self._start_triggers(tasks, services)
                     for courier in services.couriers:
                         tasks.create_task(courier.run(), name=f"alerts:{courier.sink.name}")
                     if on_ready is not None:
                         on_ready(self)
                     await asyncio.Event().wait()  # until cancelled
+
+    def _start_triggers(self, tasks: asyncio.TaskGroup, services: Services) -> None:
+        """The trigger gate's log writer, and the MQTT and camera-input sources that feed it."""
+        cfg = self.settings.cases
+        tasks.create_task(services.triggers.run(), name="triggers")
+        if cfg.trigger_broker is not None:
+            # Its own task with its own reconnect loop: a broker that is away holds up nothing else.
+            tasks.create_task(MqttTriggers(cfg.trigger_broker, cfg.playbooks, services.triggers).run(),
+                              name="triggers:mqtt")
+        if any(p.onvif_inputs for p in cfg.playbooks):
+            tasks.create_task(InputTriggers(cfg.playbooks, services.triggers).run(CameraEventFeed(services.events)),
+                              name="triggers:onvif")
 
     async def _bootstrap_admin(self, users: UserStore, access_log: AccessLog) -> None:
         """First start: create `admin` with a random password in an owner-only file."""
@@ -220,8 +237,23 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
             storage=recorder_storage(recorder), database=database_ping(engine),
         ))),
         cases=cases,
+        triggers=TriggerGate(settings.cases.playbooks, cases, access_log, clock),
     )
     return services, status_log
+
+
+class CameraEventFeed:
+    """The events service as cases/inputtriggers.py reads it: cases/ does not import camera_events
+    (the same layer), so the composition root hands it a feed."""
+
+    def __init__(self, events: EventService) -> None:
+        self._events = events
+
+    async def follow(self, cameras: Collection[str]) -> AsyncIterator[CameraEvent]:
+        """Every event of `cameras` as it arrives, until the events service stops."""
+        with self._events.listen(lambda camera: camera in cameras) as listener:
+            while (event := await listener.queue.get()) is not None:
+                yield event
 
 
 async def _case_book(

@@ -11,6 +11,7 @@ from alerts.bus import AlertBus
 from alerts.delivery import Courier
 from camera_events.service import EventService
 from cases.book import CaseBook
+from cases.triggers import TriggerGate
 from core.clock import Clock
 from core.config import Settings
 from desk.service import Desk
@@ -67,6 +68,8 @@ class Services:
     desk: Desk
     #: Incidents, complaints and emergencies, and their berita acara.
     cases: CaseBook
+    #: The gate every emergency trigger passes (HTTP, MQTT, camera inputs) on its way to `cases`.
+    triggers: TriggerGate
 
     @property
     def configured_cameras(self) -> frozenset[str]:
