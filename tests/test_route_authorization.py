@@ -109,6 +109,9 @@ ROUTES: dict[tuple[str, str], Open | SignedIn | Guarded] = {
     ("POST", "/api/v1/session"): Open("signing in"),
     ("GET", "/api/v1/openapi.json"): Open("the API's description"),
     ("GET", "/api/v1/access-log/public-key"): Open("the log's verifier key, public by design"),
+    ("POST", "/api/v1/triggers/{playbook_id}"): Open(
+        "a device presents the playbook's trigger key (X-Trigger-Key), not a session; the trigger gate checks "
+        "it and logs each refusal (tests/cases/test_triggers.py)", "/api/v1/triggers/no-such-playbook"),
     ("DELETE", "/api/v1/session"): SignedIn("signing out one's own session"),
     ("GET", "/api/v1/session"): SignedIn("who the caller is (a person or an enrolled display)"),
     ("GET", "/api/v1/cameras"): SignedIn("the cameras the caller sees (view_camera per camera)"),

@@ -28,8 +28,19 @@ OPEN_ROUTES = frozenset(
     {("GET", "/livez"), ("GET", "/readyz"), ("GET", "/"), ("POST", "/api/v1/session"),
      ("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/access-log/public-key")}
 )
+# Emergency triggers: a device (a panic button's gateway) presents the playbook's trigger key, not
+# a session, so the route takes no bearer; the trigger gate checks the key and logs every refusal.
+TRIGGER_ROUTE_PREFIX = "/api/v1/triggers/"
 # Routes open to the admin addresses; everyone else needs an admin token.
 ADMIN_ADDRESS_ROUTES = frozenset({("GET", "/health"), ("GET", "/metrics")})
+
+
+def is_trigger(request: web.Request) -> bool:
+    """A trigger call (POST /api/v1/triggers/{playbook_id}, one path segment): authenticated by the
+    playbook's key in the route, never by a session. Only POST with exactly one segment after the
+    prefix, so nothing added later under the prefix becomes open by accident."""
+    rest = request.path.removeprefix(TRIGGER_ROUTE_PREFIX)
+    return request.method == "POST" and rest != request.path and rest != "" and "/" not in rest
 
 
 def takes_disposition_token(request: web.Request) -> bool:
@@ -80,7 +91,8 @@ def from_admin_address(request: web.Request) -> bool:
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Resolve the bearer token; refuse with 401 where a route needs one."""
     key = (request.method, request.path)
-    if request.method == "OPTIONS" or key in OPEN_ROUTES or request.path.startswith("/static/"):
+    if (request.method == "OPTIONS" or key in OPEN_ROUTES or request.path.startswith("/static/")
+            or is_trigger(request)):
         return await handler(request)
     token = bearer(request)
     if token is not None and not is_own_token(token) and takes_disposition_token(request):
