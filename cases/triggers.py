@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import logging
 from collections import Counter, deque
@@ -164,8 +165,9 @@ class TriggerGate:
             raise NotFound(reason)
         if not key:
             reason = "no trigger key given"
-        # Constant time: how much of a guess matched must not show in how long the answer takes.
-        elif not hmac.compare_digest(key.encode("utf-8", "replace"), playbook.trigger_key.encode()):
+        # Constant time: how much of a guess matched must not show in how long the answer takes; the
+        # digests are compared so that not even the key's length does.
+        elif not hmac.compare_digest(_digest(key), _digest(playbook.trigger_key)):
             reason = "wrong trigger key"
         else:
             return playbook
@@ -293,6 +295,10 @@ class TriggerGate:
         for window in self._refusals.values():
             due.append(window.opened + (2 if window.held else 1) * REFUSAL_WINDOW_S)
         return max(0.0, min(due) - self._clock.monotonic()) if due else None
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "replace")).digest()
 
 
 def _received(burst: _Burst) -> AccessEvent:
