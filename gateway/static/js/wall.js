@@ -4,6 +4,7 @@
 import { getJSON } from "./api.js";
 import { followAlarms } from "./alarms.js";
 import { PushedStates } from "./camerastate.js";
+import { CASE_ROLES } from "./casewords.js";
 import { followDuty } from "./duty.js";
 import { EventStream } from "./eventstream.js";
 import { apply, t } from "./i18n.js";
@@ -36,6 +37,8 @@ if (who) {
   let cameras = []; // as polled, corrected by newer alerts
   let page = 0;
   let revoked = false; // an enrolled display's token was refused: nothing runs any more
+  // Operators and supervisors report an incident from a tile; viewers and displays do not.
+  const canReport = !who.display && CASE_ROLES.has(who.role);
 
   for (const n of LAYOUTS) layoutSelect.append(el("option", { value: String(n) }, String(n)));
   layoutSelect.value = String(prefs.layout);
@@ -76,7 +79,7 @@ if (who) {
     grid.className = `grid cols-${Math.sqrt(layout)}`;
     const cells = visible.map((cam) => {
       let tile = tiles.get(cam.id);
-      if (!tile) { tile = new LiveTile(cam, { ptz: cam.ptz === true }); tiles.set(cam.id, tile); } else tile.update(cam, { polled: fromPoll });
+      if (!tile) { tile = new LiveTile(cam, { ptz: cam.ptz === true, report: canReport }); tiles.set(cam.id, tile); } else tile.update(cam, { polled: fromPoll });
       tile.setAlarms(alarms.get(cam.id) || new Set());
       return tile.element;
     });
