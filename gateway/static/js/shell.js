@@ -162,5 +162,9 @@ export async function start(pageId, minimum) {
     return null;
   }
   page.hidden = false;
+  // Leadership hears of every new or escalated case on whatever page it has open.
+  if (!who.display && allowed("supervisor", who.role)) {
+    import("./casebanner.js").then((banner) => banner.followCases(who)).catch(reportError);
+  }
   return who;
 }
