@@ -74,6 +74,7 @@ export function followCases(who) {
     show(id, { key: `${id}:${escalated ? d.escalations ?? "?" : 0}`, at: alert.at, escalated,
       text: () => summaryOf(alert) });
   });
+  stream.on("state", (connected) => { host.dataset.live = String(connected); });
   document.addEventListener("pantau:lang", draw);
   document.addEventListener("pantau:revoked", () => stream.stop());
   stream.start();

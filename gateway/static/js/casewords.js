@@ -55,19 +55,18 @@ export function stepText(step, language) {
 // How long an unacknowledged case waits before (the next) escalation, in seconds: its playbook's
 // escalate_after_s for an emergency, else cases.ack_timeout_s; null when neither is known.
 export function ackWindowS(c, { ackTimeoutS = null, playbooks = [] } = {}) {
-  if (Number.isFinite(c.ack_timeout_s)) return c.ack_timeout_s;
   const playbook = c.playbook ? playbooks.find((p) => p.id === c.playbook) : null;
   if (playbook && Number.isFinite(playbook.escalate_after_s)) return playbook.escalate_after_s;
   return Number.isFinite(ackTimeoutS) ? ackTimeoutS : null;
 }
 
 // When an unacknowledged case escalates next (ms since the epoch), or null: acknowledged, or no
-// window known. The gateway escalates every window after the opening, so after N escalations the
-// next is due N + 1 windows after it (its own field wins when the list gives one).
+// window known. The gateway (cases/watch.py) escalates one window after the last escalation, or
+// after the opening; without last_escalated_at, N escalations put the next N + 1 windows after it.
 export function escalationDue(c, rules) {
   if (c.state !== "opened") return null;
-  if (c.escalates_at) return Date.parse(c.escalates_at);
   const window = ackWindowS(c, rules);
   if (window === null) return null;
+  if (c.last_escalated_at) return Date.parse(c.last_escalated_at) + window * 1000;
   return Date.parse(c.opened_at) + ((c.escalations || 0) + 1) * window * 1000;
 }
