@@ -10,6 +10,11 @@ import { el } from "./shell.js";
 
 const TEXT_MAX = 20_000; // cases.text_max_chars' default; the gateway has the last word
 
+// A form control's value by name (form.action, form.title and the like are the form's own properties).
+function value(form, name) {
+  return form.elements.namedItem(name).value;
+}
+
 function field(key, control) {
   return el("label", { class: "stacked" }, el("span", {}, t(key)), control);
 }
@@ -47,7 +52,7 @@ export function caseActions(c, who, directory, onChanged) {
   if (handles && c.state === "opened") {
     parts.push(action("case-ack", "cases.acknowledge", "cases.acknowledge",
       [field("cases.ackNote", el("input", { name: "note", maxlength: "2000" }))],
-      (form) => post("acknowledgement", { note: form.note.value }), { open: true }));
+      (form) => post("acknowledgement", { note: value(form, "note") }), { open: true }));
   }
 
   if (handles && WORKING_STATES.has(c.state)) {
@@ -64,13 +69,13 @@ export function caseActions(c, who, directory, onChanged) {
     parts.push(action("case-forward", "cases.forward", "cases.forward",
       [field("cases.forwardTo", to), nameField, field("cases.channel", channel), field("cases.note", textarea("note"))],
       (form) => post("forwards", { ...(to.value ? { to: to.value } : { name: name.value }),
-        channel: channel.value, note: form.note.value })));
+        channel: channel.value, note: value(form, "note") })));
     parts.push(action("case-follow-up", "cases.followUp", "cases.followUpSave",
       [field("cases.followUpAction", textarea("action", { required: true }))],
-      (form) => post("follow-ups", { action: form.action.value })));
+      (form) => post("follow-ups", { action: value(form, "action") })));
     parts.push(action("case-resolve", "cases.resolve", "cases.resolve",
       [field("cases.outcome", textarea("outcome", { required: true }))],
-      (form) => post("resolution", { outcome: form.outcome.value })));
+      (form) => post("resolution", { outcome: value(form, "outcome") })));
   }
 
   if (c.state === "resolved" && allowed("supervisor", who.role)) {
@@ -83,15 +88,15 @@ export function caseActions(c, who, directory, onChanged) {
         field("cases.conclusion", textarea("conclusion", { required: true, rows: 4 })),
         field("cases.minutesLanguage", language)],
       (form) => post("closure", {
-        parties: form.parties.value.split("\n").map((p) => p.trim()).filter(Boolean),
-        conclusion: form.conclusion.value, language: language.value,
+        parties: value(form, "parties").split("\n").map((p) => p.trim()).filter(Boolean),
+        conclusion: value(form, "conclusion"), language: language.value,
       }), { open: true }));
   }
 
   if (handles) {
     parts.push(action("case-amend", "cases.amend", "cases.amendSave",
       [el("p", { class: "note" }, t("cases.amendIntro")), field("cases.amendText", textarea("text", { required: true }))],
-      (form) => post("amendments", { text: form.text.value })));
+      (form) => post("amendments", { text: value(form, "text") })));
   }
   if (!parts.length) return el("p", { class: "note" }, t(c.state === "resolved" ? "cases.waitsForClosure" : "cases.noActions"));
   return el("div", { class: "actions" }, ...parts);

@@ -42,7 +42,7 @@ if (who) {
   function showComplaintForm(show) {
     complaintSection.hidden = !show;
     complaintButton.setAttribute("aria-expanded", String(show));
-    if (show) complaint.form.title.focus();
+    if (show) complaint.field("title").focus();
   }
   complaintButton.addEventListener("click", () => showComplaintForm(complaintSection.hidden));
   document.getElementById("complaint-cancel").addEventListener("click", () => { complaint.reset(); showComplaintForm(false); });

@@ -34,21 +34,26 @@ export class ComplaintForm {
 
   reset() {
     this.form.reset();
-    this.form.at.value = toLocalInput(new Date());
+    this.field("at").value = toLocalInput(new Date());
+  }
+
+  // A control by name (form.title and form.action would be the form's own properties).
+  field(name) {
+    return this.form.elements.namedItem(name);
   }
 
   body() {
-    const f = this.form;
-    const iso = (input) => (input.value ? fromLocalInput(input.value).toISOString() : null);
-    const reporter = { name: f.reporter_name.value.trim(), contact: f.reporter_contact.value.trim() };
+    const v = (name) => this.field(name).value;
+    const iso = (name) => (v(name) ? fromLocalInput(v(name)).toISOString() : null);
+    const reporter = { name: v("reporter_name").trim(), contact: v("reporter_contact").trim() };
     const body = {
-      kind: "complaint", title: f.title.value, channel: f.channel.value, severity: f.severity.value,
-      category: f.category.value.trim() || null, location: f.location.value, description: f.description.value,
-      at: iso(f.at) || new Date().toISOString(),
+      kind: "complaint", title: v("title"), channel: v("channel"), severity: v("severity"),
+      category: v("category").trim() || null, location: v("location"), description: v("description"),
+      at: iso("at") || new Date().toISOString(),
       cameras: [...this.cameraBox.querySelectorAll("input:checked")].map((i) => i.value),
     };
     if (reporter.name || reporter.contact) body.reporter = reporter;
-    const [start, end] = [iso(f.window_start), iso(f.window_end)];
+    const [start, end] = [iso("window_start"), iso("window_end")];
     if (start || end) Object.assign(body, { window_start: start, window_end: end });
     return body;
   }
