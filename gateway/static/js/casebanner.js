@@ -54,7 +54,7 @@ export function followCases(who) {
     try {
       const { cases } = await getJSON("/api/v1/cases?state=opened");
       for (const c of cases) {
-        if (banners.has(c.id)) continue;
+        if (banners.has(c.id) || c.opened_by === who.username) continue;
         show(c.id, { key: `${c.id}:${c.escalations || 0}`, at: c.opened_at, escalated: c.escalations > 0,
           text: () => t("banner.waiting", { kind: kindText(c.kind), severity: severityText(c.severity), title: c.title,
             since: clock(c.opened_at) }) });

@@ -14,7 +14,7 @@ import { dateTime, hms, span, todayISO } from "./timefmt.js";
 
 function facts(pairs) {
   return el("dl", { class: "claims" }, ...pairs.filter(([, value]) => value !== null && value !== undefined && value !== "")
-    .flatMap(([key, value]) => [el("dt", {}, t(key)), el("dd", {}, value)]));
+    .flatMap(([key, value]) => [el("dt", {}, t(key)), el("dd", {}, ...[value].flat())]));
 }
 
 function cameraLinks(c, names) {
@@ -32,7 +32,7 @@ function reporter(c) {
 }
 
 // What one timeline event says, from its content (the contract's fields per kind).
-function eventContent(ev, c) {
+function eventContent(ev, c, names) {
   const x = ev.content || {};
   switch (ev.kind) {
     case "opened": return x.source && x.source !== "api" ? t("cases.source", { source: x.source }) : "";
@@ -46,7 +46,7 @@ function eventContent(ev, c) {
       const step = (c.steps || []).find((s) => s.id === x.step);
       return [step ? stepText(step, lang()) : x.step, x.note].filter(Boolean).join(" — ");
     }
-    case "hold_placed": return (x.holds || []).map((h) => `${h.camera}: ${span(h.start, h.end)}`).join("; ");
+    case "hold_placed": return (x.holds || []).map((h) => `${names.get(h.camera) || h.camera}: ${span(h.start, h.end)}`).join("; ");
     case "resolved": return x.outcome || "";
     case "closed":
       return [x.number, (x.parties || []).length ? t("cases.partiesText", { parties: x.parties.join(", ") }) : null, x.conclusion]
@@ -57,12 +57,15 @@ function eventContent(ev, c) {
   }
 }
 
-function timeline(c) {
+function timeline(c, names) {
   const events = c.timeline || [];
-  return el("ol", { class: "case-timeline" }, ...events.map((ev) => el("li", { dataset: { kind: ev.kind } },
-    el("time", { datetime: ev.at }, dateTime(ev.at)), " ",
-    el("strong", {}, eventText(ev.kind)), ` · ${ev.actor}`,
-    el("span", { class: "ho-notes" }, eventContent(ev, c) ? `: ${eventContent(ev, c)}` : ""))));
+  return el("ol", { class: "case-timeline" }, ...events.map((ev) => {
+    const said = eventContent(ev, c, names);
+    return el("li", { dataset: { kind: ev.kind } },
+      el("time", { datetime: ev.at }, dateTime(ev.at)), " ",
+      el("strong", {}, eventText(ev.kind)), ` · ${ev.actor}`,
+      el("span", { class: "ho-notes" }, said ? `: ${said}` : ""));
+  }));
 }
 
 function minutes(c) {
@@ -108,5 +111,5 @@ export function caseDetail(c, { who, directory, names, onChanged }) {
     (c.holds || []).length ? el("section", { class: "case-part" }, el("h3", {}, t("cases.holds")),
       el("ul", {}, ...c.holds.map((h) => el("li", { dataset: { hold: String(h.hold_id) } },
         `${names.get(h.camera) || h.camera}: ${span(h.start, h.end)}`)))) : null,
-    el("section", { class: "case-part" }, el("h3", {}, t("cases.timeline")), timeline(c)));
+    el("section", { class: "case-part" }, el("h3", {}, t("cases.timeline")), timeline(c, names)));
 }

@@ -38,8 +38,8 @@ export class CaseList {
       ...["cases.kind", "cases.severity", "cases.title", "cases.cameras", "cases.state", "cases.openFor", "cases.escalation"]
         .map((key) => el("th", { scope: "col" }, t(key)))));
     const rows = this.cases.map((c) => this.row(c));
-    this.table.replaceChildren(head, el("tbody", {}, ...rows));
-    if (!rows.length) this.table.append(el("caption", { class: "note" }, t("cases.none")));
+    if (rows.length) this.table.replaceChildren(head, el("tbody", {}, ...rows));
+    else this.table.replaceChildren(el("caption", { class: "note" }, t("cases.none")));
     this.tick();
   }
 

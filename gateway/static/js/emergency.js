@@ -128,14 +128,15 @@ export class EmergencyWall {
     }
     const a = this.active;
     const name = this.name();
-    this.header.replaceChildren(
+    this.header.replaceChildren(...[
       el("h2", { class: "emergency-title" }, t("emerg.heading", { name })),
       el("p", { class: "emergency-line" },
         [a.title && a.title !== name ? a.title : null, t("emerg.openedAt", { at: clock(a.at), by: a.by || "?" })]
           .filter(Boolean).join(" · "),
         this.operator ? el("a", { href: `/static/cases.html#case=${encodeURIComponent(a.id)}` }, ` ${t("cases.open")}`) : null),
       this.cameras ? null : el("p", { class: "emergency-line" }, t("emerg.noCameras")),
-      el("button", { type: "button", id: "emergency-back", onclick: () => this.end() }, t("emerg.back")));
+      el("button", { type: "button", id: "emergency-back", onclick: () => this.end() }, t("emerg.back")),
+    ].filter(Boolean));
     this.renderPanel();
   }
 
