@@ -6,12 +6,14 @@ import asyncio
 import logging
 import os
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.bus import AlertBus
 from alerts.delivery import Courier
@@ -19,6 +21,11 @@ from alerts.outbox import Outbox
 from alerts.sinks import configured_sinks
 from camera_events.service import EventService, onvif_clients
 from camera_events.store import EventStore
+from cases.book import CaseBook
+from cases.minutes import Minutes
+from cases.numbering import next_number
+from cases.signing import MinutesSigner
+from cases.watch import CaseWatch
 from core.clock import Clock, SystemClock
 from core.config import CameraConfig, Settings
 from core.db import make_engine, make_sessionmaker
@@ -36,7 +43,9 @@ from onvif_adapters.ptz import PtzSessions
 from onvif_adapters.source import resolver_for
 from policy.audit.accesslog import AccessLog
 from policy.audit.entries import AccessAction, AccessEvent
+from policy.audit.records import RecordWriter
 from policy.audit.setup import open_access_log, record_config
+from reports import Letterhead
 from policy.dispositions.tokenkeys import default_token_key_path, load_or_create_signing_key
 from policy.dispositions.workflow import DispositionService
 from policy.identity.displays import DisplayStore
@@ -107,6 +116,7 @@ class Gateway:
                     tasks.create_task(services.fleet.run(), name="cameras")
                     tasks.create_task(services.alerts.run(), name="alerts")
                     tasks.create_task(services.desk.run(), name="desk")
+                    tasks.create_task(CaseWatch(services.db, self.clock, services.cases).run(), name="cases")
                     for courier in services.couriers:
                         tasks.create_task(courier.run(), name=f"alerts:{courier.sink.name}")
                     if on_ready is not None:
@@ -177,6 +187,7 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
     fleet.on_removed(recorder.camera_removed)
     fleet.on_removed(events.camera_removed)
     fleet.on_removed(lambda cam: ptz.forget(cam.id))
+    cases = await _case_book(settings, clock, db, access_log, recorder, alerts, cameras)
     services = Services(
         settings=settings,
         clock=clock,
@@ -208,8 +219,27 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
             settings.desk.equipment, settings.desk.probe_timeout_s,
             storage=recorder_storage(recorder), database=database_ping(engine),
         ))),
+        cases=cases,
     )
     return services, status_log
+
+
+async def _case_book(
+    settings: Settings, clock: Clock, db: async_sessionmaker[AsyncSession], access_log: AccessLog, recorder: Recorder,
+    alerts: AlertBus, cameras: dict[str, Camera],
+) -> CaseBook:
+    cfg, zone = settings.cases, settings.desk.zone
+    letterhead = Letterhead(settings.desk.room_name, settings.desk.room_subtitle, settings.desk.logo)
+    signer = await asyncio.to_thread(MinutesSigner.configured, cfg, settings.data_dir)  # reads or writes the key
+    minutes = Minutes(db, cfg, letterhead, zone, signer, clock=clock)
+
+    async def numberer(session: AsyncSession, when: datetime) -> str:
+        return await next_number(session, cfg.numbering, when.astimezone(zone))
+
+    def of_groups(groups: Sequence[str]) -> list[str]:
+        return [c.id for c in list(cameras.values()) if set(groups) & set(c.config.groups)]
+
+    return CaseBook(db, clock, cfg, RecordWriter(db, access_log), recorder.holds, alerts, minutes, numberer, of_groups)
 
 
 def _readings(probes: EquipmentProbes) -> Callable[[], Awaitable[dict[str, dict[str, Any]]]]:

@@ -13,6 +13,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from cases.minutescli import verify_minutes_cli
+from cases.signing import minutes_public_key_path
 from core.clock import SystemClock
 from core.config import ROLES, Settings
 from core.configfile import load_settings
@@ -112,6 +114,14 @@ def _parser() -> argparse.ArgumentParser:
     tverify = token_sub.add_parser("verify", help="check a disposition token offline with the public key")
     tverify.add_argument("token")
     tverify.add_argument("--public-key", type=Path, help="token public key (default: the gateway's)")
+    vminutes = sub.add_parser(
+        "verify-berita-acara", help="check a berita acara PDF offline against its detached signature"
+    )
+    vminutes.add_argument("pdf", type=Path, metavar="FILE.pdf")
+    vminutes.add_argument("--signature", required=True, type=Path, metavar="FILE.sig",
+                          help="the detached signature (base64), as served beside the PDF")
+    vminutes.add_argument("--public-key", type=Path, metavar="PEM",
+                          help="berita acara public key (default: the configured key's .pub.pem)")
     return parser
 
 
@@ -290,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
                 settings.access.disposition.key_path or default_token_key_path(settings.data_dir)
             )
             return verify_token_cli(args.token, args.public_key or default)
+        elif args.command == "verify-berita-acara":
+            public = args.public_key or minutes_public_key_path(settings.cases, settings.data_dir)
+            return verify_minutes_cli(args.pdf, args.signature, public)
         return 0
     except ConfigError as exc:
         for line in exc.problems:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from alerts.bus import AlertBus
 from alerts.delivery import Courier
 from camera_events.service import EventService
+from cases.book import CaseBook
 from core.clock import Clock
 from core.config import Settings
 from desk.service import Desk
@@ -64,6 +65,8 @@ class Services:
     couriers: list[Courier]
     #: The shift desk: shifts, checks, patrols, handovers, their printed reports.
     desk: Desk
+    #: Incidents, complaints and emergencies, and their berita acara.
+    cases: CaseBook
 
     @property
     def configured_cameras(self) -> frozenset[str]:

@@ -98,6 +98,8 @@ HIDDEN_CAMERA = guarded(Action.VIEW_CAMERA, vera(404, camera_id="gate"))
 FILE_SHIFT = guarded(Action.FILE_SHIFT_RECORD, posting("vera", 403, lambda: {"json": {}}))
 READ_SHIFTS = guarded(Action.READ_SHIFT_RECORDS, vera())
 READ_HANDOVERS = guarded(Action.READ_HANDOVERS, vera())
+READ_CASES = guarded(Action.READ_CASES, vera())
+HANDLE_CASE = guarded(Action.HANDLE_CASE, posting("vera", 403, lambda: {"json": {}}))
 
 ROUTES: dict[tuple[str, str], Open | SignedIn | Guarded] = {
     ("GET", "/livez"): Open("liveness"),
@@ -192,6 +194,22 @@ ROUTES: dict[tuple[str, str], Open | SignedIn | Guarded] = {
     ("GET", "/api/v1/handovers/{handover_id}/pdf"): READ_HANDOVERS,
     ("POST", "/api/v1/handovers/{handover_id}/acceptance"): guarded(
         Action.ACCEPT_HANDOVER, posting("vera", 403, lambda: {"json": {}}), posting("omar", 403, lambda: {"json": {}})),
+    ("POST", "/api/v1/cases"): guarded(Action.OPEN_CASE, posting("vera", 403, lambda: {"json": {}})),
+    ("GET", "/api/v1/cases"): READ_CASES,
+    ("GET", "/api/v1/cases/{case_id}"): READ_CASES,
+    ("POST", "/api/v1/cases/{case_id}/acknowledgement"): HANDLE_CASE,
+    ("POST", "/api/v1/cases/{case_id}/forwards"): HANDLE_CASE,
+    ("POST", "/api/v1/cases/{case_id}/follow-ups"): HANDLE_CASE,
+    ("POST", "/api/v1/cases/{case_id}/steps/{step_id}"): HANDLE_CASE,
+    ("POST", "/api/v1/cases/{case_id}/resolution"): HANDLE_CASE,
+    ("POST", "/api/v1/cases/{case_id}/amendments"): HANDLE_CASE,
+    ("POST", "/api/v1/cases/{case_id}/closure"): guarded(
+        Action.CLOSE_CASE, posting("vera", 403, lambda: {"json": {}}), posting("omar", 403, lambda: {"json": {}})),
+    ("GET", "/api/v1/cases/{case_id}/berita-acara.pdf"): READ_CASES,
+    ("GET", "/api/v1/cases/{case_id}/berita-acara.sig"): READ_CASES,
+    ("GET", "/api/v1/playbooks"): READ_CASES,
+    ("GET", "/api/v1/directory"): READ_CASES,
+    ("GET", "/api/v1/complaints/report"): READ_CASES,
     ("POST", "/api/v1/handovers/{handover_id}/amendments"): guarded(
         Action.FILE_SHIFT_RECORD, posting("vera", 403, lambda: {"json": {"text": "x"}})),
 }
@@ -269,7 +287,8 @@ async def fixture(client: Client) -> Fixture:
     display, _ = await services.displays.enrol("Lobby wall", "admin")
     ids = {"camera_id": "lobby", "token": "preset-1", "request_id": request_id, "token_id": "dsp_unknown",
            "hold_id": str(lobby_hold), "gate_hold": str(gate_hold), "display_id": display.id,
-           **await shift_records(client, tokens["omar"])}
+           **await shift_records(client, tokens["omar"]), "case_id": await a_case(client, tokens["omar"]),
+           "step_id": "look"}
     return Fixture(client, tokens, ids)
 
 
@@ -285,6 +304,14 @@ async def shift_records(client: Client, operator: str) -> dict[str, str]:
             assert resp.status == 201, await resp.text()
             ids[key] = (await resp.json())["id"]
     return ids
+
+
+async def a_case(client: Client, operator: str) -> str:
+    """An operator's incident on the lobby camera: its id."""
+    async with client.http.post(client.url("/api/v1/cases"), json={"kind": "incident", "title": "t", "cameras": ["lobby"]},
+                                headers={"Authorization": f"Bearer {operator}"}) as resp:
+        assert resp.status == 201, await resp.text()
+        return str((await resp.json())["id"])
 
 
 async def test_every_refusal_is_a_logged_policy_decision(tmp_path: Path, db_url: str) -> None:
@@ -311,10 +338,11 @@ async def test_every_refusal_is_a_logged_policy_decision(tmp_path: Path, db_url:
             assert standing is not None and standing.revoked_at is None
             assert [d.name for d in await services.displays.list()] == ["Lobby wall"]
             held = await client.get_json("/api/v1/holds?active=true", f.tokens["admin"])
-            assert sorted(h["camera"] for h in held["holds"]) == ["gate", "lobby"]
+            # (the fixture's incident on the lobby holds its recordings too)
+            assert sorted(h["camera"] for h in held["holds"]) == ["gate", "lobby", "lobby"]
             # A supervisor lists the holds of the cameras it sees only.
             seen = await client.get_json("/api/v1/holds", f.tokens["sam"])
-            assert [h["camera"] for h in seen["holds"]] == ["lobby"]
+            assert [h["camera"] for h in seen["holds"]] == ["lobby", "lobby"]
         finally:
             await viewer.close()
 
@@ -324,7 +352,8 @@ async def test_without_a_token_only_open_routes_answer(tmp_path: Path) -> None:
     async with running_gateway(make_settings(tmp_path, db_url, CAMERAS, **ACCESS)) as client:
         f = Fixture(client, {}, {"camera_id": "lobby", "token": "p", "request_id": "req_x", "token_id": "dsp_x",
                                  "hold_id": "1", "session_id": "A" * 24, "shift_id": "s", "check_id": "c",
-                                 "patrol_id": "p", "handover_id": "h", "display_id": "d"})
+                                 "patrol_id": "p", "handover_id": "h", "display_id": "d", "case_id": "c",
+                                 "step_id": "s"})
         for (method, route), guard in ROUTES.items():
             path = guard.path if isinstance(guard, Open) and guard.path else route
             status = await f.call(method, path, None)

@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway.http import accesslog, cameras, dispositions, health, onboarding, openapi, playback, recordings, session, whep
-from gateway.http import alerts, camera_events, displays, downloads, eventstream, handovers, onvif, ptz, shifts
+from gateway.http import alerts, camera_events, cases, displays, downloads, eventstream, handovers, onvif, ptz, shifts
 from gateway.http.auth import auth_middleware
 from gateway.http.cors import setup_cors
 from gateway.http.appkeys import SERVICES
@@ -50,6 +50,7 @@ def build_app(services: Services) -> web.Application:
     app.add_routes(playback.routes)
     app.add_routes(shifts.routes)
     app.add_routes(handovers.routes)
+    app.add_routes(cases.routes)
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC, follow_symlinks=False)
     setup_cors(app, services.settings.server.cors_origins)

@@ -61,20 +61,20 @@ class RecordWriter:
         make_row: Callable[[str, str, int], Base],
         details: Mapping[str, Scalar] | None = None,
         conflict: str = "the record already exists",
-        also: Callable[[AsyncSession], Awaitable[None]] | None = None,
+        also: Callable[[AsyncSession, int], Awaitable[None]] | None = None,
     ) -> tuple[str, str, int]:
         """(canonical text, sha256, log seq) of `content`, logged as `action` by `who` and stored as
-        `make_row(text, sha256, seq)`, with `also(session)` in the same transaction (e.g. the state
-        the record changes); Conflict when the row collides."""
+        `make_row(text, sha256, seq)`; `also(session, seq)` runs first in the same transaction (the
+        state the record changes, a row it refers to); Conflict when a row collides."""
         text = canonical(content)
         digest = sha256_hex(text)
         entry = {"record": str(content.get("kind", "")), "id": str(content["id"]), "sha256": digest, **(details or {})}
         seq = await self._log.append(AccessEvent(action, actor=who.user, role=who.role, client=who.client, details=entry))
         try:
             async with self._db() as session:
-                session.add(make_row(text, digest, seq))
                 if also is not None:
-                    await also(session)
+                    await also(session, seq)
+                session.add(make_row(text, digest, seq))
                 await session.commit()
         except IntegrityError as exc:
             await self._not_stored(action, who, entry, seq, "conflict")
