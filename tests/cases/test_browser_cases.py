@@ -324,8 +324,11 @@ async def test_cases_in_the_browser(tmp_path: Path, camera_server: Callable[...,
                          " s.dispatchEvent(new Event('change')); })()")
         words = await b.evaluate("({nav: document.querySelector('nav a[href$=\"cases.html\"]').textContent,"
                                  " kind: document.querySelector('#case-list tr[data-kind=complaint] .kind').textContent,"
-                                 " button: document.getElementById('new-complaint').textContent})")
-        assert words == {"nav": "Kasus", "kind": "Pengaduan", "button": "Pengaduan baru"}, words
+                                 " button: document.getElementById('new-complaint').textContent,"
+                                 " filed: document.getElementById('case-filed').textContent,"
+                                 " reporter: document.querySelector('#case-detail .pii').textContent})")
+        assert words == {"nav": "Kasus", "kind": "Pengaduan", "button": "Pengaduan baru",
+                         "filed": "Pengaduan tersimpan: Lampu jalan mati. Buka kasus", "reporter": "Data pribadi"}, words
         await b.screenshot(ARTIFACTS / "cases-desk-id.png")
 
         # A viewer's wall: no Report, no Cases.

@@ -28,16 +28,22 @@ if (who) {
   let directory = [];
   let current = null; // the case shown in full
   let stale = false; // it changed while its forms held the user's typing
+  let lastFiled = null; // the complaint just filed, said above the list
 
   const complaint = new ComplaintForm(document.getElementById("complaint-form"), {
     onFiled: (c) => {
       showComplaintForm(false);
-      filed.replaceChildren(el("p", { class: "ok" }, t("complaint.filed", { title: c.title }), " ",
-        el("a", { href: `#case=${encodeURIComponent(c.id)}` }, t("cases.open"))));
+      lastFiled = c;
+      showFiled();
       location.hash = `case=${encodeURIComponent(c.id)}`;
       refreshList();
     },
   });
+
+  function showFiled() {
+    filed.replaceChildren(...lastFiled ? [el("p", { class: "ok" }, t("complaint.filed", { title: lastFiled.title }), " ",
+      el("a", { href: `#case=${encodeURIComponent(lastFiled.id)}` }, t("cases.open")))] : []);
+  }
 
   function showComplaintForm(show) {
     complaintSection.hidden = !show;
@@ -147,6 +153,7 @@ if (who) {
   stream.on("state", (connected) => { live.textContent = t(connected ? "alerts.connected" : "alerts.disconnected"); });
   document.addEventListener("pantau:lang", () => {
     list.draw();
+    showFiled();
     if (!stale) drawDetail();
     live.textContent = stream.connected ? t("alerts.connected") : "";
   });
