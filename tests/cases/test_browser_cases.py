@@ -7,8 +7,9 @@ acknowledgement she was still writing: hers is refused with the gateway's 409, i
 forwards the case to a directory contact and resolves it; sari closes it with the berita acara, and
 the PDF the page links is the signed one. An emergency opened over the API switches ana's wall to
 exactly the playbook's camera within 2 s under a red header; a step checked off there is stored;
-an acknowledgement elsewhere gives the wall back its own layout. A complaint filed through the form
-is in the list. A viewer's wall offers no Report button.
+an acknowledgement elsewhere gives the wall back its own layout. The replay page offers the same
+dialog at the replay's moment. A complaint filed through the form is in the list. A viewer's wall
+offers no Report button.
 """
 
 from __future__ import annotations
@@ -289,6 +290,18 @@ async def test_cases_in_the_browser(tmp_path: Path, camera_server: Callable[...,
         await a.wait_for("!document.body.dataset.emergency"
                          " && [...document.querySelectorAll('#wall .tile[data-camera]')].map(t => t.dataset.camera).join() === 'cam-1'")
         assert (await case_of(client, sari, again["id"]))["state"] == "opened"  # the wall only looked away
+
+        # The replay page offers the same dialog, at the moment chosen for the replay.
+        await b.goto(client.url("/static/recordings.html#camera=cam-2"))
+        await b.wait_for("!document.getElementById('rec-report').hidden && !!document.getElementById('rec-from').value")
+        await click(b, "#rec-report")
+        await b.wait_for("document.getElementById('incident-dialog')?.open")
+        shown = await b.evaluate("({camera: document.querySelector('#incident-dialog .incident-camera').textContent,"
+                                 " at: document.querySelector('#incident-form input[name=at]').value,"
+                                 " from: document.getElementById('rec-from').value})")
+        assert shown["camera"] == "Camera: Yard" and shown["at"] == shown["from"], shown
+        await click(b, "#incident-cancel")
+        await b.wait_for("!document.getElementById('incident-dialog')")
 
         # B files a citizen's complaint through the form; it is in the list.
         await b.goto(client.url("/static/cases.html"))
