@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -36,6 +38,7 @@ ACTIONS = {
     Event.ESCALATED: AccessAction.CASE_ESCALATED, Event.FORWARDED: AccessAction.CASE_FORWARDED,
     Event.FOLLOWED_UP: AccessAction.CASE_FOLLOWED_UP, Event.STEP_DONE: AccessAction.CASE_STEP_DONE,
     Event.HOLD_PLACED: AccessAction.CASE_FOLLOWED_UP, Event.TRIGGERED: AccessAction.CASE_FOLLOWED_UP,
+    Event.SNAPSHOT: AccessAction.CASE_FOLLOWED_UP,
     Event.RESOLVED: AccessAction.CASE_RESOLVED, Event.CLOSED: AccessAction.CASE_CLOSED,
     Event.AMENDED: AccessAction.CASE_AMENDED,
 }
@@ -59,13 +62,22 @@ def _iso(value: datetime | None) -> str | None:
     return format_utc(value) if value is not None else None
 
 
+def _write_read_only(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "xb") as fh:  # never over an earlier picture
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    path.chmod(0o444)
+
+
 class CaseBook:
     """Incidents, complaints and emergencies through one lifecycle."""
 
     def __init__(
         self, db: async_sessionmaker[AsyncSession], clock: Clock, config: CasesConfig, writer: RecordWriter,
         holds: HoldStore, alerts: Publisher, minutes: MinutesMaker, numberer: Numberer,
-        cameras_of_groups: Callable[[Sequence[str]], list[str]],
+        cameras_of_groups: Callable[[Sequence[str]], list[str]], snapshot_dir: Path,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -76,6 +88,7 @@ class CaseBook:
         self._minutes = minutes
         self._numberer = numberer
         self._cameras_of_groups = cameras_of_groups
+        self.snapshot_dir = snapshot_dir
         self.playbooks = {p.id: p for p in config.playbooks}
         # Transitions of one case, and emergencies of one playbook, must not interleave.
         self._locks: dict[str, asyncio.Lock] = {}
@@ -190,6 +203,23 @@ class CaseBook:
             session.add_all(placed)
 
         await self._event(who, case_id, Event.HOLD_PLACED, {"holds": holds}, also=link)
+
+    async def keep_snapshots(self, who: Actor, case_id: str, pictures: Mapping[str, bytes]) -> None:
+        """Keep the cameras' pictures with the case (read-only files under `snapshot_dir`), their
+        SHA-256 in the case's timeline."""
+        if not pictures:
+            return
+        folder = self.snapshot_dir / case_id
+        taken = []
+        for camera, jpeg in pictures.items():
+            name = f"{camera}.jpg"
+            await asyncio.to_thread(_write_read_only, folder / name, jpeg)
+            taken.append({"camera": camera, "file": name, "sha256": hashlib.sha256(jpeg).hexdigest(), "bytes": len(jpeg)})
+        await self._event(who, case_id, Event.SNAPSHOT, {"snapshots": taken})
+
+    def snapshot_path(self, case_id: str, camera: str) -> Path:
+        """Where a case's picture of `camera` is kept (it may not exist)."""
+        return self.snapshot_dir / case_id / f"{camera}.jpg"
 
     # -- transitions -------------------------------------------------------------------------
 

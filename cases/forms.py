@@ -45,6 +45,7 @@ class OpenCase(Form):
     window_end: datetime | None = None
     # emergencies opened by hand
     playbook: str | None = Field(None, max_length=64)
+    snapshot: bool = Field(False, description="Take each camera's picture now (server-side) and keep it with the case.")
 
     _at = field_validator("at", "window_start", "window_end")(classmethod(lambda cls, v: _aware(v)))
 

@@ -33,6 +33,7 @@ class Event(enum.StrEnum):
     CLOSED = "closed"
     AMENDED = "amended"
     TRIGGERED = "triggered"  # another trigger of the same emergency, joined to it
+    SNAPSHOT = "snapshot_taken"  # a camera's picture at the moment, taken by the server
 
 
 WORKING = frozenset({State.ACKNOWLEDGED, State.FORWARDED, State.FOLLOWED_UP})
@@ -47,6 +48,7 @@ RULES: dict[Event, tuple[frozenset[State], State | None]] = {
     Event.STEP_DONE: (frozenset({State.OPENED, *WORKING}), None),
     Event.HOLD_PLACED: (OPEN, None),
     Event.TRIGGERED: (OPEN, None),
+    Event.SNAPSHOT: (OPEN, None),
     Event.RESOLVED: (WORKING, State.RESOLVED),
     Event.CLOSED: (frozenset({State.RESOLVED}), State.CLOSED),
     Event.AMENDED: (frozenset(State), None),

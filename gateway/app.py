@@ -239,7 +239,8 @@ async def _case_book(
     def of_groups(groups: Sequence[str]) -> list[str]:
         return [c.id for c in list(cameras.values()) if set(groups) & set(c.config.groups)]
 
-    return CaseBook(db, clock, cfg, RecordWriter(db, access_log), recorder.holds, alerts, minutes, numberer, of_groups)
+    return CaseBook(db, clock, cfg, RecordWriter(db, access_log), recorder.holds, alerts, minutes, numberer, of_groups,
+                    settings.data_dir / "cases")
 
 
 def _readings(probes: EquipmentProbes) -> Callable[[], Awaitable[dict[str, dict[str, Any]]]]:

@@ -210,6 +210,7 @@ ROUTES: dict[tuple[str, str], Open | SignedIn | Guarded] = {
     ("GET", "/api/v1/playbooks"): READ_CASES,
     ("GET", "/api/v1/directory"): READ_CASES,
     ("GET", "/api/v1/complaints/report"): READ_CASES,
+    ("GET", "/api/v1/cases/{case_id}/snapshots/{camera_id}.jpg"): READ_CASES,
     ("POST", "/api/v1/handovers/{handover_id}/amendments"): guarded(
         Action.FILE_SHIFT_RECORD, posting("vera", 403, lambda: {"json": {"text": "x"}})),
 }

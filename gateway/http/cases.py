@@ -14,7 +14,7 @@ from aiohttp import web
 from cases.book import CaseBook
 from cases.complaintsreport import as_csv, month_report, report_document
 from cases.forms import Amendment, Closure, FollowUp, Forward, Note, OpenCase, Resolution
-from core.errors import BadRequest
+from core.errors import BadRequest, NotFound
 from core.forms import parse
 from gateway.http.appkeys import SERVICES
 from gateway.http.body import read_json
@@ -24,6 +24,7 @@ from policy.audit.records import Actor
 from policy.decision import Action
 from policy.identity.users import Principal
 from reports import Letterhead, render
+from streams.snapshot import keyframe_jpeg
 
 routes = web.RouteTableDef()
 MAX_FORM = 256 * 1024
@@ -55,7 +56,37 @@ async def open_case(request: web.Request) -> web.Response:
     who, _ = await authorize(request, Action.OPEN_CASE)
     form = parse(OpenCase, await read_json(request, MAX_FORM))
     case = await book(request).open(_actor(request, who), form, _visible(request, who))
+    if form.snapshot:
+        await book(request).keep_snapshots(_actor(request, who), case["id"], await _pictures(request, case["cameras"]))
     return web.json_response(await _shown(request, who, case["id"]), status=201)
+
+
+async def _pictures(request: web.Request, camera_ids: list[str]) -> dict[str, bytes]:
+    """The latest keyframe of each camera as JPEG (a camera with no picture yet is left out)."""
+    cameras = request.app[SERVICES].cameras
+    pictures = {}
+    for camera_id in camera_ids:
+        camera = cameras.get(camera_id)
+        jpeg = await keyframe_jpeg(camera.hub) if camera is not None else None
+        if jpeg is not None:
+            pictures[camera_id] = jpeg
+    return pictures
+
+
+@routes.get("/api/v1/cases/{case_id}/snapshots/{camera_id}.jpg")
+async def case_snapshot(request: web.Request) -> web.Response:
+    """The picture the server took of a camera when the case was opened."""
+    await authorize(request, Action.READ_CASES)
+    case = await book(request).get(request.match_info["case_id"])  # 404 for no such case
+    camera_id = request.match_info["camera_id"]
+    if camera_id not in case["cameras"]:
+        raise NotFound(f"case {case['id']} has no camera {camera_id!r}")
+    path = book(request).snapshot_path(case["id"], camera_id)
+    try:
+        jpeg = await asyncio.to_thread(path.read_bytes)
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise NotFound("no such picture for this case") from exc
+    return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 @routes.get("/api/v1/cases")

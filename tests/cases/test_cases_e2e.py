@@ -5,6 +5,7 @@ offline with `pantau verify-berita-acara` (and fails on one changed byte)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import subprocess
 import sys
@@ -57,8 +58,13 @@ async def test_an_incident_holds_its_recordings_and_closes_with_signed_minutes(
         await until(lambda: segments("square", began, datetime.now(UTC)), within=30, what="the square's first")
         case = await call(client, "POST", "/api/v1/cases", t["ana"], 201, json={
             "kind": "incident", "title": "Pencurian sepeda motor", "severity": "high", "cameras": ["gate-north"],
-            "description": "Sepeda motor diambil dari depan pos.", "at": _iso(datetime.now(UTC) - timedelta(seconds=1))})
+            "description": "Sepeda motor diambil dari depan pos.", "at": _iso(datetime.now(UTC) - timedelta(seconds=1)),
+            "snapshot": True})
         (hold,) = case["holds"]
+        (taken,) = next(e for e in case["timeline"] if e["kind"] == "snapshot_taken")["content"]["snapshots"]
+        jpeg = await call(client, "GET", f"/api/v1/cases/{case['id']}/snapshots/gate-north.jpg", t["sari"], 200)
+        assert jpeg[:2] == b"\xff\xd8" and hashlib.sha256(jpeg).hexdigest() == taken["sha256"]
+        await call(client, "GET", f"/api/v1/cases/{case['id']}/snapshots/square.jpg", t["sari"], 404)
         start, end = (datetime.fromisoformat(hold[k].replace("Z", "+00:00")) for k in ("start", "end"))
 
         # Well past the budget: retention deletes the square's old segments, never the held ones.
