@@ -170,6 +170,8 @@ async def test_cases_in_the_browser(tmp_path: Path, camera_server: Callable[...,
         assert (raised["kind"], raised["cameras"], raised["opened_by"], raised["severity"]) == (
             "incident", ["cam-1"], "ana", "high"), raised
         assert raised["title"] == "Orang memanjat pagar gerbang" and raised["holds"], raised
+        (kept,) = next(e for e in raised["timeline"] if e["kind"] == "snapshot_taken")["content"]["snapshots"]
+        assert kept["camera"] == "cam-1", kept  # the dialog asked the gateway to keep the picture
 
         # A opens her case and starts writing an acknowledgement; B acknowledges first from the banner.
         await a.evaluate("document.getElementById('incident-close').click()")
@@ -177,6 +179,9 @@ async def test_cases_in_the_browser(tmp_path: Path, camera_server: Callable[...,
         await a.wait_for(f"document.getElementById('case-detail').dataset.case === {json.dumps(case_id)}"
                          " && !!document.querySelector('#case-ack')"
                          " && document.getElementById('case-live').textContent === 'Receiving alerts live'")
+        await click(a, ".case-pictures button.show-picture[data-camera=cam-1]")
+        assert await a.wait_for("document.querySelector('.case-picture img')?.naturalWidth") == 640
+        assert kept["sha256"] in await a.evaluate("document.querySelector('.case-pictures').textContent")
         await type_into(a, "#case-ack input[name=note]", "saya cek ke lokasi")
         await click(b, ".case-banner a.case-banner-link")
         await b.wait_for(f"document.getElementById('case-detail').dataset.case === {json.dumps(case_id)}"

@@ -3,6 +3,7 @@
 // berita acara (the signed PDF and its detached signature) and its timeline in local time.
 import { lang, t } from "./i18n.js";
 import { caseActions } from "./caseactions.js";
+import { casePictures } from "./casepictures.js";
 import { stepList } from "./casesteps.js";
 import {
   channelText, eventText, forwardChannelText, kindText, severityText, stateText, stepText, WORKING_STATES,
@@ -53,6 +54,7 @@ function eventContent(ev, c, names) {
         .filter(Boolean).join(" — ");
     case "amended": return x.text || "";
     case "triggered": return x.source ? t("cases.source", { source: x.source }) : "";
+    case "snapshot_taken": return (x.snapshots || []).map((s) => names.get(s.camera) || s.camera).join(", ");
     default: return "";
   }
 }
@@ -103,6 +105,8 @@ export function caseDetail(c, { who, directory, names, onChanged }) {
       ["cases.reporter", reporter(c)],
     ]),
     c.description ? el("p", { class: "ho-notes case-description" }, c.description) : null,
+    ((pictures) => (pictures ? el("section", { class: "case-part" }, el("h3", {}, t("cases.pictures")), pictures) : null))(
+      casePictures(c, names)),
     c.kind === "emergency" || (c.steps || []).length
       ? el("section", { class: "case-part" }, el("h3", {}, t("cases.steps")), stepList(c, { canCheck: canStep, onChanged }))
       : null,

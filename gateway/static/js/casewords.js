@@ -22,7 +22,7 @@ const EVENTS = {
   opened: "cases.evOpened", acknowledged: "cases.evAcknowledged", escalated: "cases.evEscalated",
   forwarded: "cases.evForwarded", followed_up: "cases.evFollowedUp", step_done: "cases.evStepDone",
   hold_placed: "cases.evHoldPlaced", resolved: "cases.evResolved", closed: "cases.evClosed",
-  amended: "cases.evAmended", triggered: "cases.evTriggered",
+  amended: "cases.evAmended", triggered: "cases.evTriggered", snapshot_taken: "cases.evSnapshot",
 };
 
 export const SEVERITY_ORDER = Object.keys(SEVERITIES);

@@ -14,8 +14,9 @@ function field(key, control) {
   return el("label", {}, el("span", {}, t(key)), control);
 }
 
-// Opens the dialog for `camera` ({id, name}) at `at` (a Date).
-export function reportIncident(camera, at = new Date()) {
+// Opens the dialog for `camera` ({id, name}) at `at` (a Date); live: what is on screen is the
+// camera now (the wall), not a recording.
+export function reportIncident(camera, at = new Date(), { live = true } = {}) {
   shown?.remove();
   const title = el("input", { name: "title", required: true, maxlength: "200", autocomplete: "off" });
   const severity = el("select", { name: "severity" },
@@ -23,6 +24,9 @@ export function reportIncident(camera, at = new Date()) {
   severity.value = "high";
   const when = el("input", { name: "at", type: "datetime-local", step: "1", value: toLocalInput(at) });
   const description = el("textarea", { name: "description", rows: "3", maxlength: "20000" });
+  // The gateway keeps the camera's picture of this moment with the case (from the live stream:
+  // the replay's moment is in the held recordings instead).
+  const snapshot = el("input", { type: "checkbox", name: "snapshot", checked: live });
   const error = el("div", { class: "form-error", role: "alert" });
   const send = el("button", { type: "submit", class: "primary", id: "incident-send" }, t("incident.send"));
   const cancel = el("button", { type: "button", id: "incident-cancel", onclick: () => dialog.close() }, t("incident.cancel"));
@@ -31,6 +35,7 @@ export function reportIncident(camera, at = new Date()) {
     field("incident.title", title),
     el("div", { class: "row" }, field("cases.severity", severity), field("cases.when", when)),
     field("incident.description", description),
+    live ? el("label", { class: "inline" }, snapshot, el("span", {}, t("incident.snapshot"))) : null,
     el("div", { class: "toolbar" }, send, cancel), error);
   const done = el("div", { id: "incident-done", role: "status" });
   const dialog = el("dialog", { id: "incident-dialog", class: "incident-dialog", "aria-labelledby": "incident-heading" },
@@ -43,6 +48,7 @@ export function reportIncident(camera, at = new Date()) {
       const c = await sendJSON("POST", "/api/v1/cases", {
         kind: "incident", cameras: [camera.id], title: title.value, severity: severity.value,
         description: description.value, at: (fromLocalInput(when.value) || new Date()).toISOString(),
+        snapshot: live && snapshot.checked,
       });
       form.hidden = true;
       dialog.dataset.case = c.id;

@@ -85,7 +85,7 @@ if (who) {
   reportButton.addEventListener("click", () => {
     if (!cameraSelect.value) return;
     const at = player?.at ?? fromLocalInput(fromInput.value) ?? new Date();
-    reportIncident({ id: cameraSelect.value, name: name(cameraSelect.value) }, at);
+    reportIncident({ id: cameraSelect.value, name: name(cameraSelect.value) }, at, { live: false });
   });
   if (params.get("day")) dayInput.value = params.get("day");
   document.addEventListener("pantau:lang", () => { timeline.draw(); player?.render(); apply(stage); load(); });
