@@ -392,7 +392,7 @@ async def test_request_approval_and_external_viewer(
         await page.screenshot(ARTIFACTS / "signin.png")
         await sign_in(page, "ops", PASSWORD)
         assert await page.evaluate("[...document.querySelectorAll('nav a')].map(a => a.textContent)") == [
-            "Video wall", "Shift", "Camera tour", "Camera check", "Recordings", "Playback requests"]
+            "Video wall", "Cases", "Shift", "Camera tour", "Camera check", "Recordings", "Playback requests"]
         await page.wait_for("document.querySelectorAll('#req-cameras input').length === 1")
         window_start = started - timedelta(seconds=5)
         window_end = await sealed_until(client, "gate-north", window_start, segments=2)

@@ -50,6 +50,7 @@ export class EventStream {
     this.wake = null; // ends the wait before the next attempt
     this.heardAt = 0;
     this.stopped = false;
+    this.suspended = false; // the page is hidden in the back-forward cache
     this.connected = false;
     // The last alert seq received (or the list's last_seq): sent as Last-Event-ID.
     this.lastAlertSeq = null;
@@ -99,7 +100,19 @@ export class EventStream {
     // Back on the network: try now rather than at the end of the backoff.
     const online = () => this.wake?.();
     window.addEventListener("online", online);
-    this.stopTimers = () => { clearInterval(watchdog); window.removeEventListener("online", online); };
+    // A page left for another may stay in the back-forward cache with its requests open, and the
+    // browser allows six connections to the gateway: a left page lets go of its stream, and takes
+    // it up again (resuming after the last alert) if it is shown again.
+    const hide = () => { this.suspended = true; this.drop(); };
+    const show = () => { if (!this.suspended) return; this.suspended = false; this.wake?.(); };
+    window.addEventListener("pagehide", hide);
+    window.addEventListener("pageshow", show);
+    this.stopTimers = () => {
+      clearInterval(watchdog);
+      window.removeEventListener("online", online);
+      window.removeEventListener("pagehide", hide);
+      window.removeEventListener("pageshow", show);
+    };
     return () => this.stop();
   }
 
@@ -119,6 +132,11 @@ export class EventStream {
     await Promise.allSettled(this.seeds.map((seed) => seed()));
     let attempt = 0;
     while (!this.stopped) {
+      if (this.suspended) {
+        await new Promise((resolve) => { this.wake = resolve; });
+        this.wake = null;
+        continue;
+      }
       const connection = new AbortController();
       this.connection = connection;
       try {
@@ -144,6 +162,7 @@ export class EventStream {
       }
       if (this.stopped) return;
       this.setConnected(false);
+      if (this.suspended) continue;
       attempt += 1;
       await new Promise((resolve) => {
         this.wake = resolve;

@@ -4,6 +4,7 @@
 // The RTCPeerConnection is reachable as `element.pc`.
 import { refused, token } from "./api.js";
 import { isDown } from "./camerastate.js";
+import { reportButton } from "./incidentdialog.js";
 import { has, t } from "./i18n.js";
 import { PtzControl } from "./ptz.js";
 import { el } from "./shell.js";
@@ -52,7 +53,8 @@ function announce(text) {
 }
 
 export class LiveTile {
-  constructor(camera, { large = false, ptz = false } = {}) {
+  // report: offer "Report" (an incident from this camera, now); operators and supervisors only.
+  constructor(camera, { large = false, ptz = false, report = false } = {}) {
     this.camera = camera;
     this.video = el("video", { muted: true, autoplay: true, playsinline: true });
     this.video.muted = true;
@@ -71,7 +73,9 @@ export class LiveTile {
     this.element.tile = this;
     // PTZ controls (the wall): offered only when the camera has PTZ and the policy lets this user move it.
     this.ptz = ptz ? new PtzControl(this) : null;
-    if (this.ptz) this.element.querySelector(".overlay").append(this.ptz.button);
+    const overlay = this.element.querySelector(".overlay");
+    if (report) overlay.append(reportButton(() => this.camera));
+    if (this.ptz) overlay.append(this.ptz.button);
     this.element.pc = null;
     this.session = null;
     this.attempt = 0;

@@ -1,7 +1,10 @@
 // Operators: a camera's recordings for one day (segments and gaps) and internal replay from any
-// point, with the operator's own session token (policy decides how far back).
+// point, with the operator's own session token (policy decides how far back); an incident seen in
+// the replay is reported from here with the camera and the player's moment.
 import { getJSON, token } from "./api.js";
+import { CASE_ROLES } from "./casewords.js";
 import { apply, t } from "./i18n.js";
+import { reportIncident } from "./incidentdialog.js";
 import { Player } from "./player.js";
 import { el, start } from "./shell.js";
 import { clock, dateTime, dayBounds, fromLocalInput, todayISO, toLocalInput } from "./timefmt.js";
@@ -75,6 +78,14 @@ if (who) {
   document.getElementById("rec-play").addEventListener("click", () => {
     const at = fromInput.value ? fromLocalInput(fromInput.value) : bounds?.[0];
     if (at) replay(at);
+  });
+  // An incident seen in a recording: reported with this camera at the player's moment.
+  const reportButton = document.getElementById("rec-report");
+  reportButton.hidden = !CASE_ROLES.has(who.role);
+  reportButton.addEventListener("click", () => {
+    if (!cameraSelect.value) return;
+    const at = player?.at ?? fromLocalInput(fromInput.value) ?? new Date();
+    reportIncident({ id: cameraSelect.value, name: name(cameraSelect.value) }, at, { live: false });
   });
   if (params.get("day")) dayInput.value = params.get("day");
   document.addEventListener("pantau:lang", () => { timeline.draw(); player?.render(); apply(stage); load(); });

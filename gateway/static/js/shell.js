@@ -7,6 +7,7 @@ import { apply, languages, lang, ready, setLang, t } from "./i18n.js";
 // The pages, in menu order, and the least role that may open each.
 export const PAGES = [
   { id: "wall", href: "/", key: "nav.wall", minimum: "viewer" },
+  { id: "cases", href: "/static/cases.html", key: "nav.cases", minimum: "operator" },
   { id: "shift", href: "/static/shift.html", key: "nav.shift", minimum: "operator" },
   { id: "tour", href: "/static/tour.html", key: "nav.tour", minimum: "viewer" },
   { id: "checks", href: "/static/checks.html", key: "nav.checks", minimum: "operator" },
@@ -161,5 +162,9 @@ export async function start(pageId, minimum) {
     return null;
   }
   page.hidden = false;
+  // Leadership hears of every new or escalated case on whatever page it has open.
+  if (!who.display && allowed("supervisor", who.role)) {
+    import("./casebanner.js").then((banner) => banner.followCases(who)).catch(reportError);
+  }
   return who;
 }

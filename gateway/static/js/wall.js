@@ -1,10 +1,13 @@
 // The video wall: a grid of live tiles (1, 4, 9 or 16 per screen), paged, optionally one group;
 // the alert tray in the header. A camera's state comes from the camera list every few seconds and
-// from camera.offline / camera.online alerts the moment they happen (camerastate.js).
+// from camera.offline / camera.online alerts the moment they happen (camerastate.js). An emergency
+// (emergency.js) takes the wall over with its playbook's cameras until it is acknowledged.
 import { getJSON } from "./api.js";
 import { followAlarms } from "./alarms.js";
 import { PushedStates } from "./camerastate.js";
+import { CASE_ROLES } from "./casewords.js";
 import { followDuty } from "./duty.js";
+import { EmergencyWall } from "./emergency.js";
 import { EventStream } from "./eventstream.js";
 import { apply, t } from "./i18n.js";
 import { LiveTile } from "./livetile.js";
@@ -36,6 +39,9 @@ if (who) {
   let cameras = []; // as polled, corrected by newer alerts
   let page = 0;
   let revoked = false; // an enrolled display's token was refused: nothing runs any more
+  let emergency = null; // EmergencyWall: during an emergency the wall shows its cameras only
+  // Operators and supervisors report an incident from a tile; viewers and displays do not.
+  const canReport = !who.display && CASE_ROLES.has(who.role);
 
   for (const n of LAYOUTS) layoutSelect.append(el("option", { value: String(n) }, String(n)));
   layoutSelect.value = String(prefs.layout);
@@ -45,6 +51,8 @@ if (who) {
   next.addEventListener("click", () => { page += 1; draw(); });
 
   function shown() {
+    const urgent = emergency?.cameras;
+    if (urgent) return urgent.map((id) => cameras.find((c) => c.id === id)).filter(Boolean);
     const group = prefs.group;
     return group ? cameras.filter((c) => (c.groups || []).includes(group)) : cameras;
   }
@@ -61,10 +69,19 @@ if (who) {
     groupSelect.value = want.includes(prefs.group) ? prefs.group : "";
   }
 
+  // The tiles per screen: the user's choice, or in an emergency the fewest that show all its cameras.
+  function layoutNow() {
+    if (!emergency?.cameras) return prefs.layout;
+    return LAYOUTS.find((n) => n >= shown().length) ?? LAYOUTS[LAYOUTS.length - 1];
+  }
+
   // fromPoll: a new camera list (the tiles' stall check counts those).
   function draw({ fromPoll = false } = {}) {
     if (revoked) return;
-    const layout = prefs.layout;
+    const layout = layoutNow();
+    const urgent = !!emergency?.cameras;
+    layoutSelect.disabled = urgent;
+    groupSelect.disabled = urgent;
     const list = shown();
     const pages = Math.max(1, Math.ceil(list.length / layout));
     page = Math.min(Math.max(page, 0), pages - 1);
@@ -76,7 +93,7 @@ if (who) {
     grid.className = `grid cols-${Math.sqrt(layout)}`;
     const cells = visible.map((cam) => {
       let tile = tiles.get(cam.id);
-      if (!tile) { tile = new LiveTile(cam, { ptz: cam.ptz === true }); tiles.set(cam.id, tile); } else tile.update(cam, { polled: fromPoll });
+      if (!tile) { tile = new LiveTile(cam, { ptz: cam.ptz === true, report: canReport }); tiles.set(cam.id, tile); } else tile.update(cam, { polled: fromPoll });
       tile.setAlarms(alarms.get(cam.id) || new Set());
       return tile.element;
     });
@@ -116,7 +133,7 @@ if (who) {
   grid.addEventListener("keydown", (event) => {
     const items = [...grid.querySelectorAll(".tile[tabindex]")];
     const at = items.indexOf(document.activeElement);
-    const cols = Math.sqrt(prefs.layout);
+    const cols = Math.sqrt(layoutNow());
     const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: cols, ArrowUp: -cols }[event.key];
     if (step && at >= 0 && items[at + step]) { event.preventDefault(); items[at + step].focus(); }
   });
@@ -130,6 +147,10 @@ if (who) {
   const stream = new EventStream();
   followAlarms(stream, (camera, kinds) => { alarms.set(camera, kinds); tiles.get(camera)?.setAlarms(kinds); });
   const tray = new AlertTray(stream, who, document.querySelector("#shell .tools"));
+  emergency = new EmergencyWall(stream, who, {
+    header: document.getElementById("emergency"), panel: document.getElementById("emergency-steps"),
+    onChange: () => { page = 0; draw(); },
+  });
   stream.on("alert", (alert) => {
     const id = pushed.take(alert);
     const at = id === null ? -1 : cameras.findIndex((c) => c.id === id);
