@@ -175,7 +175,7 @@ class CaseBook:
                                   who, caseview.event_row(case_id, Event.OPENED, who, now), also=insert,
                                   details={"case": case_id, "kind": form.kind})
         await self._hold_cameras(case_id, who, cameras, at, form)
-        self._publish(AlertKind.CASE_OPENED, row, who.user, cameras=",".join(cameras), playbook=row.playbook)
+        self._publish(AlertKind.CASE_OPENED, row, who.user)
         return await self.get(case_id)
 
     async def _hold_cameras(self, case_id: str, who: Actor, cameras: list[str], at: datetime, form: OpenCase) -> None:
@@ -353,7 +353,7 @@ class CaseBook:
         en, id_ = KIND_WORDS[row.kind]
         self._alerts.publish(Notice(kind, details={
             "case": row.id, "kind": row.kind, "kind_en": en, "kind_id": id_, "title": row.title,
-            "severity": row.severity, "by": by, **extra}))
+            "severity": row.severity, "by": by, "cameras": row.cameras, "playbook": row.playbook, **extra}))
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -49,10 +49,25 @@ def alert_filter(request: web.Request) -> Callable[[Alert], bool]:
         if kinds and alert.kind not in kinds:
             return False
         if alert.camera is None:
-            return gateway_wide and camera is None
+            if camera is None and gateway_wide:
+                return True
+            # An emergency concerns its playbook's cameras: whoever sees one of them is told, so
+            # every wall showing them (a viewer's, an enrolled display) can take the emergency up.
+            return camera is None and _emergency_cameras(alert) & visible != set()
         return alert.camera in visible and (camera is None or alert.camera == camera)
 
     return wants
+
+
+CASE_KINDS = frozenset({AlertKind.CASE_OPENED, AlertKind.CASE_ACKNOWLEDGED, AlertKind.CASE_ESCALATED,
+                        AlertKind.CASE_CLOSED})
+
+
+def _emergency_cameras(alert: Alert) -> set[str]:
+    details = alert.details or {}
+    if alert.kind not in CASE_KINDS or details.get("kind") != "emergency":
+        return set()
+    return {c for c in str(details.get("cameras") or "").split(",") if c}
 
 
 @routes.get("/api/v1/alerts")

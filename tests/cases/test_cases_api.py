@@ -175,7 +175,7 @@ async def test_an_unacknowledged_case_escalates_and_emergencies_join(tmp_path: P
     clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
     settings = make_settings(tmp_path, db_url, CAMERAS, cases={**CASES, "ack_timeout_s": 60})
     async with running_gateway(settings, clock) as client:
-        t = await people(client, ana="operator", sari="supervisor")
+        t = await people(client, ana="operator", sari="supervisor", vera="viewer")
         services = client.gateway.services
         assert services is not None
         book = services.cases
@@ -186,6 +186,17 @@ async def test_an_unacknowledged_case_escalates_and_emergencies_join(tmp_path: P
         assert first["steps"][1]["contact"]["phone"] == "113"
         incident = await call(client, "POST", "/api/v1/cases", t["ana"], 201,
                               json={"kind": "incident", "title": "Asap", "cameras": ["cam-1"]})
+
+        # A viewer (a wall, an enrolled display) hears of the emergency on a camera it sees, so its wall
+        # can show it; of the incident it hears nothing (case alerts are the room's, not the wall's).
+        async def viewer_alerts() -> Any:
+            got = await client.get_json("/api/v1/alerts?kinds=case.opened", t["vera"])
+            return got["alerts"]
+
+        seen = await until(viewer_alerts, within=5, what="the emergency's alert reaching a viewer")
+        await asyncio.sleep(0.5)
+        assert [a["details"]["case"] for a in await viewer_alerts()] == [first["id"]]
+        assert seen[0]["details"]["cameras"] == "cam-2"
         # The gateway's own watch (a pass a second) escalates; the test moves the clock and waits.
         async def escalated(case_id: str, times: int) -> bool:
             got = await client.get_json(f"/api/v1/cases/{case_id}", t["sari"])
