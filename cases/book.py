@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import os
 import uuid
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -90,11 +91,15 @@ class CaseBook:
         self._cameras_of_groups = cameras_of_groups
         self.snapshot_dir = snapshot_dir
         self.playbooks = {p.id: p for p in config.playbooks}
-        # Transitions of one case, and emergencies of one playbook, must not interleave.
-        self._locks: dict[str, asyncio.Lock] = {}
+        # Transitions of one case, and emergencies of one playbook, must not interleave. A lock lives
+        # while someone holds or waits for it, so the map does not grow with every case ever touched.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def _lock(self, key: str) -> asyncio.Lock:
-        return self._locks.setdefault(key, asyncio.Lock())
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
 
     def playbook_cameras(self, playbook: Playbook) -> list[str]:
         """The cameras a playbook puts on the wall: its own and its groups'."""
