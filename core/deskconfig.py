@@ -144,6 +144,10 @@ class DeskRules(Strict):
     reader_roles: list[DeskRole] = Field(
         default=["supervisor", "admin", "auditor"], description="Roles that read every shift record."
     )
+    close_roles: list[DeskRole] = Field(
+        default=["supervisor", "admin"],
+        description="Roles that close another operator's abandoned shift, filing its handover on their behalf.",
+    )
     duty_roles: list[DeskRole] = Field(
         default=["viewer", "operator", "supervisor", "admin", "auditor"],
         description="Roles that see who is on duty (the wall shows it).",

@@ -88,6 +88,13 @@ class HandoverForm(Form):
     notes: str = ""
 
 
+class ShiftClosure(Form):
+    """POST /api/v1/shifts/{id}/closure: why someone else closes the shift."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+    notes: str = ""
+
+
 class AcceptanceForm(Form):
     """POST /api/v1/handovers/{id}/acceptance."""
 

@@ -52,9 +52,10 @@ class HandoverBook:
         """What the handover of `shift` would say if filed now; nothing is stored."""
         return await self._facts.gather(shift, self._clock.now(), cameras)
 
-    async def file(self, who: Actor, shift: Shift, form: HandoverForm, cameras: Sequence[Mapping[str, Any]]
-                   ) -> dict[str, Any]:
-        """File `shift`'s handover (closing the shift); 409 when it has one."""
+    async def file(self, who: Actor, shift: Shift, form: HandoverForm, cameras: Sequence[Mapping[str, Any]],
+                   closing_for: str | None = None) -> dict[str, Any]:
+        """File `shift`'s handover (closing the shift); 409 when it has one. `closing_for`: the
+        shift's operator, when someone else (a supervisor) closes their abandoned shift."""
         check_length(form.notes, self._config.notes_max_chars, "notes")
         async with self._lock:
             if shift.handover_id is not None or await self._of_shift(shift.id) is not None:
@@ -62,7 +63,8 @@ class HandoverBook:
             now = self._clock.now()
             facts = await self._facts.gather(shift, now, cameras, form.notes)
             content = {"kind": "handover", "id": str(uuid.uuid4()), "shift_id": shift.id, "operator": who.user,
-                       "role": who.role, "filed_at": format_utc(now), "content": facts}
+                       "role": who.role, "filed_at": format_utc(now), "content": facts,
+                       **({"closed_for": closing_for} if closing_for is not None else {})}
 
             def row(text: str, digest: str, seq: int) -> HandoverRow:
                 return HandoverRow(id=content["id"], shift_id=shift.id, operator=who.user, filed_at=now,

@@ -41,7 +41,7 @@ Without a token, by the subject's role (no role: denied):
   R15. `read_handovers`: role in `desk.reader_roles` or `desk.file_roles` (the next shift reads them) (log).
   R16. `accept_handover`: role in `desk.file_roles`; the handover's owner is known and is not the subject
       (nobody countersigns their own handover) (log). `read_duty` (who is on duty): role in
-      `desk.duty_roles`.
+      `desk.duty_roles`. `close_shift` (another's abandoned shift): role in `desk.close_roles` (log).
   R17. `open_case`, `handle_case`, `close_case`, `read_cases`, `read_reporter`: role in `cases.open_roles`,
       `handle_roles`, `close_roles`, `read_roles`, `reporter_roles`; a case naming a camera also needs the
       role to see it (`visibility`) (log).
@@ -86,6 +86,7 @@ class Action(enum.StrEnum):
     READ_HANDOVERS = "read_handovers"
     ACCEPT_HANDOVER = "accept_handover"  # countersign (owner: who filed it)
     READ_DUTY = "read_duty"  # who is on duty now
+    CLOSE_SHIFT = "close_shift"  # close another operator's abandoned shift
     OPEN_CASE = "open_case"  # raise an incident, file a complaint, open an emergency
     HANDLE_CASE = "handle_case"  # acknowledge, forward, follow up, check off steps, resolve, amend
     CLOSE_CASE = "close_case"  # close with the berita acara (leadership)
@@ -218,7 +219,7 @@ CASE_ACTIONS = frozenset(
 )
 DESK_ACTIONS = frozenset(
     {Action.FILE_SHIFT_RECORD, Action.READ_SHIFT_RECORDS, Action.READ_HANDOVERS, Action.ACCEPT_HANDOVER,
-     Action.READ_DUTY}
+     Action.READ_DUTY, Action.CLOSE_SHIFT}
 )
 LOG = Obligation(ObligationKind.LOG)
 
@@ -370,8 +371,9 @@ def _desk(rules: AccessConfig, subject: Subject, action: Action, resource: Resou
     d = rules.desk
     role = subject.role
     files, reads = role in d.file_roles, role in d.reader_roles
-    if action is Action.READ_DUTY:
-        return _allow() if role in d.duty_roles else _deny(Reason.NOT_PERMITTED, f"role {role!r} may not read_duty")
+    if action in (Action.READ_DUTY, Action.CLOSE_SHIFT):
+        roles = d.duty_roles if action is Action.READ_DUTY else d.close_roles
+        return _allow() if role in roles else _deny(Reason.NOT_PERMITTED, f"role {role!r} may not {action.value}")
     if action is Action.READ_HANDOVERS:
         return _allow() if files or reads else _deny(Reason.NOT_PERMITTED, f"role {role!r} may not read handovers")
     if action is Action.READ_SHIFT_RECORDS:

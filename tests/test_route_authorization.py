@@ -178,6 +178,8 @@ ROUTES: dict[tuple[str, str], Open | SignedIn | Guarded] = {
     ("GET", "/api/v1/shifts/current"): guarded(Action.READ_DUTY),  # every role by default (the wall shows it)
     ("GET", "/api/v1/shifts"): READ_SHIFTS,
     ("GET", "/api/v1/shifts/{shift_id}"): READ_SHIFTS,
+    ("POST", "/api/v1/shifts/{shift_id}/closure"): guarded(
+        Action.CLOSE_SHIFT, posting("omar", 403, lambda: {"json": {"reason": "x"}})),
     ("GET", "/api/v1/equipment"): FILE_SHIFT,
     ("POST", "/api/v1/checks"): FILE_SHIFT,
     ("GET", "/api/v1/checks"): READ_SHIFTS,

@@ -7,9 +7,9 @@ import asyncio
 
 from aiohttp import web
 
-from core.errors import BadRequest
+from core.errors import BadRequest, Conflict
 from core.forms import parse
-from desk.forms import CheckForm, PatrolForm
+from desk.forms import CheckForm, HandoverForm, PatrolForm, ShiftClosure
 from gateway.http.body import read_json
 from gateway.http.deskcommon import (
     actor, desk, language, open_shift, pdf_response, reads_everyones, visible_summaries,
@@ -63,6 +63,24 @@ async def get_shift(request: web.Request) -> web.Response:
     shift = await desk(request).shifts.get(request.match_info["shift_id"])
     await authorize(request, Action.READ_SHIFT_RECORDS, owner=shift.operator)
     return web.json_response(shift.as_json())
+
+
+@routes.post("/api/v1/shifts/{shift_id}/closure")
+async def close_abandoned_shift(request: web.Request) -> web.Response:
+    """Close another operator's abandoned shift: its handover is filed now, by the caller, with the
+    reason; the shift's operator is named. An open shift otherwise stays on duty and keeps raising
+    patrol.missed for ever."""
+    shift = await desk(request).shifts.get(request.match_info["shift_id"])
+    who, _ = await authorize(request, Action.CLOSE_SHIFT)
+    form = parse(ShiftClosure, await read_json(request, 64 * 1024))
+    if not shift.open:
+        raise Conflict(f"shift {shift.id} already has its handover ({shift.handover_id})")
+    if shift.operator == who.username:
+        raise Conflict("this is your own shift: file its handover (POST /api/v1/handovers)")
+    notes = f"{form.reason}\n\n{form.notes}".strip()
+    handover = await desk(request).handovers.file(actor(request, who), shift, HandoverForm(notes=notes),
+                                                  visible_summaries(request, who), closing_for=shift.operator)
+    return web.json_response(handover, status=201)
 
 
 @routes.get("/api/v1/equipment")

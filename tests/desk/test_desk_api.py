@@ -197,3 +197,28 @@ async def test_a_missed_patrol_alerts_and_shows_on_the_handover(tmp_path: Path, 
         assert missed[0]["start"] == (start + timedelta(seconds=60) + timedelta(minutes=60)).isoformat().replace(
             "+00:00", "Z")
         assert any(a["kind"] == "patrol.missed" for a in handover["content"]["alerts"])
+
+
+async def test_a_supervisor_closes_an_abandoned_shift(tmp_path: Path, db_url: str) -> None:
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    settings = make_settings(tmp_path, db_url, CAMERAS, desk={"patrol_interval_min": 60, "shifts": []})
+    async with running_gateway(settings, clock) as client:
+        t = await people(client, ana="operator", budi="operator", sari="supervisor")
+        shift = await call(client, "POST", "/api/v1/shifts", t["ana"], 201)
+        path = f"/api/v1/shifts/{shift['id']}/closure"
+        await call(client, "POST", path, t["budi"], 403, json={"reason": "Ana pulang sakit"})
+        await call(client, "POST", path, t["sari"], 400, json={})
+        await call(client, "POST", "/api/v1/shifts/nope/closure", t["sari"], 404, json={"reason": "x"})
+        clock.advance(3 * 3600)  # left open: patrols are missed meanwhile
+        handover = await call(client, "POST", path, t["sari"], 201,
+                              json={"reason": "Ana pulang sakit pukul 10.00; shift ditutup pimpinan."})
+        assert handover["operator"] == "sari" and handover["closed_for"] == "ana"
+        assert handover["content"]["notes"].startswith("Ana pulang sakit")
+        assert len(handover["content"]["patrols"]["missed"]) == 1
+        await call(client, "POST", path, t["sari"], 409, json={"reason": "again"})
+        duty = await call(client, "GET", "/api/v1/shifts/current", t["budi"], 200)
+        assert duty["on_duty"] == []  # no longer on duty, and no more patrol.missed for it
+        assert await client.gateway.services.desk.patrol_watch.check() == []  # type: ignore[union-attr]
+        # The next shift countersigns it as any handover; the supervisor may not countersign their own filing.
+        await call(client, "POST", f"/api/v1/handovers/{handover['id']}/acceptance", t["sari"], 403, json={})
+        await call(client, "POST", f"/api/v1/handovers/{handover['id']}/acceptance", t["budi"], 201, json={})

@@ -138,6 +138,8 @@ def oracle(rules: AccessConfig, subject: Subject, action: Action, res: Resource,
     k = rules.desk
     if action == "read_duty":
         return role in k.duty_roles, {log}
+    if action == "close_shift":
+        return role in k.close_roles, {log}
     if action == "read_handovers":
         return role in k.reader_roles or role in k.file_roles, {log}
     if action == "read_shift_records":
@@ -206,7 +208,8 @@ rules_st = st.builds(
             "watermark": st.booleans(),
         }
     ),
-    st.fixed_dictionaries({"file_roles": role_list_st, "reader_roles": role_list_st, "duty_roles": role_list_st}),
+    st.fixed_dictionaries({"file_roles": role_list_st, "reader_roles": role_list_st, "duty_roles": role_list_st,
+                           "close_roles": role_list_st}),
     st.fixed_dictionaries({"open_roles": role_list_st, "handle_roles": role_list_st, "close_roles": role_list_st,
                            "read_roles": role_list_st, "reporter_roles": role_list_st}),
 )
@@ -450,7 +453,7 @@ def test_deny_by_default_with_empty_rules() -> None:
                          holds={"read_roles": [], "place_roles": [], "release_roles": []},
                          disposition={"requester_roles": [], "approver_roles": [], "revoker_roles": [],
                                       "reader_roles": []},
-                         desk={"file_roles": [], "reader_roles": [], "duty_roles": []},
+                         desk={"file_roles": [], "reader_roles": [], "duty_roles": [], "close_roles": []},
                          cases={"open_roles": [], "handle_roles": [], "close_roles": [], "read_roles": [],
                                 "reporter_roles": []})
     for role in ROLES:
