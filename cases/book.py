@@ -59,9 +59,6 @@ class Numberer(Protocol):
     async def __call__(self, session: AsyncSession, when: datetime) -> str: ...
 
 
-def _iso(value: datetime | None) -> str | None:
-    return format_utc(value) if value is not None else None
-
 
 def _write_read_only(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,12 +16,9 @@ from cases.lifecycle import OPEN, Event
 from cases.models import BeritaAcaraRow, CaseEventRow, CaseHoldRow, CaseRow
 from core.casesconfig import Contact, Playbook
 from core.errors import NotFound
-from core.utctime import format_utc
+from core.utctime import format_utc_or_none as _iso
 from policy.audit.records import Actor
 
-
-def _iso(value: datetime | None) -> str | None:
-    return format_utc(value) if value is not None else None
 
 
 def event_row(case_id: str, event: Event, who: Actor, now: datetime) -> Callable[[str, str, int], CaseEventRow]:

@@ -16,6 +16,11 @@ def format_utc(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def format_utc_or_none(value: datetime | None) -> str | None:
+    """`format_utc(value)`, or None (JSON's null) for no time."""
+    return format_utc(value) if value is not None else None
+
+
 def from_epoch(seconds: float) -> datetime:
     """Seconds since the Unix epoch as an aware UTC datetime."""
     return datetime.fromtimestamp(seconds, UTC)

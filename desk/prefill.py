@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alerts.outbox import AlertRow
 from core.alerting import AlertKind
 from core.deskconfig import DeskConfig
-from core.utctime import format_utc
+from core.utctime import format_utc_or_none as _iso
 from desk.models import CheckRow, PatrolRow
 from desk.schedule import missed_patrols
 from desk.shifts import Shift
@@ -29,9 +29,6 @@ MAX_ALERTS = 500
 # The desk's own alerts say what the handover already says.
 OWN_KINDS = frozenset({AlertKind.HANDOVER_FILED.value, AlertKind.HANDOVER_ACCEPTED.value})
 
-
-def _iso(value: datetime | None) -> str | None:
-    return format_utc(value) if value is not None else None
 
 
 def _seconds(start: datetime, end: datetime | None, until: datetime) -> float:

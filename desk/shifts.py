@@ -15,14 +15,12 @@ from core.clock import Clock
 from core.deskconfig import DeskConfig
 from core.errors import Conflict, NotFound
 from core.utctime import format_utc
+from core.utctime import format_utc_or_none as _iso
 from desk.models import HandoverRow, ShiftRow
 from policy.audit.records import Actor, RecordWriter
 from desk.schedule import planned_shift
 from policy.audit.entries import AccessAction
 
-
-def _iso(value: datetime | None) -> str | None:
-    return format_utc(value) if value is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,14 +7,14 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from core.utctime import format_utc
+from core.utctime import format_utc_or_none
 from streams.camera import Camera
 from streams.state import CameraState
 
 
 def iso(value: datetime | None) -> str | None:
     """RFC 3339 in UTC, or None (JSON's null)."""
-    return format_utc(value) if value is not None else None
+    return format_utc_or_none(value)
 
 
 def camera_summary(camera: Camera, now_monotonic: float) -> dict[str, Any]:
