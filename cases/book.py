@@ -38,8 +38,8 @@ ACTIONS = {
     Event.OPENED: AccessAction.CASE_OPENED, Event.ACKNOWLEDGED: AccessAction.CASE_ACKNOWLEDGED,
     Event.ESCALATED: AccessAction.CASE_ESCALATED, Event.FORWARDED: AccessAction.CASE_FORWARDED,
     Event.FOLLOWED_UP: AccessAction.CASE_FOLLOWED_UP, Event.STEP_DONE: AccessAction.CASE_STEP_DONE,
-    Event.HOLD_PLACED: AccessAction.CASE_FOLLOWED_UP, Event.TRIGGERED: AccessAction.CASE_FOLLOWED_UP,
-    Event.SNAPSHOT: AccessAction.CASE_FOLLOWED_UP,
+    Event.HOLD_PLACED: AccessAction.CASE_HOLD_PLACED, Event.TRIGGERED: AccessAction.CASE_TRIGGERED,
+    Event.SNAPSHOT: AccessAction.CASE_SNAPSHOT,
     Event.RESOLVED: AccessAction.CASE_RESOLVED, Event.CLOSED: AccessAction.CASE_CLOSED,
     Event.AMENDED: AccessAction.CASE_AMENDED,
 }

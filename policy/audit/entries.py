@@ -58,6 +58,9 @@ class AccessAction(enum.StrEnum):
     CASE_RESOLVED = "case_resolved"
     CASE_CLOSED = "case_closed"
     CASE_AMENDED = "case_amended"
+    CASE_HOLD_PLACED = "case_hold_placed"
+    CASE_TRIGGERED = "case_triggered"
+    CASE_SNAPSHOT = "case_snapshot"
     TRIGGER_RECEIVED = "trigger_received"
     TRIGGER_REFUSED = "trigger_refused"
 
