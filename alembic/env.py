@@ -13,6 +13,7 @@ from core.db import Base, make_engine
 import fleet.camerastore  # noqa: F401
 import alerts.outbox  # noqa: F401
 import desk.models  # noqa: F401
+import evidence.models  # noqa: F401
 import camera_events.store  # noqa: F401
 import cases.models  # noqa: F401
 import policy.dispositions.models  # noqa: F401

@@ -202,6 +202,13 @@ class EventService:
             return await self.store.query(set(q.cameras), q.kind, q.since, q.limit)
         return self.query(q)
 
+    async def between(self, cameras: Collection[str], start: datetime, end: datetime, limit: int) -> list[CameraEvent]:
+        """Events of `cameras` in [start, end), oldest first: from the database when stored, else from memory."""
+        if self.store is not None:
+            return await self.store.between(set(cameras), start, end, limit)
+        found = [e for e in self.recent if e.camera in cameras and start <= e.at < end]
+        return sorted(found, key=lambda e: e.at)[:limit]
+
     def query(self, q: EventQuery) -> list[CameraEvent]:
         """Events in the memory buffer matching `q`, newest first."""
         found: list[CameraEvent] = []

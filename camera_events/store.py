@@ -170,3 +170,15 @@ class EventStore:
         async with self._db() as session:
             rows = (await session.scalars(q)).all()
         return [_event(r) for r in rows]
+
+    async def between(self, cameras: set[str], start: datetime, end: datetime, limit: int) -> list[CameraEvent]:
+        """Stored events of `cameras` at or after `start` and before `end`, oldest first."""
+        if not cameras:
+            return []
+        await self.synced()
+        q = (select(StoredEvent).where(StoredEvent.camera_id.in_(sorted(cameras)), StoredEvent.at >= start,
+                                       StoredEvent.at < end)
+             .order_by(StoredEvent.at, StoredEvent.id).limit(limit))
+        async with self._db() as session:
+            rows = (await session.scalars(q)).all()
+        return [_event(r) for r in rows]

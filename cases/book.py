@@ -9,7 +9,7 @@ import hashlib
 import os
 import uuid
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -218,6 +218,14 @@ class CaseBook:
             await asyncio.to_thread(_write_read_only, folder / name, jpeg)
             taken.append({"camera": camera, "file": name, "sha256": hashlib.sha256(jpeg).hexdigest(), "bytes": len(jpeg)})
         await self._event(who, case_id, Event.SNAPSHOT, {"snapshots": taken})
+
+    async def attach_snapshot(
+        self, who: Actor, case_id: str, shot: Mapping[str, Any],
+        also: Callable[[AsyncSession, int], Awaitable[None]],
+    ) -> None:
+        """Attach a stored snapshot (its id, camera, moment and SHA-256) to the case's timeline;
+        `also(session, seq)` marks it attached in the same transaction."""
+        await self._event(who, case_id, Event.SNAPSHOT, {"snapshots": [dict(shot)]}, also=also)
 
     def snapshot_path(self, case_id: str, camera: str) -> Path:
         """Where a case's picture of `camera` is kept (it may not exist)."""

@@ -1,4 +1,5 @@
-"""Typed configuration models shared by every package; loaded once by `core.configfile`."""
+"""Typed configuration models shared by every package; loaded once by `core.configfile`. The
+`access:` rules live in core/accessconfig.py (re-exported here), the rooms' sections beside it."""
 
 from __future__ import annotations
 
@@ -11,16 +12,21 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
+from core.accessconfig import ROLES as ROLES
+from core.accessconfig import AccessConfig as AccessConfig
+from core.accessconfig import DispositionRules as DispositionRules
+from core.accessconfig import HoldRules as HoldRules
+from core.accessconfig import ReplayRule as ReplayRule
+from core.accessconfig import Role as Role
 from core.alertsconfig import AlertsConfig
 from core.configbase import BackoffConfig, Strict
-from core.casesconfig import CaseRules, CasesConfig
-from core.deskconfig import DeskConfig, DeskRules
+from core.casesconfig import CasesConfig
+from core.deskconfig import DeskConfig
 from core.redact import redact_url
+from core.webrtcconfig import WebRtcConfig
 from core.schemes import check_camera_url
 
 CAMERA_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-Role = Literal["viewer", "operator", "supervisor", "admin", "auditor"]
-ROLES: tuple[Role, ...] = ("viewer", "operator", "supervisor", "admin", "auditor")
 
 
 
@@ -127,6 +133,30 @@ class CameraConfig(Strict):
     retention_days: float | None = Field(
         None, gt=0, le=3650, description="Keep this camera's recordings this long (default: recording.retention_days)."
     )
+    substream: str | None = Field(
+        None,
+        description="The camera's second, smaller stream (rtsp://, rtsps:// or onvif://...?profile=sub): "
+        "the wall's grid shows it, full screen shows `source`.",
+    )
+    record_streams: Literal["main", "sub", "both"] = Field(
+        "main", description="Which stream is recorded (sub and both need `substream`)."
+    )
+    audio: bool = Field(
+        True,
+        description="Record and serve this camera's sound; false drops it at ingest (where the law "
+        "restricts recording sound). Who hears it is access.live_audio and access.*.audio.",
+    )
+    transcode: bool = Field(
+        False,
+        description="Let the wall transcode this camera's video to H.264 when it has no stream a "
+        "browser can play (H.265 without an H.264 sub-stream); at most webrtc.max_transcodes at once.",
+    )
+
+    @model_validator(mode="after")
+    def _streams(self) -> CameraConfig:
+        if self.record_streams != "main" and self.substream is None:
+            raise ValueError(f"record_streams: {self.record_streams} needs a substream")
+        return self
 
     @field_validator("id")
     @classmethod
@@ -141,14 +171,37 @@ class CameraConfig(Strict):
         check_camera_url(v)
         return v
 
+    @field_validator("substream")
+    @classmethod
+    def _substream(cls, v: str | None) -> str | None:
+        if v is not None:
+            check_camera_url(v)
+        return v
+
     @property
     def display_source(self) -> str:
         """The source URL with credentials removed."""
         return redact_url(self.source)
 
+    @property
+    def recorded_streams(self) -> tuple[str, ...]:
+        """The streams the recorder writes ("main", "sub", or both), each with its own chain and gaps."""
+        return {"main": ("main",), "sub": ("sub",), "both": ("main", "sub")}[self.record_streams]
+
+    @property
+    def listed_stream(self) -> str:
+        """The stream recordings are listed, played and downloaded from unless a request names one:
+        the main stream, unless only the sub-stream is recorded."""
+        return "sub" if self.record_streams == "sub" else "main"
+
+    @property
+    def display_substream(self) -> str | None:
+        """The sub-stream URL with credentials removed."""
+        return redact_url(self.substream) if self.substream is not None else None
+
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for key, value in super().__repr_args__():
-            yield key, (redact_url(value) if key == "source" else value)
+            yield key, (redact_url(value) if key in ("source", "substream") and value is not None else value)
 
 
 class AuthConfig(Strict):
@@ -158,126 +211,6 @@ class AuthConfig(Strict):
     )
     failure_window_s: float = Field(300.0, gt=0, description="Window in which failures count.")
     lockout_s: float = Field(300.0, gt=0, description="How long a lockout lasts.")
-
-
-class ReplayRule(Strict):
-    """What one role may replay (or export) without a disposition."""
-
-    groups: list[str] = Field(default_factory=lambda: ["*"], description='Camera groups ("*" = every camera).')
-    max_age_h: float | None = Field(
-        None, gt=0, le=24 * 3650, description="How far back the window may start, in hours; null = no limit."
-    )
-    max_rate: float = Field(8.0, gt=0, le=64, description="Fastest playback speed (1.0 = real time).")
-    watermark: bool = Field(False, description="Burn the viewer's name into the picture.")
-
-
-def _default_playback() -> dict[Role, ReplayRule]:
-    return {
-        "operator": ReplayRule(max_age_h=24),
-        "supervisor": ReplayRule(max_age_h=24 * 30),
-        "admin": ReplayRule(max_age_h=24 * 30),
-    }
-
-
-class DispositionRules(Strict):
-    """The playback request -> approval -> disposition token workflow (SOP step 9)."""
-
-    approvals_required: int = Field(1, ge=1, le=10, description="Distinct approvals that issue a token.")
-    requester_roles: list[Role] = Field(
-        default=["operator", "supervisor"], description="Roles that may file requests."
-    )
-    approver_roles: list[Role] = Field(
-        default=["supervisor"], description="Roles that may approve or refuse (management)."
-    )
-    revoker_roles: list[Role] = Field(
-        default=["supervisor", "admin"], description="Roles that may revoke a token."
-    )
-    reader_roles: list[Role] = Field(
-        default=["operator", "supervisor", "admin", "auditor"],
-        description="Roles that may read requests, letters and dispositions.",
-    )
-    required_groups: list[str] = Field(
-        default_factory=list,
-        description="Camera groups whose recordings nobody replays or exports without a disposition.",
-    )
-    default_max_views: int = Field(3, ge=1, le=1000, description="Views a token allows unless the request says.")
-    max_views_limit: int = Field(20, ge=1, le=1000, description="Most views a request may ask for.")
-    default_valid_days: int = Field(7, ge=1, le=365, description="Token lifetime unless the request says.")
-    max_valid_days: int = Field(30, ge=1, le=365, description="Longest token lifetime a request may ask for.")
-    max_window_h: float = Field(24.0, gt=0, le=24 * 366, description="Longest time window one request may cover.")
-    max_rate: float = Field(1.0, gt=0, le=64, description="Fastest playback speed for a token holder.")
-    watermark: bool = Field(True, description="Burn the grantee and token id into the picture.")
-    letter_max_bytes: int = Field(
-        10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024, description="Largest scanned letter (PDF, JPEG, PNG)."
-    )
-    key_path: Path | None = Field(
-        None,
-        description="Ed25519 token signing key (PEM); default data_dir/keys/disposition-token.pem, "
-        "created on first start with its public key beside it (.pub.pem).",
-    )
-
-    @model_validator(mode="after")
-    def _defaults_within_limits(self) -> DispositionRules:
-        if self.default_max_views > self.max_views_limit:
-            raise ValueError("default_max_views is above max_views_limit")
-        if self.default_valid_days > self.max_valid_days:
-            raise ValueError("default_valid_days is above max_valid_days")
-        return self
-
-
-class HoldRules(Strict):
-    """Evidence holds: who lists, places and releases them. Each also needs the role to see the
-    hold's camera (`visibility`); a camera no longer configured is seen by "*" only."""
-
-    read_roles: list[Role] = Field(default=["supervisor", "admin"], description="Roles that may list holds.")
-    place_roles: list[Role] = Field(
-        default=["supervisor", "admin"], description="Roles that may place a hold on a camera's recordings."
-    )
-    release_roles: list[Role] = Field(
-        default=["supervisor", "admin"], description="Roles that may release a hold (recorded with who and why)."
-    )
-
-
-class AccessConfig(Strict):
-    """Who may do what: the rules the decision function (policy/decision.py) applies; deny by default."""
-
-    visibility: dict[Role, list[str]] = Field(
-        default_factory=lambda: {r: ["*"] for r in ROLES},
-        description="Role -> camera groups it may see live; a role left out sees nothing.",
-    )
-    playback: dict[Role, ReplayRule] = Field(
-        default_factory=_default_playback,
-        description="Role -> internal replay without a disposition; a role left out needs one.",
-    )
-    export: dict[Role, ReplayRule] = Field(
-        default={"supervisor": ReplayRule(max_age_h=24 * 30)},
-        description="Role -> downloading recordings without a disposition. An export is an untouched "
-        "copy whose SHA-256 goes into the access log; a rule with watermark: true refuses exports "
-        "(burning a name in needs transcoding, which Pantau never does).",
-    )
-    ptz: dict[Role, list[str]] = Field(
-        default={"operator": ["*"], "supervisor": ["*"], "admin": ["*"]},
-        description="Role -> camera groups whose PTZ it may move.",
-    )
-    audit_roles: list[Role] = Field(
-        default=["auditor", "admin"], description="Roles that may read the access log."
-    )
-    admin_roles: list[Role] = Field(
-        default=["admin"], description="Roles that may manage users and read health."
-    )
-    gateway_alert_roles: list[Role] = Field(
-        default=["operator", "supervisor", "admin", "auditor"],
-        description="Roles that receive alerts about the gateway itself (storage, access log, sign-in bursts); "
-        "camera alerts follow camera visibility.",
-    )
-    end_session_roles: list[Role] = Field(
-        default=["admin"],
-        description="Roles that may end another viewer's WHEP session (live or playback); anyone ends their own.",
-    )
-    holds: HoldRules = Field(default_factory=HoldRules)
-    desk: DeskRules = Field(default_factory=DeskRules)
-    cases: CaseRules = Field(default_factory=CaseRules)
-    disposition: DispositionRules = Field(default_factory=DispositionRules)
 
 
 class HubConfig(Strict):
@@ -298,6 +231,12 @@ class RecordingConfig(Strict):
     retention_interval_s: float = Field(60.0, ge=1, le=86400, description="How often retention runs.")
     max_downloads: int = Field(
         4, ge=1, le=256, description="Simultaneous GET /get downloads; one more is answered 503 with Retry-After."
+    )
+    max_exports: int = Field(
+        2, ge=1, le=64, description="Export jobs running at once; more wait in the queue, in order."
+    )
+    export_keep_h: float = Field(
+        72.0, gt=0, le=24 * 366, description="Hours a finished export's file is kept for download, then deleted (logged)."
     )
 
 
@@ -364,6 +303,21 @@ class EventsConfig(Strict):
     )
 
 
+class ReviewConfig(Strict):
+    """The replay desk (recordings page): events on the timeline and the event list, and the thumbnail
+    strip along the timeline."""
+
+    preroll_s: float = Field(
+        5.0, ge=0, le=300,
+        description="Replay starts this many seconds before a clicked event (seconds, 0 to 300).",
+    )
+    thumbnail_cache_mb: int = Field(
+        256, ge=1, le=1_048_576,
+        description="Disk budget in MiB for keyframe thumbnails under data_dir/thumbnails; the least recently "
+        "used are removed first (they are made again from the recordings when asked for).",
+    )
+
+
 class LoggingConfig(Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
@@ -388,6 +342,8 @@ class Settings(Strict):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     desk: DeskConfig = Field(default_factory=DeskConfig)
     cases: CasesConfig = Field(default_factory=CasesConfig)
+    webrtc: WebRtcConfig = Field(default_factory=WebRtcConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @field_validator("cameras")

@@ -17,6 +17,11 @@ class PantauError(Exception):
         super().__init__(detail or self.title)
         self.detail = detail or self.title
 
+    def members(self) -> dict[str, str | int]:
+        """Extension members for the problem+json body (RFC 9457 3.2): stable, machine-readable
+        facts (a reason code) a client can put in its own words and language. None by default."""
+        return {}
+
 
 class ConfigError(PantauError):
     """The configuration is invalid; carries one line per problem."""
@@ -52,6 +57,13 @@ class NotFound(PantauError):
 class Conflict(PantauError):
     status = 409
     title = "Conflict"
+
+
+class Gone(PantauError):
+    """It existed and is deleted for good (an export's file after its keep time)."""
+
+    status = 410
+    title = "Gone"
 
 
 class PayloadTooLarge(PantauError):

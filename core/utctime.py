@@ -1,4 +1,5 @@
-"""UTC instants as text and from epoch seconds: one spelling for every API, manifest and token.
+"""UTC instants as text and from epoch seconds: one spelling for every API, manifest and token; and
+RFC 3339 text read one way for every route and form.
 
 The access log's hashed entries keep their own fixed-width spelling (policy/audit/encoding.py):
 there the text is part of a hash and may never change with a library's formatting.
@@ -6,7 +7,29 @@ there the text is part of a hash and may never change with a library's formattin
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+
+# Seconds required, fraction up to nanoseconds (kept to microseconds), a zone required. A space
+# where the zone's "+" should be is accepted: an unencoded "+07:00" in a query string arrives so.
+_RFC3339 = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+\- ]\d{2}:\d{2})$"
+)
+RFC3339_HINT = "an RFC 3339 time with a zone, e.g. 2026-03-09T14:00:00Z"
+
+
+def parse_rfc3339(raw: str) -> datetime:
+    """`raw` as an aware datetime; ValueError when it is not RFC 3339 with a zone."""
+    match = _RFC3339.fullmatch(raw)
+    if match is None:
+        raise ValueError(f"must be {RFC3339_HINT}")
+    day, clock, fraction, zone = match.groups()
+    zone = "+00:00" if zone in ("Z", "z") else "+" + zone[1:] if zone[0] == " " else zone
+    text = f"{day}T{clock}{'.' + (fraction + '00000')[:6] if fraction else ''}{zone}"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError("is not a valid time") from exc
 
 
 def format_utc(value: datetime) -> str:

@@ -19,47 +19,14 @@ from desk.models import CheckRow, PatrolRow
 from desk.schedule import missed_patrols
 from desk.shifts import Shift
 from policy.dispositions.models import Disposition, PlaybackRequest
-from recorder.models import Gap, Hold
-from streams.models import CameraStateChange
+from recorder.models import Bookmark, Gap, Hold
+from streams.statehistory import outages, seconds_between as _seconds, state_changes
 
-#: States in which a camera delivers no video: a run of them is one outage.
-DOWN = frozenset({"offline", "connecting"})
 #: The handover lists at most this many alerts (newest dropped last); the count says how many there were.
 MAX_ALERTS = 500
 # The desk's own alerts say what the handover already says.
 OWN_KINDS = frozenset({AlertKind.HANDOVER_FILED.value, AlertKind.HANDOVER_ACCEPTED.value})
 
-
-
-def _seconds(start: datetime, end: datetime | None, until: datetime) -> float:
-    return round(((end or until) - start).total_seconds(), 1)
-
-
-def outages(changes: Sequence[tuple[datetime, str, str, str]], start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Runs of not-online states within [start, end] from (at, state, reason, problems) changes sorted
-    by time, the last one before `start` included (the state the shift began in). Offline and
-    connecting make one outage; degraded runs are listed with their problems; disabled as such."""
-    runs: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
-    for at, state, reason, problems in changes:
-        at = max(at, start)
-        kind = "down" if state in DOWN else state
-        if current is not None and current["_kind"] == kind and kind != "degraded":
-            continue  # offline -> connecting -> offline: still the same outage
-        if current is not None:
-            current["end"] = at
-            runs.append(current)
-            current = None
-        if state != "online":
-            current = {"_kind": kind, "state": "offline" if kind == "down" else state, "start": at, "end": None,
-                       "reason": reason, "problems": [p for p in problems.split(",") if p]}
-    if current is not None:
-        runs.append(current)
-    return [
-        {"state": r["state"], "start": _iso(r["start"]), "end": _iso(r["end"]), "ongoing": r["end"] is None,
-         "seconds": _seconds(r["start"], r["end"], end), "reason": r["reason"], "problems": r["problems"]}
-        for r in runs if r["end"] is None or r["end"] > r["start"]
-    ]
 
 
 class ShiftFacts:
@@ -79,6 +46,7 @@ class ShiftFacts:
             gaps = await self._gaps(session, ids, start, end)
             alerts, alert_count = await self._alerts(session, ids, start, end)
             holds = await self._holds(session, ids)
+            bookmarks = await self._bookmarks(session, ids, start, end)
             dispositions = await self._dispositions(session, start, end)
             patrols = await self._patrols(session, shift, start, end)
             checks, equipment = await self._checks(session, shift)
@@ -87,25 +55,16 @@ class ShiftFacts:
             "period": {"start": _iso(start), "end": _iso(end)},
             "shift_id": shift.id, "operator": shift.operator, "slot": shift.slot,
             "cameras": camera_rows, "recording_gaps": gaps, "alerts": alerts, "alerts_total": alert_count,
-            "open_holds": holds, "dispositions": dispositions, "patrols": patrols, "checks": checks,
+            "open_holds": holds, "bookmarks": bookmarks, "dispositions": dispositions, "patrols": patrols, "checks": checks,
             "equipment_problems": equipment, "notes": notes,
         }
 
     async def _camera(self, session: AsyncSession, camera: Mapping[str, Any], start: datetime, end: datetime
                       ) -> dict[str, Any]:
         cam_id = str(camera["id"])
-        t = CameraStateChange
-        before = (await session.execute(
-            select(t.at, t.state, t.reason, t.problems).where(t.camera_id == cam_id, t.at < start)
-            .order_by(t.at.desc(), t.id.desc()).limit(1)
-        )).all()
-        during = (await session.execute(
-            select(t.at, t.state, t.reason, t.problems).where(t.camera_id == cam_id, t.at >= start, t.at <= end)
-            .order_by(t.at, t.id)
-        )).all()
-        changes = [tuple(r) for r in [*before, *during]]
+        changes = await state_changes(session, cam_id, start, end)
         return {"camera": cam_id, "name": camera.get("name") or cam_id, "state_now": camera.get("state"),
-                "outages": outages(changes, start, end)}  # type: ignore[arg-type]
+                "outages": outages(changes, start, end)}
 
     async def _gaps(self, session: AsyncSession, ids: list[str], start: datetime, end: datetime) -> list[dict[str, Any]]:
         rows = (await session.execute(
@@ -134,6 +93,16 @@ class ShiftFacts:
         )).scalars().all()
         return [{"id": h.id, "camera": h.camera_id, "start": _iso(h.start), "end": _iso(h.end), "reason": h.reason,
                  "owner": h.owner, "placed_at": _iso(h.created_at)} for h in rows]
+
+    async def _bookmarks(self, session: AsyncSession, ids: list[str], start: datetime, end: datetime
+                         ) -> list[dict[str, Any]]:
+        """Bookmarks made during the shift on its cameras, with the hash the access log carries."""
+        rows = (await session.execute(
+            select(Bookmark).where(Bookmark.camera_id.in_(ids), Bookmark.created_at >= start,
+                                   Bookmark.created_at <= end).order_by(Bookmark.created_at, Bookmark.id)
+        )).scalars().all()
+        return [{"id": b.id, "camera": b.camera_id, "start": _iso(b.start), "end": _iso(b.end), "note": b.note,
+                 "author": b.author, "created_at": _iso(b.created_at), "sha256": b.sha256} for b in rows]
 
     async def _dispositions(self, session: AsyncSession, start: datetime, end: datetime) -> dict[str, Any]:
         def shape(d: Disposition, r: PlaybackRequest) -> dict[str, Any]:

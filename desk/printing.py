@@ -105,6 +105,12 @@ def handover_document(handover: Doc, language: str, zone: ZoneInfo) -> Document:
         tuple((h["camera"], t(h["start"]), t(h["end"]), h["reason"], h["owner"]) for h in c["open_holds"]),
         (2, 3, 3, 4, 2), say("none"))
 
+    bookmarks = Table(
+        (say("camera"), say("moment"), say("note"), say("owner"), "SHA-256"),
+        tuple((b["camera"], t(b["start"]) + (f" – {t(b['end'])}" if b["end"] else ""), b["note"], b["author"],
+               b["sha256"][:16]) for b in c.get("bookmarks", [])),
+        (2, 4, 5, 2, 3), say("none"))
+
     def disposition_rows(items: list[Doc]) -> tuple[tuple[str, ...], ...]:
         return tuple((d["token_id"], d["party"], d["letter_number"], ", ".join(d["cameras"]),
                       f"{d['views_used']}/{d['max_views']}") for d in items)
@@ -136,6 +142,7 @@ def handover_document(handover: Doc, language: str, zone: ZoneInfo) -> Document:
         Section(say("gaps"), tables=(gaps,)),
         Section(say("alerts"), paragraphs=alert_notes, tables=(alerts,)),
         Section(say("holds"), tables=(holds,)),
+        Section(say("bookmarks"), tables=(bookmarks,)),
         Section(say("dispositions"), paragraphs=(say("issued"),), tables=(
             Table(disp_cols, disposition_rows(c["dispositions"]["issued"]), (3, 4, 3, 3, 2), say("none")),)),
         Section(say("dispositions") + " – " + say("used"), tables=(

@@ -34,6 +34,10 @@ from core.config import CameraConfig, Settings
 from core.db import make_engine, make_sessionmaker
 from desk.equipment import EquipmentProbes, database_ping, recorder_storage
 from desk.service import Desk
+from evidence.bookmarks import Bookmarks
+from evidence.exportjobs import export_jobs
+from evidence.snapshots import Snapshots
+from evidence.jobwriter import BundleWriter
 from evidence.recordinglog import RecordingLog
 from fleet.camerafleet import CameraFleet
 from fleet.camerastore import CameraStore
@@ -48,10 +52,13 @@ from onvif_adapters.subscription import CameraEvent
 from policy.audit.accesslog import AccessLog
 from policy.audit.entries import AccessAction, AccessEvent
 from policy.audit.records import RecordWriter
-from policy.audit.setup import open_access_log, record_config
+from policy.audit.setup import key_path, open_access_log, record_config
+from policy.audit.signingkey import load_or_create_key, public_key_text
 from reports import Letterhead
 from policy.dispositions.tokenkeys import default_token_key_path, load_or_create_signing_key
 from policy.dispositions.workflow import DispositionService
+from policy.identity.links import LinkSigner, default_link_key_path, load_or_create_link_key
+from policy.identity.linkuses import LinkUses
 from policy.identity.displays import DisplayStore
 from policy.identity.sessions import SessionStore
 from policy.identity.throttle import LoginThrottle
@@ -121,6 +128,7 @@ class Gateway:
                     tasks.create_task(services.alerts.run(), name="alerts")
                     tasks.create_task(services.desk.run(), name="desk")
                     tasks.create_task(CaseWatch(services.db, self.clock, services.cases).run(), name="cases")
+                    tasks.create_task(services.exports.run(), name="exports")
                     self._start_triggers(tasks, services)
                     for courier in services.couriers:
                         tasks.create_task(courier.run(), name=f"alerts:{courier.sink.name}")
@@ -175,7 +183,7 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
     def make_camera(cfg: CameraConfig) -> Camera:
         return Camera(
             cfg, settings.camera_health(cfg), settings.hub.subscriber_queue, clock, on_status,
-            resolver=resolver_for(cfg, settings.onvif),
+            resolver=resolver_for(cfg, settings.onvif), sub_resolver=resolver_for(cfg, settings.onvif, "sub"),
         )
 
     fleet = CameraFleet(make_camera, [*settings.cameras, *onboarded])
@@ -197,7 +205,7 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
     ptz = PtzSessions()
     stack.push_async_callback(ptz.aclose)
     auth = settings.auth
-    webrtc = WhepSessions(access_log, clock)
+    webrtc = WhepSessions(access_log, clock, settings.webrtc)
     # A camera changed while running: its viewers are told, its open segment is sealed,
     # its event subscription and PTZ connection are closed, before the old source stops.
     fleet.on_removed(lambda cam: webrtc.end_live(cam.id, "camera reconfigured by an administrator"))
@@ -205,6 +213,12 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
     fleet.on_removed(events.camera_removed)
     fleet.on_removed(lambda cam: ptz.forget(cam.id))
     cases = await _case_book(settings, clock, db, access_log, recorder, alerts, cameras)
+    log_key = await asyncio.to_thread(load_or_create_key, key_path(settings))
+    writer = BundleWriter(access_log, engine, recorder.store,
+                          public_key_text(log_key, settings.access_log.origin), clock, recorder.reader)
+    exports = export_jobs(db, clock, settings.data_dir, writer, recorder.holds, access_log,
+                          settings.recording.max_exports, settings.recording.export_keep_h, known=cameras.__contains__,
+                          stream_of=recorder.stream_of)
     services = Services(
         settings=settings,
         clock=clock,
@@ -238,6 +252,11 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
         ))),
         cases=cases,
         triggers=TriggerGate(settings.cases.playbooks, cases, access_log, clock),
+        exports=exports,
+        links=LinkSigner(await asyncio.to_thread(load_or_create_link_key, default_link_key_path(settings.data_dir))),
+        link_uses=LinkUses(db, clock),
+        bookmarks=Bookmarks(db, clock, RecordWriter(db, access_log)),
+        snapshots=Snapshots(db, clock, access_log, settings.data_dir / "snapshots"),
     )
     return services, status_log
 

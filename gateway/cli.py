@@ -20,6 +20,7 @@ from core.config import ROLES, Settings
 from core.configfile import load_settings
 from core.db import make_engine, make_sessionmaker
 from core.errors import ConfigError, PantauError
+from core.progress import ProgressBars
 from gateway import logsetup
 from policy.audit.setup import key_path, open_access_log
 from gateway.app import Gateway, with_demo
@@ -72,14 +73,17 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--from-file", type=Path, help="an exported log (default: the database)")
     verify.add_argument("--public-key", type=Path, help="log public key (default: the gateway's key)")
     verify.add_argument("--witness-file", type=Path, help="witness file (default: access_log.witness_file)")
+    verify.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("log-key", help="print the access log's public key (verifier key line and PEM)")
-    sub.add_parser(
+    vrec = sub.add_parser(
         "verify-recordings", help="re-hash every sealed segment against the index and the chain"
     )
+    vrec.add_argument("--quiet", action="store_true", help="no progress bar")
     reindex = sub.add_parser("reindex", help="compare the segment index with the files on disk")
     reindex.add_argument(
         "--dry-run", action="store_true", help="only report; do not add files the index lacks"
     )
+    reindex.add_argument("--quiet", action="store_true", help="no progress bar")
     export = sub.add_parser(
         "export", help="evidence bundle (zip) of cameras over a time range, verifiable offline"
     )
@@ -91,7 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--reason", default="", help="why the footage is exported (logged)")
     export.add_argument("--case", default="", help="case, letter or request reference (logged)")
     export.add_argument("--by", default=None, metavar="NAME",
-                        help="operator making the export (default: the OS user)")
+                        help="operator making the export (default: the OS user); logged as declared on the "
+                             "command line, beside the OS user")
     export.add_argument("--quiet", action="store_true", help="no progress bar")
     export.add_argument("--no-hold", dest="hold", action="store_false",
                         help="do not place an evidence hold on the exported range (placed by default)")
@@ -140,7 +145,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
         print("pantau export: --end must be after --start", file=sys.stderr)
         return 2
     req = ExportRequest(tuple(dict.fromkeys(args.camera)), args.start, args.end, args.out, args.by or getpass.getuser(),
-                        args.reason, args.case, args.hold)
+                        args.reason, args.case, args.hold, by_declared=args.by is not None)
     return export_cli(settings, req, args.quiet)
 
 
@@ -201,6 +206,7 @@ def _verify_log(settings: Settings, args: argparse.Namespace) -> int:
     return verify_log(
         source, public, origin=settings.access_log.origin,
         witness_file=args.witness_file or settings.access_log.witness_file,
+        bars=ProgressBars.for_terminal(args.quiet),
     )
 
 
@@ -285,9 +291,9 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_grant(settings, args.role))
             print(f"role {args.role} may run the gateway; the access log is append-only for it")
         elif args.command == "verify-recordings":
-            return verify_recordings(settings)
+            return verify_recordings(settings, bars=ProgressBars.for_terminal(args.quiet))
         elif args.command == "reindex":
-            return reindex_recordings(settings, apply=not args.dry_run)
+            return reindex_recordings(settings, apply=not args.dry_run, bars=ProgressBars.for_terminal(args.quiet))
         elif args.command == "log-key":
             key = load_or_create_key(key_path(settings))
             print(public_key_text(key, settings.access_log.origin), end="")

@@ -15,12 +15,17 @@ from cases.triggers import TriggerGate
 from core.clock import Clock
 from core.config import Settings
 from desk.service import Desk
+from evidence.bookmarks import Bookmarks
+from evidence.exportjobs import ExportJobs
+from evidence.snapshots import Snapshots
 from fleet.camerafleet import CameraFleet
 from fleet.camerastore import CameraStore
 from onvif_adapters.ptz import PtzSessions
 from policy.audit.accesslog import AccessLog
 from policy.dispositions.workflow import DispositionService
 from policy.identity.displays import DisplayStore
+from policy.identity.links import LinkSigner
+from policy.identity.linkuses import LinkUses
 from policy.identity.sessions import SessionStore
 from policy.identity.throttle import LoginThrottle
 from policy.identity.users import UserStore
@@ -70,6 +75,16 @@ class Services:
     cases: CaseBook
     #: The gate every emergency trigger passes (HTTP, MQTT, camera inputs) on its way to `cases`.
     triggers: TriggerGate
+    #: Evidence export jobs: their rows, live progress, the runner and the results kept for download.
+    exports: ExportJobs
+    #: Signs and verifies short-lived links (URLs for players that send no header).
+    links: LinkSigner
+    #: One-time links already used.
+    link_uses: LinkUses
+    #: Bookmarks on recordings (insert-only, hashed, logged).
+    bookmarks: Bookmarks
+    #: JPEGs taken by the server (live or recorded), kept with their SHA-256.
+    snapshots: Snapshots
 
     @property
     def configured_cameras(self) -> frozenset[str]:

@@ -163,11 +163,22 @@ class OnvifClient:
     async def close(self) -> None:
         """Close every session the client opened."""
         camera, self._camera = self._camera, None
-        if camera is not None:
+        if camera is None:
+            return
+        # Each service holds its own aiohttp session; ONVIFCamera.close() stops at the first that
+        # fails to close and leaves the rest open (an "Unclosed connector" at garbage collection):
+        # close them one by one, then the camera's own (snapshot) session.
+        services = list(camera.services.values())
+        camera.services.clear()
+        for service in services:
             try:
-                await asyncio.wait_for(camera.close(), self.timeout_s)
+                await asyncio.wait_for(service.close(), self.timeout_s)
             except Exception:
-                log.debug("closing the ONVIF client of %s failed", self.address, exc_info=True)
+                log.debug("closing an ONVIF service of %s failed", self.address, exc_info=True)
+        try:
+            await asyncio.wait_for(camera.close(), self.timeout_s)
+        except Exception:
+            log.debug("closing the ONVIF client of %s failed", self.address, exc_info=True)
 
     @property
     def camera(self) -> ONVIFCamera:

@@ -202,8 +202,10 @@ class OnvifSource:
             return None
 
 
-def resolver_for(camera: CameraConfig, settings: OnvifConfig) -> OnvifSource | None:
-    """The OnvifSource of an onvif:// camera; None for every other scheme."""
-    if not is_onvif(camera.source):
+def resolver_for(camera: CameraConfig, settings: OnvifConfig, stream: str = "main") -> OnvifSource | None:
+    """The OnvifSource of an onvif:// camera's main stream (or its `substream` with stream="sub", e.g.
+    onvif://...?profile=sub); None for every other scheme and for a camera without that stream."""
+    url = camera.source if stream == "main" else camera.substream
+    if url is None or not is_onvif(url):
         return None
-    return OnvifSource(camera.id, camera.source, settings)
+    return OnvifSource(camera.id, url, settings)

@@ -1,4 +1,6 @@
-"""Recording: sealed segments, index, gaps, retention, the playback reader, export bundles."""
+"""Recording: sealed segments (with the camera's sound; G.711 transcoded to AAC), index, gaps,
+retention, the playback reader, export bundles, MP4 evidence copies with a UTC time-code track
+(mp4export.export_mp4)."""
 
 from recorder.service import Recorder
 from recorder.reader import SegmentReader

@@ -1,5 +1,7 @@
 """Offline check of an evidence bundle's recording half: every segment hashes to what the manifest
-says, consecutive segments of a camera chain (prev_sha256), and nothing was added or left out."""
+says, consecutive segments of a camera chain (prev_sha256), and nothing was added or left out;
+every other file the manifest lists (`files`: MP4 copies, frame times) is there with its SHA-256
+and size. A bundle may hold segments, files or both."""
 
 from __future__ import annotations
 
@@ -51,6 +53,8 @@ def check_segments(zf: zipfile.ZipFile, doc: dict[str, Any]) -> list[str]:
                 listed.add(path)
                 problems += _check_one(zf, names, cam, seg, previous)
                 previous = seg
+        for entry in doc.get("files", []):
+            problems += _check_file(zf, names, entry, listed)
     except (KeyError, TypeError, ValueError) as exc:
         return [*problems, f"manifest is malformed: {type(exc).__name__}: {exc}"]
     extra = [n for n in names if n.startswith(SEGMENT_DIR) and not n.endswith("/") and n not in listed]
@@ -58,6 +62,29 @@ def check_segments(zf: zipfile.ZipFile, doc: dict[str, Any]) -> list[str]:
     if SUMS in names and zf.read(SUMS).decode(errors="replace") != sums_text(doc):
         problems.append(f"{SUMS} disagrees with the manifest")
     return problems
+
+
+def file_count(doc: dict[str, Any]) -> int:
+    """How many files besides segments the manifest lists (each checked by check_segments)."""
+    files = doc.get("files", [])
+    return len(files) if isinstance(files, list) else 0
+
+
+def _check_file(zf: zipfile.ZipFile, names: list[str], entry: dict[str, Any], listed: set[str]) -> list[str]:
+    name = str(entry["name"])
+    expected_sha, expected_size = str(entry["sha256"]), int(entry["bytes"])
+    if name in listed:
+        return [f"{name} is listed in the manifest more than once"]
+    listed.add(name)
+    if name.startswith(SEGMENT_DIR):
+        return [f"file {name} is listed among the files but lies under {SEGMENT_DIR}"]
+    if name not in names:
+        return [f"file {name} is in the manifest but not in the bundle"]
+    sha, size = _hash_member(zf, name)
+    if sha != expected_sha or size != expected_size:
+        return [f"file {name}: sha256 {sha} ({size} bytes) does not match the manifest "
+                f"({expected_sha}, {expected_size} bytes)"]
+    return []
 
 
 def _check_one(

@@ -8,6 +8,8 @@ the first keyframe AT OR AFTER `start` (the footage before it cannot be decoded 
 keyframe before the window) and stops before the first video frame at or after `end`:
 not one frame outside [start, end) is in the file. Like MediaMTX, a file covers one
 continuous recording: it ends at the first gap, or where the stream parameters change.
+The recorded sound goes along, in sync, unless the decision withholds it (`audio=False`, the
+policy's no_audio): then the file is video only.
 
 Pure and synchronous: `WindowCut` decides, `ContainerWriter` writes (worker thread only);
 recorder/export_stream.py drives them from the reader.
@@ -24,7 +26,8 @@ from pathlib import Path
 
 import av
 
-from recorder.mp4 import MOVFLAGS, add_stream, recordable
+from recorder.interleave import audio_length
+from recorder.mp4 import SEGMENT_MOVFLAGS, add_stream, recordable
 from recorder.reader import GapMarker, ReadItem, SegmentOpened
 from streams.bitstream import extradata_to_annexb, parameter_sets
 from streams.packet import MediaPacket, StreamInfo
@@ -37,7 +40,7 @@ EXPORT_TAG = "pantau-export/1"
 # The recorder's forward-only fragmented MP4, plus delay_moov: the moov then waits for the
 # first fragment, so it can carry edit lists that keep each track's start offset (without
 # it a track starting after the first keyframe, e.g. audio, is pulled to 0: out of sync).
-FMP4_MOVFLAGS = MOVFLAGS + "+delay_moov"
+FMP4_MOVFLAGS = SEGMENT_MOVFLAGS
 
 
 class ExportFormat(enum.StrEnum):
@@ -84,6 +87,11 @@ class WindowCut:
     _state: dict[int, _Stream] = field(default_factory=dict)
     _last_video_wall: float | None = None
     _frame_s: float = 0.0
+    #: Whether the recorded sound goes into the file (False: the decision said no_audio).
+    audio: bool = True
+    #: The file holds sound (an audio packet was written); the recording had sound left out.
+    audio_written: bool = False
+    audio_withheld: bool = False
 
     @property
     def started(self) -> bool:
@@ -103,6 +111,9 @@ class WindowCut:
             return []
         if isinstance(item, SegmentOpened):
             streams = tuple(s for s in item.streams if recordable(s))
+            if not self.audio and any(s.kind == "audio" for s in streams):
+                streams = tuple(s for s in streams if s.kind != "audio")
+                self.audio_withheld = True
             if self.started and not _compatible(self.streams, streams):
                 self.stop = StopReason.STREAMS_CHANGED
                 return []
@@ -155,8 +166,10 @@ class WindowCut:
             self._last_video_wall = p.wallclock
             self.last_end_wall = min(t_end, p.wallclock + self._frame_s)
             self.frames += 1
-        elif video is None:
-            self.last_end_wall = p.wallclock
+        else:
+            self.audio_written = True
+            if video is None:
+                self.last_end_wall = p.wallclock
         state.last_dts = dts
         self.packets += 1
         return [(p, pts, dts)]
@@ -228,12 +241,18 @@ class ContainerWriter:
         self.container = av.open(target if isinstance(target, ChunkSink) else str(target), "w", format="mp4",
                                  options=options)
         self._streams: dict[int, tuple[av.stream.Stream, Fraction]] = {}
+        # Audio packets' lengths, where the codec says (AAC: 1024 samples): without one, the
+        # muxer gives the file's last audio frame no length and the sound ends a frame early.
+        self._lengths: dict[int, int] = {}
         try:
             for info in streams:
                 extradata = annexb_extradata(info, first) if info.kind == "video" else info.extradata
                 stream = add_stream(self.container, info, extradata)
                 if stream is not None:
                     self._streams[info.index] = (stream, info.time_base)
+                    length = audio_length(info.codec, info.sample_rate, info.channels, 0)
+                    if info.kind == "audio" and length:
+                        self._lengths[info.index] = round(length / info.time_base)
             self.container.metadata["comment"] = json.dumps(
                 {"tag": EXPORT_TAG, "camera": camera, "start": _utc(first_wall).isoformat().replace("+00:00", "Z")},
                 separators=(",", ":"),
@@ -251,6 +270,9 @@ class ContainerWriter:
             stream, time_base = entry
             out = av.Packet(packet.data)
             out.pts, out.dts = pts, dts
+            length = self._lengths.get(packet.stream)
+            if length:
+                out.duration = length
             out.is_keyframe = packet.is_keyframe
             out.time_base = time_base
             out.stream = stream

@@ -45,11 +45,13 @@ class Export:
     """One download of a camera's [start, end): `prepare()`, then `chunks()`, always `aclose()`."""
 
     def __init__(
-        self, source: PacketSource, camera: str, start: datetime, end: datetime, fmt: ExportFormat, tmp_dir: Path
+        self, source: PacketSource, camera: str, start: datetime, end: datetime, fmt: ExportFormat, tmp_dir: Path,
+        audio: bool = True,
     ) -> None:
+        """`audio`: whether the recorded sound goes into the file (False: the policy's no_audio)."""
         self.camera = camera
         self.fmt = fmt
-        self.cut = WindowCut(start, end)
+        self.cut = WindowCut(start, end, audio=audio)
         self.size: int | None = None  # known before streaming for mp4
         self._items = source.read(camera, start, end)
         self._tmp_dir = tmp_dir

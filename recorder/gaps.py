@@ -30,11 +30,11 @@ def failure_reason(disk_full: bool, error: str) -> str:
 class GapIndex(Protocol):
     """The part of the segment index that keeps gap rows."""
 
-    async def open_gap(self, camera: str, start: datetime, reason: str) -> int: ...
+    async def open_gap(self, camera: str, start: datetime, reason: str, stream: str = "main") -> int: ...
 
     async def close_gap(self, gap_id: int, end: datetime) -> Gap | None: ...
 
-    async def adopt_open_gap(self, camera: str) -> Gap | None: ...
+    async def adopt_open_gap(self, camera: str, stream: str = "main") -> Gap | None: ...
 
 
 class Gaps:
@@ -45,8 +45,10 @@ class Gaps:
     index is logged and recording goes on: a gap row is worth less than the segments.
     """
 
-    def __init__(self, camera_id: str, index: GapIndex, events: RecordingEventSink) -> None:
+    def __init__(self, camera_id: str, index: GapIndex, events: RecordingEventSink, stream: str = "main") -> None:
         self.camera_id = camera_id
+        #: The camera's stream whose recording these gaps interrupt ("main" or "sub").
+        self.stream = stream
         self.index = index
         self.events = events
         self._open: tuple[int, datetime] | None = None  # (row id, start) of the open gap
@@ -55,7 +57,7 @@ class Gaps:
     async def resume(self, last_end: datetime | None, because: str) -> None:
         """On start: continue the gap a previous run left open, or open one at `last_end` (the
         end of the camera's last segment) for `because`."""
-        left_open = await self.index.adopt_open_gap(self.camera_id)
+        left_open = await self.index.adopt_open_gap(self.camera_id, self.stream)
         if left_open is not None:
             self._open = (left_open.id, left_open.start)
         elif last_end is not None:
@@ -87,18 +89,24 @@ class Gaps:
         log.info("camera %s: recording resumed at %s", self.camera_id, at.isoformat())
         await emit(self.events, RecordingEvent(
             RecordingEventKind.GAP_ENDED, self.camera_id, start, at,
-            reason=gap.reason if gap else "",
+            reason=gap.reason if gap else "", details=self._details,
         ))
 
     async def _begin(self, start: datetime, reason: str) -> None:
         if self._open is not None:
             return
         try:
-            gap_id = await self.index.open_gap(self.camera_id, start, reason)
+            gap_id = await self.index.open_gap(self.camera_id, start, reason, self.stream)
         except Exception:
             log.exception("camera %s: could not record the start of a gap", self.camera_id)
             return
         self._open = (gap_id, start)
-        log.warning("camera %s: recording gap from %s (%s)", self.camera_id, start.isoformat(), reason)
+        log.warning("camera %s: recording%s gap from %s (%s)", self.camera_id,
+                    "" if self.stream == "main" else f" ({self.stream}-stream)", start.isoformat(), reason)
         await emit(self.events, RecordingEvent(RecordingEventKind.GAP_STARTED, self.camera_id, start, None,
-                                               reason=reason))
+                                               reason=reason, details=self._details))
+
+    @property
+    def _details(self) -> dict[str, str]:
+        """A sub-stream's gap says so in the access log (a main-stream entry is as it always was)."""
+        return {} if self.stream == "main" else {"stream": self.stream}

@@ -40,24 +40,26 @@ class SegmentIndex:
             row = Segment(
                 camera_id=seg.camera_id, start=seg.start, end=seg.end, path=seg.path, bytes=seg.bytes,
                 sha256=seg.sha256, prev_sha256=seg.prev_sha256, status=seg.status, codec=seg.codec,
-                width=seg.width, height=seg.height, audio_codec=seg.audio_codec, drift_ms=seg.drift_ms,
-                timestamps=seg.timestamps, sealed_at=self._clock.now(),
+                width=seg.width, height=seg.height, audio_codec=seg.audio_codec,
+                audio_source_codec=seg.audio_source_codec, drift_ms=seg.drift_ms,
+                timestamps=seg.timestamps, sealed_at=self._clock.now(), stream=seg.stream,
             )
             session.add(row)
             await session.commit()
             return row
 
-    async def tail(self, camera: str) -> CameraTail:
-        """The newest segment of a camera (its hash continues the chain)."""
+    async def tail(self, camera: str, stream: str = "main") -> CameraTail:
+        """The newest segment of one of a camera's streams (its hash continues that stream's chain)."""
         async with self._db() as session:
             row = await session.scalar(
-                select(Segment).where(Segment.camera_id == camera).order_by(Segment.start.desc()).limit(1)
+                select(Segment).where(Segment.camera_id == camera, Segment.stream == stream)
+                .order_by(Segment.start.desc()).limit(1)
             )
         return CameraTail(row.sha256, row.end) if row else CameraTail(None, None)
 
-    async def open_gap(self, camera: str, start: datetime, reason: str) -> int:
+    async def open_gap(self, camera: str, start: datetime, reason: str, stream: str = "main") -> int:
         async with self._db() as session:
-            gap = Gap(camera_id=camera, start=start, end=None, reason=reason[:256])
+            gap = Gap(camera_id=camera, start=start, end=None, reason=reason[:256], stream=stream)
             session.add(gap)
             await session.commit()
             return gap.id
@@ -71,14 +73,15 @@ class SegmentIndex:
             await session.commit()
             return gap
 
-    async def adopt_open_gap(self, camera: str) -> Gap | None:
+    async def adopt_open_gap(self, camera: str, stream: str = "main") -> Gap | None:
         """The gap a previous run left open (it stopped during an outage), to be continued.
 
         Older open gaps (several crashes in one outage) end where the next one starts.
         """
         async with self._db() as session:
             rows = list((await session.scalars(
-                select(Gap).where(Gap.camera_id == camera, Gap.end.is_(None)).order_by(Gap.start, Gap.id)
+                select(Gap).where(Gap.camera_id == camera, Gap.stream == stream, Gap.end.is_(None))
+                .order_by(Gap.start, Gap.id)
             )).all())
             if not rows:
                 return None
@@ -87,9 +90,11 @@ class SegmentIndex:
             await session.commit()
             return rows[-1]
 
-    async def segments(self, camera: str, start: datetime | None, end: datetime | None) -> list[Segment]:
-        """Segments of a camera overlapping [start, end), oldest first."""
-        query = select(Segment).where(Segment.camera_id == camera)
+    async def segments(
+        self, camera: str, start: datetime | None, end: datetime | None, stream: str = "main"
+    ) -> list[Segment]:
+        """Segments of one of a camera's streams overlapping [start, end), oldest first."""
+        query = select(Segment).where(Segment.camera_id == camera, Segment.stream == stream)
         if end is not None:
             query = query.where(Segment.start < end)
         if start is not None:
@@ -97,9 +102,11 @@ class SegmentIndex:
         async with self._db() as session:
             return list((await session.scalars(query.order_by(Segment.start, Segment.id))).all())
 
-    async def gaps(self, camera: str, start: datetime | None, end: datetime | None) -> list[Gap]:
-        """Gaps of a camera overlapping [start, end) (open gaps included), oldest first."""
-        query = select(Gap).where(Gap.camera_id == camera)
+    async def gaps(
+        self, camera: str, start: datetime | None, end: datetime | None, stream: str = "main"
+    ) -> list[Gap]:
+        """Gaps of one of a camera's streams overlapping [start, end) (open gaps included), oldest first."""
+        query = select(Gap).where(Gap.camera_id == camera, Gap.stream == stream)
         if end is not None:
             query = query.where(Gap.start < end)
         if start is not None:

@@ -65,6 +65,6 @@ class SegmentIndexer:
         await emit(self.events, RecordingEvent(
             kind, seg.camera_id, seg.start, seg.end, seg.sha256,
             details={"bytes": seg.bytes, "path": seg.path, "prev_sha256": seg.prev_sha256,
-                     "drift_ms": seg.drift_ms},
+                     "drift_ms": seg.drift_ms, **({} if seg.stream == "main" else {"stream": seg.stream})},
         ))
         return True

@@ -1,4 +1,4 @@
-"""Tables owned by recorder: sealed segments, gaps, evidence holds and the deletion record."""
+"""Tables owned by recorder: sealed segments, gaps, evidence holds, bookmarks and the deletion record."""
 
 from __future__ import annotations
 
@@ -32,6 +32,11 @@ class Segment(Base):
     width: Mapped[int] = mapped_column(Integer, nullable=False)
     height: Mapped[int] = mapped_column(Integer, nullable=False)
     audio_codec: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: The codec the camera sent when the recorder transcoded its sound (e.g. "pcm_alaw" -> "aac");
+    #: None when the sound is stored as sent (or there is none).
+    audio_source_codec: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: Which of the camera's streams this segment holds: "main" or "sub" (record_streams).
+    stream: Mapped[str] = mapped_column(String(8), nullable=False, default="main", server_default="main")
     #: Camera clock minus server clock at the end of the segment (noted, never applied).
     drift_ms: Mapped[float] = mapped_column(Float, nullable=False)
     #: JSON: per-stream original index, time base and first dts (to restore timestamps).
@@ -50,6 +55,8 @@ class Gap(Base):
     start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     reason: Mapped[str] = mapped_column(String(256), nullable=False)
+    #: Which of the camera's streams stopped recording: "main" or "sub" (record_streams).
+    stream: Mapped[str] = mapped_column(String(8), nullable=False, default="main", server_default="main")
 
 
 class Hold(Base):
@@ -85,3 +92,21 @@ class Deletion(Base):
     #: "age", "budget" or "free_space".
     reason: Mapped[str] = mapped_column(String(32), nullable=False)
     deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Bookmark(Base):
+    """A moment (or a range, `end` set) of a camera's recordings marked with a note; insert-only.
+    `content` is the canonical record whose SHA-256 (`sha256`) the access-log entry `log_seq` carries."""
+
+    __tablename__ = "bookmarks"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    note: Mapped[str] = mapped_column(Text, nullable=False)
+    author: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    content: Mapped[str] = mapped_column(Text, nullable=False)
+    log_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)

@@ -17,8 +17,18 @@ log = logging.getLogger(__name__)
 # is ever rewritten, so the hash can be taken while writing and a crash leaves a
 # prefix that is playable up to its last whole fragment.
 MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
+# The segments add delay_moov: the moov waits for the first fragment (it is still written before
+# it, forward only), so it can carry edit lists that keep each track's start. Without them the
+# muxer starts every track at 0, so audio starting 100 ms after the segment's keyframe played
+# 100 ms early (FFmpeg 8: tfdt of every track 0 in the first fragment).
+SEGMENT_MOVFLAGS = MOVFLAGS + "+delay_moov"
+# The edit lists count in the movie's timescale, 1/1000 s by default: a track's start rounded to
+# the millisecond put consecutive segments' AAC frames a few samples apart when read back. The
+# cameras' 90 kHz clock places every start exactly.
+SEGMENT_OPTIONS = {"movflags": SEGMENT_MOVFLAGS, "movie_timescale": "90000"}
 
-# Audio codecs ISO BMFF players understand; G.711 and friends are left out of MP4.
+# Audio codecs ISO BMFF players understand; G.711 and friends are transcoded to AAC by the recorder
+# (recorder/transcode.py) or, where FFmpeg cannot decode them, left out of MP4.
 MP4_AUDIO = frozenset({"aac", "mp3", "opus", "flac", "alac", "ac3", "eac3"})
 
 # Per thread: PyAV containers and their streams are not shared between threads.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import av
 
-from recorder.mp4 import MOVFLAGS, add_stream, recordable
+from recorder.mp4 import SEGMENT_OPTIONS, add_stream, recordable
 from recorder.segment import META_KEY, SealedSegment, SegmentMeta
 from recorder.segmentfile import HashingFile, seal_file
 from recorder.store import SegmentStore
@@ -38,18 +38,24 @@ class SegmentMuxer:
         prev_sha256: str | None,
         first: MediaPacket,
         first_dts: int,
+        camera_stream: str = "main",
+        sources: dict[int, str] | None = None,
     ) -> None:
+        """`streams` as they are stored (a transcoded stream as its AAC); `sources`: stream index ->
+        the codec the camera sent, for each stream the recorder transcoded."""
         self.store = store
         self.camera = camera
+        #: Which of the camera's streams ("main" or "sub"): in the file's name, header and index row.
+        self.camera_stream = camera_stream
         self.start = start
         self.prev_sha256 = prev_sha256
-        self.partial = store.partial_path(camera, start)
+        self.partial = store.partial_path(camera, start, camera_stream)
         self.partial.parent.mkdir(parents=True, exist_ok=True)
         self.file = HashingFile(self.partial)
         self.packets = 0
         self.tracks: dict[int, _Track] = {}
         try:
-            self.container = av.open(self.file, "w", format="mp4", options={"movflags": MOVFLAGS})
+            self.container = av.open(self.file, "w", format="mp4", options=SEGMENT_OPTIONS)
             order: list[tuple[int, str, str, Fraction]] = []
             for info in streams:
                 if not recordable(info):
@@ -63,8 +69,10 @@ class SegmentMuxer:
                 self.tracks[info.index] = _Track(info, stream)
                 order.append((info.index, info.kind, info.codec, info.time_base))
             origin = next(s for s in streams if s.index == first.stream)
+            transcoded = tuple((i, c) for i, c in (sources or {}).items() if i in self.tracks)
             self.meta = SegmentMeta(
-                camera, start, prev_sha256, first.stream, origin.time_base, first_dts, tuple(order)
+                camera, start, prev_sha256, first.stream, origin.time_base, first_dts, tuple(order), camera_stream,
+                transcoded,
             )
             self.container.metadata[META_KEY] = self.meta.to_json()
         except BaseException:
@@ -76,6 +84,7 @@ class SegmentMuxer:
         self.width = video.width if video else 0
         self.height = video.height if video else 0
         self.audio_codec = audio.codec if audio else None
+        self.audio_source_codec = self.meta.audio_source if audio else None
 
     def write(self, packet: MediaPacket, pts: int, dts: int) -> None:
         """Mux one packet (timestamps already made monotonic by the writer)."""
@@ -95,7 +104,7 @@ class SegmentMuxer:
         """Finish the file, fsync, hash, rename to the final name, make it read-only."""
         self.container.close()
         sha = self.file.finish()
-        final = self.store.final_path(self.camera, self.start)
+        final = self.store.final_path(self.camera, self.start, self.camera_stream)
         seal_file(self.partial, final)
         return SealedSegment(
             camera_id=self.camera,
@@ -110,9 +119,11 @@ class SegmentMuxer:
             width=self.width,
             height=self.height,
             audio_codec=self.audio_codec,
+            audio_source_codec=self.audio_source_codec,
             drift_ms=drift_ms,
             timestamps=self.meta.to_json(),
             seal_latency_s=time.monotonic() - cut_at,
+            stream=self.camera_stream,
         )
 
     def abandon(self) -> Path:

@@ -11,8 +11,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import assert_never
+from typing import assert_never, cast
 
+from recorder.audiopath import AudioPath, has_audio_path
 from recorder.muxer import SegmentMuxer
 from recorder.recovery import salvage
 from recorder.segment import SealedSegment
@@ -46,12 +47,14 @@ Result = Sealed | Failed
 # Commands from the event loop to the thread, run in the order given.
 @dataclass(frozen=True, slots=True)
 class Open:
-    """Open a segment at `start`; `first` is its first packet, on the stream that starts fragments."""
+    """Open a segment at `start`; `first` is its first packet, on the stream that starts fragments.
+    `connection` numbers the camera's connections: segments of one share its audio encoders."""
 
     streams: tuple[StreamInfo, ...]
     start: datetime
     first: MediaPacket
     first_dts: int
+    connection: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +67,15 @@ class Write:
 
 @dataclass(frozen=True, slots=True)
 class Seal:
-    """Seal the open segment; `cut_at` is when the loop decided to cut (monotonic seconds)."""
+    """Seal the open segment; `cut_at` is when the loop decided to cut (monotonic seconds).
+    `boundary`: the connection goes on into a next segment whose first packet is at this time
+    (seconds on the connection's clock), so audio up to there still belongs to this one; None:
+    the connection's recording ends here."""
 
     end: datetime
     drift_ms: float
     cut_at: float
+    boundary: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +93,11 @@ Command = Open | Write | Seal | Resume | Stop
 
 # Packets held on the loop side at most before the thread gets them (a long GOP, or audio).
 HOLD_MAX = 128
+# After a cut, the thread may be waiting for the audio after it (recorder/interleave.py) before it
+# seals: the next packets go over in small batches instead of a GOP at once, so the seal is not a
+# GOP late. EAGER_PACKETS packets, EAGER_BATCH at a time.
+EAGER_PACKETS = 48
+EAGER_BATCH = 8
 
 
 def _disk_full(exc: BaseException) -> bool:
@@ -105,19 +117,25 @@ class MuxThread:
         prev_sha256: str | None,
         loop: asyncio.AbstractEventLoop,
         on_result: Callable[[Result], None],
+        stream: str = "main",
     ) -> None:
         self.store = store
         self.camera = camera
+        self.stream = stream  # the camera's "main" or "sub" stream: its own files and chain
+        self._unplaced = 0  # packets written while no segment was open (said at the next open)
         self.prev_sha256 = prev_sha256
         self._loop = loop
         self._on_result = on_result
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._held: list[TimedPacket] = []  # loop side: the fragment so far
         self._fragment_stream: int | None = None  # the stream whose keyframes start fragments
+        self._eager = 0  # loop side: packets after a cut still handed over in small batches
         self._muxer: SegmentMuxer | None = None
+        self._audio: AudioPath | None = None  # thread side: the connection's sound, if it has any
         self._failed = False
         self.done: asyncio.Future[None] = loop.create_future()
-        self._thread = threading.Thread(target=self._run, name=f"recorder-{camera}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"recorder-{camera}" + ("" if stream == "main" else f"-{stream}"),
+                                        daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -131,20 +149,28 @@ class MuxThread:
     # (frag_keyframe), so holding them here until then loses nothing on a crash, and the
     # thread (and the GIL hand-off) wakes once a GOP instead of once a packet. Every other
     # command hands over what is held first, so order is kept.
-    def open(self, streams: tuple[StreamInfo, ...], start: datetime, first: MediaPacket, first_dts: int) -> None:
+    def open(self, streams: tuple[StreamInfo, ...], start: datetime, first: MediaPacket, first_dts: int,
+             connection: int = 0) -> None:
         self._flush()
         self._fragment_stream = first.stream
-        self._commands.put(Open(streams, start, first, first_dts))
+        self._commands.put(Open(streams, start, first, first_dts, connection))
 
     def packet(self, packet: MediaPacket, pts: int, dts: int) -> None:
-        self._held.append((packet, pts, dts))
+        held = self._held
+        held.append((packet, pts, dts))
         # A keyframe closes the fragment before it: the muxer writes that one out on seeing it.
-        if (packet.is_keyframe and packet.stream == self._fragment_stream) or len(self._held) >= HOLD_MAX:
+        if (packet.is_keyframe and packet.stream == self._fragment_stream) or len(held) >= HOLD_MAX:
             self._flush()
+        elif self._eager:
+            self._eager -= 1
+            if len(held) >= EAGER_BATCH or not self._eager:
+                self._flush()
 
-    def seal(self, end: datetime, drift_ms: float) -> None:
+    def seal(self, end: datetime, drift_ms: float, boundary: float | None = None) -> None:
+        """Seal the open segment; `boundary` as in `Seal`."""
         self._flush()
-        self._commands.put(Seal(end, drift_ms, time.monotonic()))
+        self._commands.put(Seal(end, drift_ms, time.monotonic(), boundary))
+        self._eager = EAGER_PACKETS if boundary is not None else 0
 
     def resume(self) -> None:
         """Accept segments again after a failure."""
@@ -167,6 +193,11 @@ class MuxThread:
             while True:
                 command = self._commands.get()
                 if isinstance(command, Stop):
+                    if not self._failed:
+                        try:
+                            self._end_audio()
+                        except Exception as exc:
+                            self._fail(exc)
                     break
                 if isinstance(command, Resume):
                     self._failed = False
@@ -183,32 +214,85 @@ class MuxThread:
             self._post(None)
 
     def _execute(self, command: Open | Write | Seal) -> None:
+        audio = self._audio
         match command:
             case Write(packets):
-                if self._muxer is not None:
+                if audio is not None:
+                    for packet, pts, dts in packets:
+                        audio.packet(packet, pts, dts)
+                elif self._muxer is not None:
                     write = self._muxer.write
                     for packet, pts, dts in packets:
                         write(packet, pts, dts)
-            case Open(streams, start, first, first_dts):
-                if self._muxer is not None:
-                    raise RuntimeError("segment opened while another is open")
-                self._muxer = SegmentMuxer(
-                    self.store, self.camera, streams, start, self.prev_sha256, first, first_dts
-                )
-            case Seal(end, drift_ms, cut_at):
-                muxer = self._muxer
-                if muxer is None:
-                    return
-                sealed = muxer.seal(end, drift_ms, cut_at)
-                self._muxer = None
-                self.prev_sha256 = sealed.sha256
-                self._post(Sealed(sealed))
+            case Open(streams, _, _, _, connection):
+                if audio is not None and audio.connection != connection:
+                    self._end_audio()  # the last connection ended without a final seal
+                    audio = None
+                if audio is None and has_audio_path(streams):
+                    audio = self._audio = AudioPath(self.camera, connection, streams, self._step)
+                if audio is not None:
+                    audio.step(command)
+                else:
+                    self._open(command)
+            case Seal(_, _, _, boundary):
+                if audio is None:
+                    self._seal(command)
+                elif boundary is not None:
+                    audio.cut(command, boundary)
+                else:
+                    self._end_audio()
+                    self._seal(command)
             case _:
                 assert_never(command)
+
+    def _end_audio(self) -> None:
+        """The connection's recording ends: the encoders' rest and every held step run."""
+        audio = self._audio
+        if audio is not None:
+            audio.finish()  # held steps may still open a segment with its streams: keep it until done
+            self._audio = None
+
+    def _step(self, item: object) -> None:
+        """Carry out one step the audio path lets through, in order."""
+        if isinstance(item, Open):
+            self._open(item)
+        elif isinstance(item, Seal):
+            self._seal(item)
+        elif self._muxer is not None:
+            timed = cast(TimedPacket, item)
+            self._muxer.write(*timed)
+        else:
+            # Between a failed segment and the next keyframe this is expected; anywhere else it is
+            # a misordering that loses media, so it is said (once per stretch) at the next open.
+            self._unplaced += 1
+
+    def _open(self, command: Open) -> None:
+        if self._muxer is not None:
+            raise RuntimeError("segment opened while another is open")
+        if self._unplaced:
+            log.warning("camera %s: %d packets came with no segment open and were not recorded",
+                        self.camera, self._unplaced)
+            self._unplaced = 0
+        audio = self._audio
+        streams = audio.streams if audio is not None else command.streams
+        sources = audio.sources if audio is not None else {}
+        self._muxer = SegmentMuxer(self.store, self.camera, streams, command.start, self.prev_sha256,
+                                   command.first, command.first_dts, self.stream, sources)
+
+    def _seal(self, command: Seal) -> None:
+        muxer = self._muxer
+        if muxer is None:
+            return
+        sealed = muxer.seal(command.end, command.drift_ms, command.cut_at)
+        self._muxer = None
+        self.prev_sha256 = sealed.sha256
+        self._post(Sealed(sealed))
 
     def _fail(self, exc: BaseException) -> None:
         muxer, self._muxer = self._muxer, None
         self._failed = True
+        # The audio of the connection goes with the segment: the next one starts a fresh encoder.
+        self._audio = None
         full = _disk_full(exc)
         detail = f"{type(exc).__name__}: {exc}"
         if full:

@@ -7,7 +7,8 @@ import asyncio
 import hashlib
 import io
 import time
-from collections.abc import AsyncGenerator
+from collections import deque
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -48,6 +49,7 @@ class SegmentOpened:
     end: datetime
     sha256: str
     streams: tuple[StreamInfo, ...]
+    bytes: int = 0  # the segment file's size: what was read to get its packets
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,21 +112,54 @@ def load_segment(data: bytes, start: datetime) -> _Loaded:
         origin_pts = [p.pts for p in raw if p.stream_index == origin_file and p.pts is not None]
         if origin_pts and origin_file is not None:
             first_pts_s = min(origin_pts) * mapping[origin_file][1]
+        # Per packet in integers: the file's ticks to the camera's, and seconds since the first
+        # frame as a float, with the same results as the Fraction arithmetic they stand for.
+        first = first_pts_s or Fraction(0)
+        retime = {index: _Retime(orig_index, ftb, otb, shift, first)
+                  for index, (orig_index, ftb, otb) in mapping.items()}
         now = time.monotonic()
         for p in raw:
-            orig_index, ftb, otb = mapping[p.stream_index]
+            r = retime[p.stream_index]
             pts = p.pts if p.pts is not None else p.dts
-            pts_s = pts * ftb
             packets.append(MediaPacket(
-                stream=orig_index,
+                stream=r.orig_index,
                 data=bytes(p),
-                pts=round((pts_s + shift) / otb),
-                dts=round((p.dts * ftb + shift) / otb),
+                pts=r.original(pts),
+                dts=r.original(p.dts),
                 is_keyframe=p.is_keyframe,
                 received=now,
-                wallclock=(start + timedelta(seconds=float(pts_s - (first_pts_s or 0)))).timestamp(),
+                wallclock=(start + timedelta(seconds=(pts * r.mul - r.sub) / r.div)).timestamp(),
             ))
     return _Loaded(tuple(infos), packets)
+
+
+class _Retime:
+    """One stream's timestamps from file ticks (`ftb`) to the camera's (`otb`): round((ticks * ftb
+    + shift) / otb), and seconds after `first` as (ticks * mul - sub) / div. Fraction arithmetic
+    per packet cost about as much as demuxing the segment; when the time bases match and the
+    shift is whole ticks (the recorder's own files), it is one integer addition."""
+
+    __slots__ = ("orig_index", "scale", "offset", "step", "mul", "sub", "div")
+
+    def __init__(self, orig_index: int, ftb: Fraction, otb: Fraction, shift: Fraction, first: Fraction) -> None:
+        self.orig_index = orig_index
+        self.scale, self.offset = ftb / otb, shift / otb
+        self.step = self.offset.numerator if self.scale == 1 and self.offset.denominator == 1 else None
+        # ticks * ftb - first == (ticks * ftb.num * first.den - first.num * ftb.den) / (ftb.den * first.den);
+        # int / int is correctly rounded, as float(Fraction) is.
+        self.mul = ftb.numerator * first.denominator
+        self.sub = first.numerator * ftb.denominator
+        self.div = ftb.denominator * first.denominator
+
+    def original(self, ticks: int) -> int:
+        if self.step is not None:
+            return ticks + self.step
+        return round(ticks * self.scale + self.offset)
+
+
+def _load_verified(path: str, seg: Segment) -> _Loaded:
+    """Read, verify and demux one segment in one worker-thread call (its bytes freed on return)."""
+    return load_segment(read_verified(path, seg.sha256, seg.bytes), seg.start)
 
 
 def read_verified(path: str, expected: str, size: int) -> bytes:
@@ -140,23 +175,35 @@ def read_verified(path: str, expected: str, size: int) -> bytes:
 class SegmentReader:
     """Yields a camera's recording between two times; reads sealed, verified segments only."""
 
-    def __init__(self, db: async_sessionmaker[AsyncSession], store: SegmentStore) -> None:
+    def __init__(
+        self, db: async_sessionmaker[AsyncSession], store: SegmentStore,
+        stream_of: Callable[[str], str] = lambda _camera: "main",
+    ) -> None:
         self._index = SegmentIndex(db, _NoClock())
         self._store = store
+        #: The stream read when none is named: the camera's main stream unless it records only its sub.
+        self._stream_of = stream_of
 
-    async def read(self, camera: str, start: datetime, end: datetime) -> AsyncGenerator[ReadItem, None]:
-        """Segments and gaps in time order; the first segment starts at the keyframe at or before `start`."""
-        segments = await self._index.segments(camera, start, end)
-        gaps = await self._index.gaps(camera, start, end)
+    async def read(
+        self, camera: str, start: datetime, end: datetime, stream: str | None = None
+    ) -> AsyncGenerator[ReadItem, None]:
+        """Segments and gaps of one of the camera's streams (`stream_of(camera)` unless named) in time
+        order; the first segment starts at the keyframe at or before `start`."""
+        stream = stream or self._stream_of(camera)
+        segments = await self._index.segments(camera, start, end, stream)
+        gaps = await self._index.gaps(camera, start, end, stream)
         cursor = start
         for seg in segments:
             if seg.start - cursor > TOUCH:
                 yield GapMarker(cursor, seg.start, _reason(gaps, cursor, seg.start))
-            data = await asyncio.to_thread(read_verified, str(self._store.absolute(seg.path)), seg.sha256, seg.bytes)
-            loaded = await asyncio.to_thread(load_segment, data, seg.start)
-            yield SegmentOpened(seg.id, seg.path, seg.start, seg.end, seg.sha256, loaded.streams)
-            for packet in _window(loaded, seg, start, end):
-                yield packet
+            loaded = await asyncio.to_thread(_load_verified, str(self._store.absolute(seg.path)), seg)
+            yield SegmentOpened(seg.id, seg.path, seg.start, seg.end, seg.sha256, loaded.streams, seg.bytes)
+            # Hand the packets out one by one and keep none that was handed out: the next segment
+            # is loaded while only this one's unread rest (usually nothing) is still held.
+            window = deque(_window(loaded, seg, start, end))
+            del loaded
+            while window:
+                yield window.popleft()
             cursor = max(cursor, seg.end)
         if end - cursor > TOUCH:
             yield GapMarker(cursor, end, _reason(gaps, cursor, end))

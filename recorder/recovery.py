@@ -15,7 +15,7 @@ import av
 
 from recorder.segment import META_KEY, SealedSegment, SegmentMeta
 from recorder.segmentfile import complete_prefix, hash_file, seal_file
-from recorder.store import SegmentStore, parse_name
+from recorder.store import SegmentStore, parse_segment_name
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +101,8 @@ def salvage(store: SegmentStore, partial: Path, started: float | None = None) ->
     except OSError as exc:
         log.warning("%s: cannot read: %s", partial, exc)
         found = None
-    named = parse_name(partial.name)
-    if found is None or named is None or found.meta.camera != named[0]:
+    named = parse_segment_name(partial.name)
+    if found is None or named is None or (found.meta.camera, found.meta.stream) != (named[0], named[2]):
         target = quarantine(store, partial)
         log.warning("unplayable unsealed segment quarantined: %s", target)
         return None
@@ -112,7 +112,7 @@ def salvage(store: SegmentStore, partial: Path, started: float | None = None) ->
     finally:
         os.close(fd)
     sha, size = hash_file(partial)
-    final = store.final_path(found.meta.camera, found.meta.start)
+    final = store.final_path(found.meta.camera, found.meta.start, found.meta.stream)
     seal_file(partial, final)
     log.warning("camera %s: recovered unsealed segment %s (%d packets)", found.meta.camera, final.name,
                 found.packets)
@@ -139,6 +139,9 @@ def sealed_from_probe(
         drift_ms=0.0,
         timestamps=found.meta.to_json(),
         seal_latency_s=latency,
+        stream=found.meta.stream,
+        # The file's own header says what the recorder transcoded: recovery and reindex keep it.
+        audio_source_codec=found.meta.audio_source if found.audio_codec else None,
     )
 
 

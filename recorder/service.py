@@ -28,6 +28,8 @@ from recorder.segment import SealedSegment
 from recorder.segmentfile import fsync_dir
 from recorder.status import StorageState, StorageStatus, disk_free
 from recorder.store import SegmentStore
+from recorder.thumbcache import ThumbnailCache
+from recorder.thumbnails import Thumbnails
 from recorder.writer import SegmentWriter
 from streams.camera import Camera
 
@@ -73,15 +75,25 @@ class Recorder:
         self.index = SegmentIndex(db, clock)
         self.state = StorageState(settings.storage.path)
         self.holds = HoldStore(db, clock, events)
-        self.reader = SegmentReader(db, self.store)
+        self.reader = SegmentReader(db, self.store, self.stream_of)
+        #: Keyframe thumbnails for the recordings page, cached under data_dir (never beside the recordings).
+        self.thumbnails = Thumbnails(self.index, self.store, ThumbnailCache(
+            settings.data_dir / "thumbnails", settings.review.thumbnail_cache_mb * 1024 * 1024))
         camera_days = {c.id: c.config.retention_days for c in cameras.values() if c.config.retention_days is not None}
         self.retention = Retention(db, self.store, self.state, clock, self.config, camera_days, events)
+        #: By camera id (its main stream) or "id/sub" (its sub-stream): see writer_key().
         self.writers: dict[str, SegmentWriter] = {}
         self._writing = TaskMap()
         self._changed: set[str] = set()  # stopped to be changed, not yet recording again
         self._kick = asyncio.Event()
         self._tasks: asyncio.TaskGroup | None = None
         self.recovery: RecoveryReport | None = None
+
+    def stream_of(self, camera_id: str) -> str:
+        """The stream a camera's recordings are read from when a request names none: its main stream,
+        unless it records only its sub-stream (record_streams: sub)."""
+        camera = self.cameras.get(camera_id)
+        return camera.config.listed_stream if camera is not None else "main"
 
     @property
     def storage_problem(self) -> str | None:
@@ -116,26 +128,33 @@ class Recorder:
             self._start_writer(camera)
 
     async def camera_removed(self, camera: Camera) -> None:
-        """Stop recording a camera that is about to be stopped: its open segment is sealed and
+        """Stop recording a camera that is about to be stopped: its open segments are sealed and
         indexed before this returns, so nothing recorded is lost when the camera changes."""
-        await self._writing.stop(camera.id)
-        if self.writers.pop(camera.id, None) is not None:
-            self.state.recording_cameras = len(self.writers)
+        for key in [k for k, w in self.writers.items() if w.camera_id == camera.id]:
+            await self._writing.stop(key)
+            self.writers.pop(key, None)
+        self.state.recording_cameras = len({w.camera_id for w in self.writers.values()})
         self._changed.add(camera.id)  # the gap until it records again says why
 
     def _start_writer(self, camera: Camera) -> None:
-        if not (camera.config.record and camera.config.enabled) or camera.id in self.writers:
+        """One writer per recorded stream (config record_streams), each with its own chain and gaps."""
+        if not (camera.config.record and camera.config.enabled):
             return
         assert self._tasks is not None
-        writer = SegmentWriter(
-            camera.id, camera.hub, self.store, self.index, self.state, self.events, self.clock,
-            self.config.segment_s, self._kick,
-            "camera changed" if camera.id in self._changed else "recorder was not running",
-        )
+        because = "camera changed" if camera.id in self._changed else "recorder was not running"
+        for stream in camera.config.recorded_streams:
+            feed = camera.feed(stream)
+            key = writer_key(camera.id, stream)
+            if feed is None or key in self.writers:
+                continue
+            writer = SegmentWriter(
+                camera.id, feed.hub, self.store, self.index, self.state, self.events, self.clock,
+                self.config.segment_s, self._kick, because, stream,
+            )
+            self.writers[key] = writer
+            self._writing.start(self._tasks, key, writer.run(), f"recorder:{key}")
         self._changed.discard(camera.id)
-        self.writers[camera.id] = writer
-        self.state.recording_cameras = len(self.writers)
-        self._writing.start(self._tasks, camera.id, writer.run(), f"recorder:{camera.id}")
+        self.state.recording_cameras = len({w.camera_id for w in self.writers.values()})
 
     async def _retention_loop(self) -> None:
         while True:
@@ -204,6 +223,11 @@ class Recorder:
             report.indexed_orphans.append(found)
             log.warning("indexed sealed segment %s that the index did not know", found.path)
         return report
+
+
+def writer_key(camera: str, stream: str) -> str:
+    """`Recorder.writers` key: the camera id for its main stream, "id/sub" for its sub-stream."""
+    return camera if stream == "main" else f"{camera}/{stream}"
 
 
 def _unlink(path: os.PathLike[str]) -> None:

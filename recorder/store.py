@@ -14,7 +14,10 @@ QUARANTINE_DIR = ".quarantine"
 SUFFIX = ".mp4"
 PARTIAL_SUFFIX = ".mp4.part"
 _STAMP = "%Y%m%dT%H%M%S.%fZ"
-_NAME = re.compile(r"^(?P<camera>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)_(?P<stamp>\d{8}T\d{6}\.\d{6}Z)$")
+# A sub-stream's segments end in "_sub" (the main stream's names are as they always were).
+_NAME = re.compile(
+    r"^(?P<camera>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)_(?P<stamp>\d{8}T\d{6}\.\d{6}Z)(?:_(?P<stream>sub))?$"
+)
 
 
 def stamp(start: datetime) -> str:
@@ -22,16 +25,26 @@ def stamp(start: datetime) -> str:
     return start.astimezone(UTC).strftime(_STAMP)
 
 
-def parse_name(name: str) -> tuple[str, datetime] | None:
-    """(camera, start) from a segment file name, final or partial; None if it is not one."""
+def _base(camera: str, start: datetime, stream: str) -> str:
+    return f"{camera}_{stamp(start)}" + ("" if stream == "main" else f"_{stream}")
+
+
+def parse_segment_name(name: str) -> tuple[str, datetime, str] | None:
+    """(camera, start, stream) from a segment file name, final or partial; None if it is not one."""
     for suffix in (PARTIAL_SUFFIX, SUFFIX):
         if name.endswith(suffix):
             match = _NAME.match(name[: -len(suffix)])
             if match is None:
                 return None
             start = datetime.strptime(match["stamp"], _STAMP).replace(tzinfo=UTC)
-            return match["camera"], start
+            return match["camera"], start, match["stream"] or "main"
     return None
+
+
+def parse_name(name: str) -> tuple[str, datetime] | None:
+    """(camera, start) from a segment file name, final or partial; None if it is not one."""
+    parsed = parse_segment_name(name)
+    return None if parsed is None else parsed[:2]
 
 
 class SegmentStore:
@@ -40,12 +53,12 @@ class SegmentStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def final_path(self, camera: str, start: datetime) -> Path:
+    def final_path(self, camera: str, start: datetime, stream: str = "main") -> Path:
         day = start.astimezone(UTC)
-        return self.root / camera / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}" / f"{camera}_{stamp(start)}{SUFFIX}"
+        return self.root / camera / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}" / f"{_base(camera, start, stream)}{SUFFIX}"
 
-    def partial_path(self, camera: str, start: datetime) -> Path:
-        return self.root / camera / PARTIAL_DIR / f"{camera}_{stamp(start)}{PARTIAL_SUFFIX}"
+    def partial_path(self, camera: str, start: datetime, stream: str = "main") -> Path:
+        return self.root / camera / PARTIAL_DIR / f"{_base(camera, start, stream)}{PARTIAL_SUFFIX}"
 
     def quarantine_path(self, partial: Path) -> Path:
         return self.root / QUARANTINE_DIR / partial.name

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.clock import SystemClock
 from core.config import Settings
 from core.db import make_engine, make_sessionmaker
+from core.progress import QUIET, ProgressBars
 from recorder.index import SegmentIndex
 from recorder.models import Deletion, Segment
 from recorder.recovery import describe_file
@@ -69,16 +70,32 @@ def _check_file(path: str, seg_sha: str, seg_bytes: int) -> list[str]:
     return problems
 
 
-async def verify_index(db: async_sessionmaker[AsyncSession], store: SegmentStore) -> list[Mismatch]:
+async def verify_index(
+    db: async_sessionmaker[AsyncSession], store: SegmentStore, bars: ProgressBars = QUIET
+) -> list[Mismatch]:
     """Re-hash every indexed segment; check chains, headers, overlaps and unindexed files."""
     async with db() as session:
-        rows = list((await session.scalars(select(Segment).order_by(Segment.camera_id, Segment.start,
-                                                                     Segment.id))).all())
+        # One chain per camera and stream (main, sub).
+        rows = list((await session.scalars(select(Segment).order_by(Segment.camera_id, Segment.stream,
+                                                                     Segment.start, Segment.id))).all())
         deleted = {(d.camera_id, d.sha256) for d in (await session.scalars(select(Deletion))).all()}
+    with bars.bar("verifying segments", sum(seg.bytes for seg in rows), "bytes") as advance:
+        out = await _verify_rows(rows, deleted, store, advance)
+    known = {seg.path for seg in rows}
+    for file in await asyncio.to_thread(lambda: list(store.finals())):
+        rel = store.relative(file)
+        if rel not in known:
+            out.append(Mismatch(rel.split("/", 1)[0], rel, "on disk but not in the index"))
+    return out
+
+
+async def _verify_rows(
+    rows: list[Segment], deleted: set[tuple[str, str]], store: SegmentStore, advance: Callable[[int], None]
+) -> list[Mismatch]:
     out: list[Mismatch] = []
     previous: Segment | None = None
     for seg in rows:
-        if previous is not None and previous.camera_id != seg.camera_id:
+        if previous is not None and (previous.camera_id, previous.stream) != (seg.camera_id, seg.stream):
             previous = None
         path = str(store.absolute(seg.path))
         problems = await asyncio.to_thread(_check_file, path, seg.sha256, seg.bytes)
@@ -95,29 +112,40 @@ async def verify_index(db: async_sessionmaker[AsyncSession], store: SegmentStore
         if meta is not None or not problems:
             if meta is None:
                 out.append(Mismatch(seg.camera_id, seg.path, "no readable segment header"))
-            elif (meta.camera, meta.start, meta.prev_sha256) != (seg.camera_id, seg.start, seg.prev_sha256):
-                out.append(Mismatch(seg.camera_id, seg.path, "header (camera, start, prev_sha256) differs "
+            elif (meta.camera, meta.start, meta.prev_sha256, meta.stream) != (
+                    seg.camera_id, seg.start, seg.prev_sha256, seg.stream):
+                out.append(Mismatch(seg.camera_id, seg.path, "header (camera, start, prev_sha256, stream) differs "
                                                              "from the index"))
         previous = seg
-    known = {seg.path for seg in rows}
-    for file in await asyncio.to_thread(lambda: list(store.finals())):
-        rel = store.relative(file)
-        if rel not in known:
-            out.append(Mismatch(rel.split("/", 1)[0], rel, "on disk but not in the index"))
+        advance(seg.bytes)
     return out
 
 
 async def reindex(
-    db: async_sessionmaker[AsyncSession], store: SegmentStore, apply: bool = True
+    db: async_sessionmaker[AsyncSession], store: SegmentStore, apply: bool = True, bars: ProgressBars = QUIET
 ) -> list[Mismatch]:
     """Rebuild the index from disk: add files it lacks (if `apply`); report every disagreement."""
     async with db() as session:
         rows = {s.path: s for s in (await session.scalars(select(Segment))).all()}
         deleted = {d.sha256 for d in (await session.scalars(select(Deletion))).all()}
+    files = await asyncio.to_thread(lambda: list(store.finals()))
+    with bars.bar("reading segment files", len(files)) as advance:
+        out, seen = await _reindex_files(db, store, files, rows, deleted, apply, advance)
+    for rel, row in rows.items():
+        if rel not in seen:
+            out.append(Mismatch(row.camera_id, rel, "in the index but not on disk"))
+    return out
+
+
+async def _reindex_files(
+    db: async_sessionmaker[AsyncSession], store: SegmentStore, files: list[Path], rows: dict[str, Segment],
+    deleted: set[str], apply: bool, advance: Callable[[int], None],
+) -> tuple[list[Mismatch], set[str]]:
     index = SegmentIndex(db, SystemClock())
     out: list[Mismatch] = []
     seen: set[str] = set()
-    for path in await asyncio.to_thread(lambda: list(store.finals())):
+    for path in files:
+        advance(1)
         rel = store.relative(path)
         seen.add(rel)
         found = await asyncio.to_thread(describe_file, store, path)
@@ -142,13 +170,12 @@ async def reindex(
             diffs.append(f"start on disk {found.start.isoformat()} != index {row.start.isoformat()}")
         if row.prev_sha256 != found.prev_sha256:
             diffs.append("prev_sha256 differs")
+        if row.stream != found.stream:
+            diffs.append(f"stream on disk {found.stream} != index {row.stream}")
         if abs((row.end - found.end).total_seconds()) > 0.5:
             diffs.append(f"end on disk {found.end.isoformat()} != index {row.end.isoformat()}")
         out += [Mismatch(row.camera_id, rel, d) for d in diffs]
-    for rel, row in rows.items():
-        if rel not in seen:
-            out.append(Mismatch(row.camera_id, rel, "in the index but not on disk"))
-    return out
+    return out, seen
 
 
 async def _with_db(settings: Settings, fn: Callable[..., Awaitable[T]], *args: object) -> T:
@@ -159,20 +186,22 @@ async def _with_db(settings: Settings, fn: Callable[..., Awaitable[T]], *args: o
         await engine.dispose()
 
 
-def verify_recordings(settings: Settings, out: TextIO | None = None) -> int:
+def verify_recordings(settings: Settings, out: TextIO | None = None, bars: ProgressBars = QUIET) -> int:
     """CLI `pantau verify-recordings`: 0 when every segment verifies, else 1 naming each mismatch."""
     out = out or sys.stdout
-    mismatches = asyncio.run(_with_db(settings, verify_index))
+    mismatches = asyncio.run(_with_db(settings, verify_index, bars))
     for m in mismatches:
         print(f"MISMATCH {m}", file=out)
     print(f"{len(mismatches)} mismatch(es)" if mismatches else "all recordings verify", file=out)
     return 1 if mismatches else 0
 
 
-def reindex_recordings(settings: Settings, apply: bool = True, out: TextIO | None = None) -> int:
+def reindex_recordings(
+    settings: Settings, apply: bool = True, out: TextIO | None = None, bars: ProgressBars = QUIET
+) -> int:
     """CLI `pantau reindex`: rebuild the index from disk; 0 when disk and index already agreed."""
     out = out or sys.stdout
-    mismatches = asyncio.run(_with_db(settings, reindex, apply))
+    mismatches = asyncio.run(_with_db(settings, reindex, apply, bars))
     for m in mismatches:
         print(f"DISAGREE {m}", file=out)
     print(f"{len(mismatches)} disagreement(s)" if mismatches else "index agrees with disk", file=out)

@@ -18,13 +18,15 @@ from recorder.cutter import Cutter, SegmentState, starts_segment
 from recorder.reports import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
 from recorder.gaps import Gaps, failure_reason, fell_behind_reason, stream_change_reason
 from recorder.index import SegmentIndex
+from recorder.interleave import Preroll, audio_length
 from recorder.indexing import SegmentIndexer
+from recorder.audiopath import needs_transcode
 from recorder.mp4 import recordable
 from recorder.muxthread import Failed, MuxThread, Result, Sealed
 from recorder.segment import SealedSegment
 from recorder.status import StorageState
 from recorder.store import SegmentStore
-from recorder.timeline import UtcAnchor
+from recorder.timeline import UtcAnchor, seconds
 from streams.hub import StreamHub
 from streams.packet import MediaPacket, StreamChange, StreamInfo
 
@@ -50,8 +52,11 @@ class SegmentWriter:
         segment_s: float,
         on_full: asyncio.Event | None = None,
         resumed_because: str = "recorder was not running",
+        stream: str = "main",
     ) -> None:
         self.camera_id = camera_id
+        #: Which of the camera's streams `hub` carries ("main" or "sub"): its own files, chain and gaps.
+        self.stream = stream
         #: The reason given to the gap between the last recording and this writer's first.
         self.resumed_because = resumed_because
         self.hub = hub
@@ -65,9 +70,12 @@ class SegmentWriter:
         self._thread: MuxThread | None = None
         self._results: asyncio.Queue[Result | None] = asyncio.Queue()
         self._streams: tuple[StreamInfo, ...] = ()  # of the current connection
+        self._connection = 0  # numbers the connections (the mux thread keeps audio encoders per connection)
+        self._audio: dict[int, StreamInfo] = {}  # the connection's recorded audio beside its video
+        self._preroll: Preroll[tuple[MediaPacket, int, int]] = Preroll()
         self._anchor: UtcAnchor | None = None  # None while no stream of the connection is recordable
         self._cutter = Cutter(segment_s)
-        self._gaps = Gaps(camera_id, index, events)
+        self._gaps = Gaps(camera_id, index, events, stream)
         self._indexer = SegmentIndexer(index, state, events)
         self._dropped_seen = 0
 
@@ -79,15 +87,16 @@ class SegmentWriter:
     async def run(self) -> None:
         """Record until cancelled; the open segment is sealed and indexed on the way out."""
         loop = asyncio.get_running_loop()
-        tail = await self.index.tail(self.camera_id)
+        tail = await self.index.tail(self.camera_id, self.stream)
         self._cutter.last_end = tail.end
-        thread = MuxThread(self.store, self.camera_id, tail.sha256, loop, self._on_result)
+        thread = MuxThread(self.store, self.camera_id, tail.sha256, loop, self._on_result, self.stream)
         self._thread = thread
         thread.start()
-        consumer = asyncio.create_task(self._consume(), name=f"recorder-index-{self.camera_id}")
+        consumer = asyncio.create_task(self._consume(), name=f"recorder-index-{self.camera_id}-{self.stream}")
         try:
             await self._gaps.resume(tail.end, self.resumed_because)
-            async with self.hub.subscribe(f"recorder-{self.camera_id}", QUEUE_PACKETS) as sub:
+            name = f"recorder-{self.camera_id}" + ("" if self.stream == "main" else f"-{self.stream}")
+            async with self.hub.subscribe(name, QUEUE_PACKETS) as sub:
                 async for item in sub:
                     if isinstance(item, StreamChange):
                         await self._stream_change(item)
@@ -118,9 +127,12 @@ class SegmentWriter:
         await self._drain()
         self._cut_for_gap(stream_change_reason(change))
         self._streams = change.streams
-        usable = [s for s in change.streams if recordable(s)]
+        self._connection += 1
+        usable = recorded_streams(change.streams)
         origin = next((s for s in usable if s.kind == "video"), usable[0] if usable else None)
         self._anchor = UtcAnchor(origin, (s.index for s in usable)) if origin is not None else None
+        self._audio = {s.index: s for s in usable if s.kind == "audio" and origin is not None and origin.kind == "video"}
+        self._preroll.clear()
         self._cutter.reconnected()
         if change.streams and origin is None:
             log.error("camera %s: no stream can be recorded to MP4 (%s)", self.camera_id,
@@ -160,16 +172,25 @@ class SegmentWriter:
         starts = starts_segment(packet, origin)
         if starts and cutter.due(pts, origin.time_base):
             end = anchor.utc(pts)
-            thread.seal(end, cutter.cut(end))
+            # The connection goes on into the next segment (unless storage is full and none opens):
+            # audio up to this packet still belongs to the one sealed (recorder/interleave.py).
+            boundary = None if self.state.full else seconds(pts, origin.time_base)
+            thread.seal(end, cutter.cut(end), boundary)
         if not cutter.is_open:
             if not starts or self.state.full:
+                audio = self._audio.get(packet.stream)
+                if audio is not None and not self.state.full:
+                    self._preroll.hold((packet, pts, dts), packet.stream, seconds(pts, audio.time_base),
+                                       audio_length(audio.codec, audio.sample_rate, audio.channels, len(packet.data)))
                 return
             if cutter.state is SegmentState.FAILED:
                 thread.resume()
             start = anchor.start_at(pts, cutter.last_end)
-            thread.open(self._streams, start, packet, dts)
+            thread.open(self._streams, start, packet, dts, self._connection)
             cutter.opened(pts)
             await self._gaps.end(start)
+            for early in self._preroll.take(seconds(pts, origin.time_base)):
+                thread.packet(*early)
         thread.packet(packet, pts, dts)
         if packet.stream == origin.index:
             end_pts = cutter.written(pts, dts, anchor.drift(packet.wallclock, pts))
@@ -200,6 +221,13 @@ class SegmentWriter:
                         RecordingEventKind.STORAGE_FULL, self.camera_id, reason=result.error))
             if segment is not None:
                 await self._indexer.add(segment)
+
+
+def recorded_streams(streams: tuple[StreamInfo, ...]) -> list[StreamInfo]:
+    """The streams of a connection that are recorded: what MP4 holds as it is, and beside video the
+    sound the recorder transcodes to AAC (G.711 and the like; an audio-only camera's is not)."""
+    video = any(s.kind == "video" and recordable(s) for s in streams)
+    return [s for s in streams if recordable(s) or (video and needs_transcode(s))]
 
 
 async def _uncancellable(coro: Coroutine[Any, Any, None]) -> None:

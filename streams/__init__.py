@@ -1,6 +1,8 @@
-"""Camera ingest: sources, the packet hub, per-camera stats and health."""
+"""Camera ingest: sources (one timed access unit per video frame), a camera's feeds (main stream and
+optional sub-stream), the packet hub, per-stream stats and health."""
 
 from streams.camera import Camera
+from streams.feed import Feed, StreamName
 from streams.hub import StreamHub, Subscription
 from streams.packet import MediaPacket, StreamChange, StreamInfo
 from streams.state import CameraState, CameraStatus, StatusListener
@@ -9,10 +11,12 @@ __all__ = [
     "Camera",
     "CameraState",
     "CameraStatus",
+    "Feed",
     "MediaPacket",
     "StatusListener",
     "StreamChange",
     "StreamHub",
     "StreamInfo",
+    "StreamName",
     "Subscription",
 ]

@@ -1,6 +1,7 @@
 """H.264 and H.265 bitstream helpers: Annex B NAL scanning, parameter sets, avcC to Annex B.
 
-Only what passthrough needs: nothing here parses an SPS or touches slice data.
+Only what passthrough and access-unit assembly need: nothing here parses an SPS, and of slice
+data only the first bit of a slice header (is this the first slice of its picture).
 Spec references: ITU-T H.264 (Annex B byte stream, 7.3.1 NAL unit header, Table 7-1 types),
 ITU-T H.265 (7.3.1.2 NAL unit header, Table 7-1 types), ISO/IEC 14496-15 (avcC).
 """
@@ -17,10 +18,21 @@ START_CODE = b"\x00\x00\x00\x01"
 # H.264 Table 7-1 nal_unit_type values.
 H264_SPS = 7
 H264_PPS = 8
+H264_IDR = 5
 # H.265 Table 7-1 nal_unit_type values.
 HEVC_VPS = 32
 HEVC_SPS = 33
 HEVC_PPS = 34
+# IRAP pictures (BLA, IDR, CRA and the reserved IRAP types): where a decoder may start.
+HEVC_IRAP = range(16, 24)
+
+# Non-VCL NAL unit types that begin a new access unit when they follow a picture's slices:
+# H.264 7.4.1.2.3 (SEI, SPS, PPS, AUD, 14-18) and H.265 7.4.2.4.4 (VPS, SPS, PPS, AUD,
+# prefix SEI, 41-44, 48-55). Everything else (end of sequence, filler, suffix SEI) stays.
+AU_PREFIX_TYPES: dict[str, frozenset[int]] = {
+    "h264": frozenset({6, 7, 8, 9, 14, 15, 16, 17, 18}),
+    "hevc": frozenset({32, 33, 34, 35, 39, 41, 42, 43, 44, *range(48, 56)}),
+}
 
 # Parameter-set NAL unit types per codec (PyAV/FFmpeg codec names).
 PARAMETER_SET_TYPES: dict[str, frozenset[int]] = {
@@ -85,11 +97,54 @@ def parameter_sets(codec: str, data: bytes) -> bytes | None:
     return bytes(out) or None
 
 
-def with_parameter_sets(access_unit: bytes, sets: bytes | None) -> bytes:
-    """An H.264 access unit with `sets` (Annex B SPS/PPS) in front, unless it has an SPS already."""
-    if not sets or H264_SPS in nal_types("h264", access_unit):
+def with_parameter_sets(access_unit: bytes, sets: bytes | None, codec: str = "h264") -> bytes:
+    """An access unit with `sets` (Annex B SPS/PPS, H.265 also VPS) in front, unless it has an SPS
+    already."""
+    sps = HEVC_SPS if codec == "hevc" else H264_SPS
+    if not sets or sps in nal_types(codec, access_unit):
         return access_unit
     return sets + access_unit
+
+
+def is_vcl(codec: str, kind: int) -> bool:
+    """Whether NAL unit type `kind` carries slice data (H.264 1-5, H.265 0-31)."""
+    return kind < 32 if codec == "hevc" else 1 <= kind <= 5
+
+
+def first_nal(data: bytes) -> bytes:
+    """The first bytes of the first NAL unit of an Annex B packet (up to 3, header included); empty
+    when the packet has no start code."""
+    i = data.find(START_CODE_3)
+    return data[i + 3:i + 6] if i != -1 else b""
+
+
+def starts_picture(codec: str, nal: bytes) -> bool:
+    """Whether `nal` (its first bytes) opens an access unit once the current one has slices: a
+    prefix NAL unit (AUD, parameter sets, SEI...) or the first slice of a new picture."""
+    if not nal:
+        return False
+    kind = nal_type(codec, nal[0])
+    if kind in AU_PREFIX_TYPES.get(codec, ()):
+        return True
+    if not is_vcl(codec, kind):
+        return False
+    if codec == "hevc":
+        # first_slice_segment_in_pic_flag: the first bit after the 2-byte header (H.265 7.3.6.1).
+        return len(nal) > 2 and bool(nal[2] & 0x80)
+    # first_mb_in_slice is ue(v), the first field after the 1-byte header (H.264 7.3.3); its
+    # value is 0 exactly when its code starts with a 1 bit.
+    return len(nal) > 1 and bool(nal[1] & 0x80)
+
+
+def has_random_access(codec: str, data: bytes) -> bool:
+    """Whether an Annex B access unit is an IDR picture (H.264) or an IRAP picture (H.265), told by
+    its first slice: every slice of a picture has the same type (H.264 7.4.1.2.4, H.265 7.4.2.2),
+    so the scan stops there instead of searching the whole picture for start codes."""
+    for offset in nal_offsets(data):
+        kind = nal_type(codec, data[offset])
+        if is_vcl(codec, kind):
+            return kind in HEVC_IRAP if codec == "hevc" else kind == H264_IDR
+    return False
 
 
 def avcc_to_annexb(avcc: bytes) -> bytes | None:

@@ -1,31 +1,25 @@
-"""One camera's life: connect in a worker thread, feed the hub, watch for stalls, retry."""
+"""One camera's life: its main stream and, when it has one, its sub-stream (each a `Feed`), the
+health checks on its picture, and the state that follows from them."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 from core.clock import Clock
 from core.config import CameraConfig, HealthConfig
-from core.errors import SourceError
-from core.backoff import Backoff
+from streams.feed import Feed, ProblemReport, StreamName, UrlResolver
 from streams.hub import StreamHub, Subscription
-from streams.packet import MediaPacket, StreamInfo
-from streams.source import SourceThread
 from streams.state import CameraState, CameraStatus, StatusListener
 from streams.stats import StreamStats
 
 from streams.health import HealthMonitor
 
-log = logging.getLogger(__name__)
+__all__ = ["Camera", "ProblemReport", "SourceResolver", "StreamName"]
 
-# A connection that delivered packets this long counts as healthy and resets the
-# backoff; one that drops right after connecting (a camera at its client limit, a
-# crashing encoder) keeps backing off instead of hammering the camera.
-STABLE_AFTER_S = 10.0
+log = logging.getLogger(__name__)
 
 # Readable reasons for the health monitor's problem names.
 PROBLEM_TEXT = {
@@ -35,13 +29,11 @@ PROBLEM_TEXT = {
     "blur": "blurred picture",
     "scene_change": "camera moved or covered",
 }
+#: The camera problem raised while its sub-stream is down (the main stream still up): degraded.
+SUBSTREAM_DOWN = "substream"
 
 
-#: A source's own checks report here: problem name -> readable text, or None when cleared.
-ProblemReport = Callable[[str, str | None], None]
-
-
-class SourceResolver(Protocol):
+class SourceResolver(UrlResolver, Protocol):
     """Finds the URL to open on every (re)connect (an onvif:// camera asks the device).
 
     Injected by the composition root, so streams/ knows nothing of ONVIF. `resolve` raises
@@ -49,8 +41,6 @@ class SourceResolver(Protocol):
     runs, for checks between connects (the camera's clock), and reports problems that show
     as health warnings.
     """
-
-    async def resolve(self, report: ProblemReport) -> str: ...
 
     async def watch(self, report: ProblemReport) -> None: ...
 
@@ -66,7 +56,11 @@ class _Sampler:
 
 
 class Camera:
-    """Pulls one camera into its StreamHub, keeping `status` and `stats` current."""
+    """Pulls one camera into its StreamHub (and its sub-stream into another), keeping `status` current.
+
+    The camera is up while its main stream is; a sub-stream that is down makes it degraded
+    ("sub-stream offline"), never offline.
+    """
 
     def __init__(
         self,
@@ -76,27 +70,52 @@ class Camera:
         clock: Clock,
         on_status: StatusListener | None = None,
         resolver: SourceResolver | None = None,
+        sub_resolver: UrlResolver | None = None,
     ) -> None:
         self.config = config
-        #: Resolves the URL to open on every connect (onvif://); None: open config.source.
+        #: Resolves the main stream's URL on every connect (onvif://); None: open config.source.
         self.resolver = resolver
         self.id = config.id
         self.health_config = health
         self.clock = clock
-        self.hub = StreamHub(config.id, hub_queue)
-        self.stats = StreamStats(extra_dropped=lambda: self.hub.dropped_total)
+        self.main = Feed(StreamName.MAIN, config, hub_queue, clock, self, resolver, self.set_source_problem)
+        #: The sub-stream (config.substream), or None.
+        self.sub: Feed | None = None
+        if config.substream is not None:
+            # The main stream's resolver watches the device's clock; the sub-stream's only resolves.
+            self.sub = Feed(StreamName.SUB, config.model_copy(update={"source": config.substream}), hub_queue,
+                            clock, self, sub_resolver)
         self._on_status = on_status
-        self._backoff = Backoff(config.backoff)
         self._problems: tuple[str, ...] = ()
         #: Problems the source resolver reports (e.g. "clock_drift"), with their text.
         self._source_problems: dict[str, str] = {}
-        self._connections = 0
-        self._opened_at: float | None = None
-        self._last_packet_at: float | None = None
-        self._retry_due = 0.0
         self.status = CameraStatus(
             CameraState.CONNECTING if config.enabled else CameraState.DISABLED, since=clock.now()
         )
+
+    @property
+    def hub(self) -> StreamHub:
+        """The main stream's hub (recording, snapshots, full-screen viewing)."""
+        return self.main.hub
+
+    @property
+    def stats(self) -> StreamStats:
+        """The main stream's statistics."""
+        return self.main.stats
+
+    @property
+    def feeds(self) -> tuple[Feed, ...]:
+        """The main stream's feed, then the sub-stream's if there is one."""
+        return (self.main,) if self.sub is None else (self.main, self.sub)
+
+    def feed(self, name: StreamName | str) -> Feed | None:
+        """The feed of stream `name` ("main" or "sub"); None when the camera has no such stream."""
+        return self.main if name == StreamName.MAIN else self.sub if name == StreamName.SUB else None
+
+    @property
+    def health_feed(self) -> Feed:
+        """The stream the image checks sample: the sub-stream when there is one (cheaper to decode)."""
+        return self.sub or self.main
 
     async def run(self) -> None:
         """Ingest until cancelled; no worker thread outlives this call."""
@@ -105,7 +124,8 @@ class Camera:
             self._set(CameraState.DISABLED)
             await asyncio.Event().wait()
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._ingest(), name=f"camera-{self.id}")
+            for feed in self.feeds:
+                tg.create_task(feed.run(), name=f"camera-{self.id}" + ("" if feed is self.main else f"-{feed.name}"))
             tg.create_task(self._run_health(), name=f"health-{self.id}")
             if self.resolver is not None:
                 tg.create_task(self._run_resolver_watch(self.resolver), name=f"source-checks-{self.id}")
@@ -120,126 +140,33 @@ class Camera:
     async def _run_health(self) -> None:
         """Image checks on sampled keyframes; a failure there must not stop ingest."""
         monitor = HealthMonitor(
-            self.id, _Sampler(self.hub), self.health_config, self.clock, self._report_problems
+            self.id, _Sampler(self.health_feed.hub), self.health_config, self.clock, self._report_problems
         )
         try:
             await monitor.run()
         except Exception:
             log.exception("camera %s: health monitor failed; image checks are off", self.id)
 
-    async def _ingest(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            self._set(CameraState.CONNECTING, attempt=self._backoff.attempt)
-            try:
-                reason = await self._connect_once()
-            except SourceError as exc:
-                reason = exc.detail
-                if not exc.retriable:
-                    self.hub.set_streams((), reason)
-                    self._set(CameraState.OFFLINE, reason=reason, attempt=self._backoff.attempt + 1)
-                    log.error("camera %s: %s; not retrying", self.id, reason)
-                    await asyncio.Event().wait()
-            if self.status.state != CameraState.OFFLINE:
-                self._down(reason)
-            await asyncio.sleep(max(0.0, self._retry_due - loop.time()))
+    # ---- what the feeds tell -------------------------------------------------------------
+    def feed_connecting(self, feed: Feed) -> None:
+        """A feed starts a connection attempt: the camera connects if that is its main stream."""
+        if feed is self.main:
+            self._set(CameraState.CONNECTING, attempt=feed.backoff.attempt)
 
-    def _down(self, reason: str) -> None:
-        """Mark the camera offline at once and schedule the next attempt."""
-        if self.hub.streams:
-            self.hub.set_streams((), reason)
-        if self._was_stable():
-            self._backoff.reset()
-        delay = self._backoff.next_delay()
-        self._retry_due = asyncio.get_running_loop().time() + delay
-        retry_at = self.clock.now() + timedelta(seconds=delay)
-        self._set(CameraState.OFFLINE, reason=reason, attempt=self._backoff.attempt, next_retry_at=retry_at)
-        log.warning(
-            "camera %s: offline (%s); retry %d in %.1f s", self.id, reason, self._backoff.attempt, delay
-        )
+    def feed_up(self, feed: Feed) -> None:
+        """A feed delivers: online (or degraded), or a sub-stream's problem cleared."""
+        if feed is self.main:
+            self._go_online()
+        else:
+            self.set_source_problem(SUBSTREAM_DOWN, None)
 
-    def _was_stable(self) -> bool:
-        opened, last = self._opened_at, self._last_packet_at
-        return opened is not None and last is not None and last - opened >= STABLE_AFTER_S
-
-    async def _resolve(self) -> CameraConfig:
-        """The config to open this time: the resolver's URL in place of the configured source."""
-        if self.resolver is None:
-            return self.config
-        try:
-            url = await self.resolver.resolve(self.set_source_problem)
-        except SourceError:
-            raise
-        except Exception as exc:  # a resolver bug must not end the camera's task
-            log.exception("camera %s: resolving the source failed unexpectedly", self.id)
-            raise SourceError(f"resolving the source failed: unexpected {type(exc).__name__}") from exc
-        return self.config.model_copy(update={"source": url})
-
-    async def _connect_once(self) -> str:
-        """One connection from open to end; returns why it ended, raises SourceError on failure."""
-        cfg = await self._resolve()
-        self._opened_at = self._last_packet_at = None
-        ended: list[str | SourceError] = []
-        worker = SourceThread(cfg, asyncio.get_running_loop(), self._opened, self._packets, ended.append)
-        worker.start()
-        # Cancellation waits for the thread: at most one open or one read timeout.
-        limit = cfg.open_timeout_s + cfg.read_timeout_s + 2.0
-        started = self.clock.monotonic()
-        try:
-            tick = min(1.0, cfg.stall_timeout_s / 4)
-            while not worker.done.done():
-                await asyncio.wait([worker.done], timeout=tick)
-                if worker.done.done():
-                    break
-                if self._opened_at is None:
-                    # PyAV bounds the open by open_timeout_s; this only guards against a
-                    # library that ignores it, so the camera cannot sit in "connecting".
-                    if self.clock.monotonic() - started > cfg.open_timeout_s + 5.0:
-                        reason = f"open did not return within {cfg.open_timeout_s:g} s"
-                        self._down(reason)
-                        return reason
-                    continue
-                silent = self.clock.monotonic() - (self._last_packet_at or self._opened_at)
-                if silent >= cfg.stall_timeout_s:
-                    reason = f"stalled: no packet for {cfg.stall_timeout_s:g} s"
-                    # Offline now: the thread may sit in a read for up to read_timeout_s more.
-                    self._down(reason)
-                    return reason
-        finally:
-            await worker.wait_stopped(limit)
-        end = ended[0] if ended else "stopped"
-        if isinstance(end, SourceError):
-            raise end
-        return end
-
-    def _opened(self, streams: tuple[StreamInfo, ...]) -> None:
-        """On the loop: the worker connected."""
-        self._connections += 1
-        if self._connections > 1:
-            self.stats.note_reconnect()
-        self._opened_at = self.clock.monotonic()
-        self.stats.set_streams(streams)
-        self.hub.set_streams(streams)
-        video = next((s for s in streams if s.kind == "video"), None)
-        log.info(
-            "camera %s: connected, %s",
-            self.id,
-            f"{video.codec} {video.width}x{video.height}" if video else "audio only",
-        )
-        self._go_online()
-
-    def _packets(self, batch: list[MediaPacket], dropped: int) -> None:
-        """On the loop: a batch of packets from the worker."""
-        if dropped:
-            self.stats.note_dropped(dropped)
-            log.warning("camera %s: event loop fell behind, %d packets dropped", self.id, dropped)
-        if not batch:
-            return
-        self._last_packet_at = self.clock.monotonic()
-        stats, hub = self.stats, self.hub
-        for packet in batch:
-            stats.update(packet)
-            hub.publish(packet)
+    def feed_down(self, feed: Feed, reason: str, next_retry_at: datetime | None) -> None:
+        """A feed went down: the camera is offline if that was its main stream, else degraded."""
+        if feed is self.main:
+            attempt = feed.backoff.attempt
+            self._set(CameraState.OFFLINE, reason=reason, attempt=attempt, next_retry_at=next_retry_at)
+        else:
+            self.set_source_problem(SUBSTREAM_DOWN, f"sub-stream offline ({reason})")
 
     def _report_problems(self, problems: tuple[str, ...]) -> None:
         """From the health monitor: the current image problems (empty when all clear)."""

@@ -189,6 +189,11 @@ class StreamHub:
         for sub in self._subscribers:
             sub._put(packet)
 
+    def cached_gop(self) -> tuple[MediaPacket, ...]:
+        """The packets since the newest keyframe (the keyframe first), as a new viewer gets them;
+        empty when there is none yet or the GOP was too long to cache."""
+        return () if self._gop_overflow else tuple(self._gop)
+
     def latest_keyframe(self) -> MediaPacket | None:
         """The newest video keyframe of the current connection, if any."""
         return self._keyframe

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Iterator
 from fractions import Fraction
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from core.errors import SourceError, SourceRefused, SourceTimeout
 from core.redact import redact_url
 from core.schemes import RTSP_SCHEMES
 from streams import schemes
+from streams.accessunit import AccessUnits
 from streams.packet import MediaPacket, StreamInfo
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,8 @@ class RtspSource:
         self.display_url = redact_url(config.source)
         self._container: av.container.InputContainer | None = None
         self._packets: Iterator[av.Packet] | None = None
+        self._units: AccessUnits | None = None
+        self._ready: deque[MediaPacket] = deque()
 
     def open(self) -> tuple[StreamInfo, ...]:
         """Connect; the scheme is checked before libav sees the URL."""
@@ -134,31 +138,39 @@ class RtspSource:
             raise SourceError(f"{self.display_url}: no audio or video stream")
         self._container = container
         self._packets = container.demux(*streams)
+        # libav's RTSP demuxer runs its H.264/H.265 parser on every stream (rtpdec's
+        # AVSTREAM_PARSE_FULL), which joins a frame's slices itself: frames come whole.
+        self._units = AccessUnits(infos, whole_frames=True, camera=cfg.id)
+        self._ready.clear()
         return infos
 
     def read(self) -> MediaPacket | None:
-        """Next packet; None when the camera ended the stream."""
-        if self._packets is None:
+        """Next packet (a video packet is one whole, timed frame); None when the camera ended the stream."""
+        if self._packets is None or self._units is None:
             raise SourceError(f"{self.display_url}: read before open")
-        started = time.monotonic()
-        while True:
+        while not self._ready:
+            started = time.monotonic()
             try:
                 packet = next(self._packets)
-            except StopIteration:
-                return None
-            except EOFError:
-                return None
+            except (StopIteration, EOFError):
+                self._ready.extend(self._units.flush())
+                if not self._ready:
+                    return None
+                break
             except Exception as exc:
                 timed_out = time.monotonic() - started >= self.config.read_timeout_s * 0.95
                 raise self._error("read", exc, timed_out) from None
             # PyAV ends demuxing with an empty flush packet per stream; it carries nothing.
             if packet.size == 0:
                 continue
-            return to_media_packet(packet)
+            self._ready.extend(self._units.push(to_media_packet(packet)))
+        return self._ready.popleft()
 
     def close(self) -> None:
         """Close the connection (sends RTSP TEARDOWN)."""
         container, self._container, self._packets = self._container, None, None
+        self._units = None
+        self._ready.clear()
         if container is not None:
             try:
                 container.close()

@@ -30,6 +30,9 @@ class StatsSnapshot:
     bytes_total: int
     reconnects: int
     dropped_packets: int
+    #: The video reorders frames (B-frames): a frame came that is shown before the one decoded
+    #: just ahead of it. False until such a frame is seen (the second or third of a stream).
+    reorders: bool = False
 
 
 class StreamStats:
@@ -62,6 +65,13 @@ class StreamStats:
         self._last_key_pts: int | None = None
         self._last_key_received: float | None = None
         self.keyframe_interval_s: float | None = None
+        #: The video reorders frames (B-frames; WebRTC cannot play that untouched). Set at the first
+        #: reordered frame; kept over a reconnect that brings the same video back, since the route
+        #: that reads it must not pass the first frames of a connection through as if it did not.
+        self.reorders = False
+        self._reorder_key: tuple[str, int, int, str | None] | None = None
+        self._prev_pts: int | None = None
+        self._prev_dts: int | None = None
 
     def set_streams(self, streams: tuple[StreamInfo, ...]) -> None:
         """Take codec and size from the first video stream of a new connection."""
@@ -71,6 +81,11 @@ class StreamStats:
         self.codec = video.codec if video else (streams[0].codec if streams else None)
         self.width = video.width if video else 0
         self.height = video.height if video else 0
+        key = (video.codec, video.width, video.height, video.profile) if video else None
+        if key != self._reorder_key:
+            self.reorders = False  # another stream (a camera set up anew): to be seen again
+        self._reorder_key = key
+        self._prev_pts = self._prev_dts = None
         self._last_key_pts = None
         self._last_key_received = None
         # The window restarts too: a rate across an outage would understate the new one,
@@ -102,7 +117,14 @@ class StreamStats:
         if packet.stream != self._video_index:
             return
         self._bucket_frames[slot] += 1
-        pts = packet.pts
+        pts, dts = packet.pts, packet.dts
+        if pts is not None and dts is not None:
+            # Decoded after the frame before it yet shown before it: a B-frame. A timestamp reset
+            # moves both times back and is not one.
+            if (not self.reorders and self._prev_dts is not None and self._prev_pts is not None
+                    and dts > self._prev_dts and pts < self._prev_pts):
+                self.reorders = True
+            self._prev_pts, self._prev_dts = pts, dts
         if pts is not None:
             if pts < self._bucket_pts_min[slot]:
                 self._bucket_pts_min[slot] = pts
@@ -169,4 +191,5 @@ class StreamStats:
             bytes_total=self.bytes_total,
             reconnects=self.reconnects,
             dropped_packets=dropped,
+            reorders=self.reorders,
         )

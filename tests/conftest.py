@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures_db",
     "tests.fixtures_mqtt",
     "tests.fixtures_onvif",
+    "tests.fixtures_turn",
 ]
 
 
@@ -28,3 +29,4 @@ def _restore_root_logging() -> Iterator[None]:
         if handler not in root.handlers:
             root.addHandler(handler)
     root.setLevel(level)
+

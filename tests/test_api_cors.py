@@ -31,6 +31,16 @@ async def test_allowed_origin_gets_preflight_and_headers_others_do_not(tmp_path:
                                        headers={**preflight, "Origin": "https://evil.example"}) as resp:
             assert resp.status == 403
             assert "Access-Control-Allow-Origin" not in resp.headers
+        # WHEP answers OPTIONS itself (Accept-Post, ICE servers), readable by the allowed page; a
+        # trickling page may PATCH the session.
+        async with client.http.options(client.url("/whep/playback/gate"), headers={"Origin": WALL}) as resp:
+            assert resp.status == 204 and resp.headers["Accept-Post"] == "application/sdp"
+            assert resp.headers["Access-Control-Allow-Origin"] == WALL
+            assert "LINK" in resp.headers["Access-Control-Expose-Headers"].upper()
+        async with client.http.options(client.url("/whep/sessions/AAAAAAAAAAAAAAAAAAAAAAAA"), headers={
+                **preflight, "Access-Control-Request-Method": "PATCH",
+                "Access-Control-Request-Headers": "content-type, if-match"}) as resp:
+            assert resp.status == 200 and resp.headers["Access-Control-Allow-Origin"] == WALL
 
         token = await client.sign_in("admin", client.admin_password())
         async with client.http.get(client.url("/api/v1/cameras"),

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import jwt
 
 from core.config import CameraConfig
 from policy.dispositions.workflow import DispositionService
@@ -127,3 +128,49 @@ async def test_request_approve_verify_revoke_end_to_end(tmp_path: Path, db_url: 
         # Offline checks cannot know about revocation: the signature stays good.
         assert verify_offline(token, key_file, datetime.now(UTC))[1] is None
         assert service.public_key is not None
+
+
+async def test_copies_filed_approved_and_shown(tmp_path: Path, db_url: str) -> None:
+    settings = make_settings(tmp_path, db_url, CAMERAS, access={"disposition": {"approvals_required": 2}})
+    async with running_gateway(settings) as client:
+        service = await wire(client)
+        users = client.gateway.services.users  # type: ignore[union-attr]
+        for name, role in [("ops", "operator"), ("sup", "supervisor"), ("sup2", "supervisor")]:
+            await users.add(name, role, PASSWORD)
+        ops, sup, sup2 = [await client.sign_in(n, PASSWORD) for n in ("ops", "sup", "sup2")]
+
+        for bad in ("6", "-1", "two"):
+            body = await call(client, "POST", "/api/v1/playback-requests", ops, 400, data=form(copies=bad))
+            assert "copies" in body["detail"]
+        filed = await call(client, "POST", "/api/v1/playback-requests", ops, 201, data=form(copies="2"))
+        rid = filed["id"]
+        assert filed["copies"] == 2
+        path = f"/api/v1/playback-requests/{rid}/approvals"
+        await call(client, "POST", path, sup, 400, json={"copies": "yes"})
+        first = await call(client, "POST", path, sup, 201, json={"note": "copies too", "copies": True})
+        assert "disposition" not in first and first["request"]["verdicts"][0]["copies_approved"] is True
+        done = await call(client, "POST", path, sup2, 201, json={"note": "and the copies", "copies": True})
+        disposition = done["disposition"]
+        assert [v["copies_approved"] for v in done["request"]["verdicts"]] == [True, True]
+        assert (disposition["copies"], disposition["copies_used"]) == (2, 0)
+        assert disposition["views_per"] == "camera"
+        assert disposition["camera_views"] == {"gate-north": 0, "lobby": 0}
+        token = disposition["token"]
+        # The claim as any JWT library reads it.
+        assert jwt.decode(token, options={"verify_signature": False})["copies"] == 2
+        # The export jobs' entry point (POST /api/v1/exports is theirs) uses one copy.
+        got = await service.redeem_copy(token, ["lobby"], None, None, "10.0.0.9")
+        assert got.copies_used == 1
+        shown = await call(client, "GET", f"/api/v1/dispositions/{disposition['id']}", ops, 200)
+        assert shown["copies_used"] == 1 and shown["views_used"] == 0
+        again = await call(client, "GET", f"/api/v1/playback-requests/{rid}", ops, 200)
+        assert again["copies"] == 2 and again["disposition_id"] == disposition["id"]
+
+        # Asked for no copies: approving "copies" approves nothing, and the token has no claim.
+        plain = await call(client, "POST", "/api/v1/playback-requests", ops, 201, data=form())
+        assert plain["copies"] == 0
+        await call(client, "POST", f"/api/v1/playback-requests/{plain['id']}/approvals", sup, 201, json={"copies": True})
+        replay = await call(client, "POST", f"/api/v1/playback-requests/{plain['id']}/approvals", sup2, 201)
+        assert replay["request"]["verdicts"][0]["copies_approved"] is False
+        assert replay["disposition"]["copies"] == 0
+        assert "copies" not in jwt.decode(replay["disposition"]["token"], options={"verify_signature": False})

@@ -27,6 +27,7 @@ from core.config import CameraConfig
 from onvif_adapters.subscription import CameraEvent
 from onvif_adapters.topics import EventKind
 from tests.browser import CHROMIUM, Page, chromium
+from webrtc.livevideo import Refusal
 from tests.fixtures_camera import CameraServer
 from tests.fixtures_onvif import OnvifDevice
 from tests.gatewayutil import Client, make_settings, running_gateway
@@ -118,8 +119,9 @@ DYNAMIC = {
     "lang": ["en", "id"],
     "status": ["pending", "approved", "refused"],
     "verdict": ["approve", "refuse"],
-    "problem": ["black", "blank", "frozen", "blurred", "scene_changed"],
+    "problem": ["black", "blank", "frozen", "blurred", "scene_changed", "substream"],
     "rec": ["zoom1440", "zoom360", "zoom60", "zoom10"],
+    "live": [reason.value for reason in Refusal],  # why a live stream was refused (the tile's words)
 }
 
 
@@ -403,6 +405,7 @@ async def test_request_approval_and_external_viewer(
             "(() => { const f = document.getElementById('req-form');"
             f" for (const [k, v] of Object.entries({json.dumps(fields)})) f[k].value = v;"
             " f.querySelector('#req-cameras input').checked = true;"
+            " f.want_copies.click(); f.copies.value = '2';"  # a copy too, besides the replay
             " const local = (iso) => { const d = new Date(iso); const p = n => String(n).padStart(2, '0');"
             "   return `${d.getFullYear()}-${p(d.getMonth()+1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`; };"
             f" f.start.value = local({json.dumps(window_start.isoformat())});"
@@ -426,7 +429,8 @@ async def test_request_approval_and_external_viewer(
           const { Timeline } = await import('/static/js/timeline.js');
           const line = new Timeline({ onPick: () => {} });
           document.getElementById('page').append(line.element);
-          const day = new Date(); day.setHours(0, 0, 0, 0);
+          // Yesterday: today's 00:00-00:36 would still lie in the future just after midnight.
+          const day = new Date(); day.setHours(0, 0, 0, 0); day.setDate(day.getDate() - 1);
           const at = (h) => new Date(day.getTime() + h * 3600e3).toISOString();
           line.show(day, new Date(day.getTime() + 864e5),
                     { segments: [{ start: at(0), end: at(0.5) }], gaps: [{ start: at(0.5), end: at(0.6), reason: 'x' }] });
@@ -490,8 +494,16 @@ async def test_request_approval_and_external_viewer(
         await page.evaluate("document.querySelector('#pending article button').click()")
         await page.wait_for("document.getElementById('letter-dialog').open && !!document.querySelector('#letter-body img')")
         await page.evaluate("document.getElementById('letter-close').click()")
+        # The copy asked for is shown apart, and approved with its own tick.
+        assert "A copy is asked for: 2 downloads" in await page.evaluate(
+            "document.querySelector('#pending article .copy-asked').textContent")
+        await page.evaluate("document.querySelector('#pending article input.approve-copy').click()")
         await page.evaluate("document.querySelector('#pending article button.primary').click()")
         link = await page.wait_for("document.getElementById('issued-link')?.value")
+        assert "0 of 2 copies used" in await page.evaluate("document.getElementById('issued').textContent")
+        row = await page.wait_for("[...document.querySelectorAll('#recent tbody tr')]"
+                                  ".map(r => r.textContent).find(t => t.includes('Budi Santoso'))")
+        assert "Views used per camera: gate-north 0/" in row and "0 of 2 copies used" in row, row
         await page.screenshot(ARTIFACTS / "approvals-issued.png")
         assert link.startswith(client.url("/static/view.html#token="))
         token = link.split("#token=", 1)[1]

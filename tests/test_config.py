@@ -75,6 +75,13 @@ def test_defaults_without_a_file() -> None:
          ":3: desk.equipment[0].probe: "),
         ("desk:\n  equipment:\n    - {id: ups, name: A}\n    - {id: ups, name: B}\n", ":2: desk.equipment: "),
         ("access:\n  desk:\n    file_roles: [janitor]\n", ":3: access.desk.file_roles[0]:"),
+        ("review:\n  thumbnail_cache_mb: 0\n", ":2: review.thumbnail_cache_mb: "),
+        ("review:\n  thumbnail_cache_mb: lots\n", ":2: review.thumbnail_cache_mb: "),
+        ("review: {thumbnail_cache: 9}\n", ":1: review.thumbnail_cache: unknown key"),
+        ("review:\n  preroll_s: -1\n", ":2: review.preroll_s: Input should be greater than or equal to 0"),
+        ("review:\n  preroll_s: 301\n", ":2: review.preroll_s: Input should be less than or equal to 300"),
+        ("review:\n  preroll_s: soon\n", ":2: review.preroll_s: Input should be a valid number"),
+        ("review: {pre_roll_s: 5}\n", ":1: review.pre_roll_s: unknown key"),
     ],
 )
 def test_bad_config_names_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:

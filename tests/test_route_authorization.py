@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from core.config import CameraConfig
+from evidence.jobbook import JobOrder
+from evidence.models import SnapshotSource
+from policy.audit.records import Actor
 from gateway.http.auth import ADMIN_ADDRESS_ROUTES
 from policy.decision import Action
 from gateway.http.webapp import build_app
@@ -86,6 +89,10 @@ def hold_body(camera: str) -> Callable[[], dict[str, Any]]:
     return lambda: {"json": {"camera": camera, **WINDOW_BODY, "reason": "incident 17"}}
 
 
+def bookmark_body(camera: str) -> Callable[[], dict[str, Any]]:
+    return lambda: {"json": {"camera": camera, "start": WINDOW_BODY["start"], "note": "a red car"}}
+
+
 def reason(text: str) -> Callable[[], dict[str, Any]]:
     return lambda: {"json": {"note": text, "reason": text}}
 
@@ -119,7 +126,14 @@ ROUTES: dict[tuple[str, str], Open | SignedIn | Guarded] = {
     ("GET", "/api/v1/events/stream"): SignedIn("the same, live, with alerts filtered as below"),
     ("GET", "/api/v1/alerts"): SignedIn("alerts of the cameras the caller sees; about no camera: gateway_alerts"),
     ("GET", "/api/v1/dispositions/public-key"): SignedIn("the tokens' verifier key"),
-    ("PATCH", "/whep/sessions/{session_id}"): SignedIn("405 for everyone: no trickle ICE"),
+    ("PATCH", "/whep/sessions/{session_id}"): Open(
+        "trickle ICE: the unguessable session URL is the authority, as in MediaMTX (third-party WHEP players "
+        "send no bearer); an unknown session is 404 (tests/test_whep_ice.py)"),
+    ("OPTIONS", "/whep/live/{camera_id}"): Open(
+        "WHEP OPTIONS: Accept-Post and the STUN servers; TURN credentials only with a bearer that stands"),
+    ("OPTIONS", "/whep/playback/{camera_id}"): Open("the same for playback (a disposition token may view)"),
+    ("GET", "/api/v1/webrtc/config"): SignedIn(
+        "the pages' ICE servers with TURN credentials; a standing disposition token too (the external viewer)"),
     ("GET", "/health"): ADMINISTER,
     ("GET", "/metrics"): ADMINISTER,
     ("GET", "/api/v1/cameras/{camera_id}"): HIDDEN_CAMERA,
@@ -163,6 +177,9 @@ ROUTES: dict[tuple[str, str], Open | SignedIn | Guarded] = {
     ("GET", "/api/v1/access-log/proofs/consistency"): READ_LOG,
     ("GET", "/api/v1/access-log/export"): READ_LOG,
     ("GET", "/api/v1/recordings"): guarded(Action.LIST_RECORDINGS, vera(query=f"camera=lobby&{WINDOW}")),
+    ("GET", "/api/v1/recordings/thumbnails"): guarded(
+        Action.PLAYBACK, vera(query=f"camera=lobby&{WINDOW}&count=4")),
+    ("GET", "/api/v1/review/events"): guarded(Action.LIST_RECORDINGS, vera(query=f"camera=lobby&{WINDOW}")),
     ("GET", "/api/v1/holds"): guarded(Action.READ_HOLDS, vera(), Refusal("sam", 404, "camera=gate")),
     ("POST", "/api/v1/holds"): guarded(
         Action.PLACE_HOLD, posting("vera", 403, hold_body("lobby")), posting("sam", 404, hold_body("gate"))),
@@ -171,6 +188,8 @@ ROUTES: dict[tuple[str, str], Open | SignedIn | Guarded] = {
         posting("sam", 404, reason("closed"), hold_id="gate_hold")),
     ("GET", "/list"): guarded(Action.LIST_RECORDINGS, vera(query="path=lobby")),
     ("GET", "/get"): guarded(Action.EXPORT, vera(query=f"path=lobby&start={START.isoformat()[:19]}Z&duration=60")),
+    ("POST", "/api/v1/links"): guarded(Action.EXPORT, posting("vera", 403, lambda: {"json": {
+        "url": f"/get?path=lobby&start={START.isoformat()[:19]}Z&duration=60"}})),
     ("POST", "/whep/live/{camera_id}"): guarded(Action.LIVE, vera(404, camera_id="gate")),
     ("POST", "/whep/playback/{camera_id}"): guarded(Action.PLAYBACK, vera(query=WINDOW)),
     ("DELETE", "/whep/sessions/{session_id}"): guarded(Action.END_SESSION, vera(404)),
@@ -218,12 +237,30 @@ ROUTES: dict[tuple[str, str], Open | SignedIn | Guarded] = {
     ("GET", "/api/v1/cases/{case_id}/snapshots/{camera_id}.jpg"): READ_CASES,
     ("POST", "/api/v1/handovers/{handover_id}/amendments"): guarded(
         Action.FILE_SHIFT_RECORD, posting("vera", 403, lambda: {"json": {"text": "x"}})),
+    ("POST", "/api/v1/exports"): guarded(
+        Action.EXPORT, posting("vera", 403, lambda: {"json": {"cameras": ["lobby"], **WINDOW_BODY, "reason": "x"}})),
+    ("GET", "/api/v1/exports"): guarded(Action.READ_EXPORTS, vera()),
+    ("GET", "/api/v1/exports/{job_id}"): guarded(Action.READ_EXPORTS, vera()),
+    ("POST", "/api/v1/exports/{job_id}/cancel"): guarded(
+        Action.CANCEL_EXPORT, posting("omar", 403, lambda: {"json": {}})),
+    ("GET", "/api/v1/exports/{job_id}/download"): guarded(Action.READ_EXPORTS, vera()),
+    ("POST", "/api/v1/bookmarks"): guarded(
+        Action.PLACE_BOOKMARK, posting("vera", 403, bookmark_body("lobby")), posting("sam", 404, bookmark_body("gate"))),
+    ("GET", "/api/v1/bookmarks"): guarded(Action.READ_BOOKMARKS, vera(), Refusal("sam", 404, "camera=gate")),
+    ("POST", "/api/v1/cameras/{camera_id}/snapshots"): guarded(Action.LIVE, vera(404, camera_id="gate")),
+    ("GET", "/api/v1/snapshots"): guarded(Action.VIEW_CAMERA, vera(404, "camera=gate")),
+    # The fixture's snapshot is a live one of the gate: viewing it is decided as watching the gate live.
+    ("GET", "/api/v1/snapshots/{snapshot_id}"): guarded(Action.LIVE, vera(404)),
+    ("POST", "/api/v1/cases/{case_id}/snapshots"): HANDLE_CASE,
 }
 # A camera hidden from the caller is a logged refusal as well, on the routes that name one.
 EXTRA_REFUSALS = {
     ("GET", "/api/v1/recordings"): guarded(Action.VIEW_CAMERA, vera(404, f"camera=gate&{WINDOW}")),
+    ("GET", "/api/v1/recordings/thumbnails"): guarded(Action.VIEW_CAMERA, vera(404, f"camera=gate&{WINDOW}&count=4")),
     ("GET", "/list"): guarded(Action.VIEW_CAMERA, vera(404, "path=gate")),
     ("GET", "/get"): guarded(Action.VIEW_CAMERA, vera(404, f"path=gate&start={START.isoformat()[:19]}Z&duration=60")),
+    ("POST", "/api/v1/links"): guarded(Action.VIEW_CAMERA, posting("vera", 404, lambda: {"json": {
+        "url": f"/get?path=gate&start={START.isoformat()[:19]}Z&duration=60"}})),
 }
 
 
@@ -291,11 +328,20 @@ async def fixture(client: Client) -> Fixture:
         assert resp.status == 201, await resp.text()
         request_id = (await resp.json())["id"]
     display, _ = await services.displays.enrol("Lobby wall", "admin")
+    snapshot = await services.snapshots.keep(Actor("admin", "admin"), "gate", b"\xff\xd8 not decoded here \xff\xd9",
+                                             NOW, SnapshotSource.LIVE)
     ids = {"camera_id": "lobby", "token": "preset-1", "request_id": request_id, "token_id": "dsp_unknown",
            "hold_id": str(lobby_hold), "gate_hold": str(gate_hold), "display_id": display.id,
            **await shift_records(client, tokens["omar"]), "case_id": await a_case(client, tokens["omar"]),
-           "step_id": "look"}
+           "step_id": "look", "job_id": await an_export(services), "snapshot_id": snapshot.id}
     return Fixture(client, tokens, ids)
+
+
+async def an_export(services: Any) -> str:
+    """A supervisor's export job (it fails at once: nothing is recorded); its id."""
+    job = await services.exports.book.create(JobOrder(("lobby",), START, END, ("bundle",), "incident 17", "sam", "user",
+                                                      requester_role="supervisor"))
+    return str(job.id)
 
 
 async def shift_records(client: Client, operator: str) -> dict[str, str]:
@@ -359,7 +405,7 @@ async def test_without_a_token_only_open_routes_answer(tmp_path: Path) -> None:
         f = Fixture(client, {}, {"camera_id": "lobby", "token": "p", "request_id": "req_x", "token_id": "dsp_x",
                                  "hold_id": "1", "session_id": "A" * 24, "shift_id": "s", "check_id": "c",
                                  "patrol_id": "p", "handover_id": "h", "display_id": "d", "case_id": "c",
-                                 "step_id": "s"})
+                                 "step_id": "s", "job_id": "exp_x", "snapshot_id": "snap-x"})
         for (method, route), guard in ROUTES.items():
             path = guard.path if isinstance(guard, Open) and guard.path else route
             status = await f.call(method, path, None)

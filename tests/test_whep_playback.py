@@ -32,6 +32,7 @@ from streams.packet import MediaPacket, StreamInfo
 from tests.fixtures_camera import CameraServer
 from tests.gatewayutil import Client, approved_disposition, make_settings, running_gateway, until
 from tests.test_whep import problem
+from core.utctime import format_utc as z, parse_rfc3339 as when
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 log = logging.getLogger(__name__)
@@ -41,14 +42,6 @@ FAST = {"stall_timeout_s": 2.0, "read_timeout_s": 2.0, "open_timeout_s": 3.0,
 PASSWORD = "password-123"
 SDP = {"Content-Type": "application/sdp"}
 FPS = 25  # tests/camera_server.py
-
-
-def z(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
-
-
-def when(raw: str) -> datetime:
-    return datetime.fromisoformat(raw.replace("Z", "+00:00"))
 
 
 class ShiftedClock(SystemClock):
@@ -328,6 +321,8 @@ async def test_control_channel_pause_seek_speed_and_views_run_out(rec: Recording
     try:
         await viewer.play(client, f"/whep/playback/gate?start={z(start)}&end={z(end)}", token)
         await viewer.frames_after(5, within=10)
+        opened = await client.get_json(f"/api/v1/dispositions/{token_id}", rec.sup)
+        assert (opened["views_used"], opened["camera_views"]) == (1, {"gate": 1}), opened
         # A token holder plays at most the disposition's max_rate (1x by default).
         viewer.send(op="speed", rate=2)
         assert "rate must be 0.5-1" in (await viewer.wait_for("error", within=5))["detail"]
@@ -362,6 +357,9 @@ async def test_control_channel_pause_seek_speed_and_views_run_out(rec: Recording
             positions.append(when(ev["at"]))
         # Playing again from the first keyframe at or after the seek target, inside the window.
         assert target <= positions[0] < end and positions[1] > positions[0]
+        # Seeking inside the open session redeemed nothing: the one view stays the one used.
+        shown = await client.get_json(f"/api/v1/dispositions/{token_id}", rec.sup)
+        assert (shown["views_used"], shown["camera_views"]) == (1, {"gate": 1}), shown
         await viewer.wait_for("end", within=15)
         async with client.http.delete(client.url(viewer.location),
                                       headers={"Authorization": f"Bearer {token}"}) as resp:

@@ -4,12 +4,14 @@ The player reads the recorder ahead of time (one bounded queue), paces frames by
 times divided by the speed, and stamps each with the time it is due on an output clock that
 never stops, so a browser plays pauses, gaps and speed changes smoothly. Every frame passes
 `frames_in_window`: nothing outside the authorized window is ever handed to aiortc.
+A player in a synchronized group (webrtc/playbackgroup.py) paces by the group's clock instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -22,8 +24,11 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from core.clock import Clock
 from core.errors import PantauError
-from webrtc.playbackcontrol import CHANNEL_LABEL, ControlError, Pause, Play, Seek, Speed, event, parse_command
-from webrtc.playbackfeed import FeedItem, Finished, Frame, Gap, Recordings, frames_in_window, iso
+from webrtc.playbackcontrol import (CHANNEL_LABEL, Command, ControlError, Pause, Play, Seek, Speed, event,
+                                    parse_command)
+from webrtc.playbackfeed import FeedItem, Finished, Frame, Gap, Recordings, Sound, frames_in_window, iso
+from webrtc.playbackgroup import PlaybackGroup
+from webrtc.playbacksound import SoundQueue, SoundState
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +41,11 @@ READ_AHEAD = 256
 # bursting everything that is overdue at once.
 LATE_S = 1.0
 POSITION_EVERY_S = 1.0
+# In a group, a member about to wait longer than this (and than two of its frames) says so in a
+# position report (`held`), so a viewer stops carrying its `at` forward until frames flow again.
+HELD_WAIT_S = 0.05
+# A member held back for a slower one looks again at least this often (a stalled one stops holding).
+HOLD_RECHECK_S = 0.25
 # How often the grant is checked again (revocation in any process, expiry): within the 1-2 s
 # the disposition workflow promises.
 CHECK_EVERY_S = 1.0
@@ -59,6 +69,8 @@ class PlaybackPlan:
     request_id: str | None = None
     token_sha256: str | None = None  # lets the token's holder end the session (DELETE)
     expires: datetime | None = None
+    #: Whether the recorded sound may be served with the picture (the allow carries no no_audio).
+    audio: bool = True
     #: Why the grant no longer stands (revoked), or None while it does; asked every CHECK_EVERY_S.
     revoked: Callable[[], Awaitable[str | None]] | None = None
 
@@ -84,8 +96,10 @@ class Player:
     """One viewer's playback: `run()` reads and watches (cancel to stop), `next_packet()` paces."""
 
     def __init__(self, plan: PlaybackPlan, recordings: Recordings, clock: Clock,
-                 on_sent: Callable[[int], None] | None = None) -> None:
+                 on_sent: Callable[[int], None] | None = None, sound: bool = False) -> None:
         self.plan = plan
+        #: The recorded sound read with the picture, for the session's sound track (with `sound`).
+        self.sound_queue = SoundQueue() if sound else None
         self.sent = SentRange()
         self._recordings = recordings
         self._clock = clock
@@ -98,7 +112,7 @@ class Player:
         self._stopped = False
         self._origin = plan.start  # where the current read began
         self._epoch = 0  # bumped by each seek; queued items of an older epoch are dropped
-        self._queue: asyncio.Queue[tuple[int, FeedItem]] = asyncio.Queue(READ_AHEAD)
+        self._queue: asyncio.Queue[tuple[int, FeedItem]] = asyncio.Queue(READ_AHEAD)  # no Sound
         self._reseek = asyncio.Event()
         self._wake = asyncio.Event()
         self._pending: Frame | None = None
@@ -107,6 +121,43 @@ class Player:
         self._last_stamp = -1
         self._position = plan.start.timestamp()
         self._channel: RTCDataChannel | None = None
+        self._reported = float("-inf")  # time.monotonic() of the last position report
+        self._held = False  # in a group: waiting for the clock or a slower member (reported)
+        self._step = 0.04  # recorded seconds between the last two frames sent (decode times)
+        self._last_at: float | None = None  # decode time of the last frame sent
+        #: The synchronized group whose clock paces this player, or None (its own anchor).
+        self.group: PlaybackGroup | None = None
+
+    def join(self, group: PlaybackGroup) -> None:
+        """Pace by `group`'s clock from now on (before `run()`): start reading where it is."""
+        self.group = group
+        self._rate, self._paused = group.clock.rate, group.clock.paused
+        self._origin = group.origin(self)
+        self._position = self._origin.timestamp()
+
+    @property
+    def window(self) -> tuple[datetime, datetime]:
+        """The authorized window [start, end)."""
+        return self.plan.start, self.plan.end
+
+    @property
+    def top_rate(self) -> float:
+        """The fastest this viewer may play."""
+        return self._top_rate
+
+    @property
+    def played_out(self) -> bool:
+        """Whether the window has been played to its end (until a seek back)."""
+        return self._at_end is not None
+
+    def wake(self) -> None:
+        """Look at the clock again now (the group's clock moved)."""
+        self._wake.set()
+
+    @property
+    def position(self) -> float:
+        """The recorded time of the last frame sent (or the seek target before one is)."""
+        return self._position
 
     # -- reading ahead --------------------------------------------------------------------
 
@@ -130,8 +181,13 @@ class Player:
         plan = self.plan
         try:
             items = self._recordings.read(plan.camera, origin, plan.end)
-            async with aclosing(frames_in_window(items, origin, plan.end)) as feed:
+            sound = self.sound_queue
+            async with aclosing(frames_in_window(items, origin, plan.end, audio=sound is not None)) as feed:
                 async for item in feed:
+                    if isinstance(item, Sound):
+                        assert sound is not None
+                        sound.put(epoch, item)
+                        continue
                     await self._queue.put((epoch, item))
                     if isinstance(item, Finished):
                         return
@@ -165,23 +221,99 @@ class Player:
                         self._send(event("error", detail=item.error))
                     self._at_end = loop.time()
                     self._send(event("end", at=iso(self._position)))
-                else:
+                elif isinstance(item, Frame):  # (sound goes to the sound queue, never here)
                     self._pending = item
                 continue  # paused or stopped meanwhile? look again
             frame = self._pending
             now = loop.time()
-            if self._anchor is None or now - self._due(frame) > LATE_S:
-                self._anchor = (now, frame.at)
-            due = self._due(frame)
-            if due > now and not await self._wait_wake(due - now):
-                continue  # a command came: look again
+            if self.group is not None:
+                # The group's clock. A frame it has passed by over HOLD_S moves it back (the
+                # others wait for this member); a frame over HOLD_S ahead of a member still on
+                # its way waits for that one.
+                group, at = self.group, frame.at - frame.lead
+                group_due = group.clock.due(at, now)
+                if group_due is None:  # the group paused meanwhile
+                    await self._wait_wake(None)
+                    continue
+                if group_due < now and group.late(self, at, now):
+                    group_due = now
+                elif group_due <= now and group.holds(self, at, now):
+                    self._say_held(True)
+                    await self._wait_wake(HOLD_RECHECK_S)
+                    continue
+                due = group_due
+                if due - now > max(HELD_WAIT_S, 2 * self._step / self._rate):
+                    self._say_held(True)
+            else:
+                if self._anchor is None or now - self._due(frame) > LATE_S:
+                    self._anchor = (now, frame.at - frame.lead)
+                due = self._due(frame)
+            if due > now:
+                if self.group is not None and self.group.wait(self, frame.at - frame.lead, now):
+                    continue  # the group's clock jumped a span no member has a frame in: look again
+                try:
+                    timed_out = await self._wait_wake(due - now)
+                finally:
+                    if self.group is not None:
+                        self.group.waited(self)
+                if not timed_out or self.group is not None:
+                    continue  # a command came (or, in a group, the others moved): look again
             self._pending = None
-            return self._packet(frame, due)
+            packet = self._packet(frame, due)
+            if self.group is not None:
+                self.group.sent(self, now)
+            if self._held:
+                self._say_held(False)  # moving again: the viewer carries `at` forward from here
+            elif time.monotonic() - self._reported >= POSITION_EVERY_S:
+                self._report_position()  # as a frame leaves: `at` is that frame's time, and fresh
+            return packet
+
+    def _say_held(self, held: bool) -> None:
+        """Tell the viewer (in a group) when this member stops or starts moving with the clock."""
+        if held != self._held:
+            self._held = held
+            self._report_position()
 
     def _due(self, frame: Frame) -> float:
+        """When the frame goes out: frames are paced in the order they are decoded (a B-frame
+        stream's differs from the order they are shown)."""
+        return self.due_at(frame.at - frame.lead)
+
+    def due_at(self, at: float) -> float:
+        """The loop time the recorded moment `at` (a decode time; sound's is its own) is due on the
+        current pacing anchor (the group's clock, in a group)."""
+        if self.group is not None:
+            due = self.group.clock.due(at, asyncio.get_running_loop().time())
+            assert due is not None, "asked while the group is paused"
+            return due
         assert self._anchor is not None
-        started, at = self._anchor
-        return started + (frame.at - at) / self._rate
+        started, anchored = self._anchor
+        return started + (at - anchored) / self._rate
+
+    # -- what the sound track asks (webrtc/playbacksound.py) ----------------------------------
+
+    @property
+    def epoch(self) -> int:
+        """Bumped by every seek."""
+        return self._epoch
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the session's media has ended."""
+        return self._stopped
+
+    def sound_state(self) -> SoundState:
+        """Sound plays at 1x only, once the picture has set the pacing anchor."""
+        if self._rate != 1.0:
+            return SoundState.DROP
+        started = self._anchor is not None if self.group is None else self.group.clock.anchor is not None
+        if self._paused or self._at_end is not None or not started:
+            return SoundState.HOLD
+        return SoundState.PLAY
+
+    def out_time(self, due: float) -> float | None:
+        """Seconds of the viewer's clock at loop time `due` (None before the first frame)."""
+        return None if self._out_origin is None else due - self._out_origin
 
     async def _wait_wake(self, delay: float | None) -> bool:
         """Sleep until a command wakes us (False) or `delay` seconds pass (True)."""
@@ -198,10 +330,17 @@ class Player:
     def _packet(self, frame: Frame, due: float) -> av.Packet:
         if self._out_origin is None:
             self._out_origin = due
-        # The output clock is the viewer's: it runs on through pauses, gaps and speed changes.
+        # The output clock is the viewer's: it runs on through pauses, gaps and speed changes. It
+        # counts decode times; the RTP timestamp is the frame's picture time (RFC 6184 5.1), later by
+        # its lead, so a B-frame goes out before the frame it is shown after.
         stamp = max(self._last_stamp + 1, round((due - self._out_origin) / VIDEO_CLOCK))
         self._last_stamp = stamp
+        stamp += round(frame.lead / self._rate / VIDEO_CLOCK)
         self._position = frame.at
+        decoded = frame.at - frame.lead
+        if self._last_at is not None and decoded > self._last_at:
+            self._step = decoded - self._last_at
+        self._last_at = decoded
         self.sent.add(frame)
         if self._on_sent is not None:
             self._on_sent(len(frame.data))
@@ -233,49 +372,70 @@ class Player:
 
         if self.plan.watermark:
             self._send(event("watermark", text=self.plan.watermark))
-        self._send(self._position_event())
+        self._report_position()
 
     def command(self, message: str | bytes) -> None:
-        """Apply one control message; ControlError (nothing changed) when it is refused."""
+        """Apply one control message (in a group: to every member); ControlError (nothing
+        changed) when it is refused."""
         command = parse_command(message)
-        loop = asyncio.get_running_loop()
-        if isinstance(command, Pause):
-            self._paused = True
-            self._anchor = None
-        elif isinstance(command, Play):
-            self._paused = False
-            self._anchor = None
-        elif isinstance(command, Speed):
+        if self.group is not None:
+            self.group.command(command)  # moves the group's clock, then each member follows
+            return
+        if isinstance(command, Speed):
             top = self._top_rate
             if not min(MIN_RATE, top) <= command.rate <= top:
                 raise ControlError(f"rate must be {min(MIN_RATE, top):g}-{top:g}")
             if self._anchor is not None:
-                now = loop.time()
+                now = asyncio.get_running_loop().time()
                 started, at = self._anchor
                 self._anchor = (now, at + (now - started) * self._rate)
-            self._rate = command.rate
         elif isinstance(command, Seek):
             plan = self.plan
             if not plan.start <= command.to < plan.end:
                 raise ControlError(f"seek within the authorized window [{iso(plan.start.timestamp())}, "
                                    f"{iso(plan.end.timestamp())})")
+        if isinstance(command, Pause | Play | Seek):
+            self._anchor = None
+        self.follow(command)
+
+    def follow(self, command: Command) -> None:
+        """Apply an accepted command to this player's state and tell the viewer where it is."""
+        if isinstance(command, Pause):
+            self._paused = True
+        elif isinstance(command, Play):
+            self._paused = False
+        elif isinstance(command, Speed):
+            self._rate = command.rate
+        elif isinstance(command, Seek):
             self._origin = command.to
             self._epoch += 1
             self._pending = None
             self._anchor = None
             self._at_end = None
             self._position = command.to.timestamp()
+            self._last_at = None
+            self._held = False
             self.sent.seeks += 1
             while not self._queue.empty():
                 self._queue.get_nowait()
+            if self.sound_queue is not None:
+                self.sound_queue.clear()
             self._reseek.set()
         self._wake.set()
-        self._send(self._position_event())
+        self._report_position()
 
     # -- telling the viewer ---------------------------------------------------------------
 
     def _position_event(self) -> str:
-        return event("position", at=iso(self._position), rate=self._rate, paused=self._paused)
+        # `sent`: the server's time as the report leaves, so a viewer can carry `at` forward from it
+        # whatever the report's delay on the way.
+        sent = iso(self._clock.now().timestamp())
+        if self.group is None:
+            return event("position", at=iso(self._position), rate=self._rate, paused=self._paused, sent=sent)
+        # In a group: its id, and where its clock is (a page shows each tile's drift from it).
+        clock = self.group.position()
+        return event("position", at=iso(self._position), rate=self._rate, paused=self._paused, sent=sent,
+                     group=self.group.id, clock=iso(clock), held=self._held)
 
     def _send(self, message: str) -> None:
         channel = self._channel
@@ -286,10 +446,19 @@ class Player:
         """Tell the viewer why the server ends the session (before the peer closes)."""
         self._send(event("closed", reason=reason))
 
+    def _report_position(self) -> None:
+        self._reported = time.monotonic()
+        self._send(self._position_event())
+
     async def _report(self) -> None:
+        """Reports while no frame leaves (paused, played out, in a gap); playing, each second's
+        report goes as a frame leaves (next_packet)."""
         while True:
-            await asyncio.sleep(POSITION_EVERY_S)
-            self._send(self._position_event())
+            await asyncio.sleep(POSITION_EVERY_S / 4)
+            # Playing, the frames report; this one only when none left for twice as long.
+            playing = not self._paused and self._at_end is None
+            if time.monotonic() - self._reported >= POSITION_EVERY_S * (2 if playing else 1):
+                self._report_position()
 
     async def _watch(self, end_session: Callable[[str], None]) -> None:
         plan = self.plan

@@ -3,13 +3,15 @@
 The viewer creates a data channel labelled "control" before its offer. It sends
   {"op": "pause"}   {"op": "play"}   {"op": "seek", "to": "<RFC 3339>"}   {"op": "speed", "rate": 2}
 and receives
-  {"event": "position", "at": T, "rate": R, "paused": B}  about once a second and after each command
+  {"event": "position", "at": T, "rate": R, "paused": B, "sent": T}  about once a second and after
+                                                           each command (`sent`: the server's time then)
   {"event": "gap", "start": T, "end": T, "reason": S}       a span without recording, skipped
   {"event": "end", "at": T}                                 the window is played out (seek to replay)
   {"event": "error", "detail": S}                           a refused command; nothing changed
   {"event": "watermark", "text": S}                         the policy asks the player to show S
   {"event": "closed", "reason": S}                          the server ends the session (revoked...)
-T is RFC 3339 UTC; `at` is the time of the last frame sent (or the seek target before one is).
+T is RFC 3339 UTC; `at` is the time of the last frame sent (or the seek target before one is). While
+frames flow, each second's position report goes as a frame leaves, so `at` is fresh at `sent`.
 """
 
 from __future__ import annotations

@@ -19,13 +19,17 @@ Revocation = Callable[[], Awaitable[str | None]]
 
 
 class Allowance(Protocol):
-    """What an allow asks of a playback: a rate cap and a watermark, each if any."""
+    """What an allow asks of a playback: a rate cap and a watermark, each if any, and whether the
+    sound may be served."""
 
     @property
     def max_rate(self) -> float | None: ...
 
     @property
     def watermark(self) -> str | None: ...
+
+    @property
+    def audio(self) -> bool: ...
 
 
 class TokenClaims(Protocol):
@@ -64,12 +68,12 @@ def playback_plan(
     token: TokenUse | None = None,
 ) -> PlaybackPlan:
     """The plan of an allowed playback of [start, end) with the rate cap (MAX_RATE when the allow
-    sets none) and the watermark the allow asks for; `token` when a disposition token allowed it
-    (its holder has no role)."""
+    sets none), the watermark and the sound the allow asks for; `token` when a disposition token
+    allowed it (its holder has no role)."""
     max_rate = allowed.max_rate
     return PlaybackPlan(
         camera, start, end, viewer, role, client, MAX_RATE if max_rate is None else max_rate, allowed.watermark,
         token_id=token.claims.token_id if token else None, request_id=token.claims.request_id if token else None,
         token_sha256=token.token_sha256 if token else None, expires=token.claims.expires if token else None,
-        revoked=revoked,
+        revoked=revoked, audio=allowed.audio,
     )

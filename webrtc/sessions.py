@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-import enum
-import hashlib
-import hmac
 import logging
 import re
 import secrets
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
-from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from core.clock import Clock
 from core.errors import BadRequest, Unavailable
-from core.utctime import from_epoch
+from core.webrtcconfig import WebRtcConfig
+from webrtc import h265
+from webrtc.audiocodec import AudioChoice, choose_audio
+from webrtc.audiotrack import HubAudioTrack
 from webrtc.hubtrack import HubVideoTrack
+from webrtc.ice import IceNetwork
+from webrtc.limits import Reservation, SessionLimits
+from webrtc.lipsync import LipSync
 from webrtc.playback import PlaybackPlan, PlaybackTrack, Player
 from webrtc.playbackfeed import Recordings
+from webrtc.playbackgroup import PlaybackGroups
+from webrtc.playbacksound import PlaybackSoundTrack
+from webrtc.session import SessionKind, WhepSession, group_details, offers_h264, prefer, sound_details, stop_event
+from webrtc.transcodes import TranscodeLease, Transcodes
 from policy.audit.entries import AccessAction, AccessEvent, AccessRecorder, Scalar
 from streams.hub import StreamHub
 
@@ -35,64 +41,28 @@ SIGN_IN_CHECK_S = 5.0
 # Packets queued per viewer before the hub drops the oldest and restarts it at a
 # keyframe: about 4 s of 30 fps video, so a short stall recovers without a jump.
 VIEWER_QUEUE = 128
-# WHEP sends H.264 untouched; RTX lets the viewer ask for lost packets again.
-FORCED_CODECS = ("video/H264", "video/rtx")
-
-
-class SessionKind(enum.StrEnum):
-    LIVE = "live"
-    PLAYBACK = "playback"
-
-
-@dataclass(eq=False)
-class WhepSession:
-    """One viewer's session: live from the hub, or playback of a recorded window."""
-
-    id: str
-    camera: str
-    owner: str  # username, or a disposition's grantee
-    role: str | None  # None for a disposition token holder
-    client: str | None
-    pc: RTCPeerConnection
-    track: MediaStreamTrack
-    started: float  # clock.monotonic()
-    kind: SessionKind = SessionKind.LIVE
-    player: Player | None = None
-    #: Why the session must end (its owner's sign-in ended), or None while it may go on.
-    still_valid: Callable[[], Awaitable[str | None]] | None = None
-    connected: asyncio.Event = field(default_factory=asyncio.Event)
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
-    closed: asyncio.Event = field(default_factory=asyncio.Event)
-    reason: str = ""
-
-    def end(self, reason: str) -> None:
-        """Ask the session's task to close it (first reason wins)."""
-        if not self.ended.is_set():
-            self.reason = reason
-            self.ended.set()
-
-    def held_by(self, token: str) -> bool:
-        """Whether `token` is the disposition token this playback was opened with."""
-        expected = self.player.plan.token_sha256 if self.player is not None else None
-        if expected is None:
-            return False
-        return hmac.compare_digest(expected, hashlib.sha256(token.encode()).hexdigest())
-
-
-def offers_h264(sdp: str) -> bool:
-    """Whether an SDP offer has a video section that lists H.264."""
-    if not sdp.startswith("v=0") or "\nm=video " not in sdp.replace("\r\n", "\n"):
-        return False
-    return re.search(r"^a=rtpmap:\d+ H264/90000", sdp, re.IGNORECASE | re.MULTILINE) is not None
+# WHEP sends the camera's video untouched (H.264; H.265 to a viewer that offers it); RTX lets the
+# viewer ask for lost packets again. Keyed by FFmpeg codec name.
+FORCED_CODECS = {"h264": ("video/H264", "video/rtx"), "hevc": (h265.MIME, "video/rtx")}
+# The sound's subscription sees the video packets too (and skips them): room for ~3 s of both.
+SOUND_QUEUE = 256
 
 
 class WhepSessions:
     """Owns every WHEP peer connection, live and playback; `run()` (in the gateway's TaskGroup)
     closes them all on exit."""
 
-    def __init__(self, access_log: AccessRecorder, clock: Clock) -> None:
+    def __init__(self, access_log: AccessRecorder, clock: Clock, config: WebRtcConfig | None = None) -> None:
         self._access_log = access_log
         self._clock = clock
+        h265.register()  # aiortc knows H.264 and VP8 only
+        config = config or WebRtcConfig()
+        #: STUN/TURN servers and the addresses offered (webrtc.ice_servers, interfaces, additional_hosts).
+        self.network = IceNetwork(config)
+        #: Sessions open at once, in total and per user or disposition token.
+        self.limits = SessionLimits(config.max_sessions, config.max_sessions_per_user)
+        #: The wall's transcodes (cameras whose video browsers cannot play), run by `run()`.
+        self.transcodes = Transcodes(config.max_transcodes, config.transcode_width, clock, VIEWER_QUEUE)
         self._sessions: dict[str, WhepSession] = {}
         self._tasks: asyncio.TaskGroup | None = None
         #: Compressed video bytes and packets handed to viewers, per camera, since start.
@@ -101,11 +71,14 @@ class WhepSessions:
         #: The same for recorded video handed to playback viewers.
         self.playback_sent_bytes: Counter[str] = Counter()
         self.playback_sent_packets: Counter[str] = Counter()
+        #: Synchronized replays: playback sessions of one viewer sharing one clock (`?group=`).
+        self.groups = PlaybackGroups()  # on the loop's clock, as players pace
 
     async def run(self) -> None:
         """Serve sessions until cancelled; each session's task closes its peer on the way out."""
         async with asyncio.TaskGroup() as tasks:
             self._tasks = tasks
+            tasks.create_task(self.transcodes.run(), name="whep:transcodes")
             try:
                 await asyncio.Event().wait()
             finally:
@@ -134,52 +107,115 @@ class WhepSessions:
 
     async def open(
         self, camera: str, hub: StreamHub, offer: str, owner: str, role: str, client: str | None,
-        still_valid: Callable[[], Awaitable[str | None]] | None = None,
+        still_valid: Callable[[], Awaitable[str | None]] | None = None, holder: str | None = None,
+        codec: str = "h264", transcode_from: str | None = None, audio: bool = False,
     ) -> tuple[WhepSession, str]:
-        """Negotiate a passthrough H.264 session for `offer`; returns it and the SDP answer."""
+        """Negotiate a passthrough session sending `codec` ("h264", or "hevc" to a viewer whose
+        offer lists H.265) for `offer`; returns it and the SDP answer. With `transcode_from` (the
+        codec the hub carries) it sends the camera's shared H.264 transcode instead.
+        `holder` (default: `owner`) is whom it counts against under max_sessions_per_user.
+        With `audio` (the decision allows sound) the camera's sound goes too, when the offer
+        receives audio in a codec Pantau can send and the camera has sound."""
+        if transcode_from is not None:
+            codec = "h264"
         if self._tasks is None:
             raise Unavailable("live sessions are not being served (starting or stopping)")
-        if not offers_h264(offer):
+        if codec == "h264" and not offers_h264(offer):
             raise BadRequest("the offer has no H.264 video section; Pantau sends camera H.264 untouched")
+        if codec == "hevc" and not h265.offers_h265(offer):
+            raise BadRequest("the offer has no H.265 video section for this H.265 camera")
+        reservation = self.limits.reserve(holder or owner)  # before any await: caps hold under a burst
+        try:
+            # Joined before negotiating: a refusal (the transcode cap) costs no peer connection.
+            lease = self.transcodes.join(camera, hub, transcode_from) if transcode_from is not None else None
+        except BaseException:
+            reservation.release()
+            raise
+        try:
+            heard = next((s.codec for s in hub.streams if s.kind == "audio"), None)
+            choice = choose_audio(offer, heard) if audio else None
+            return await self._open_live(camera, lease.hub if lease is not None else hub, offer, owner, role,
+                                         client, still_valid, reservation, codec, lease,
+                                         (hub, choice) if choice is not None else None)
+        except BaseException:
+            reservation.release()
+            if lease is not None:
+                lease.release()
+            raise
+
+    async def _open_live(
+        self, camera: str, hub: StreamHub, offer: str, owner: str, role: str, client: str | None,
+        still_valid: Callable[[], Awaitable[str | None]] | None, reservation: Reservation, codec: str,
+        lease: TranscodeLease | None, sound_from: tuple[StreamHub, AudioChoice] | None,
+    ) -> tuple[WhepSession, str]:
         session_id = secrets.token_urlsafe(18)
 
         def sent(size: int) -> None:
             self.sent_bytes[camera] += size
             self.sent_packets[camera] += 1
 
-        track = HubVideoTrack(hub.subscribe(f"whep:{session_id}", VIEWER_QUEUE), sent)
-        pc, answer = await self._negotiate(camera, track, offer)
+        choice = sound_from[1] if sound_from is not None else None
+        details: dict[str, Scalar] = {"session": session_id, **sound_details(choice)}
+        if lease is not None:
+            details.update(transcoded=True, source_codec=lease.source_codec, transcode_width=self.transcodes.width)
+        lipsync = LipSync() if sound_from is not None else None
+        track = HubVideoTrack(hub.subscribe(f"whep:{session_id}", VIEWER_QUEUE), sent, codec, lipsync)
+        # The sound comes from the camera's own hub, also when the picture is its transcode.
+        sound = (HubAudioTrack(sound_from[0].subscribe(f"whep-sound:{session_id}", SOUND_QUEUE), sound_from[1],
+                               lipsync) if sound_from is not None else None)
+        pc, answer = await self._negotiate(camera, track, offer, codec, sound, choice)
         try:
             await pc.setLocalDescription(answer)  # gathers every candidate: aiortc never trickles
             # Logged before any media can flow, and before the session can end (LIVE_STOP).
             await self._access_log.record(
                 AccessEvent(AccessAction.LIVE_START, actor=owner, role=role, client=client, camera=camera,
-                            details={"session": session_id})
+                            details=details)
             )
             if self._tasks is None:
                 raise Unavailable("the gateway is stopping")
         except BaseException:
             track.stop()
+            if sound is not None:
+                sound.stop()
             await pc.close()
             raise
         session = WhepSession(
-            session_id, camera, owner, role, client, pc, track, self._clock.monotonic(), still_valid=still_valid
+            session_id, camera, owner, role, client, pc, track, self._clock.monotonic(), still_valid=still_valid,
+            reservation=reservation, lease=lease, sound=sound, sound_codec=choice.name if choice else None,
         )
 
         self._start(session)
-        log.info("camera %s: live session %s for %s", camera, session_id[:8], owner,
+        log.info("camera %s: live session %s for %s%s", camera, session_id[:8], owner,
+                 f" (transcoded from {lease.source_codec})" if lease is not None else "",
                  extra={"camera": camera, "session": session_id[:8]})
-        return session, pc.localDescription.sdp
+        return session, self.network.answer(pc)
 
     async def open_playback(
-        self, camera: str, offer: str, recordings: Recordings, authorize: Callable[[], Awaitable[PlaybackPlan]]
+        self, camera: str, offer: str, recordings: Recordings, authorize: Callable[[], Awaitable[PlaybackPlan]],
+        holder: str, group: str | None = None,
     ) -> tuple[WhepSession, str]:
         """Negotiate `offer`, then ask `authorize()` (it decides, and may use a disposition's view),
-        then answer: media flows only after the decision. Returns the session and the SDP answer."""
+        then answer: media flows only after the decision. Returns the session and the SDP answer.
+        `holder` (a user, or a disposition token) is whom it counts against under the caps, which
+        are checked first: a refused session uses no view. With `group`, the session joins the
+        holder's synchronized replay of that id (409 when the id is another holder's)."""
         if self._tasks is None:
             raise Unavailable("playback sessions are not being served (starting or stopping)")
         if not offers_h264(offer):
             raise BadRequest("the offer has no H.264 video section; Pantau sends recorded H.264 untouched")
+        if group is not None:
+            self.groups.check(group, holder)
+        reservation = self.limits.reserve(holder)  # before any await: caps hold under a burst
+        try:
+            return await self._open_playback(camera, offer, recordings, authorize, reservation, holder, group)
+        except BaseException:
+            reservation.release()
+            raise
+
+    async def _open_playback(
+        self, camera: str, offer: str, recordings: Recordings, authorize: Callable[[], Awaitable[PlaybackPlan]],
+        reservation: Reservation, holder: str, group_id: str | None,
+    ) -> tuple[WhepSession, str]:
         session_id = secrets.token_urlsafe(18)
 
         def sent(size: int) -> None:
@@ -187,10 +223,22 @@ class WhepSessions:
             self.playback_sent_packets[camera] += 1
 
         track = PlaybackTrack()
-        pc, answer = await self._negotiate(camera, track, offer)
+        # Recordings hold AAC (the recorder turns G.711 into it): the sound is decoded and re-encoded.
+        choice = choose_audio(offer, "aac")
+        sound = PlaybackSoundTrack(choice.clock_rate) if choice is not None else None
+        pc, answer = await self._negotiate(camera, track, offer, sound=sound, choice=choice)
         try:
             plan = await authorize()
-            track.player = Player(plan, recordings, self._clock, sent)
+            track.player = Player(plan, recordings, self._clock, sent, sound=sound is not None and plan.audio)
+            if group_id is not None:
+                # Checked again: another holder may have made the group while this one negotiated.
+                track.player.join(self.groups.join(group_id, holder, track.player))
+            if sound is not None and not plan.audio:
+                # The allow says no sound: answer the offer's audio section as inactive.
+                answer = await self._silence(pc, sound)
+                sound, choice = None, None
+            if sound is not None:
+                sound.player = track.player
             await pc.setLocalDescription(answer)
             await self._access_log.record(
                 AccessEvent(AccessAction.PLAYBACK_START, actor=plan.viewer, role=plan.role, client=plan.client,
@@ -199,17 +247,23 @@ class WhepSessions:
                             details={"session": session_id, "max_rate": plan.max_rate,
                                      # Passthrough cannot burn text into the picture: the viewer's
                                      # player is told to overlay it (data channel "watermark").
-                                     "watermark": "overlay" if plan.watermark else "none"})
+                                     "watermark": "overlay" if plan.watermark else "none",
+                                     **sound_details(choice), **group_details(track.player)})
             )
             if self._tasks is None:
                 raise Unavailable("the gateway is stopping")
         except BaseException:
+            if track.player is not None and track.player.group is not None:
+                self.groups.leave(track.player.group, track.player)
             track.stop()
+            if sound is not None:
+                sound.stop()
             await pc.close()
             raise
         player = track.player
         session = WhepSession(session_id, camera, plan.viewer, plan.role, plan.client, pc, track,
-                              self._clock.monotonic(), SessionKind.PLAYBACK, player)
+                              self._clock.monotonic(), SessionKind.PLAYBACK, player, reservation=reservation,
+                              sound=sound, sound_codec=choice.name if choice else None)
 
         @pc.on("datachannel")
         def _channel(channel: RTCDataChannel) -> None:
@@ -218,33 +272,48 @@ class WhepSessions:
         self._start(session)
         log.info("camera %s: playback session %s for %s, %s to %s", camera, session_id[:8], plan.viewer,
                  plan.start.isoformat(), plan.end.isoformat(), extra={"camera": camera, "session": session_id[:8]})
-        return session, pc.localDescription.sdp
+        return session, self.network.answer(pc)
 
     async def _negotiate(
-        self, camera: str, track: MediaStreamTrack, offer: str
+        self, camera: str, track: MediaStreamTrack, offer: str, codec: str = "h264",
+        sound: MediaStreamTrack | None = None, choice: AudioChoice | None = None,
     ) -> tuple[RTCPeerConnection, RTCSessionDescription]:
-        """A peer sending `track` as H.264 with the offer applied and an answer made (not yet set)."""
-        # No STUN: aiortc's default asks a public server, which a gateway on a closed
-        # network cannot reach and would wait for.
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        """A peer sending `track` as `codec` (H.264 unless told), and `sound` in `choice`'s codec,
+        with the offer applied and an answer made (not yet set)."""
+        pc = RTCPeerConnection(self.network.configuration())
         try:
-            sender = pc.addTrack(track)
-            transceiver = next(t for t in pc.getTransceivers() if t.sender is sender)
-            codecs = RTCRtpSender.getCapabilities("video").codecs
-            transceiver.setCodecPreferences([c for c in codecs if c.mimeType in FORCED_CODECS])
+            prefer(pc, pc.addTrack(track), FORCED_CODECS[codec])
+            if sound is not None and choice is not None:
+                # Only the chosen codec: aiortc answers with the offer's first common codec, which
+                # for a browser is Opus even when the camera's G.711 could go as it is.
+                prefer(pc, pc.addTrack(sound), (choice.mime,))
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
                 answer = await pc.createAnswer()
             except Exception as exc:  # aiortc raises ValueError, KeyError, its own errors...
                 log.info("camera %s: offer rejected: %r", camera, exc, extra={"camera": camera})
                 raise BadRequest(f"the SDP offer could not be negotiated: {exc}") from exc
-            if answer is None or " H264/90000" not in answer.sdp:
-                raise BadRequest("the offer's video section has no H.264 mode Pantau can send")
+            wanted = FORCED_CODECS[codec][0].split("/")[1]
+            if answer is None or f" {wanted}/90000" not in answer.sdp:
+                raise BadRequest(f"the offer's video section has no {wanted} mode Pantau can send")
+            await self.network.gather(pc)  # only the configured interfaces' candidates
         except BaseException:
             track.stop()
+            if sound is not None:
+                sound.stop()
             await pc.close()
             raise
         return pc, answer
+
+    @staticmethod
+    async def _silence(pc: RTCPeerConnection, sound: PlaybackSoundTrack) -> RTCSessionDescription:
+        """Answer again with the sound's transceiver inactive (nothing is sent on it)."""
+        transceiver = next(t for t in pc.getTransceivers() if t.sender.track is sound)
+        transceiver.direction = "inactive"
+        sound.stop()
+        answer = await pc.createAnswer()
+        assert answer is not None
+        return answer
 
     def _start(self, session: WhepSession) -> None:
         assert self._tasks is not None
@@ -272,18 +341,26 @@ class WhepSessions:
                 # A playback reads ahead while ICE connects, so its first frame is ready at once.
                 playing = tasks.create_task(self._play(session)) if session.player is not None else None
                 watching = tasks.create_task(self._watch(session)) if session.still_valid is not None else None
-                try:
-                    await asyncio.wait_for(session.connected.wait(), CONNECT_TIMEOUT_S)
-                except TimeoutError:
-                    session.end("ICE did not connect")
+                # Beside the wait for the end: a DELETE before ICE connects ends the session at once.
+                connecting = tasks.create_task(self._connect_deadline(session))
+                transcoding = (tasks.create_task(self._watch_transcode(session, session.lease))
+                               if session.lease is not None else None)
                 await session.ended.wait()
-                for task in (playing, watching):
+                for task in (playing, watching, connecting, transcoding):
                     if task is not None:
                         task.cancel()
         finally:
             if not session.reason:
                 session.reason = "gateway stopping"
             await self._finish(session)
+
+    @staticmethod
+    async def _connect_deadline(session: WhepSession) -> None:
+        """End the session if ICE has not connected within CONNECT_TIMEOUT_S."""
+        try:
+            await asyncio.wait_for(session.connected.wait(), CONNECT_TIMEOUT_S)
+        except TimeoutError:
+            session.end("ICE did not connect")
 
     async def _watch(self, session: WhepSession) -> None:
         """End the session once its owner's sign-in no longer stands."""
@@ -300,6 +377,12 @@ class WhepSessions:
                 session.end(reason)
                 return
 
+    @staticmethod
+    async def _watch_transcode(session: WhepSession, lease: TranscodeLease) -> None:
+        """End the session, saying why, if its camera's transcode fails."""
+        await lease.failed.wait()
+        session.end(f"transcoding failed: {lease.failure}")
+
     async def _play(self, session: WhepSession) -> None:
         assert session.player is not None
         try:
@@ -309,8 +392,15 @@ class WhepSessions:
             session.end("playback failed")
 
     async def _finish(self, session: WhepSession) -> None:
-        """Close the peer, leave the hub, log LIVE_STOP; completes even if cancelled meanwhile."""
+        """Close the peer, leave the hub (and the transcode), log LIVE_STOP; completes even if
+        cancelled meanwhile."""
         session.track.stop()
+        if session.sound is not None:
+            session.sound.stop()
+        if session.player is not None and session.player.group is not None:
+            self.groups.leave(session.player.group, session.player)
+        if session.lease is not None:
+            session.lease.release()
         cancelled = False
         # Cancelling an await on aiortc's close() cancels the future its own close task
         # resolves (InvalidStateError, peer half closed): let the close run to its end.
@@ -325,31 +415,14 @@ class WhepSessions:
                             exc_info=True)
         try:
             duration = max(0.0, self._clock.monotonic() - session.started)
-            await self._access_log.record(self._stop_event(session, duration))
+            await self._access_log.record(stop_event(session, duration))
             log.info("camera %s: %s session %s ended after %.1f s: %s", session.camera, session.kind,
                      session.id[:8], duration, session.reason,
                      extra={"camera": session.camera, "session": session.id[:8]})
         finally:
             self._sessions.pop(session.id, None)  # counted as a viewer until LIVE_STOP is written
+            if session.reservation is not None:
+                session.reservation.release()
             session.closed.set()
         if cancelled:
             raise asyncio.CancelledError
-
-    @staticmethod
-    def _stop_event(session: WhepSession, duration: float) -> AccessEvent:
-        details: dict[str, Scalar] = {"session": session.id, "duration_s": round(duration, 3)}
-        if session.player is None:
-            return AccessEvent(AccessAction.LIVE_STOP, actor=session.owner, role=session.role,
-                               client=session.client, camera=session.camera, reason=session.reason,
-                               details=details)
-        plan, sent = session.player.plan, session.player.sent
-        # start/end: the times of the first and last frame actually sent (none: no range).
-        return AccessEvent(
-            AccessAction.PLAYBACK_STOP, actor=session.owner, role=session.role, client=session.client,
-            camera=session.camera, reason=session.reason,
-            start=from_epoch(sent.first) if sent.first is not None else None,
-            end=from_epoch(sent.last) if sent.last is not None else None,
-            token_id=plan.token_id, request_id=plan.request_id,
-            details={**details, "frames": sent.frames, "bytes": sent.bytes, "seeks": sent.seeks,
-                     "window_start": plan.start.isoformat(), "window_end": plan.end.isoformat()},
-        )

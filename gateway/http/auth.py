@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -14,6 +15,7 @@ from core.errors import Unauthorized
 from gateway.http.appkeys import SERVICES
 from policy.audit.entries import AccessAction, AccessEvent
 from policy.identity import displays
+from policy.identity.links import LINK_PARAM
 from policy.identity.sessions import TOKEN_PREFIX
 from policy.identity.users import Principal
 
@@ -23,6 +25,11 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 # A disposition token (a JWT, not a session) presented as the bearer on a route that takes one.
 DISPOSITION_TOKEN = web.RequestKey("disposition_token", str)
 
+EXPORTS_PATH = "/api/v1/exports"
+WEBRTC_CONFIG = "/api/v1/webrtc/config"
+# WHEP sessions (PATCH: trickle ICE): the unguessable session URL is the authority, as in MediaMTX,
+# so third-party WHEP players that trickle without a bearer connect (gateway/http/whep.py).
+WHEP_SESSIONS = "/whep/sessions/"
 # Routes anyone may call (README, "HTTP API"). Static files live under /static/.
 OPEN_ROUTES = frozenset(
     {("GET", "/livez"), ("GET", "/readyz"), ("GET", "/"), ("POST", "/api/v1/session"),
@@ -31,6 +38,9 @@ OPEN_ROUTES = frozenset(
 # Emergency triggers: a device (a panic button's gateway) presents the playbook's trigger key, not
 # a session, so the route takes no bearer; the trigger gate checks the key and logs every refusal.
 TRIGGER_ROUTE_PREFIX = "/api/v1/triggers/"
+# The routes a signed link opens (`?link=` instead of a bearer; gateway/http/links.py verifies it).
+GET_ROUTE = "/get"
+EXPORT_DOWNLOAD = re.compile(r"/api/v1/exports/([A-Za-z0-9_-]{1,64})/download")
 # Routes open to the admin addresses; everyone else needs an admin token.
 ADMIN_ADDRESS_ROUTES = frozenset({("GET", "/health"), ("GET", "/metrics")})
 
@@ -48,12 +58,31 @@ def takes_disposition_token(request: web.Request) -> bool:
     WHEP playback and the MediaMTX-shaped recording list, where the route redeems the token
     itself (DispositionService.redeem checks its scope and logs the outcome); /get, which
     refuses it with the policy's reason (a token allows replay, not export); and DELETE of a
-    WHEP session, which a token ends only when that token opened it."""
+    WHEP session, which a token ends only when that token opened it; POST /api/v1/links, where
+    a token's holder links the download of an export job made with that token; and export jobs,
+    where a token with copies left creates, reads, cancels and downloads its own
+    (gateway/http/exports.py); and the pages' ICE servers (GET /api/v1/webrtc/config), which
+    the external viewer needs to reach the gateway from another network."""
     return (
         (request.method == "POST" and request.path.startswith("/whep/playback/"))
+        or (request.method == "GET" and request.path == WEBRTC_CONFIG)
+        or request.path == EXPORTS_PATH or request.path.startswith(EXPORTS_PATH + "/")
         or (request.method == "GET" and request.path in ("/list", "/get"))
         or (request.method == "DELETE" and request.path.startswith("/whep/sessions/"))
+        or (request.method == "POST" and request.path == "/api/v1/links")
     )
+
+
+def is_trickle(request: web.Request) -> bool:
+    """A PATCH of a WHEP session: no bearer is needed or looked at."""
+    return request.method == "PATCH" and request.path.startswith(WHEP_SESSIONS)
+
+
+def takes_link(request: web.Request) -> bool:
+    """A GET of a route a signed link opens, carrying one: the route verifies the link (and acts as
+    the user who asked for it), so no bearer is needed; players and browser tabs send none."""
+    return (request.method == "GET" and LINK_PARAM in request.query
+            and (request.path == GET_ROUTE or EXPORT_DOWNLOAD.fullmatch(request.path) is not None))
 
 
 def is_own_token(token: str) -> bool:
@@ -92,9 +121,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     """Resolve the bearer token; refuse with 401 where a route needs one."""
     key = (request.method, request.path)
     if (request.method == "OPTIONS" or key in OPEN_ROUTES or request.path.startswith("/static/")
-            or is_trigger(request)):
+            or is_trigger(request) or is_trickle(request)):
         return await handler(request)
     token = bearer(request)
+    if token is None and takes_link(request):
+        return await handler(request)
     if token is not None and not is_own_token(token) and takes_disposition_token(request):
         request[DISPOSITION_TOKEN] = token
         return await handler(request)

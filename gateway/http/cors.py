@@ -10,8 +10,11 @@ from __future__ import annotations
 import aiohttp_cors
 from aiohttp import web
 
-EXPOSED = ("Location", "ETag", "Link", "Content-Disposition")
+from core.errors import Forbidden
+
+EXPOSED = ("Location", "ETag", "Link", "Content-Disposition", "Accept-Post", "Retry-After")
 ALLOWED_HEADERS = ("Authorization", "Content-Type", "If-Match")
+ALLOWED_METHODS = ("GET", "POST", "DELETE", "PATCH")
 MAX_AGE_S = 600
 
 
@@ -21,9 +24,51 @@ def setup_cors(app: web.Application, origins: list[str]) -> None:
         return
     options = aiohttp_cors.ResourceOptions(
         allow_credentials=False, expose_headers=EXPOSED, allow_headers=ALLOWED_HEADERS, max_age=MAX_AGE_S,
-        allow_methods=["GET", "POST", "DELETE", "PATCH"],
+        allow_methods=list(ALLOWED_METHODS),
     )
     cors = aiohttp_cors.setup(app, defaults={origin: options for origin in origins})
     for route in list(app.router.routes()):
-        if route.method != "HEAD":  # aiohttp adds HEAD beside every GET; the resource covers it
+        # aiohttp adds HEAD beside every GET (the resource covers it); a route that answers OPTIONS
+        # itself (WHEP's) answers preflights with preflight() below, as aiohttp-cors refuses to
+        # add its own handler beside one.
+        if route.method not in ("HEAD", "OPTIONS"):
             cors.add(route)
+
+
+def is_preflight(request: web.Request) -> bool:
+    """A CORS preflight: OPTIONS asking whether a method may be used."""
+    return request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+
+
+def allowed_origin(request: web.Request, origins: list[str]) -> str | None:
+    """The value of Access-Control-Allow-Origin for this request, or None when not allowed."""
+    origin = request.headers.get("Origin")
+    if origin is None or not origins:
+        return None
+    if "*" in origins:
+        return "*"
+    return origin if origin in origins else None
+
+
+def preflight(request: web.Request, origins: list[str]) -> web.Response:
+    """Answer a preflight as aiohttp-cors does, for a route that answers OPTIONS itself; 403 for an
+    origin, method or header that is not allowed."""
+    origin = allowed_origin(request, origins)
+    method = request.headers.get("Access-Control-Request-Method", "").upper()
+    asked = {h.strip().lower() for h in request.headers.get("Access-Control-Request-Headers", "").split(",")}
+    asked.discard("")
+    if origin is None or method not in ALLOWED_METHODS or not asked <= {h.lower() for h in ALLOWED_HEADERS}:
+        raise Forbidden("CORS preflight refused: origin, method or headers not allowed (server.cors_origins)")
+    headers = {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Methods": method,
+               "Access-Control-Max-Age": str(MAX_AGE_S)}
+    if asked:
+        headers["Access-Control-Allow-Headers"] = ", ".join(sorted(asked))
+    return web.Response(status=200, headers=headers)
+
+
+def cors_headers(request: web.Request, origins: list[str]) -> dict[str, str]:
+    """The CORS headers of an actual response from a route that answers OPTIONS itself."""
+    origin = allowed_origin(request, origins)
+    if origin is None:
+        return {}
+    return {"Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": ", ".join(EXPOSED)}

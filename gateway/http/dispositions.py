@@ -29,7 +29,7 @@ FIELD_MAX_BYTES = 4096  # one text field of the request form
 MULTIPART_OVERHEAD = 64 * 1024  # the text fields and part headers around the letter
 JSON_MAX_BYTES = 16 * 1024
 TEXT_FIELDS = ("party_name", "party_organisation", "purpose", "letter_number", "letter_date", "cameras",
-               "start", "end", "max_views", "valid_days")
+               "start", "end", "max_views", "valid_days", "copies")
 
 
 def _who(request: web.Request) -> Principal:
@@ -100,6 +100,7 @@ def _form(fields: dict[str, str]) -> RequestForm:
         purpose=fields.get("purpose", ""), letter_number=fields.get("letter_number", ""), letter_date=letter_date,
         cameras=cameras, start=rfc3339(fields.get("start"), "start"), end=rfc3339(fields.get("end"), "end"),
         max_views=_int(fields, "max_views"), valid_days=_int(fields, "valid_days"),
+        copies=_int(fields, "copies") or 0,
     )
 
 
@@ -111,9 +112,11 @@ def request_json(info: RequestInfo) -> dict[str, Any]:
         "letter": {"number": info.letter_number, "date": info.letter_date.isoformat(), "sha256": info.letter_sha256,
                    "content_type": info.letter_content_type, "size": info.letter_size},
         "cameras": list(info.cameras), "start": iso(info.start), "end": iso(info.end),
-        "max_views": info.max_views, "valid_days": info.valid_days, "created_at": iso(info.created_at),
-        "updated_at": iso(info.updated_at), "approvals_required": info.approvals_required,
-        "verdicts": [{"by": v.approver, "verdict": v.verdict, "note": v.note, "at": iso(v.at)} for v in info.approvals],
+        "max_views": info.max_views, "valid_days": info.valid_days, "copies": info.copies,
+        "created_at": iso(info.created_at), "updated_at": iso(info.updated_at),
+        "approvals_required": info.approvals_required,
+        "verdicts": [{"by": v.approver, "verdict": v.verdict, "note": v.note, "at": iso(v.at),
+                      "copies_approved": v.copies_approved} for v in info.approvals],
         "disposition_id": info.token_id,
     }
 
@@ -126,7 +129,9 @@ def disposition_json(info: DispositionInfo) -> dict[str, Any]:
         "cameras": list(c.cameras), "start": iso(c.start), "end": iso(c.end), "purpose": c.purpose,
         "letter_sha256": c.letter_sha256, "approvers": list(c.approvers), "issued_at": iso(c.issued_at),
         "not_before": iso(c.not_before), "expires_at": iso(c.expires), "max_views": c.max_views,
-        "views_used": info.views_used, "last_view_at": iso(info.last_view_at), "revoked_at": iso(info.revoked_at),
+        "views_used": info.views_used, "views_per": info.views_per, "camera_views": dict(info.camera_views),
+        "copies": c.copies, "copies_used": info.copies_used,
+        "last_view_at": iso(info.last_view_at), "revoked_at": iso(info.revoked_at),
         "revoked_by": info.revoked_by, "revoke_reason": info.revoke_reason, "key_id": info.key_id,
     }
     if info.token is not None:
@@ -180,10 +185,17 @@ async def get_letter(request: web.Request) -> web.FileResponse:
     })
 
 
-async def _note(request: web.Request, key: str) -> str:
+async def _body(request: web.Request) -> dict[str, Any]:
     if request.content_length in (None, 0) and request.content_type != "application/json":
-        return ""
-    body = await read_json(request, JSON_MAX_BYTES)
+        return {}
+    return await read_json(request, JSON_MAX_BYTES)
+
+
+async def _note(request: web.Request, key: str) -> str:
+    return _text(await _body(request), key)
+
+
+def _text(body: dict[str, Any], key: str) -> str:
     value = body.get(key, "")
     if not isinstance(value, str):
         raise BadRequest(f"{key} must be a string")
@@ -192,11 +204,15 @@ async def _note(request: web.Request, key: str) -> str:
 
 @routes.post("/api/v1/playback-requests/{request_id}/approvals")
 async def approve(request: web.Request) -> web.Response:
-    """Approve ({"note"} optional); the last approval needed returns the disposition with its token."""
+    """Approve ({"note", "copies": true|false} optional; `copies` also approves the copies the request
+    asks for); the last approval needed returns the disposition with its token."""
     who = _who(request)
-    note = await _note(request, "note")
+    sent = await _body(request)
+    note, copies = _text(sent, "note"), sent.get("copies", False)
+    if not isinstance(copies, bool):
+        raise BadRequest("copies must be true or false")
     service = request.app[SERVICES].dispositions
-    info, token = await service.approve(who, request.match_info["request_id"], note, _client(request))
+    info, token = await service.approve(who, request.match_info["request_id"], note, _client(request), copies)
     body: dict[str, Any] = {"request": request_json(info)}
     if token is not None and info.token_id is not None:
         body["disposition"] = disposition_json(await service.get_disposition(who, info.token_id, _client(request)))

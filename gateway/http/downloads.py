@@ -6,9 +6,13 @@ Where Pantau differs from MediaMTX, and why:
 - /get cuts to the window (first keyframe at or after `start`, nothing at or after
   start+duration; recorder/export.py); MediaMTX starts at the keyframe before `start`.
 - `duration` is seconds only; MediaMTX's deprecated Go duration strings ("1h2m") are refused.
+- the recorded sound goes along unless the decision says no_audio (ReplayRule.audio false): then
+  the file is video only, and the log entry says `audio: false, no_audio: true`.
 - times must be RFC 3339 with a zone (as MediaMTX's time.RFC3339); an unencoded "+" in the
   zone, which arrives as a space, is read as "+".
 - errors are RFC 9457 problem+json instead of MediaMTX's {"status":"error","error":...}.
+- a signed link (`&link=`, POST /api/v1/links; gateway/http/linkbearer.py) opens /get without an
+  Authorization header, as the user who made it, decided again at use.
 This module only does HTTP, policy and logging; spans and muxing live in recorder/.
 """
 
@@ -19,7 +23,8 @@ import contextlib
 import hashlib
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
@@ -27,14 +32,16 @@ from aiohttp import web
 
 from core.config import CAMERA_ID
 from core.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unavailable
-from gateway.http.auth import disposition_token
+from gateway.http.auth import GET_ROUTE, disposition_token
 from gateway.http.guard import authorize
 from gateway.http.appkeys import SERVICES
-from gateway.http.params import query_time
+from gateway.http.linkbearer import link_bearer
+from gateway.http.params import query_time, rfc3339
 from gateway.http.views import iso
-from policy.decision import Action, ObligationKind, Reason
+from policy.decision import Action, Decision, ObligationKind, Reason
 from policy.audit.entries import AccessAction, AccessEvent, Scalar
 from policy.dispositions.tokens import TokenRejected
+from policy.identity.users import Principal
 from recorder.export import ExportFormat
 from recorder.export_spans import spans
 from recorder.export_stream import Export
@@ -78,9 +85,10 @@ class DownloadSlots:
 DOWNLOADS = web.AppKey("downloads", DownloadSlots)
 
 
-def _path(request: web.Request) -> str:
-    """The camera id in `path`; anything else is refused without echoing it (it may be a probe)."""
-    raw = request.query.get("path")
+def _path(request: web.Request, query: Mapping[str, str] | None = None) -> str:
+    """The camera id in `path` (of `query`, else the request's); anything else is refused without
+    echoing it (it may be a probe)."""
+    raw = (request.query if query is None else query).get("path")
     if not raw:
         raise BadRequest("path is required: the camera id")
     if not CAMERA_ID.fullmatch(raw):
@@ -90,8 +98,8 @@ def _path(request: web.Request) -> str:
     return raw
 
 
-def _duration(request: web.Request) -> timedelta:
-    raw = request.query.get("duration")
+def _duration(query: Mapping[str, str]) -> timedelta:
+    raw = query.get("duration")
     if not raw:
         raise BadRequest("duration is required (seconds)")
     try:
@@ -105,8 +113,8 @@ def _duration(request: web.Request) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _format(request: web.Request) -> ExportFormat:
-    raw = request.query.get("format", "")
+def _format(query: Mapping[str, str]) -> ExportFormat:
+    raw = query.get("format", "")
     if raw in ("", ExportFormat.FMP4):
         return ExportFormat.FMP4  # MediaMTX's default
     if raw == ExportFormat.MP4:
@@ -114,14 +122,45 @@ def _format(request: web.Request) -> ExportFormat:
     raise BadRequest("format must be fmp4 or mp4")
 
 
-async def _visible_camera(request: web.Request, camera_id: str) -> Camera:
+async def _visible_camera(request: web.Request, camera_id: str, as_user: Principal | None = None) -> Camera:
     """A camera the user may see; one they may not answers like one that does not exist (logged)."""
     camera = request.app[SERVICES].cameras.get(camera_id)
     if camera is None:
         raise NotFound(f"no camera {camera_id!r}")
     await authorize(request, Action.VIEW_CAMERA, camera, log_allowed=False, hide_camera=True,
-                    not_found=f"no camera {camera_id!r}")
+                    not_found=f"no camera {camera_id!r}", as_user=as_user)
     return camera
+
+
+@dataclass(frozen=True, slots=True)
+class GetTarget:
+    """What a /get query asks for."""
+
+    camera_id: str
+    start: datetime
+    end: datetime
+    fmt: ExportFormat
+
+
+def get_target(request: web.Request, query: Mapping[str, str]) -> GetTarget:
+    """The camera, window and format of a /get query (the request's, or a link's target); 400
+    naming the parameter when one is wrong."""
+    camera_id = _path(request, query)
+    start = rfc3339(query.get("start"), "start")
+    return GetTarget(camera_id, start, start + _duration(query), _format(query))
+
+
+async def authorize_get(
+    request: web.Request, target: GetTarget, as_user: Principal | None = None
+) -> tuple[Camera, Principal, Decision]:
+    """The checks of /get itself: the camera is visible and `Action.EXPORT` is allowed on it and
+    the window (a refusal is logged and answered 404 or 403)."""
+    camera = await _visible_camera(request, target.camera_id, as_user)
+    who, decision = await authorize(request, Action.EXPORT, camera, target.start, target.end, as_user=as_user)
+    return camera, who, decision
+
+
+WATERMARK_REFUSAL = "the policy asks for a watermark, which an untouched (not transcoded) copy cannot carry"
 
 
 async def _token_window(
@@ -154,7 +193,9 @@ async def list_spans(request: web.Request) -> web.Response:
     else:
         camera = await _visible_camera(request, camera_id)
         await authorize(request, Action.LIST_RECORDINGS, camera, start, end)
-    found = spans(await request.app[SERVICES].recorder.index.segments(camera_id, start, end), start, end)
+    # The stream /get reads: the main one, unless the camera records only its sub-stream.
+    recorder = request.app[SERVICES].recorder
+    found = spans(await recorder.index.segments(camera_id, start, end, recorder.stream_of(camera_id)), start, end)
     if not found:
         raise NotFound("no recordings in this range")  # as MediaMTX answers an empty list
     origin = request.url.origin()
@@ -174,30 +215,34 @@ async def list_spans(request: web.Request) -> web.Response:
 @routes.get("/get", allow_head=False)
 async def get_recording(request: web.Request) -> web.StreamResponse:
     """A camera's recording from `start` for `duration` seconds as fMP4 or MP4 (an export)."""
-    camera_id = _path(request)
-    start = query_time(request, "start", True)
-    assert start is not None
-    end = start + _duration(request)
-    fmt = _format(request)
+    target = get_target(request, request.query)
+    camera_id, start, end, fmt = target.camera_id, target.start, target.end, target.fmt
+    # A signed link (?link=, no header) acts as the user who asked for it, decided again now.
+    link = await link_bearer(request, GET_ROUTE)
     token = disposition_token(request)
-    if token is not None:
+    if link is not None and link.principal is None:
+        raise Forbidden("a disposition token holder's link opens the download of an export job only")
+    if token is not None and link is None:
         await _refuse_token_export(request, token, camera_id, start, end)
-    camera = await _visible_camera(request, camera_id)
-    who, decision = await authorize(request, Action.EXPORT, camera, start, end)
+    camera, who, decision = await authorize_get(request, target, link.principal if link else None)
     services = request.app[SERVICES]
     base: dict[str, Any] = {"actor": who.username, "role": who.role, "client": request.remote, "camera": camera_id}
     requested: dict[str, Scalar] = {"route": request.path, "format": fmt.value,
                                     "requested_start": iso(start), "requested_end": iso(end)}
+    if not decision.audio:
+        requested["no_audio"] = True  # the policy withholds the sound: the file is video only
+    if link is not None:
+        requested["link"] = link.link_id
     if decision.obligation(ObligationKind.WATERMARK) is not None:
         # A burned-in watermark needs decoding and re-encoding, which Pantau never does: an
         # obligation the gateway cannot meet is a refusal, not a silent untouched copy.
-        reason = "the policy asks for a watermark, which an untouched (not transcoded) copy cannot carry"
+        reason = WATERMARK_REFUSAL
         await services.access_log.record(AccessEvent(
             AccessAction.EXPORT, start=start, end=end, outcome="deny", reason=reason, details=requested, **base))
         raise Forbidden(f"{reason}; an administrator may set access.export.{who.role}.watermark to false")
     with request.app[DOWNLOADS].take():
         export = Export(request.app[SERVICES].recorder.reader, camera_id, start, end, fmt,
-                        services.settings.data_dir / "export-tmp")
+                        services.settings.data_dir / "export-tmp", audio=decision.audio)
         try:
             if not await export.prepare():
                 raise NotFound("no recording in this range")
@@ -239,7 +284,8 @@ async def _stream(
         failure = exc
     written = export.written_range()
     details: dict[str, Scalar] = {**requested, "bytes": sent, "sha256": digest.hexdigest(),
-                                  "frames": export.cut.frames, "stopped": export.stop.value if export.stop else None}
+                                  "frames": export.cut.frames, "stopped": export.stop.value if export.stop else None,
+                                  "audio": export.cut.audio_written}
     event = AccessEvent(
         AccessAction.EXPORT, start=written[0] if written else None, end=written[1] if written else None,
         outcome="ok" if failure is None else "error",

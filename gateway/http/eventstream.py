@@ -6,7 +6,9 @@ Two event types, each only for cameras the caller may see:
 - `event: alert` with `id: SEQ`, data the alert's JSON (alerts/model.py): every alert the caller
   may receive (gateway/http/alerts.py; `?kinds=` narrows them). A client that reconnects sends
   `Last-Event-ID` (browsers do so by themselves) and first gets the alerts it missed, from the
-  outbox (kept `alerts.keep_h`), then the live ones, none twice.
+  outbox (kept `alerts.keep_h`), then the live ones, none twice;
+- `event: export`, data the export job's JSON (gateway/http/exports.py): on every change of state of
+  a job the caller may read (read_exports), and about once a second while it runs.
 A comment line every KEEPALIVE_S keeps proxies from closing the connection; the stream ends when
 the client goes away, its sign-in ends, or the gateway stops.
 """
@@ -17,6 +19,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +30,8 @@ from gateway.http.alerts import alert_filter
 from gateway.http.appkeys import SERVICES
 from gateway.http.auth import sign_in_watch
 from gateway.http.camera_events import event_json, event_kind, visible_cameras
+from gateway.http.exports import job_json, job_reader
+from evidence.models import ExportJob
 from onvif_adapters.subscription import CameraEvent
 from onvif_adapters.topics import EventKind
 
@@ -72,17 +77,18 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
     # instead of becoming a problem+json answer.
     # Small: a client that reads slowly leaves the items in its listeners' bounded queues, which
     # drop their oldest, instead of here.
-    merged: asyncio.Queue[CameraEvent | Alert | None] = asyncio.Queue(64)
+    merged: asyncio.Queue[CameraEvent | Alert | ExportJob | None] = asyncio.Queue(64)
     with services.events.listen(lambda camera_id: camera_id in wanted) as events, \
-            services.alerts.listen(wants_alert) as alerts:
+            services.alerts.listen(wants_alert) as alerts, services.exports.hub.listen(job_reader(request)) as jobs:
         async with asyncio.TaskGroup() as tasks:
-            pumps = [tasks.create_task(_pump(events.queue, merged)), tasks.create_task(_pump(alerts.queue, merged))]
+            pumps = [tasks.create_task(_pump(events.queue, merged)), tasks.create_task(_pump(alerts.queue, merged)),
+                     tasks.create_task(_pump(jobs.queue, merged))]
             try:
                 await response.write(b": pantau events\n\n")
                 sent = 0
                 if resume_after is not None:
                     sent = await _replay(response, services.alerts.outbox, resume_after, wants_alert)
-                await _live(response, merged, sent, kind, still_signed_in)
+                await _live(response, merged, sent, kind, still_signed_in, services.clock.now)
             except (ConnectionResetError, ConnectionError):
                 log.debug("events stream: client went away")
             finally:
@@ -91,7 +97,7 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _pump(source: asyncio.Queue[Any], merged: asyncio.Queue[CameraEvent | Alert | None]) -> None:
+async def _pump(source: asyncio.Queue[Any], merged: asyncio.Queue[CameraEvent | Alert | ExportJob | None]) -> None:
     """Move one listener's items into the stream's queue (None, the gateway stopping, too)."""
     while True:
         await merged.put(await source.get())
@@ -114,17 +120,18 @@ async def _replay(response: web.StreamResponse, outbox: Outbox, after: int, want
 
 async def _live(
     response: web.StreamResponse,
-    merged: asyncio.Queue[CameraEvent | Alert | None],
+    merged: asyncio.Queue[CameraEvent | Alert | ExportJob | None],
     sent: int,
     kind: EventKind | None,
     still_signed_in: Callable[[], Awaitable[str | None]] | None,
+    now: Callable[[], datetime],
 ) -> None:
     """Live items until the client, its sign-in or the gateway goes; alerts at or below `sent`
     (already replayed) are skipped."""
     loop = asyncio.get_running_loop()
     checked = loop.time()
     while True:
-        item: CameraEvent | Alert | None
+        item: CameraEvent | Alert | ExportJob | None
         try:
             async with asyncio.timeout(KEEPALIVE_S):
                 item = await merged.get()
@@ -140,7 +147,9 @@ async def _live(
             continue
         if item is None:
             return  # the gateway is stopping
-        if isinstance(item, Alert):
+        if isinstance(item, ExportJob):
+            await response.write(_frame("export", job_json(item, now())))
+        elif isinstance(item, Alert):
             if item.seq > sent:
                 sent = item.seq
                 await response.write(_frame("alert", item.as_json(), item.seq))

@@ -59,10 +59,13 @@ async def authorize(
     log_allowed: bool = True,
     hide_camera: bool = False,
     not_found: str | None = None,
+    as_user: Principal | None = None,
 ) -> tuple[Principal, Decision]:
     """Decide, log as described above, and raise 403 on a denial; 404 (saying `not_found`, else
-    that the camera does not exist) when `hide_camera` and the camera is not the caller's to see."""
-    who = signed_in(request)
+    that the camera does not exist) when `hide_camera` and the camera is not the caller's to see.
+    The subject is the signed-in user, or `as_user` for a request that carries someone's authority
+    without a sign-in (a signed link: gateway/http/links.py)."""
+    who = as_user if as_user is not None else signed_in(request)
     decision = decision_for(request, who, action, camera, start, end, owner)
     logged = not decision.allowed or (log_allowed and decision.obligation(ObligationKind.LOG) is not None)
     if logged:

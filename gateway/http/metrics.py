@@ -10,7 +10,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from gateway.services import Services
-from webrtc.sessions import SessionKind
+from webrtc.limits import Cap
+from webrtc.session import SessionKind
 from recorder.status import StorageStatus
 from streams.state import CameraState
 
@@ -91,7 +92,8 @@ class GatewayCollector(Collector):
 
 
 def _whep_metrics(services: Services) -> Iterator[Metric]:
-    """Live and playback viewers per camera and the compressed video handed to them."""
+    """Live and playback viewers per camera, the compressed video handed to them, and the wall's
+    transcodes."""
     webrtc = services.webrtc
     viewers = GaugeMetricFamily("pantau_whep_sessions", "Open WHEP live sessions", labels=["camera"])
     sent = CounterMetricFamily(
@@ -106,13 +108,34 @@ def _whep_metrics(services: Services) -> Iterator[Metric]:
     playback_sent = CounterMetricFamily(
         "pantau_whep_playback_sent_bytes", "Recorded H.264 bytes handed to playback viewers", labels=["camera"]
     )
+    transcoding = GaugeMetricFamily(
+        "pantau_whep_transcoding", "1 while the camera's video is transcoded to H.264 for the wall", labels=["camera"]
+    )
+    transcodes = GaugeMetricFamily("pantau_whep_transcodes", "Cameras transcoded for the wall now")
+    transcodes.add_metric([], len(webrtc.transcodes.cameras))
+    limit = GaugeMetricFamily("pantau_whep_transcodes_limit", "webrtc.max_transcodes")
+    limit.add_metric([], webrtc.transcodes.limit)
     for cid in services.cameras:
+        transcoding.add_metric([cid], 1.0 if webrtc.transcodes.transcoder(cid) is not None else 0.0)
         viewers.add_metric([cid], webrtc.viewers(cid))
         sent.add_metric([cid], webrtc.sent_bytes[cid])
         sent_packets.add_metric([cid], webrtc.sent_packets[cid])
         playback.add_metric([cid], webrtc.viewers(cid, SessionKind.PLAYBACK))
         playback_sent.add_metric([cid], webrtc.playback_sent_bytes[cid])
-    yield from (viewers, sent, sent_packets, playback, playback_sent)
+    yield from (viewers, sent, sent_packets, playback, playback_sent, transcoding, transcodes, limit)
+    limits = webrtc.limits
+    reserved = GaugeMetricFamily(
+        "pantau_whep_sessions_reserved", "WHEP sessions open or being negotiated, live and playback (webrtc.max_sessions)"
+    )
+    reserved.add_metric([], limits.in_use)
+    cap = GaugeMetricFamily("pantau_whep_sessions_max", "webrtc.max_sessions")
+    cap.add_metric([], limits.max_sessions)
+    refused = CounterMetricFamily(
+        "pantau_whep_sessions_refused", "WHEP offers refused with 503 by a session cap", labels=["cap"]
+    )
+    for which in Cap:
+        refused.add_metric([which.value], limits.refused[which])
+    yield from (reserved, cap, refused)
 
 
 def _alert_metrics(services: Services) -> Iterator[Metric]:

@@ -3,34 +3,21 @@ integers in bounds, page limits."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from aiohttp import web
 
 from core.errors import BadRequest
-
-# Seconds required, fraction up to nanoseconds (kept to microseconds), a zone required. A space
-# where the zone's "+" should be is accepted: an unencoded "+07:00" in a query string arrives so.
-_RFC3339 = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+\- ]\d{2}:\d{2})$"
-)
-
+from core.utctime import parse_rfc3339
 
 def rfc3339(raw: object, name: str) -> datetime:
     """`raw` as an aware datetime; 400 naming `name` when it is missing or not RFC 3339 with a zone."""
     if not isinstance(raw, str) or not raw:
         raise BadRequest(f"{name} is required (RFC 3339 with a zone)")
-    match = _RFC3339.fullmatch(raw)
-    if match is None:
-        raise BadRequest(f"{name} must be an RFC 3339 time with a zone, e.g. 2026-03-09T14:00:00Z")
-    day, clock, fraction, zone = match.groups()
-    zone = "+00:00" if zone in ("Z", "z") else "+" + zone[1:] if zone[0] == " " else zone
-    text = f"{day}T{clock}{'.' + (fraction + '00000')[:6] if fraction else ''}{zone}"
     try:
-        return datetime.fromisoformat(text)
+        return parse_rfc3339(raw)
     except ValueError as exc:
-        raise BadRequest(f"{name} is not a valid time") from exc
+        raise BadRequest(f"{name} {exc}") from exc
 
 
 def query_time(request: web.Request, name: str, required: bool = True) -> datetime | None:
@@ -64,3 +51,17 @@ def query_limit(request: web.Request, high: int, default: int = 100) -> int:
         return min(max(int(raw), 1), high)
     except ValueError as exc:
         raise BadRequest("limit must be an integer") from exc
+
+
+STREAMS = ("main", "sub")
+
+
+def query_stream(request: web.Request, default: str) -> str:
+    """`?stream=main|sub`: which of a camera's streams (recordings of each have their own chain);
+    `default` when absent; 400 for anything else."""
+    raw = request.query.get("stream")
+    if raw is None:
+        return default
+    if raw not in STREAMS:
+        raise BadRequest("stream must be main or sub")
+    return raw

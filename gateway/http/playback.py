@@ -8,6 +8,7 @@ may be sent is put together by webrtc.playbackplan from the allow, whichever way
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 from aiohttp import web
@@ -17,6 +18,7 @@ from gateway.http.auth import disposition_token, signed_in, sign_in_watch
 from gateway.http.guard import authorize
 from gateway.http.appkeys import SERVICES
 from gateway.http.params import rfc3339
+from gateway.http.iceservers import whep_options
 from gateway.http.whep import created, read_offer
 from webrtc.playback import PlaybackPlan
 from webrtc.playbackplan import playback_plan
@@ -36,14 +38,18 @@ def _window(request: web.Request) -> tuple[datetime, datetime]:
     return start, end
 
 
+# Its own resource, before the POST's (see gateway/http/whep.py).
+routes.route("OPTIONS", "/whep/playback/{camera_id}", name="whep-playback-options")(whep_options)
+
+
 @routes.post("/whep/playback/{camera_id}")
 async def start_playback(request: web.Request) -> web.Response:
     """Play a camera's recording of [start, end): 201 with the answer and the session's Location."""
     services = request.app[SERVICES]
     camera_id = request.match_info["camera_id"]
     token = disposition_token(request)
-    if token is None:
-        signed_in(request)
+    # Whom the session counts against under webrtc.max_sessions_per_user: a token is its holder.
+    holder = signed_in(request).username if token is None else "token:" + hashlib.sha256(token.encode()).hexdigest()
     start, end = _window(request)
     camera = services.cameras.get(camera_id)
     if camera is None:
@@ -71,5 +77,8 @@ async def start_playback(request: web.Request) -> web.Response:
         return playback_plan(camera_id, redemption.start, redemption.end, client, redemption.decision,
                              viewer=redemption.claims.grantee, revoked=revoked, token=redemption)
 
-    session, answer = await sessions.open_playback(camera_id, offer, services.recorder.reader, grant)
-    return created(session.id, answer, as_json)
+    # `?group=`: a synchronized replay; the holder's sessions of that id share one clock and control.
+    group = request.query.get("group")
+    session, answer = await sessions.open_playback(camera_id, offer, services.recorder.reader, grant, holder,
+                                                   group=group)
+    return created(request, session.id, answer, as_json)

@@ -15,6 +15,8 @@ from core.errors import PantauError, TooManyRequests, Unavailable
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+# RFC 9457's own members: an error's extension members never replace them.
+STANDARD_MEMBERS = frozenset({"type", "title", "status", "detail", "instance"})
 
 
 def problem(status: int, title: str, detail: str = "", **extra: Any) -> web.Response:
@@ -40,7 +42,8 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             exc.detail,
             extra={"client": request.remote},
         )
-        response = problem(exc.status, exc.title, exc.detail, instance=request.path)
+        members = {k: v for k, v in exc.members().items() if k not in STANDARD_MEMBERS}
+        response = problem(exc.status, exc.title, exc.detail, instance=request.path, **members)
         if isinstance(exc, TooManyRequests | Unavailable) and exc.retry_after_s is not None:
             response.headers["Retry-After"] = str(max(1, int(exc.retry_after_s + 0.999)))
         if exc.status == 401:

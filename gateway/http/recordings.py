@@ -15,7 +15,7 @@ from core.errors import BadRequest, NotFound
 from gateway.http.auth import signed_in
 from gateway.http.body import read_json
 from gateway.http.appkeys import SERVICES
-from gateway.http.params import rfc3339
+from gateway.http.params import query_stream, rfc3339
 from gateway.http.views import iso
 from gateway.http.guard import authorize, decision_for
 from policy.decision import Action
@@ -55,22 +55,26 @@ def _range(start: datetime, end: datetime) -> None:
 
 @routes.get("/api/v1/recordings")
 async def list_recordings(request: web.Request) -> web.Response:
-    """Sealed segments and gaps of one camera between start and end."""
+    """Sealed segments and gaps of one of a camera's streams (`stream`, default the recorded one)
+    between start and end."""
     _, camera = await _camera(request, request.query.get("camera"), Action.VIEW_CAMERA)
     start, end = rfc3339(request.query.get("start"), "start"), rfc3339(request.query.get("end"), "end")
     _range(start, end)
+    stream = query_stream(request, camera.config.listed_stream)
     await authorize(request, Action.LIST_RECORDINGS, camera, start, end)
     index = request.app[SERVICES].recorder.index
-    segments = await index.segments(camera.id, start, end)
-    gaps = await index.gaps(camera.id, start, end)
+    segments = await index.segments(camera.id, start, end, stream)
+    gaps = await index.gaps(camera.id, start, end, stream)
     return web.json_response({
         "camera": camera.id,
+        "stream": stream,
         "start": iso(start),
         "end": iso(end),
         "segments": [
             {"start": iso(s.start), "end": iso(s.end), "bytes": s.bytes, "sha256": s.sha256,
              "prev_sha256": s.prev_sha256, "status": s.status, "codec": s.codec, "width": s.width,
-             "height": s.height, "audio_codec": s.audio_codec, "drift_ms": s.drift_ms}
+             "height": s.height, "audio_codec": s.audio_codec, "audio_source_codec": s.audio_source_codec,
+             "drift_ms": s.drift_ms}
             for s in segments
         ],
         "gaps": [{"start": iso(g.start), "end": iso(g.end) if g.end else None, "reason": g.reason} for g in gaps],

@@ -9,6 +9,7 @@ from typing import Any
 
 from core.utctime import format_utc_or_none
 from streams.camera import Camera
+from streams.feed import Feed
 from streams.state import CameraState
 
 
@@ -32,6 +33,23 @@ def camera_summary(camera: Camera, now_monotonic: float) -> dict[str, Any]:
         "next_retry_at": iso(status.next_retry_at),
         "problems": list(status.problems),
         "stats": stats,
+        "substream": camera.sub is not None,
+        "streams": {feed.name.value: stream_summary(feed, now_monotonic) for feed in camera.feeds},
+    }
+
+
+def stream_summary(feed: Feed, now_monotonic: float) -> dict[str, Any]:
+    """One of a camera's streams as the wall needs it: whether it delivers, its codec and size."""
+    snap = feed.stats.snapshot(now_monotonic)
+    video = feed.video
+    return {
+        "up": feed.up,
+        "codec": video.codec if video is not None else None,
+        "width": video.width if video is not None else None,
+        "height": video.height if video is not None else None,
+        "fps": round(snap.fps, 2),
+        "bitrate_bps": round(snap.bitrate_bps),
+        **({} if feed.up or not feed.reason else {"reason": feed.reason}),
     }
 
 
@@ -43,6 +61,8 @@ def camera_detail(camera: Camera, now_monotonic: float, configured: Collection[s
     body.update(
         {
             "source": cfg.display_source,
+            "substream_source": cfg.display_substream,
+            "record_streams": cfg.record_streams,
             "transport": cfg.transport,
             "enabled": cfg.enabled,
             "record": cfg.record,

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from gateway.http import accesslog, cameras, dispositions, health, onboarding, openapi, playback, recordings, session, whep
 from gateway.http import alerts, camera_events, cases, displays, downloads, eventstream, handovers, onvif, ptz, shifts
-from gateway.http import triggers
+from gateway.http import bookmarks, exports, iceservers, links, review, snapshots, thumbnails, triggers
 from gateway.http.auth import auth_middleware
 from gateway.http.cors import setup_cors
 from gateway.http.appkeys import SERVICES
@@ -46,13 +46,20 @@ def build_app(services: Services) -> web.Application:
     app.add_routes(dispositions.routes)
     app.add_routes(accesslog.routes)
     app.add_routes(recordings.routes)
+    app.add_routes(thumbnails.routes)
+    app.add_routes(review.routes)
+    app.add_routes(bookmarks.routes)
+    app.add_routes(snapshots.routes)
     app.add_routes(downloads.routes)
     app.add_routes(whep.routes)
+    app.add_routes(iceservers.routes)
     app.add_routes(playback.routes)
     app.add_routes(shifts.routes)
     app.add_routes(handovers.routes)
     app.add_routes(cases.routes)
     app.add_routes(triggers.routes)
+    app.add_routes(exports.routes)
+    app.add_routes(links.routes)
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC, follow_symlinks=False)
     setup_cors(app, services.settings.server.cors_origins)

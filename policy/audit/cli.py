@@ -7,11 +7,14 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import make_engine
+from core.progress import QUIET, ProgressBars
 from policy.audit.signingkey import load_verifier
 from policy.audit.export import verify_export
+from policy.audit.models import AccessLogEntry
 from policy.audit.reader import iter_entries, read_checkpoints
 from policy.audit.encoding import StoredCheckpoint
 from policy.audit.verify import LogVerifier, VerifyResult
@@ -24,7 +27,8 @@ def _witness(path: Path | None) -> list[StoredCheckpoint]:
 
 
 async def verify_database(
-    url: str, verifier: NoteVerifier, *, origin: str | None = None, witness_file: Path | None = None
+    url: str, verifier: NoteVerifier, *, origin: str | None = None, witness_file: Path | None = None,
+    bars: ProgressBars = QUIET,
 ) -> VerifyResult:
     """Verify the log stored in the database at `url` (read-only)."""
     witness = await asyncio.to_thread(_witness, witness_file)
@@ -32,8 +36,11 @@ async def verify_database(
     try:
         async with engine.connect() as conn:
             v = LogVerifier(verifier, await read_checkpoints(conn), origin=origin, witness=witness)
-            async for entry in iter_entries(conn):
-                v.feed(entry)
+            total = await conn.scalar(select(func.count()).select_from(AccessLogEntry.__table__)) if bars.show else None
+            with bars.bar("verifying log entries", total) as advance:
+                async for entry in iter_entries(conn):
+                    v.feed(entry)
+                    advance(1)
     finally:
         await engine.dispose()
     return v.finish()
@@ -46,6 +53,7 @@ def verify_log(
     origin: str,
     witness_file: Path | None = None,
     out: TextIO | None = None,
+    bars: ProgressBars = QUIET,
 ) -> int:
     """Verify a database URL or an export file; print the outcome and return the exit status (0 ok, 1 bad).
 
@@ -55,9 +63,10 @@ def verify_log(
     try:
         verifier = load_verifier(public_key_path, origin)
         if isinstance(source, Path) or "://" not in str(source):
-            result = verify_export(Path(source), verifier, origin=origin, witness=_witness(witness_file))
+            result = verify_export(Path(source), verifier, origin=origin, witness=_witness(witness_file), bars=bars)
         else:
-            result = asyncio.run(verify_database(str(source), verifier, origin=origin, witness_file=witness_file))
+            result = asyncio.run(verify_database(str(source), verifier, origin=origin, witness_file=witness_file,
+                                                 bars=bars))
     except (OSError, ValueError, NoteError, SQLAlchemyError) as exc:
         print(f"verify-log: cannot verify: {exc}", file=out)
         return 1

@@ -21,6 +21,7 @@ class AccessAction(enum.StrEnum):
     LIVE_STOP = "live_stop"
     PLAYBACK_START = "playback_start"
     PLAYBACK_STOP = "playback_stop"
+    THUMBNAILS = "thumbnails"  # keyframe pictures of a recorded window (the recordings page's strip)
     EXPORT = "export"
     PTZ = "ptz"
     REQUEST_FILED = "request_filed"
@@ -63,6 +64,18 @@ class AccessAction(enum.StrEnum):
     CASE_SNAPSHOT = "case_snapshot"
     TRIGGER_RECEIVED = "trigger_received"
     TRIGGER_REFUSED = "trigger_refused"
+    EXPORT_JOB_CREATED = "export_job_created"  # queued; the copy itself is an `export` entry when done
+    EXPORT_JOB_CANCELLED = "export_job_cancelled"
+    EXPORT_JOB_FAILED = "export_job_failed"
+    EXPORT_JOB_EXPIRED = "export_job_expired"  # its file deleted after recording.export_keep_h
+    EXPORT_DOWNLOADED = "export_downloaded"  # one download request of a job's zip (with its byte range)
+    EXPORT_FILE_REMOVED = "export_file_removed"  # a partial or orphan file in data_dir/exports, at start
+    LINK_ISSUED = "link_issued"  # a signed link (URL without a header) was made
+    LINK_USED = "link_used"  # a signed link was presented: used, or refused with the reason
+    BOOKMARK_PLACED = "bookmark_placed"  # a moment or range of a camera's recordings, with a note (hashed)
+    SNAPSHOT_TAKEN = "snapshot_taken"  # a JPEG the server took (live or recorded), with its SHA-256
+    SNAPSHOT_VIEWED = "snapshot_viewed"  # a stored snapshot was downloaded
+    SNAPSHOT_ATTACHED = "snapshot_attached"  # a stored snapshot was attached to a case
 
 
 Outcome = Literal["ok", "allow", "deny", "error"]

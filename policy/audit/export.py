@@ -9,6 +9,7 @@ against every checkpoint, exactly as the database is.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any, TextIO
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import NotFound
+from core.progress import QUIET, ProgressBars
 from policy.audit.encoding import LogEntry, StoredCheckpoint, leaf_of
 from policy.audit.reader import iter_entries, load_tree, read_checkpoints
 from policy.audit.verify import LogVerifier, Problem, VerifyResult
@@ -78,14 +80,16 @@ def verify_export(
     *,
     origin: str | None = None,
     witness: list[StoredCheckpoint] | None = None,
+    bars: ProgressBars = QUIET,
 ) -> VerifyResult:
     """Verify an export file offline: signatures, chain within the file, roots, inclusion proofs."""
-    with path.open(encoding="utf-8") as fh:
+    with path.open(encoding="utf-8") as fh, contextlib.ExitStack() as stack:
         lines = _lines(fh)
         header = next(lines, None)
         if header is None or header.get("kind") != "header" or header.get("format") != FORMAT:
             raise ValueError(f"{path} is not a {FORMAT} export")
         first, stop, anchor_size = int(header["first"]), int(header["stop"]), int(header["anchor_size"])
+        advance = stack.enter_context(bars.bar("verifying log entries", stop - first))
         checkpoints: list[StoredCheckpoint] = []
         # A whole-log export answers to every witnessed checkpoint; a slice only to those inside it.
         whole = first == 0 and stop == anchor_size
@@ -112,6 +116,7 @@ def verify_export(
                 )
             entry = LogEntry.from_json(obj)
             verifier_state.feed(entry)
+            advance(1)
             proof = obj.get("proof")
             if proof is not None and anchor_root is not None:
                 try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
+from core.durablefile import create_private
 from policy.audit.signednote import NoteError, NoteSigner, NoteVerifier
 
 log = logging.getLogger(__name__)
@@ -31,28 +31,14 @@ def default_key_path(data_dir: Path) -> Path:
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     """Load the PEM key at `path`, or create it (mode 0600, directory 0700) if it does not exist.
 
-    Creation writes a temporary file and hard-links it into place, so two processes
-    starting together end up with the same key and nobody reads a half-written file.
+    Creation goes through core/durablefile.py, so two processes starting together end up with the
+    same key and nobody reads a half-written file.
     """
     if path.exists():
         return load_key(path)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, pem)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)
+    if create_private(path, key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())):
         log.info("created access-log signing key %s", path)
-    except FileExistsError:
-        pass  # another process won the race; use its key
-    finally:
-        tmp.unlink()
     return load_key(path)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from core.config import CAMERA_ID
@@ -27,6 +28,7 @@ class RequestForm:
     end: datetime
     max_views: int | None = None
     valid_days: int | None = None
+    copies: int = 0  # copies (export downloads) asked for besides the replay; 0 = replay only
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,7 @@ class ApprovalInfo:
     verdict: str
     note: str
     at: datetime
+    copies_approved: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,7 @@ class RequestInfo:
     approvals_required: int
     approvals: tuple[ApprovalInfo, ...] = ()
     token_id: str | None = None
+    copies: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +80,13 @@ class DispositionInfo:
     revoke_reason: str
     last_view_at: datetime | None
     token: str | None = None
+    copies_used: int = 0
+    views_per: str = "camera"  # how max_views counts: per camera, or in total
+    camera_views: Mapping[str, int] = field(default_factory=dict)  # views used of each camera
 
 
-
-
-def check_form(form: RequestForm) -> None:
+def check_form(form: RequestForm, max_copies: int) -> None:
+    """Refuse a form whose fields are missing, too long or out of range (400 naming the field)."""
     for name, limit in TEXT_LIMITS.items():
         value = getattr(form, name)
         if not value.strip():
@@ -96,3 +102,5 @@ def check_form(form: RequestForm) -> None:
             raise BadRequest(f"bad camera id {camera[:64]!r}")
     if form.start.tzinfo is None or form.end.tzinfo is None:
         raise BadRequest("start and end need a zone")
+    if not 0 <= form.copies <= max_copies:
+        raise BadRequest(f"copies must be 0-{max_copies}" if max_copies else "copies must be 0: copies are disabled")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
@@ -54,6 +54,8 @@ class PlaybackRequest(Base):
     window_end: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     max_views: Mapped[int] = mapped_column(Integer, nullable=False)
     valid_days: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Copies (export downloads) asked for; 0 = replay only. Approved separately by each approver.
+    copies: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -71,6 +73,8 @@ class Approval(Base):
     approver_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
     verdict: Mapped[str] = mapped_column(String(8), nullable=False)
     note: Mapped[str] = mapped_column(Text, nullable=False)
+    # This approver also approved the copies the request asks for (its own checkbox).
+    copies_approved: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
@@ -86,7 +90,10 @@ class Disposition(Base):
     # Ed25519 signatures are deterministic, and a database leak then yields no usable token.
     claims: Mapped[str] = mapped_column(Text, nullable=False)
     max_views: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Views used over all cameras (with `views_per: camera` each camera's count is in disposition_views).
     views_used: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    copies: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    copies_used: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     not_before: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -94,3 +101,13 @@ class Disposition(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     revoke_reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+
+class DispositionView(Base):
+    """Views used of one camera of a disposition, counted atomically (one conditional UPDATE)."""
+
+    __tablename__ = "disposition_views"
+
+    token_id: Mapped[str] = mapped_column(ForeignKey("dispositions.token_id"), primary_key=True)
+    camera: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

@@ -52,10 +52,13 @@ class DispositionClaims:
     not_before: datetime
     expires: datetime
     max_views: int
+    # Copies (export downloads) management approved; 0 = replay only. Carried as the claim
+    # `copies` only when above 0, so a replay-only token signs exactly as before the claim existed.
+    copies: int = 0
 
     def payload(self) -> dict[str, Any]:
         """The JWT claims set."""
-        return {
+        payload: dict[str, Any] = {
             "iss": ISSUER,
             "aud": AUDIENCE,
             "jti": self.token_id,
@@ -72,6 +75,9 @@ class DispositionClaims:
             "exp": _seconds(self.expires),
             "max_views": self.max_views,
         }
+        if self.copies:
+            payload["copies"] = self.copies
+        return payload
 
     @classmethod
     def from_payload(cls, p: Mapping[str, Any]) -> DispositionClaims:
@@ -93,13 +99,15 @@ class DispositionClaims:
                 not_before=_from_seconds(p["nbf"]),
                 expires=_from_seconds(p["exp"]),
                 max_views=_int(p["max_views"]),
+                copies=_int(p.get("copies", 0)),  # a token from before copies allows none
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise TokenRejected(Reason.TOKEN_MALFORMED, "the token's claims are incomplete") from exc
         return claims
 
-    def grant(self, views_used: int = 0, revoked: bool = False) -> TokenGrant:
-        """These claims with the server's state, for the decision function."""
+    def grant(self, views_used: int = 0, revoked: bool = False, copies_used: int = 0) -> TokenGrant:
+        """These claims with the server's state, for the decision function. `views_used` is the
+        count that applies (the camera's, or the total: `disposition.views_per`)."""
         return TokenGrant(
             token_id=self.token_id,
             request_id=self.request_id,
@@ -112,6 +120,8 @@ class DispositionClaims:
             max_views=self.max_views,
             views_used=views_used,
             revoked=revoked,
+            copies=self.copies,
+            copies_used=copies_used,
         )
 
 

@@ -9,9 +9,9 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -26,6 +26,7 @@ from policy.decision import Action, Context, Decision, Reason, Resource, Subject
 from policy.dispositions.models import Approval, Disposition, Letter, PlaybackRequest, RequestStatus, Verdict
 from policy.audit.entries import AccessAction, AccessEvent, AccessRecorder
 from policy.dispositions.tokenkeys import key_id
+from policy.dispositions.issuing import camera_views, claims_for, copies_granted, disposition_info, issued_rows
 from policy.dispositions.tokens import DispositionClaims
 from policy.dispositions.forms import NOTE_LIMIT, DispositionInfo, RequestForm, RequestInfo, ApprovalInfo, check_form
 from policy.dispositions.redeem import Redemption, TokenRedeemer
@@ -113,7 +114,7 @@ class DispositionService:
         """Record a request for an outside party with its scanned letter; pending until decided."""
         actor = _Actor(who, client)
         d = self._rules.disposition
-        check_form(form)
+        check_form(form, d.max_copies_limit)
         max_views = form.max_views if form.max_views is not None else d.default_max_views
         valid_days = form.valid_days if form.valid_days is not None else d.default_valid_days
         if not 1 <= max_views <= d.max_views_limit:
@@ -146,7 +147,7 @@ class DispositionService:
             party_name=form.party_name, party_organisation=form.party_organisation, purpose=form.purpose,
             letter_number=form.letter_number, letter_date=form.letter_date, letter_sha256=sha256,
             cameras=",".join(form.cameras), window_start=form.start, window_end=form.end,
-            max_views=max_views, valid_days=valid_days, status=RequestStatus.PENDING.value,
+            max_views=max_views, valid_days=valid_days, copies=form.copies, status=RequestStatus.PENDING.value,
             created_at=now, updated_at=now,
         )
         async with self._db() as session, session.begin():
@@ -157,7 +158,7 @@ class DispositionService:
                 start=form.start, end=form.end, request_id=request.id, outcome="ok",
                 details={"party": form.party_name, "organisation": form.party_organisation,
                          "letter_number": form.letter_number, "letter_sha256": sha256,
-                         "cameras": ",".join(form.cameras)},
+                         "cameras": ",".join(form.cameras), "copies": form.copies},
             )
         )
         log.info("playback request %s filed by %s for %s", request.id, who.username, form.party_organisation)
@@ -217,17 +218,19 @@ class DispositionService:
             letter_size=letter.size, cameras=tuple(req.cameras.split(",")), start=req.window_start,
             end=req.window_end, max_views=req.max_views, valid_days=req.valid_days, created_at=req.created_at,
             updated_at=req.updated_at, approvals_required=self._rules.disposition.approvals_required,
-            approvals=tuple(ApprovalInfo(v.approver, v.verdict, v.note, v.at) for v in verdicts),
-            token_id=token_id,
+            approvals=tuple(ApprovalInfo(v.approver, v.verdict, v.note, v.at, v.copies_approved) for v in verdicts),
+            token_id=token_id, copies=req.copies,
         )
 
     # -- verdicts ---------------------------------------------------------------------------
 
     async def approve(
-        self, who: Principal, request_id: str, note: str = "", client: str = ""
+        self, who: Principal, request_id: str, note: str = "", client: str = "", copies: bool = False
     ) -> tuple[RequestInfo, str | None]:
-        """Add an approval; the N-th distinct one issues the token, returned with the request."""
-        token_id = await self._verdict(who, request_id, Verdict.APPROVE, note, client)
+        """Add an approval, with or without the copies the request asks for (`copies`); the N-th
+        distinct one issues the token, returned with the request. The token allows the copies only
+        when every approval counted for it approved them too."""
+        token_id = await self._verdict(who, request_id, Verdict.APPROVE, note, client, copies)
         info = await self._request_info(request_id)
         token = await self._token_of(token_id) if token_id is not None else None
         return info, token
@@ -239,7 +242,9 @@ class DispositionService:
         await self._verdict(who, request_id, Verdict.REFUSE, note, client)
         return await self._request_info(request_id)
 
-    async def _verdict(self, who: Principal, request_id: str, verdict: Verdict, note: str, client: str) -> str | None:
+    async def _verdict(
+        self, who: Principal, request_id: str, verdict: Verdict, note: str, client: str, copies: bool = False
+    ) -> str | None:
         if len(note) > NOTE_LIMIT:
             raise BadRequest(f"note is longer than {NOTE_LIMIT} characters")
         actor = _Actor(who, client)
@@ -267,35 +272,31 @@ class DispositionService:
             )
             if mine is not None:
                 raise Conflict("you have given your verdict on this request already")
-            session.add(Approval(request_id=request_id, approver=who.username, approver_id=who.user_id,
-                                 verdict=verdict.value, note=note, at=now))
-            await session.flush()
             request = await session.get(PlaybackRequest, request_id)
             assert request is not None
+            asked = request.copies
+            copies = copies and verdict is Verdict.APPROVE and asked > 0  # nothing to approve otherwise
+            session.add(Approval(request_id=request_id, approver=who.username, approver_id=who.user_id,
+                                 verdict=verdict.value, note=note, copies_approved=copies, at=now))
+            await session.flush()
             if verdict is Verdict.REFUSE:
                 request.status = RequestStatus.REFUSED.value
             else:
-                approvers = (
-                    await session.scalars(
-                        select(Approval.approver)
+                approvals = (
+                    await session.execute(
+                        select(Approval.approver, Approval.copies_approved)
                         .where(Approval.request_id == request_id, Approval.verdict == Verdict.APPROVE.value)
                         .order_by(Approval.id)
                     )
                 ).all()
-                if len(approvers) >= self._rules.disposition.approvals_required:
+                if len(approvals) >= self._rules.disposition.approvals_required:
                     request.status = RequestStatus.APPROVED.value
-                    issued = self._claims(request, tuple(approvers), now)
-                    session.add(
-                        Disposition(
-                            token_id=issued.token_id, request_id=request_id, key_id=self._key_id,
-                            claims=json.dumps(issued.payload()), max_views=issued.max_views, views_used=0,
-                            issued_at=issued.issued_at, not_before=issued.not_before, expires_at=issued.expires,
-                            revoke_reason="",
-                        )
-                    )
+                    granted = copies_granted(asked, [c for _, c in approvals])
+                    issued = claims_for(request, tuple(a for a, _ in approvals), granted, now)
+                    session.add_all(issued_rows(issued, self._key_id))
         await self._record(
             AccessEvent(logged_as, actor=who.username, role=who.role, client=client, request_id=request_id,
-                        outcome="ok", reason=note[:200])
+                        outcome="ok", reason=note[:200], details={"copies_asked": asked, "copies_approved": copies})
         )
         if issued is not None:
             await self._record(
@@ -303,22 +304,13 @@ class DispositionService:
                     AccessAction.TOKEN_ISSUED, actor=who.username, role=who.role, client=client,
                     request_id=request_id, token_id=issued.token_id, start=issued.start, end=issued.end,
                     details={"grantee": issued.grantee, "cameras": ",".join(issued.cameras),
-                             "max_views": issued.max_views, "approvers": ",".join(issued.approvers),
+                             "max_views": issued.max_views, "views_per": self._rules.disposition.views_per,
+                             "copies": issued.copies, "approvers": ",".join(issued.approvers),
                              "expires": issued.expires.isoformat()},
                 )
             )
             log.info("disposition %s issued for request %s", issued.token_id, request_id)
         return issued.token_id if issued is not None else None
-
-    def _claims(self, request: PlaybackRequest, approvers: tuple[str, ...], now: datetime) -> DispositionClaims:
-        issued = now.replace(microsecond=0)  # JWT times are whole seconds
-        return DispositionClaims(
-            token_id="dsp_" + uuid.uuid4().hex, request_id=request.id, grantee=request.party_name,
-            organisation=request.party_organisation, cameras=tuple(request.cameras.split(",")),
-            start=request.window_start, end=request.window_end, purpose=request.purpose,
-            letter_sha256=request.letter_sha256, approvers=approvers, issued_at=issued, not_before=issued,
-            expires=issued + timedelta(days=request.valid_days), max_views=request.max_views,
-        )
 
     # -- dispositions ---------------------------------------------------------------------
 
@@ -329,19 +321,18 @@ class DispositionService:
         # Ed25519 is deterministic: signing the stored claims again yields the issued token.
         return tokens.sign(DispositionClaims.from_payload(json.loads(row.claims)), self._key)
 
-    def _info(self, row: Disposition, token: str | None = None) -> DispositionInfo:
-        return DispositionInfo(
-            claims=DispositionClaims.from_payload(json.loads(row.claims)), key_id=row.key_id,
-            views_used=row.views_used, revoked_at=row.revoked_at, revoked_by=row.revoked_by,
-            revoke_reason=row.revoke_reason, last_view_at=row.last_view_at, token=token,
-        )
+    async def _infos(self, rows: Sequence[Disposition], token: str | None = None) -> list[DispositionInfo]:
+        async with self._db() as session:
+            views = await camera_views(session, [r.token_id for r in rows])
+        views_per = self._rules.disposition.views_per
+        return [disposition_info(r, views[r.token_id], views_per, token) for r in rows]
 
     async def list_dispositions(self, who: Principal, client: str = "", limit: int = 100) -> list[DispositionInfo]:
         """Issued tokens, newest first (without the tokens themselves)."""
         await self._require(_Actor(who, client), Action.READ_REQUESTS, Resource())
         async with self._db() as session:
             rows = (await session.scalars(select(Disposition).order_by(Disposition.issued_at.desc()).limit(limit))).all()
-        return [self._info(r) for r in rows]
+        return await self._infos(rows)
 
     async def get_disposition(self, who: Principal, token_id: str, client: str = "") -> DispositionInfo:
         """One disposition; the token too when the caller approves or filed the request."""
@@ -364,7 +355,7 @@ class DispositionService:
         token = None
         if may_read.allowed:
             token = tokens.sign(DispositionClaims.from_payload(json.loads(row.claims)), self._key)
-        return self._info(row, token)
+        return (await self._infos([row], token))[0]
 
     async def revoke(self, who: Principal, token_id: str, reason: str, client: str = "") -> DispositionInfo:
         """Revoke a token: the next use of it is refused, in every process."""
@@ -390,7 +381,7 @@ class DispositionService:
                         token_id=token_id, request_id=row.request_id, reason=reason[:200])
         )
         log.info("disposition %s revoked by %s", token_id, who.username)
-        return self._info(row)
+        return (await self._infos([row]))[0]
 
     async def revocation(self, token_id: str) -> str | None:
         """Why a token was revoked, or None while it stands. Read from the database each time, so a
@@ -419,6 +410,24 @@ class DispositionService:
         """See TokenRedeemer.redeem: a playback uses one view, a listing (`clip`) is clipped to the
         token's window; refusals are logged and raised (403)."""
         return await self.redeemer.redeem(token, action, camera, start, end, client, count_view, clip)
+
+    async def redeem_copy(
+        self,
+        token: str,
+        cameras: Sequence[str],
+        start: datetime | None,
+        end: datetime | None,
+        client: str = "",
+        keeps_audio: bool = False,
+    ) -> Redemption:
+        """See TokenRedeemer.redeem_copy: one copy of these cameras and window (None: the token's
+        whole window) is used atomically; refusals are logged and raised (403)."""
+        return await self.redeemer.redeem_copy(token, cameras, start, end, client, keeps_audio)
+
+    async def check_token(self, token: str, client: str = "") -> DispositionClaims:
+        """See TokenRedeemer.check_token: the token stands (signature, exists, not revoked, in its
+        validity); uses nothing. Refusals are logged and raised (403)."""
+        return await self.redeemer.check_token(token, client)
 
     async def check(
         self, who: Principal, token: str, camera: str, start: datetime, end: datetime, client: str = ""

@@ -1,4 +1,4 @@
-"""Tables owned by policy: users and API sessions."""
+"""Tables owned by policy: users, API sessions, used one-time links."""
 
 from __future__ import annotations
 
@@ -51,3 +51,14 @@ class DisplayDevice(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     revoke_reason: Mapped[str] = mapped_column(String(512), nullable=False, default="")
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LinkUse(Base):
+    """A one-time signed link that was used: inserting its id is the atomic "first use wins"."""
+
+    __tablename__ = "link_uses"
+
+    link_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    used_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    client: Mapped[str] = mapped_column(String(64), nullable=False)

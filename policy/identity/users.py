@@ -88,3 +88,11 @@ class UserStore:
         if user is None or user.disabled:
             return None
         return Principal(user.id, user.username, user.role)
+
+    async def enabled(self, username: str) -> Principal | None:
+        """An enabled user by name (a signed link names its user so)."""
+        async with self._sessions() as session:
+            user = await session.scalar(select(User).where(User.username == username))
+        if user is None or user.disabled:
+            return None
+        return Principal(user.id, user.username, user.role)

@@ -69,8 +69,13 @@ async def test_camera_changes_reach_mqtt_and_a_broker_outage_loses_nothing_nor_s
         await until(lambda: _online(client, admin, "yard"), what="the yard back (reconnect backoff)")
         await asyncio.sleep(max(0.0, OUTAGE_S - (asyncio.get_running_loop().time() - outage_began)))
         outage_end = datetime.now(UTC)
-        stored = (await client.get_json("/api/v1/alerts?kinds=camera.online,camera.offline", admin))["alerts"]
-        assert [a["kind"] for a in stored if a["camera"] == "yard"][-2:] == ["camera.offline", "camera.online"]
+        # The camera's state turns online before its alert is through the bus and stored: wait for it.
+        async def yard_back() -> list[dict[str, Any]] | None:
+            alerts = (await client.get_json("/api/v1/alerts?kinds=camera.online,camera.offline", admin))["alerts"]
+            kinds = [a["kind"] for a in alerts if a["camera"] == "yard"]
+            return alerts if kinds[-2:] == ["camera.offline", "camera.online"] else None
+
+        stored: list[dict[str, Any]] = await until(yard_back, 10, "the yard's offline and online alerts stored")
         await private_broker.start()  # same port, persistence: the test's subscriber session survives
         await inbox.until(lambda i: {p["id"] for p in _all(i)} >= {a["id"] for a in stored},
                           within=20, what="every alert of the outage, after it")

@@ -135,7 +135,9 @@ async def test_a_receiver_that_never_answers_slows_neither_recording_nor_the_api
             writer.close()
         silent.close()
         await silent.wait_closed()
-    assert slowest < 0.5, f"the API took {slowest:.2f} s while the receiver hung"
+    # Had any API call waited on the receiver it would have taken its whole 3 s timeout; half of
+    # that leaves room for a loaded CI machine (0.72 s was seen with 3 test workers on 2 cores).
+    assert slowest < 1.5, f"the API took {slowest:.2f} s while the receiver hung"
     # 10 s of 2 s segments, cut on the test camera's keyframes: sealing went on all along.
     assert len(segments) >= 3, segments
     assert all(_length(s) <= 4.5 for s in segments), segments

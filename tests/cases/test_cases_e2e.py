@@ -85,9 +85,14 @@ async def test_an_incident_holds_its_recordings_and_closes_with_signed_minutes(
         await call(client, "POST", f"/api/v1/cases/{cid}/resolution", t["sari"], 201,
                    json={"outcome": "Rekaman diserahkan ke Polsek sesuai disposisi."})
         await asyncio.sleep(SEGMENT_S * 2)  # the segment under way when the case closes is sealed too
+        closing = datetime.now(UTC)
         closed = await call(client, "POST", f"/api/v1/cases/{cid}/closure", t["sari"], 201,
                             json={"parties": ["Aiptu Budi (Polsek Kota)"], "conclusion": "Ditindaklanjuti Polsek."})
-        covered = await segments("gate-north", start, end)
+        # The camera records on while the case closes: the minutes list what was sealed by then. A
+        # segment is sealed a moment after its end (the cut waits for the next keyframe), so those
+        # ending 2 s before the closure was asked for must all be in them.
+        covered = [s for s in await segments("gate-north", start, end)
+                   if _at(s["end"]) <= closing - timedelta(seconds=2)]
         pdf = await call(client, "GET", f"/api/v1/cases/{cid}/berita-acara.pdf", t["sari"], 200)
         signature = await call(client, "GET", f"/api/v1/cases/{cid}/berita-acara.sig", t["sari"], 200)
         printed = (await pdf_text(pdf, tmp_path, "minutes")).replace("\n", " ")

@@ -50,7 +50,7 @@ def oracle(rules: AccessConfig, subject: Subject, action: Action, res: Resource,
     d = rules.disposition
     if tok is not None:
         conditions = [
-            action in ("playback", "list_recordings"),
+            action in ("playback", "list_recordings", "export"),
             not tok.revoked,
             tok.not_before <= ctx.now,
             ctx.now < tok.expires,
@@ -58,14 +58,19 @@ def oracle(rules: AccessConfig, subject: Subject, action: Action, res: Resource,
             has_window,
             has_window and tok.start <= res.start and res.end <= tok.end,  # type: ignore[operator]
             action != "playback" or tok.views_used < tok.max_views,
+            action != "export" or tok.copies_used < tok.copies,
         ]
         if not all(conditions):
             return False, set()
         if action == "list_recordings":
             return True, {log}
+        if action == "export":
+            return True, {log} if d.audio else {log, ("no_audio", None)}
         obligations: set[Any] = {log, ("max_rate", d.max_rate)}
         if d.watermark:
             obligations.add(("watermark", f"{tok.grantee} / {tok.token_id}"))
+        if not d.audio:
+            obligations.add(("no_audio", None))
         return True, obligations
 
     role = subject.role
@@ -73,7 +78,9 @@ def oracle(rules: AccessConfig, subject: Subject, action: Action, res: Resource,
         return False, set()
     camera = res.camera is not None
     if action in ("view_camera", "live"):
-        return (camera and sees(rules.visibility.get(role, [])), {log})  # type: ignore[call-overload]
+        silent = action == "live" and role not in rules.live_audio
+        return (camera and sees(rules.visibility.get(role, [])),  # type: ignore[call-overload]
+                {log, ("no_audio", None)} if silent else {log})
     if action == "ptz":
         return (camera and sees(rules.ptz.get(role, [])), {log})  # type: ignore[call-overload]
     if action == "list_recordings":
@@ -96,6 +103,8 @@ def oracle(rules: AccessConfig, subject: Subject, action: Action, res: Resource,
             obligations.add(("max_rate", rule.max_rate))
         if rule.watermark:
             obligations.add(("watermark", subject.user))
+        if not rule.audio:
+            obligations.add(("no_audio", None))
         return True, obligations
     if action == "file_request":
         ok = (
@@ -127,6 +136,12 @@ def oracle(rules: AccessConfig, subject: Subject, action: Action, res: Resource,
         visibility = next((groups for r, groups in rules.visibility.items() if r == role), [])
         in_view = sees(visibility) if camera else action == "read_holds"
         return role in roles and in_view, {log}
+    if action in ("place_bookmark", "read_bookmarks"):
+        b = rules.bookmarks
+        roles = b.place_roles if action == "place_bookmark" else b.read_roles
+        visibility = next((groups for r, groups in rules.visibility.items() if r == role), [])
+        in_view = sees(visibility) if camera else action == "read_bookmarks"
+        return role in roles and in_view, {log}
     if action == "end_session":
         return (res.owner is not None and res.owner == subject.user) or role in rules.end_session_roles, {log}
     if action in ("open_case", "handle_case", "close_case", "read_cases", "read_reporter"):
@@ -135,6 +150,11 @@ def oracle(rules: AccessConfig, subject: Subject, action: Action, res: Resource,
                  "read_cases": c.read_roles, "read_reporter": c.reporter_roles}[action]
         visibility = next((groups for r, groups in rules.visibility.items() if r == role), [])
         return role in roles and (not camera or sees(visibility)), {log}
+    if action == "read_exports":
+        e = rules.exports
+        return role in e.reader_roles or (role in rules.export and res.owner in (None, subject.user)), {log}
+    if action == "cancel_export":
+        return (res.owner is not None and res.owner == subject.user) or role in rules.exports.cancel_roles, {log}
     k = rules.desk
     if action == "read_duty":
         return role in k.duty_roles, {log}
@@ -171,6 +191,7 @@ rule_st = st.fixed_dictionaries(
         "max_age_h": st.sampled_from([None, 0.5, 1.0, 2.0, 24.0, 48.0]),
         "max_rate": st.sampled_from([1.0, 2.0, 8.0]),
         "watermark": st.booleans(),
+        "audio": st.booleans(),
     }
 )
 role_list_st = st.one_of(st.just(list(ROLES)), st.lists(roles_st, max_size=5, unique=True))
@@ -181,10 +202,11 @@ def role_map(values: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[Any, Any]
 
 
 rules_st = st.builds(
-    lambda vis, play, exp, ptz, audit, admin, alerts, end_session, holds, disp, desk, cases: AccessConfig(
+    lambda vis, play, exp, ptz, audit, admin, alerts, end_session, holds, disp, desk, cases, exports, live_audio,
+    bookmarks: AccessConfig(
         visibility=vis, playback=play, export=exp, ptz=ptz, audit_roles=audit, admin_roles=admin,
         gateway_alert_roles=alerts, end_session_roles=end_session, holds=holds, disposition=disp, desk=desk,
-        cases=cases,
+        cases=cases, exports=exports, live_audio=live_audio, bookmarks=bookmarks,
     ),
     role_map(grants_st),
     role_map(rule_st),
@@ -206,18 +228,22 @@ rules_st = st.builds(
             "max_window_h": st.sampled_from([0.5, 1.0, 6.0, 24.0]),
             "max_rate": st.sampled_from([0.5, 1.0]),
             "watermark": st.booleans(),
+            "audio": st.booleans(),
         }
     ),
     st.fixed_dictionaries({"file_roles": role_list_st, "reader_roles": role_list_st, "duty_roles": role_list_st,
                            "close_roles": role_list_st}),
     st.fixed_dictionaries({"open_roles": role_list_st, "handle_roles": role_list_st, "close_roles": role_list_st,
                            "read_roles": role_list_st, "reporter_roles": role_list_st}),
+    st.fixed_dictionaries({"reader_roles": role_list_st, "cancel_roles": role_list_st}),
+    role_list_st,
+    st.fixed_dictionaries({"place_roles": role_list_st, "read_roles": role_list_st}),
 )
 token_st = st.builds(
-    lambda tid, grantee, cams, start, length, nbf, life, max_views, used, revoked: TokenGrant(
+    lambda tid, grantee, cams, start, length, nbf, life, max_views, used, revoked, copies: TokenGrant(
         token_id=tid, request_id="req_1", grantee=grantee, cameras=frozenset(cams), start=start,
         end=start + length * HALF_HOUR, not_before=nbf, expires=nbf + life * HALF_HOUR,
-        max_views=max_views, views_used=used, revoked=revoked,
+        max_views=max_views, views_used=used, revoked=revoked, copies=copies[0], copies_used=copies[1],
     ),
     st.sampled_from(["dsp_1", "dsp_2"]),
     st.sampled_from(["Polres", "Budi"]),
@@ -229,17 +255,20 @@ token_st = st.builds(
     st.integers(1, 4),
     st.integers(0, 5),
     st.booleans(),
+    st.tuples(st.integers(0, 2), st.integers(0, 3)),
 )
 wide_token_st = st.builds(
-    lambda cams, max_views, used, revoked: TokenGrant(
+    lambda cams, max_views, used, revoked, copies: TokenGrant(
         token_id="dsp_w", request_id="req_w", grantee="Polres", cameras=frozenset(cams),
         start=NOW - timedelta(hours=60), end=NOW + timedelta(hours=5), not_before=NOW - timedelta(hours=60),
         expires=NOW + timedelta(hours=60), max_views=max_views, views_used=used, revoked=revoked,
+        copies=copies[0], copies_used=copies[1],
     ),
     st.sampled_from([CAMERAS, CAMERAS, ["cam1"]]),
     st.integers(1, 4),
     st.integers(0, 2),
     st.sampled_from([False, False, False, True]),
+    st.sampled_from([(0, 0), (1, 0), (1, 1), (2, 1)]),
 )
 query_st = st.tuples(
     st.builds(Subject, st.sampled_from(USERS), st.one_of(st.none(), roles_st)),
@@ -350,7 +379,14 @@ def grant(**changes: Any) -> TokenGrant:
         (None, Action.LIVE, CAM, None, Reason.NO_ROLE),
         (None, Action.PLAYBACK, CAM, grant(), Reason.ALLOWED),
         (None, Action.LIST_RECORDINGS, CAM, grant(views_used=3), Reason.ALLOWED),
-        (None, Action.EXPORT, CAM, grant(), Reason.TOKEN_ACTION),
+        (None, Action.EXPORT, CAM, grant(), Reason.TOKEN_NO_COPIES),
+        (None, Action.EXPORT, CAM, grant(copies=1), Reason.ALLOWED),
+        (None, Action.EXPORT, CAM, grant(copies=1, copies_used=1), Reason.TOKEN_COPIES_EXHAUSTED),
+        (None, Action.EXPORT, CAM, grant(copies=1, views_used=3), Reason.ALLOWED),
+        (None, Action.READ_EXPORTS, CAM, grant(copies=1), Reason.TOKEN_ACTION),
+        ("supervisor", Action.READ_EXPORTS, Resource(owner="other"), None, Reason.ALLOWED),
+        ("operator", Action.READ_EXPORTS, Resource(owner="other"), None, Reason.NOT_PERMITTED),
+        ("operator", Action.CANCEL_EXPORT, Resource(owner="other"), None, Reason.NOT_OWNER),
         (None, Action.LIVE, CAM, grant(), Reason.TOKEN_ACTION),
         (None, Action.PLAYBACK, CAM, grant(revoked=True), Reason.TOKEN_REVOKED),
         (None, Action.PLAYBACK, CAM, grant(not_before=NOW + timedelta(seconds=1)), Reason.TOKEN_NOT_YET_VALID),
@@ -422,6 +458,37 @@ def test_hold_and_session_cases(rules: AccessConfig, role: str | None, action: A
     assert got.allowed is (reason is Reason.ALLOWED)
 
 
+BOOKMARK_RULES = AccessConfig(visibility={"operator": ["lobby"], "viewer": ["*"]},
+                              bookmarks={"place_roles": ["operator"], "read_roles": ["viewer", "operator"]})
+
+
+@pytest.mark.parametrize(
+    ("rules", "role", "action", "resource", "reason"),
+    [
+        (DEFAULT, "operator", Action.PLACE_BOOKMARK, CAM, Reason.ALLOWED),
+        (DEFAULT, "supervisor", Action.PLACE_BOOKMARK, CAM, Reason.ALLOWED),
+        (DEFAULT, "admin", Action.PLACE_BOOKMARK, CAM, Reason.ALLOWED),
+        (DEFAULT, "viewer", Action.PLACE_BOOKMARK, CAM, Reason.NOT_PERMITTED),
+        (DEFAULT, "auditor", Action.PLACE_BOOKMARK, CAM, Reason.NOT_PERMITTED),
+        (DEFAULT, "operator", Action.PLACE_BOOKMARK, Resource(), Reason.NO_CAMERA),
+        (DEFAULT, "auditor", Action.READ_BOOKMARKS, CAM, Reason.ALLOWED),
+        (DEFAULT, "operator", Action.READ_BOOKMARKS, Resource(), Reason.ALLOWED),
+        (DEFAULT, "viewer", Action.READ_BOOKMARKS, Resource(), Reason.NOT_PERMITTED),
+        (BOOKMARK_RULES, "operator", Action.PLACE_BOOKMARK, LOBBY, Reason.ALLOWED),
+        (BOOKMARK_RULES, "operator", Action.PLACE_BOOKMARK, CAM, Reason.NOT_VISIBLE),
+        (BOOKMARK_RULES, "operator", Action.READ_BOOKMARKS, GONE, Reason.NOT_VISIBLE),
+        (BOOKMARK_RULES, "viewer", Action.READ_BOOKMARKS, GONE, Reason.ALLOWED),
+        (BOOKMARK_RULES, "supervisor", Action.PLACE_BOOKMARK, LOBBY, Reason.NOT_PERMITTED),
+        (BOOKMARK_RULES, None, Action.READ_BOOKMARKS, LOBBY, Reason.NO_ROLE),
+    ],
+)
+def test_bookmark_cases(rules: AccessConfig, role: str | None, action: Action, resource: Resource,
+                        reason: Reason) -> None:
+    got = decide(rules, Subject("me", role), action, resource, Context(NOW, "10.0.0.1"))
+    assert got.reason is reason, got
+    assert got.allowed is (reason is Reason.ALLOWED)
+
+
 def test_a_token_neither_holds_nor_ends_sessions() -> None:
     for action in (Action.READ_HOLDS, Action.PLACE_HOLD, Action.RELEASE_HOLD, Action.END_SESSION):
         got = decide(DEFAULT, Subject("Polres", None), action, CAM, Context(NOW, "", grant()))
@@ -455,9 +522,27 @@ def test_deny_by_default_with_empty_rules() -> None:
                                       "reader_roles": []},
                          desk={"file_roles": [], "reader_roles": [], "duty_roles": [], "close_roles": []},
                          cases={"open_roles": [], "handle_roles": [], "close_roles": [], "read_roles": [],
-                                "reporter_roles": []})
+                                "reporter_roles": []},
+                         exports={"reader_roles": [], "cancel_roles": []},
+                         bookmarks={"place_roles": [], "read_roles": []})
     for role in ROLES:
         for action in Action:
             got = decide(rules, Subject("x", role), action, Resource("cam1", frozenset({"a"}), CAM.start, CAM.end,
                                                                       owner="y"), Context(NOW))
             assert not got.allowed, (role, action)
+
+
+def test_audio_is_served_unless_a_rule_says_no() -> None:
+    """Sound is restricted in some jurisdictions: per role live (`live_audio`), per replay rule
+    and for token holders (`disposition.audio`); the allow carries `no_audio`, never a deny."""
+    assert decide(DEFAULT, Subject("v", "viewer"), Action.LIVE, CAM, Context(NOW)).audio
+    quiet = AccessConfig(live_audio=["supervisor"], playback={"operator": {"audio": False}},
+                         disposition={"audio": False})
+    live = decide(quiet, Subject("v", "viewer"), Action.LIVE, CAM, Context(NOW))
+    assert live.allowed and not live.audio
+    assert decide(quiet, Subject("s", "supervisor"), Action.LIVE, CAM, Context(NOW)).audio
+    play = decide(quiet, Subject("o", "operator"), Action.PLAYBACK, CAM, Context(NOW))
+    assert play.allowed and not play.audio
+    token = decide(quiet, Subject("Polres", None), Action.PLAYBACK, CAM, Context(NOW, "", grant()))
+    assert token.allowed and not token.audio
+    assert decide(DEFAULT, Subject("Polres", None), Action.PLAYBACK, CAM, Context(NOW, "", grant())).audio

@@ -36,7 +36,7 @@ from policy.identity.users import Principal, UserStore
 
 T0 = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
 PDF = b"%PDF-1.4\n% letter from Polres\n" + bytes(range(256)) * 4
-CAMERAS = {"gate-north": ["gates"], "lobby": ["indoor"]}
+CAMERAS = {"gate-north": ["gates"], "lobby": ["indoor"], "yard": ["outdoor"]}
 
 
 @dataclass
@@ -278,8 +278,11 @@ async def test_token_does_not_open_other_actions(world: World) -> None:
     _, token = await issued(world, svc)
     claims = tokens.verify(token, svc.public_key)
     with pytest.raises(TokenRejected) as info:
-        await svc.redeem(token, Action.EXPORT, "gate-north", claims.start, claims.end)
+        await svc.redeem(token, Action.PTZ, "gate-north", claims.start, claims.end)
     assert info.value.reason is Reason.TOKEN_ACTION
+    with pytest.raises(TokenRejected) as info:  # a copy needs copies approved
+        await svc.redeem(token, Action.EXPORT, "gate-north", claims.start, claims.end)
+    assert info.value.reason is Reason.TOKEN_NO_COPIES
     listed = await svc.redeem(token, Action.LIST_RECORDINGS, "gate-north", claims.start, claims.end)
     assert listed.views_used == 0  # listing spans uses no view
 
@@ -328,3 +331,171 @@ async def test_a_listing_redeems_the_clipped_window_verifying_the_token_once(
         await svc.redeem(token, Action.LIST_RECORDINGS, "gate-north", None, claims.start - timedelta(seconds=1),
                          count_view=False, clip=True)
     assert info.value.reason is Reason.TOKEN_WRONG_WINDOW and len(calls) == 2
+
+
+async def _log_payloads(world: World) -> list[dict[str, object]]:
+    async with world.engine.connect() as conn:
+        return [json.loads(e.payload) async for e in iter_entries(conn)]
+
+
+async def test_twenty_concurrent_copies_of_a_one_copy_token_give_exactly_one(world: World) -> None:
+    svc = world.service()
+    req = await svc.file_request(world.operator, form(copies=1), PDF, "10.0.0.5")
+    assert req.copies == 1
+    info, token = await svc.approve(world.sup1, req.id, "copy for the police", "10.0.0.6", copies=True)
+    assert token is not None and [a.copies_approved for a in info.approvals] == [True]
+    claims = tokens.verify(token, svc.public_key)
+    assert claims.copies == 1 and claims.payload()["copies"] == 1
+    engines = [make_engine(world.url) for _ in range(4)]
+    try:
+        services = [world.service(engine=e) for e in engines]
+
+        async def attempt(i: int) -> Reason | None:
+            try:
+                got = await services[i % 4].redeem_copy(token, ["gate-north"], None, None, f"c{i}")
+            except TokenRejected as exc:
+                return exc.reason
+            assert (got.start, got.end, got.copies_used) == (claims.start, claims.end, 1)
+            assert got.claims.letter_sha256 == req.letter_sha256 and got.claims.approvers == ("sup1",)
+            return None
+
+        results = await asyncio.gather(*(attempt(i) for i in range(20)))
+    finally:
+        for e in engines:
+            await e.dispose()
+    assert results.count(None) == 1
+    assert results.count(Reason.TOKEN_COPIES_EXHAUSTED) == 19
+    async with world.engine.connect() as conn:
+        used = await conn.scalar(select(Disposition.copies_used).where(Disposition.request_id == req.id))
+    assert used == 1
+    redeemed = [p for p in await _log_payloads(world) if p.get("action") == "token_redeemed"]
+    allowed = [p for p in redeemed if p["outcome"] == "allow"]
+    denied = [p for p in redeemed if p["outcome"] == "deny"]
+    assert len(allowed) == 1 and len(denied) == 19
+    assert allowed[0]["details"] == {"action": "export", "cameras": "gate-north", "copies": 1, "copies_used": 1}
+    assert all(str(p["reason"]).startswith("token_copies_exhausted") for p in denied)
+    assert all(p["token_id"] == claims.token_id for p in denied)
+    # The copy used no view; a revoked token gives no copy and says so.
+    assert (await svc.get_disposition(world.sup1, claims.token_id)).views_used == 0
+
+
+async def test_copies_need_every_counted_approval_to_approve_them(world: World) -> None:
+    svc = world.service(AccessConfig(disposition={"approvals_required": 2}))
+    with pytest.raises(BadRequest, match="copies"):
+        await svc.file_request(world.operator, form(copies=6), PDF)
+    with pytest.raises(BadRequest, match="copies"):
+        await svc.file_request(world.operator, form(copies=-1), PDF)
+    req = await svc.file_request(world.operator, form(copies=2), PDF)
+    await svc.approve(world.sup1, req.id, "copies too", copies=True)
+    info, token = await svc.approve(world.sup2, req.id, "replay only")
+    assert token is not None and [(a.approver, a.copies_approved) for a in info.approvals] == [
+        ("sup1", True), ("sup2", False)]
+    claims = tokens.verify(token, svc.public_key)
+    assert claims.copies == 0 and "copies" not in claims.payload()
+    assert info.token_id is not None
+    shown = await svc.get_disposition(world.sup1, info.token_id)
+    assert (shown.claims.copies, shown.copies_used) == (0, 0)
+    with pytest.raises(TokenRejected) as refused:
+        await svc.redeem_copy(token, ["gate-north"], None, None, "10.9.9.9")
+    assert refused.value.reason is Reason.TOKEN_NO_COPIES
+    assert world.recorder.denies()[-1].reason.startswith("token_no_copies")
+    [approved, _] = [e for e in world.recorder.events if e.action is AccessAction.REQUEST_APPROVED]
+    assert approved.details == {"copies_asked": 2, "copies_approved": True}
+    [issued_event] = [e for e in world.recorder.events if e.action is AccessAction.TOKEN_ISSUED]
+    assert issued_event.details["copies"] == 0
+
+
+async def test_a_copy_is_refused_outside_the_token_and_after_revocation(world: World) -> None:
+    svc = world.service()
+    req = await svc.file_request(world.operator, form(copies=3, cameras=("gate-north", "lobby")), PDF)
+    _, token = await svc.approve(world.sup1, req.id, copies=True)
+    assert token is not None
+    claims = tokens.verify(token, svc.public_key)
+    for cameras, start, reason in [
+        (["gate-north", "yard"], None, Reason.TOKEN_WRONG_CAMERA),  # every camera must be the token's
+        ([], None, Reason.TOKEN_WRONG_CAMERA),
+        (["lobby"], claims.start - timedelta(seconds=1), Reason.TOKEN_WRONG_WINDOW),
+    ]:
+        with pytest.raises(TokenRejected) as refused:
+            await svc.redeem_copy(token, cameras, start, None)
+        assert refused.value.reason is reason
+    with pytest.raises(TokenRejected) as refused:
+        await svc.redeem_copy("not-a-token", ["lobby"], None, None)
+    assert refused.value.reason is Reason.TOKEN_MALFORMED
+    got = await svc.redeem_copy(token, ["gate-north", "lobby"], claims.start, claims.start + timedelta(minutes=5))
+    assert got.copies_used == 1 and got.end == claims.start + timedelta(minutes=5)
+    assert (await svc.check_token(token)).token_id == claims.token_id  # uses nothing
+    assert (await svc.get_disposition(world.sup1, claims.token_id)).copies_used == 1
+    await svc.revoke(world.sup2, claims.token_id, "letter withdrawn")
+    with pytest.raises(TokenRejected) as refused:
+        await svc.redeem_copy(token, ["lobby"], None, None)
+    assert refused.value.reason is Reason.TOKEN_REVOKED
+    before = len(world.recorder.denies())
+    with pytest.raises(TokenRejected) as refused:
+        await svc.check_token(token, "10.2.2.2")
+    assert refused.value.reason is Reason.TOKEN_REVOKED and len(world.recorder.denies()) == before + 1
+
+
+async def test_check_token_refuses_an_expired_or_unknown_token(world: World) -> None:
+    svc = world.service()
+    _, token = await issued(world, svc)
+    claims = tokens.verify(token, svc.public_key)
+    assert await svc.check_token(token) == claims
+    late = world.service(clock=ManualClock(claims.expires))
+    with pytest.raises(TokenRejected) as refused:
+        await late.check_token(token)
+    assert refused.value.reason is Reason.TOKEN_EXPIRED
+    stranger = DispositionClaims(**{**{f: getattr(claims, f) for f in claims.__slots__},  # type: ignore[attr-defined]
+                                    "token_id": "dsp_unknown"})
+    with pytest.raises(TokenRejected) as refused:
+        await svc.check_token(tokens.sign(stranger, world.key))
+    assert refused.value.reason is Reason.TOKEN_UNKNOWN
+    assert world.recorder.denies()[-1].details == {"action": "check"}
+
+
+async def _plays(svc: DispositionService, token: str, camera: str, claims: DispositionClaims) -> Reason | None:
+    try:
+        await svc.redeem(token, Action.PLAYBACK, camera, claims.start, claims.end, "10.3.3.3")
+    except TokenRejected as exc:
+        return exc.reason
+    return None
+
+
+async def test_views_count_per_camera(world: World) -> None:
+    svc = world.service()
+    _, token = await issued(world, svc, cameras=("gate-north", "lobby", "yard"), max_views=3)
+    claims = tokens.verify(token, svc.public_key)
+    for camera in ("gate-north", "lobby", "yard") * 3:
+        assert await _plays(svc, token, camera, claims) is None, camera
+    for camera in ("gate-north", "lobby", "yard"):
+        assert await _plays(svc, token, camera, claims) is Reason.TOKEN_VIEWS_EXHAUSTED, camera
+    # A listing and a staff check use no view and see the camera's own count.
+    got = await svc.redeem(token, Action.LIST_RECORDINGS, "lobby", claims.start, claims.end, count_view=False)
+    assert got.views_used == 3
+    shown = await svc.get_disposition(world.sup1, claims.token_id)
+    assert shown.views_used == 9 and shown.views_per == "camera" and shown.last_view_at is not None
+    assert dict(shown.camera_views) == {"gate-north": 3, "lobby": 3, "yard": 3}
+
+
+async def test_views_count_in_total_when_configured(world: World) -> None:
+    svc = world.service(AccessConfig(disposition={"views_per": "total"}))
+    _, token = await issued(world, svc, cameras=("gate-north", "lobby", "yard"), max_views=3)
+    claims = tokens.verify(token, svc.public_key)
+    for camera in ("gate-north", "lobby", "gate-north"):
+        assert await _plays(svc, token, camera, claims) is None
+    assert await _plays(svc, token, "yard", claims) is Reason.TOKEN_VIEWS_EXHAUSTED
+    shown = await svc.get_disposition(world.sup1, claims.token_id)
+    assert shown.views_used == 3 and dict(shown.camera_views) == {"gate-north": 2, "lobby": 1, "yard": 0}
+
+
+async def test_a_revoked_token_uses_no_view_of_a_camera(world: World) -> None:
+    svc = world.service()
+    _, token = await issued(world, svc, cameras=("gate-north", "lobby"), max_views=3)
+    claims = tokens.verify(token, svc.public_key)
+    stale = world.service()
+    await svc.revoke(world.sup1, claims.token_id, "withdrawn")
+    # The conditional UPDATE itself refuses a revoked disposition, whatever was read before it.
+    assert await stale.redeemer._count_camera_view(claims.token_id, "lobby", T0) is None
+    assert await _plays(svc, token, "lobby", claims) is Reason.TOKEN_REVOKED
+    shown = await svc.get_disposition(world.sup1, claims.token_id)
+    assert shown.views_used == 0 and dict(shown.camera_views) == {"gate-north": 0, "lobby": 0}

@@ -49,7 +49,8 @@ def sealed_on_disk(storage: Path) -> dict[str, str]:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 async def test_kill9_ten_times(camera_server: Any, tmp_path: Path, sqlite_url: str) -> None:
-    server = camera_server({"live": "ball"})
+    # With G.711 sound, transcoded to AAC (test_recording_e2e.py kills a gateway recording video only).
+    server = camera_server({"live": "ball+pcma"})
     storage = tmp_path / "rec"
     log = tmp_path / "runner.log"
     rng = random.Random(int(os.environ.get("PANTAU_CRASH_SEED", "7")))
@@ -80,6 +81,8 @@ async def test_kill9_ten_times(camera_server: Any, tmp_path: Path, sqlite_url: s
     assert partials_seen >= 5  # most kills hit an open segment
     assert not list((storage / "cam1" / ".partial").glob("*"))
     recovered = [s for s in segs if s.status == "recovered"]
+    # Sealed or recovered, every segment says what the recorder did to the sound (its header kept it).
+    assert {(s.audio_codec, s.audio_source_codec) for s in segs} == {("aac", "pcm_alaw")}
     quarantined = list((storage / ".quarantine").glob("*")) if (storage / ".quarantine").exists() else []
     assert len(recovered) + len(quarantined) >= partials_seen - 1
     assert len(gaps) >= 10 and all(g.end is not None for g in gaps)

@@ -30,13 +30,14 @@ class FakeGapIndex:
         self.failing = False
         self.opening: asyncio.Event | None = None  # when set, open_gap waits for it
 
-    async def open_gap(self, camera: str, start: datetime, reason: str) -> int:
+    async def open_gap(self, camera: str, start: datetime, reason: str, stream: str = "main") -> int:
         if self.opening is not None:
             await self.opening.wait()
         if self.failing:
             raise ConnectionError("database away")
         gap_id = len(self.rows) + 1
-        self.rows[gap_id] = Gap(id=gap_id, camera_id=camera, start=start, end=None, reason=reason[:256])
+        self.rows[gap_id] = Gap(id=gap_id, camera_id=camera, start=start, end=None, reason=reason[:256],
+                                stream=stream)
         return gap_id
 
     async def close_gap(self, gap_id: int, end: datetime) -> Gap | None:
@@ -47,8 +48,8 @@ class FakeGapIndex:
             gap.end = max(end, gap.start)
         return gap
 
-    async def adopt_open_gap(self, camera: str) -> Gap | None:
-        open_rows = [g for g in self.rows.values() if g.camera_id == camera and g.end is None]
+    async def adopt_open_gap(self, camera: str, stream: str = "main") -> Gap | None:
+        open_rows = [g for g in self.rows.values() if (g.camera_id, g.stream) == (camera, stream) and g.end is None]
         return open_rows[-1] if open_rows else None
 
     def spans(self) -> list[tuple[datetime, datetime | None, str]]:

@@ -5,6 +5,7 @@ once the keyframe after it has been handed over."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -111,3 +112,60 @@ async def test_after_a_failure_commands_wait_for_resume_and_the_chain_goes_on(tm
     # What was written of the failed segment is salvaged, and the chain continues from it.
     assert failed.salvaged is not None and failed.salvaged.start == first
     assert sealed.segment.start == third and sealed.segment.prev_sha256 == failed.salvaged.sha256
+
+
+AAC_RATE = 16_000
+
+
+def aac_packets(count: int) -> tuple[StreamInfo, list[MediaPacket]]:
+    """Real AAC-LC (FFmpeg's encoder), 16 kHz mono: 1024 samples (64 ms) a packet, pts in samples."""
+    codec = av.CodecContext.create("aac", "w")
+    codec.sample_rate, codec.layout, codec.format = AAC_RATE, "mono", "fltp"
+    codec.time_base = Fraction(1, AAC_RATE)
+    codec.open()
+    out: list[MediaPacket] = []
+    for i in range(count + 4):
+        tone = np.sin(np.arange(i * 1024, (i + 1) * 1024) * 2 * np.pi * 440 / AAC_RATE).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(tone.reshape(1, -1), format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = AAC_RATE, i * 1024
+        out += [MediaPacket(1, bytes(p), len(out) * 1024, len(out) * 1024, True, 0.0, 0.0) for p in codec.encode(frame)]
+    info = StreamInfo(1, "audio", "aac", Fraction(1, AAC_RATE), codec.extradata, sample_rate=AAC_RATE, channels=1)
+    return info, out[:count]
+
+
+async def test_sound_ahead_of_the_picture_whose_middle_is_the_cut_is_recorded_after_it(tmp_path: Path) -> None:
+    """AAC frame 12 plays 0.768-0.832 s: its middle is the keyframe at 0.8 that cuts. It arrives
+    0.25 s ahead of the picture (the network), before the seal: it goes into the next segment, not
+    lost between the seal and the open."""
+    video, frames = h264_packets(3 * GOP)
+    audio, sound = aac_packets(20)
+    arrivals = [((p.pts or 0) / 90_000, 0, p) for p in frames]
+    arrivals += [((p.pts or 0) / AAC_RATE + 0.064 - 0.25, 1, p) for p in sound]
+    arrivals.sort(key=lambda a: (a[0], a[1]))
+    results: list[Result] = []
+    store = SegmentStore(tmp_path)
+    thread = MuxThread(store, "cam", None, asyncio.get_running_loop(), results.append)
+    thread.start()
+    first, second = datetime(2026, 3, 1, 8, 0, tzinfo=UTC), datetime(2026, 3, 1, 8, 0, 0, 800_000, tzinfo=UTC)
+    try:
+        thread.open((video, audio), first, frames[0], 0)
+        for _, _, packet in arrivals:
+            if packet is frames[2 * GOP]:  # 0.8 s: the cut
+                thread.seal(second, 0.0, 0.8)
+                thread.open((video, audio), second, packet, packet.dts or 0)
+            thread.packet(packet, packet.pts or 0, packet.dts or 0)
+        thread.seal(datetime(2026, 3, 1, 8, 0, 1, 200_000, tzinfo=UTC), 0.0)
+    finally:
+        thread.stop()
+        await thread.done
+    sealed = [r.segment for r in results if isinstance(r, Sealed)]
+    assert len(sealed) == 2 == len(results), results
+    counts = [_audio_packets(store.absolute(s.path)) for s in sealed]
+    # Middles 0.032 + 0.064 k: k 0-11 before the cut, 12-18 before the picture ends (1.2 s), 19 after.
+    assert counts == [12, 7], counts
+
+
+def _audio_packets(path: Path) -> int:
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", "packet=pts",
+                          "-of", "csv=p=0", str(path)], capture_output=True, text=True, check=True).stdout
+    return len(out.split())

@@ -194,3 +194,4 @@ def test_segment_starts_never_overlap_the_last_one(
 
 def test_to_utc_is_aware() -> None:
     assert to_utc(0.0) == datetime(1970, 1, 1, tzinfo=UTC)
+

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from streams.packet import MediaPacket, StreamInfo
 from streams.stats import StreamStats
+from tests.streams.h264 import encode
 
 VIDEO = StreamInfo(index=0, kind="video", codec="h264", time_base=Fraction(1, 90000), width=1280, height=720)
 AUDIO = StreamInfo(index=1, kind="audio", codec="aac", time_base=Fraction(1, 8000))
@@ -101,3 +103,29 @@ def test_reconnect_restarts_the_window() -> None:
     stats.set_streams((VIDEO,))
     assert stats.snapshot(end).fps == 0
     assert stats.packets_total == 75  # totals survive reconnects
+
+
+@pytest.mark.parametrize("bframes", [0, 2])
+def test_reorders_is_seen_in_an_encoder_s_b_frames(bframes: int) -> None:
+    # libx264's own timestamps: with B-frames a frame is shown before one decoded ahead of it.
+    info, packets = encode([np.full((64, 96, 3), 9 * i, np.uint8) for i in range(20)], gop=10, bframes=bframes)
+    stats = StreamStats()
+    stats.set_streams((info,))
+    assert not stats.reorders
+    for packet in packets:
+        stats.update(packet)
+    assert stats.reorders is bool(bframes)
+    assert stats.snapshot(packets[-1].received).reorders is bool(bframes)
+    # A reconnect bringing the same video keeps it (the first frames cannot tell); another video clears it.
+    stats.set_streams((info,))
+    assert stats.reorders is bool(bframes)
+    stats.set_streams((VIDEO,))
+    assert not stats.reorders
+
+
+def test_a_timestamp_reset_is_not_a_reorder() -> None:
+    stats = StreamStats()
+    stats.set_streams((VIDEO,))
+    for pts in (0, 3600, 7200, 0, 3600):  # the camera's clock starts over: both times go back
+        stats.update(MediaPacket(0, b"x", pts, pts, pts == 0, 1.0, 1.0))
+    assert not stats.reorders

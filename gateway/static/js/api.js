@@ -82,6 +82,9 @@ export async function problem(res) {
   let body = {};
   try { body = await res.json(); } catch { /* not JSON */ }
   const error = new ApiError(res.status, body.title, body.detail);
+  // Extension members (RFC 9457): a stable reason code and its facts, for the page's own words.
+  error.reason = typeof body.reason === "string" ? body.reason : null;
+  error.members = body;
   const wait = Number(res.headers.get("Retry-After"));
   error.retryAfterMs = Number.isFinite(wait) && wait > 0 ? wait * 1000 : 0;
   return error;
@@ -131,8 +134,9 @@ export async function getJSON(path, options = {}) {
   return res.json();
 }
 
-export async function sendJSON(method, path, json) {
-  const res = await request(path, { method, json });
+// bearer: another token than the session's (a disposition token on the viewer page).
+export async function sendJSON(method, path, json, bearer = undefined) {
+  const res = await request(path, { method, json, token: bearer });
   if (!res.ok) throw await problem(res);
   return res.status === 204 ? null : res.json();
 }

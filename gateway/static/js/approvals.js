@@ -2,7 +2,7 @@
 // note. The last approval needed issues the disposition; its link is shown here once.
 import { getJSON, problem, request, sendJSON } from "./api.js";
 import { apply, t } from "./i18n.js";
-import { requestHead, requestRow } from "./reqview.js";
+import { requestHead, requestRow, verdictText, viewsText } from "./reqview.js";
 import { el, start } from "./shell.js";
 import { dateTime } from "./timefmt.js";
 
@@ -50,6 +50,7 @@ if (who) {
       el("p", {}, t("appr.scope", { grantee: disposition.grantee, cameras: disposition.cameras.join(", "),
         start: dateTime(disposition.start), end: dateTime(disposition.end), views: disposition.max_views,
         expires: dateTime(disposition.expires_at) })),
+      el("p", {}, disposition.copies ? t("req.copiesText", { used: 0, copies: disposition.copies }) : t("appr.replayOnly")),
       el("label", { class: "stacked" }, t("appr.link"), input),
       el("button", { type: "button", onclick: async (event) => {
         input.select();
@@ -62,12 +63,15 @@ if (who) {
 
   function card(r) {
     const note = el("textarea", { rows: "2", maxlength: "2000", "aria-label": t("appr.note") });
+    // The copy is approved apart from the replay: unticked, this approval grants the replay only.
+    const copies = el("input", { type: "checkbox", class: "approve-copy" });
     const out = el("p", { role: "status" });
     const act = async (kind) => {
       out.className = ""; out.textContent = "";
       if (kind === "refusals" && !note.value.trim()) { out.className = "error"; out.textContent = t("appr.needNote"); note.focus(); return; }
       try {
-        const body = await sendJSON("POST", `/api/v1/playback-requests/${encodeURIComponent(r.id)}/${kind}`, { note: note.value });
+        const sent = kind === "approvals" ? { note: note.value, copies: copies.checked } : { note: note.value };
+        const body = await sendJSON("POST", `/api/v1/playback-requests/${encodeURIComponent(r.id)}/${kind}`, sent);
         if (body.disposition?.token) showIssued(body.disposition);
         else if (kind === "approvals") {
           out.className = "ok";
@@ -90,7 +94,10 @@ if (who) {
           el("button", { type: "button", onclick: () => showLetter(r) }, t("appr.viewLetter"))),
         el("dt", {}, t("req.requester")), el("dd", {}, `${r.requester}, ${dateTime(r.created_at)}`),
         el("dt", {}, t("req.maxViews")), el("dd", {}, String(r.max_views ?? "")),
-        el("dt", {}, t("req.verdicts")), el("dd", {}, r.verdicts.map((v) => `${v.by}: ${t(`verdict.${v.verdict}`)}`).join("; ") || "–")),
+        el("dt", {}, t("req.copies")), el("dd", { class: r.copies ? "copy-asked" : "" },
+          r.copies ? el("strong", {}, t("appr.copiesAsked", { n: r.copies })) : t("appr.replayOnly")),
+        el("dt", {}, t("req.verdicts")), el("dd", {}, r.verdicts.map(verdictText).join("; ") || "–")),
+      r.copies ? el("label", { class: "inline" }, copies, t("appr.approveCopy", { n: r.copies })) : null,
       el("label", { class: "stacked" }, t("appr.note"), note),
       el("div", { class: "toolbar" },
         el("button", { type: "button", class: "primary", onclick: () => act("approvals") }, t("appr.approve")),
@@ -109,7 +116,8 @@ if (who) {
       } }, t("appr.revoke")));
     return el("tr", {}, el("td", {}, d.id.slice(0, 8)), el("td", {}, `${d.grantee} · ${d.organisation}`),
       el("td", {}, d.cameras.join(", ")), el("td", {}, `${dateTime(d.start)} – ${dateTime(d.end)}`),
-      el("td", {}, `${d.views_used} / ${d.max_views}`), el("td", {}, dateTime(d.expires_at)), cell);
+      el("td", {}, viewsText(d)), el("td", {}, d.copies ? `${d.copies_used} / ${d.copies}` : "–"),
+      el("td", {}, dateTime(d.expires_at)), cell);
   }
 
   async function refresh() {
@@ -124,7 +132,7 @@ if (who) {
       apply(document.getElementById("recent"));
       dispositions.replaceChildren(
         el("thead", {}, el("tr", {}, ...["appr.id", "req.party", "req.cameras", "req.window", "appr.views",
-          "appr.expires", "appr.revocation"].map((k) => el("th", { scope: "col" }, t(k))))),
+          "appr.copies", "appr.expires", "appr.revocation"].map((k) => el("th", { scope: "col" }, t(k))))),
         el("tbody", {}, ...list.dispositions.map(dispositionRow)));
     } catch (err) {
       pending.replaceChildren(el("p", { class: "error", role: "alert" }, err.message));

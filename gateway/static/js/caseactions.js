@@ -1,14 +1,18 @@
 // What can be done to a case now, by state and role: acknowledge it; forward it to a directory
 // contact or someone named, write a follow-up, resolve it; close it with its berita acara
-// (supervisors); amend it (always, closed or not). Each form posts to its route and hands the case
+// (supervisors); amend it (always, closed or not); export its cameras' recordings around it as
+// evidence (the case's id on the job; the gateway decides who may). Each form posts to its route and hands the case
 // the gateway returns to onChanged; a refusal (a 409 saying what to do instead) stays beside the
 // form, in the gateway's words.
 import { allowed, sendJSON } from "./api.js";
 import { languages, t } from "./i18n.js";
 import { CASE_ROLES, FORWARD_CHANNEL_ORDER, forwardChannelText, WORKING_STATES } from "./casewords.js";
+import { exportDialog } from "./exportdialog.js";
 import { el } from "./shell.js";
 
 const TEXT_MAX = 20_000; // cases.text_max_chars' default; the gateway has the last word
+// Around the case's moment when it holds no recordings to go by.
+const EXPORT_AROUND_MS = 5 * 60000;
 
 // A form control's value by name (form.action, form.title and the like are the form's own properties).
 function value(form, name) {
@@ -42,8 +46,33 @@ function action(id, titleKey, submitKey, controls, send, { open = false, danger 
   return el("details", { class: "action", open, dataset: { action: id } }, el("summary", {}, t(titleKey)), form);
 }
 
-// c: the case; who: the signed-in user; directory: the contacts; onChanged(case) after any action.
-export function caseActions(c, who, directory, onChanged) {
+// The window to export for a case: what its holds cover, else five minutes either side of it.
+export function caseWindow(c, now = Date.now()) {
+  const holds = c.holds || [];
+  if (holds.length) {
+    const starts = holds.map((h) => Date.parse(h.start));
+    const ends = holds.map((h) => (h.end ? Date.parse(h.end) : now));
+    return [new Date(Math.min(...starts)), new Date(Math.min(Math.max(...ends), now))];
+  }
+  const at = Date.parse(c.at || c.opened_at);
+  return [new Date(at - EXPORT_AROUND_MS), new Date(Math.min(at + EXPORT_AROUND_MS, now))];
+}
+
+// Export the case's cameras around it: the dialog, with the case set.
+function exportPart(c, names) {
+  const open = () => {
+    const [from, to] = caseWindow(c);
+    exportDialog({ cameras: c.cameras.map((id) => ({ id, name: names?.get(id) })), selected: c.cameras,
+      start: from, end: to, caseId: c.id });
+  };
+  return el("details", { class: "action", dataset: { action: "case-export" } }, el("summary", {}, t("cases.export")),
+    el("p", { class: "note" }, t("cases.exportIntro")),
+    el("button", { type: "button", id: "case-export", onclick: open }, t("cases.exportOpen")));
+}
+
+// c: the case; who: the signed-in user; directory: the contacts; onChanged(case) after any action;
+// names: camera id -> name.
+export function caseActions(c, who, directory, onChanged, names = new Map()) {
   const path = (tail) => `/api/v1/cases/${encodeURIComponent(c.id)}/${tail}`;
   const post = async (tail, body) => onChanged(await sendJSON("POST", path(tail), body));
   const handles = CASE_ROLES.has(who.role);
@@ -98,6 +127,10 @@ export function caseActions(c, who, directory, onChanged) {
       [el("p", { class: "note" }, t("cases.amendIntro")), field("cases.amendText", textarea("text", { required: true }))],
       (form) => post("amendments", { text: value(form, "text") })));
   }
-  if (!parts.length) return el("p", { class: "note" }, t(c.state === "resolved" ? "cases.waitsForClosure" : "cases.noActions"));
-  return el("div", { class: "actions" }, ...parts);
+  const exporting = (c.cameras || []).length ? exportPart(c, names) : null;
+  if (!parts.length) {
+    const note = el("p", { class: "note" }, t(c.state === "resolved" ? "cases.waitsForClosure" : "cases.noActions"));
+    return exporting ? el("div", { class: "actions" }, note, exporting) : note;
+  }
+  return el("div", { class: "actions" }, ...parts, exporting);
 }

@@ -111,7 +111,7 @@ export function caseDetail(c, { who, directory, names, onChanged }) {
       ? el("section", { class: "case-part" }, el("h3", {}, t("cases.steps")), stepList(c, { canCheck: canStep, onChanged }))
       : null,
     minutes(c),
-    el("section", { class: "case-part" }, el("h3", {}, t("cases.actions")), caseActions(c, who, directory, onChanged)),
+    el("section", { class: "case-part" }, el("h3", {}, t("cases.actions")), caseActions(c, who, directory, onChanged, names)),
     (c.holds || []).length ? el("section", { class: "case-part" }, el("h3", {}, t("cases.holds")),
       el("ul", {}, ...c.holds.map((h) => el("li", { dataset: { hold: String(h.hold_id) } },
         `${names.get(h.camera) || h.camera}: ${span(h.start, h.end)}`)))) : null,

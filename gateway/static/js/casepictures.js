@@ -19,7 +19,10 @@ export function casePictures(c, names) {
         button.disabled = true;
         error.textContent = "";
         try {
-          const res = await request(`/api/v1/cases/${encodeURIComponent(c.id)}/snapshots/${encodeURIComponent(shot.camera)}.jpg`);
+          // A snapshot attached later (from a live tile or a replay) is read as the snapshot it is.
+          const res = await request(shot.snapshot_id
+            ? `/api/v1/snapshots/${encodeURIComponent(shot.snapshot_id)}`
+            : `/api/v1/cases/${encodeURIComponent(c.id)}/snapshots/${encodeURIComponent(shot.camera)}.jpg`);
           if (!res.ok) throw await problem(res);
           const url = URL.createObjectURL(await res.blob());
           const img = el("img", { src: url, alt: t("cases.pictureOf", { camera: names.get(shot.camera) || shot.camera }) });
@@ -31,7 +34,7 @@ export function casePictures(c, names) {
           error.textContent = err.message;
         }
       } }, t("cases.showPicture"));
-    return el("li", { dataset: { camera: shot.camera } },
+    return el("li", { dataset: { camera: shot.camera, snapshot: shot.snapshot_id } },
       `${names.get(shot.camera) || shot.camera} · SHA-256 `, digest(shot.sha256), " ", button, error, holder);
   }));
 }

@@ -1,6 +1,6 @@
-// The gateway's live stream, GET /api/v1/events/stream (server-sent events) with two event types:
-// `camera-event` (ONVIF alarms, {camera, kind, active, at, topic}) and `alert` (an alert with its
-// seq as the event id). EventSource cannot send a bearer header, so the stream is read with fetch;
+// The gateway's live stream, GET /api/v1/events/stream (server-sent events) with three event types:
+// `camera-event` (ONVIF alarms, {camera, kind, active, at, topic}), `alert` (an alert with its
+// seq as the event id) and `export` (an export job's JSON as it changes, jobs the caller may read). EventSource cannot send a bearer header, so the stream is read with fetch;
 // for the same reason the browser does not resend the last id by itself, so every reconnect sends
 // the last alert seq as Last-Event-ID and the gateway replays what was missed from its outbox.
 // A gateway without the route (404) is left alone.
@@ -38,7 +38,7 @@ export function parseSSE(buffer, onEvent) {
 }
 
 // One connection per page, shared by whoever listens: on(type, handler) for "camera-event",
-// "alert" (handlers get the parsed JSON) and "state" (true while connected). Work registered with
+// "alert", "export" (handlers get the parsed JSON) and "state" (true while connected). Work registered with
 // before() (seeding from the lists) runs before the first connect, so no change falls between a
 // list and the stream.
 export class EventStream {
@@ -83,7 +83,7 @@ export class EventStream {
     let body;
     try { body = JSON.parse(data); } catch { return; } // not ours
     if (event === "alert" && id !== null && /^\d+$/.test(id)) this.seen(Number(id));
-    if (event === "alert" || event === "camera-event") this.emit(event, body);
+    if (event === "alert" || event === "camera-event" || event === "export") this.emit(event, body);
   }
 
   setConnected(connected) {

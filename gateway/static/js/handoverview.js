@@ -85,6 +85,7 @@ export function handoverContent(content, { draft = false } = {}) {
     c.alerts_total > (c.alerts || []).length
       ? el("p", { class: "note" }, t("ho.alertsCut", { shown: c.alerts.length, total: c.alerts_total })) : null,
     part("ho.holds", c.open_holds, (h) => `${h.camera}: ${span(h.start, h.end)} — ${h.reason || ""}${h.owner ? ` (${h.owner})` : ""}`),
+    part("ho.bookmarks", c.bookmarks, (b) => `${b.camera}: ${b.end ? span(b.start, b.end) : dateTime(b.start)} — ${b.note}${b.author ? ` (${b.author})` : ""}`),
     part("ho.dispIssued", dispositions.issued, disposition),
     part("ho.dispUsed", dispositions.used, disposition),
     part("ho.patrolsDone", patrols.done, (p) => [`${span(p.started_at, p.ended_at)}: ${t("ho.patrolCounts",

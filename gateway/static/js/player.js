@@ -4,6 +4,7 @@
 // viewer (disposition token). The RTCPeerConnection is reachable as `element.pc`.
 import { apply, t } from "./i18n.js";
 import { el } from "./shell.js";
+import { Sound } from "./sound.js";
 import { dateTime } from "./timefmt.js";
 import { connect, hangUp } from "./whep.js";
 
@@ -19,6 +20,7 @@ export class Player {
     this.at = start;
     this.video = el("video", { muted: true, autoplay: true, playsinline: true });
     this.video.muted = true;
+    this.sound = new Sound(this.video); // the recorded sound, muted at first; 1x only
     this.playButton = el("button", { type: "button", class: "primary", onclick: () => this.toggle() });
     this.stopButton = el("button", { type: "button", dataset: { i18n: "player.stop" }, onclick: () => this.stop() });
     this.speed = el("select", { dataset: { i18nAttr: "aria-label:player.speed;title:player.speed" } },
@@ -37,7 +39,8 @@ export class Player {
       el("p", { class: "note" }, t("player.window", { start: dateTime(start), end: dateTime(end) })),
       el("div", { class: "screen" }, this.video, this.mark),
       el("div", { class: "controls" }, this.playButton, this.stopButton,
-        el("label", {}, el("span", { dataset: { i18n: "player.speed" } }), this.speed), this.seekBar, this.position),
+        el("label", {}, el("span", { dataset: { i18n: "player.speed" } }), this.speed), this.sound.button,
+        this.seekBar, this.position),
       this.message);
     this.element.player = this;
     this.element.pc = null;
@@ -76,9 +79,10 @@ export class Player {
     const query = new URLSearchParams({ start: from.toISOString(), end: this.end.toISOString() });
     try {
       const session = await connect(`/whep/playback/${encodeURIComponent(this.camera)}?${query}`, this.bearer(), {
-        video: this.video, control: true, onPeer: (pc) => { this.element.pc = pc; },
+        video: this.video, control: true, audio: true, onPeer: (pc) => { this.element.pc = pc; },
       });
       this.session = session;
+      this.sound.available(session.audio);
       this.channel = session.channel;
       this.paused = false;
       this.channel.addEventListener("message", (event) => this.onEvent(event.data));
@@ -113,6 +117,7 @@ export class Player {
       this.reported = msg; // what the server last said: at, rate, paused
       if (typeof msg.paused === "boolean" && msg.paused !== this.paused && !this.ended) { this.paused = msg.paused; this.render(); }
       if (typeof msg.rate === "number" && document.activeElement !== this.speed) this.speed.value = String(msg.rate);
+      if (typeof msg.rate === "number") this.sound.atRate(msg.rate);
       if (!this.seeking) {
         this.seekBar.value = String(Math.round((this.at - this.start) / 1000));
         this.showPosition(this.at);
@@ -156,6 +161,7 @@ export class Player {
     this.session = null;
     this.channel = null;
     this.element.pc = null;
+    this.sound.available(null);
     this.video.srcObject = null;
     this.paused = false;
     this.ended = false;

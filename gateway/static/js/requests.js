@@ -25,6 +25,8 @@ if (who) {
   form.letter_date.value = todayISO(now);
   form.start.value = toLocalInput(new Date(now.getTime() - 2 * 3600e3));
   form.end.value = toLocalInput(new Date(now.getTime() - 3600e3));
+  // A copy (a download through an export job) is asked for besides the replay, and approved apart.
+  form.want_copies.addEventListener("change", () => { form.copies.disabled = !form.want_copies.checked; });
 
   async function list() {
     const q = filter.value ? `?status=${filter.value}` : "";
@@ -59,6 +61,7 @@ if (who) {
     data.append("end", endAt.toISOString());
     if (form.max_views.value) data.append("max_views", form.max_views.value);
     if (form.valid_days.value) data.append("valid_days", form.valid_days.value);
+    if (form.want_copies.checked) data.append("copies", form.copies.value || "1");
     data.append("letter", form.letter.files[0]);
     form.querySelector("button[type=submit]").disabled = true;
     try {
@@ -68,6 +71,7 @@ if (who) {
       result.className = "ok";
       result.textContent = t("req.filedOk", { id: filed.id });
       form.reset();
+      form.copies.disabled = true;
       form.letter_date.value = todayISO();
       await list();
     } catch (err) {

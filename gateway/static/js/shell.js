@@ -4,7 +4,8 @@
 import { ApiError, allowed, checkDisplay, forgetDisplay, session, signIn, signOut, takeDisplayFragment } from "./api.js";
 import { apply, languages, lang, ready, setLang, t } from "./i18n.js";
 
-// The pages, in menu order, and the least role that may open each.
+// The pages, in menu order, and the least role that may open each (`also`: roles offered it
+// besides, outside the ranking: the auditor reads the exports).
 export const PAGES = [
   { id: "wall", href: "/", key: "nav.wall", minimum: "viewer" },
   { id: "cases", href: "/static/cases.html", key: "nav.cases", minimum: "operator" },
@@ -14,6 +15,7 @@ export const PAGES = [
   { id: "recordings", href: "/static/recordings.html", key: "nav.recordings", minimum: "operator" },
   { id: "requests", href: "/static/requests.html", key: "nav.requests", minimum: "operator" },
   { id: "approvals", href: "/static/approvals.html", key: "nav.approvals", minimum: "supervisor" },
+  { id: "exports", href: "/static/exports.html", key: "nav.exports", minimum: "supervisor", also: ["auditor"] },
   { id: "cameras", href: "/static/cameras.html", key: "nav.cameras", minimum: "admin" },
   { id: "displays", href: "/static/displays.html", key: "nav.displays", minimum: "admin" },
 ];
@@ -45,7 +47,7 @@ function header(pageId, who) {
   const nav = el("nav", { dataset: { i18nAttr: "aria-label:nav.label" } });
   const list = el("ul");
   for (const page of PAGES) {
-    if (!who || !allowed(page.minimum, who.role)) continue;
+    if (!who || !(allowed(page.minimum, who.role) || page.also?.includes(who.role))) continue;
     list.append(el("li", {}, el("a", {
       href: page.href, "aria-current": page.id === pageId ? "page" : null, dataset: { i18n: page.key },
     })));

@@ -1,6 +1,10 @@
 // A day of one camera's recordings as a bar: sealed segments in green, recorded gaps hatched red,
 // nothing (no recording, future) left empty. Zoom (24 h down to 10 min) and pan; click or keyboard
 // (arrows move a cursor by 1 min, Shift by 10 min, Enter plays) to pick a time.
+// Layers (events, thumbnails, bookmarks...) add their own marks: `addLayer({ nodes(view) })`, where
+// view = { from, to, pct(ms), width([a, b]) } and nodes() returns elements drawn over the bar;
+// `onHover(date | null, clientX)` follows the pointer over the bar; `onView([from, to])` tells
+// when the shown span changes (zoom, pan, a new day).
 import { t } from "./i18n.js";
 import { el } from "./shell.js";
 import { clock, dateTime } from "./timefmt.js";
@@ -38,20 +42,26 @@ export function ticks(from, to) {
 }
 
 export class Timeline {
-  constructor({ onPick }) {
+  constructor({ onPick, onHover = () => {}, onView = () => {} }) {
     this.onPick = onPick;
+    this.onHover = onHover;
+    this.onView = onView;
+    this.layers = [];
+    this.shown = null;  // the view last told to onView
     this.from = 0;
     this.to = 1;
     this.view = [0, 1];
     this.cursor = null;
     this.bar = el("div", { class: "timeline", tabindex: "0", role: "slider" });
     this.bar.addEventListener("click", (event) => {
-      const box = this.bar.getBoundingClientRect();
-      const [a, b] = this.view;
-      const at = a + ((event.clientX - box.left) / box.width) * (b - a);
+      const at = this.timeAt(event.clientX);
       this.setCursor(at);
       this.onPick(new Date(at));
     });
+    this.bar.addEventListener("mousemove", (event) => {
+      this.onHover(new Date(this.timeAt(event.clientX)), event.clientX);
+    });
+    this.bar.addEventListener("mouseleave", () => this.onHover(null, 0));
     this.bar.addEventListener("keydown", (event) => {
       const minute = MINUTE * (event.shiftKey ? 10 : 1);
       const step = { ArrowRight: minute, ArrowLeft: -minute, Home: -Infinity, End: Infinity }[event.key];
@@ -75,6 +85,18 @@ export class Timeline {
       el("div", { class: "toolbar" }, el("label", {}, this.zoomLabel, this.zoom),
         this.earlier, this.later, this.range),
       this.bar);
+  }
+
+  // The time (ms) under a pointer at `clientX`.
+  timeAt(clientX) {
+    const box = this.bar.getBoundingClientRect();
+    const [a, b] = this.view;
+    return a + ((clientX - box.left) / box.width) * (b - a);
+  }
+
+  addLayer(layer) {
+    this.layers.push(layer);
+    this.draw();
   }
 
   setCursor(at) {
@@ -150,9 +172,14 @@ export class Timeline {
     }
     const now = Date.now();
     if (now > from && now < to) nodes.push(el("div", { class: "now", style: `left:${pct(now)}`, title: t("rec.now") }));
+    for (const layer of this.layers) nodes.push(...layer.nodes({ from, to, pct, width }));
     if (this.cursor !== null && this.cursor >= from && this.cursor <= to) {
       nodes.push(el("div", { class: "cursor", style: `left:${pct(this.cursor)}` }));
     }
     this.bar.replaceChildren(...nodes);
+    if (!this.shown || this.shown[0] !== from || this.shown[1] !== to) {
+      this.shown = [from, to];
+      this.onView([from, to]);
+    }
   }
 }

@@ -2,11 +2,13 @@
 // disposition token from the link's fragment (#token=...; a fragment is never sent to a server,
 // so the token stays out of access logs and proxies). The payload is decoded here only to label
 // the page; the gateway checks the signature, scope, time, views and revocation on every play.
+// A disposition that allows copies offers Download (viewcopy.js).
 import { apply, ready, t } from "./i18n.js";
 import { Player } from "./player.js";
 import { el, languageSwitch } from "./shell.js";
 import { claimsOf } from "./jwt.js";
 import { dateTime } from "./timefmt.js";
+import { copySection } from "./viewcopy.js";
 
 const STORE = "pantau.disposition";
 
@@ -29,6 +31,8 @@ let token = sessionStorage.getItem(STORE);
 const refusal = document.getElementById("refusal");
 const details = document.getElementById("details");
 const players = document.getElementById("players");
+const copy = document.getElementById("copy");
+let stopCopy = null;
 
 let lastRefusal = "";
 
@@ -45,6 +49,8 @@ function render() {
   const claims = claimsOf(token);
   if (!token) { refuse(t("view.noToken")); return; }
   if (!claims) { refuse(t("view.badToken")); return; }
+  stopCopy?.();
+  stopCopy = copySection(copy, { token: () => token, claims });
   const start = new Date(claims.win.start);
   const end = new Date(claims.win.end);
   details.replaceChildren(el("dl", { class: "claims" },

@@ -1,4 +1,6 @@
 // The video wall: a grid of live tiles (1, 4, 9 or 16 per screen), paged, optionally one group;
+// the grid plays each camera's sub-stream where it has one (or, by choice, the main streams) and
+// a tile made full screen its main stream;
 // the alert tray in the header. A camera's state comes from the camera list every few seconds and
 // from camera.offline / camera.online alerts the moment they happen (camerastate.js). An emergency
 // (emergency.js) takes the wall over with its playbook's cameras until it is acknowledged.
@@ -21,6 +23,9 @@ const prefs = {
   set layout(n) { localStorage.setItem("pantau.wall.layout", String(n)); },
   get group() { return localStorage.getItem("pantau.wall.group") || ""; },
   set group(g) { localStorage.setItem("pantau.wall.group", g); },
+  // What the grid plays of a camera with a sub-stream: "sub" (light, the default) or "main".
+  get gridStream() { return localStorage.getItem("pantau.wall.stream") === "main" ? "main" : "sub"; },
+  set gridStream(s) { localStorage.setItem("pantau.wall.stream", s); },
 };
 
 const who = await start("wall", "viewer");
@@ -28,6 +33,7 @@ if (who) {
   const grid = document.getElementById("wall");
   const layoutSelect = document.getElementById("layout");
   const groupSelect = document.getElementById("group");
+  const streamSelect = document.getElementById("grid-stream");
   const pageText = document.getElementById("page-of");
   const summary = document.getElementById("summary");
   const prev = document.getElementById("prev-page");
@@ -42,11 +48,18 @@ if (who) {
   let emergency = null; // EmergencyWall: during an emergency the wall shows its cameras only
   // Operators and supervisors report an incident from a tile; viewers and displays do not.
   const canReport = !who.display && CASE_ROLES.has(who.role);
+  // A person takes snapshots (the policy decides as for live viewing); a wall display does not.
+  const canSnapshot = !who.display;
 
   for (const n of LAYOUTS) layoutSelect.append(el("option", { value: String(n) }, String(n)));
   layoutSelect.value = String(prefs.layout);
   layoutSelect.addEventListener("change", () => { prefs.layout = Number(layoutSelect.value); page = 0; draw(); });
   groupSelect.addEventListener("change", () => { prefs.group = groupSelect.value; page = 0; draw(); });
+  streamSelect.value = prefs.gridStream;
+  streamSelect.addEventListener("change", () => {
+    prefs.gridStream = streamSelect.value;
+    for (const tile of tiles.values()) tile.setGridStream(prefs.gridStream); // each switches without a black frame
+  });
   prev.addEventListener("click", () => { page -= 1; draw(); });
   next.addEventListener("click", () => { page += 1; draw(); });
 
@@ -93,7 +106,10 @@ if (who) {
     grid.className = `grid cols-${Math.sqrt(layout)}`;
     const cells = visible.map((cam) => {
       let tile = tiles.get(cam.id);
-      if (!tile) { tile = new LiveTile(cam, { ptz: cam.ptz === true, report: canReport }); tiles.set(cam.id, tile); } else tile.update(cam, { polled: fromPoll });
+      if (!tile) {
+        tile = new LiveTile(cam, { ptz: cam.ptz === true, report: canReport, snapshot: canSnapshot, gridStream: prefs.gridStream });
+        tiles.set(cam.id, tile);
+      } else tile.update(cam, { polled: fromPoll });
       tile.setAlarms(alarms.get(cam.id) || new Set());
       return tile.element;
     });

@@ -1,9 +1,32 @@
 // WHEP client (draft-ietf-wish-whep): one recvonly peer connection, SDP offer out, 201 answer in,
-// DELETE on the session's Location to end. aiortc sends no trickle candidates and takes none, so
-// the offer goes out once ICE gathering is complete.
+// DELETE on the session's Location to end. aiortc sends no trickle candidates, so the offer goes
+// out once ICE gathering is complete (the gateway takes trickled ones by PATCH too, for other
+// players). The peer uses the gateway's STUN/TURN servers (webrtc.ice_servers), so a wall in
+// another network or a remote viewer of a disposition link can reach it.
 import { problem } from "./api.js";
 
 const GATHER_TIMEOUT_MS = 3000;
+const configurations = new Map();
+
+// RTCPeerConnection's configuration: the gateway's ICE servers, asked once per bearer (TURN
+// credentials are only given to a bearer who may view). A failure gives no servers, which is
+// enough on the gateway's own network, and is asked again next time.
+export function rtcConfiguration(bearer) {
+  if (!configurations.has(bearer)) {
+    const asked = fetch("/api/v1/webrtc/config", { headers: { Authorization: `Bearer ${bearer}` } })
+      .then(async (res) => {
+        if (!res.ok) throw await problem(res);
+        const body = await res.json();
+        return { iceServers: Array.isArray(body.iceServers) ? body.iceServers : [] };
+      })
+      .catch(() => {
+        configurations.delete(bearer);
+        return { iceServers: [] };
+      });
+    configurations.set(bearer, asked);
+  }
+  return configurations.get(bearer);
+}
 
 function gathered(pc) {
   return new Promise((resolve) => {
@@ -15,15 +38,29 @@ function gathered(pc) {
   });
 }
 
-// Opens a session at `url`; returns {pc, location, channel}. With `control`, a data channel
-// labelled "control" is created before the offer (WHEP playback's pause/seek/speed).
-export async function connect(url, bearer, { video, control = false, onPeer } = {}) {
-  const pc = new RTCPeerConnection();
+// The codec the answer sends sound in ("PCMA", "opus"), or null when its audio section is
+// missing or does not send (the camera has no sound, or the policy keeps it from this viewer).
+export function soundOf(answer) {
+  const section = answer.split(/\r?\nm=/).slice(1).find((s) => s.startsWith("audio "));
+  if (!section || !/^a=(sendonly|sendrecv)\s*$/m.test(section)) return null;
+  const codec = /^a=rtpmap:\d+ ([\w.-]+)\//m.exec(section);
+  return codec ? codec[1] : null;
+}
+
+// Opens a session at `url`; returns {pc, location, channel, audio}. With `control`, a data channel
+// labelled "control" is created before the offer (WHEP playback's pause/seek/speed). With `audio`,
+// the offer also receives sound; `audio` in the result is the codec it comes in, or null.
+export async function connect(url, bearer, { video, control = false, audio = false, onPeer } = {}) {
+  const pc = new RTCPeerConnection(await rtcConfiguration(bearer));
   onPeer?.(pc);
   const channel = control ? pc.createDataChannel("control") : null;
   pc.addTransceiver("video", { direction: "recvonly" });
+  if (audio) pc.addTransceiver("audio", { direction: "recvonly" });
+  // The gateway sends each track in a stream of its own: the element plays both from one.
+  const media = new MediaStream();
   pc.ontrack = (event) => {
-    if (video) video.srcObject = event.streams[0] || new MediaStream([event.track]);
+    media.addTrack(event.track);
+    if (video && video.srcObject !== media) video.srcObject = media;
   };
   try {
     await pc.setLocalDescription(await pc.createOffer());
@@ -35,8 +72,9 @@ export async function connect(url, bearer, { video, control = false, onPeer } = 
     });
     if (res.status !== 201) throw await problem(res);
     const location = res.headers.get("Location");
-    await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
-    return { pc, location, channel };
+    const answer = await res.text();
+    await pc.setRemoteDescription({ type: "answer", sdp: answer });
+    return { pc, location, channel, audio: soundOf(answer) };
   } catch (err) {
     pc.close();
     throw err;
