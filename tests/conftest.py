@@ -30,3 +30,11 @@ def _restore_root_logging() -> Iterator[None]:
             root.addHandler(handler)
     root.setLevel(level)
 
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Files measuring real-time behaviour run one after another on one worker (tests/scheduling.py)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from tests.scheduling import RealtimeApart
+
+    return RealtimeApart(config, log)  # type: ignore[arg-type]

@@ -1,0 +1,36 @@
+"""How pytest-xdist hands out the test files (`--dist loadfile` with one change).
+
+A few files measure real-time behaviour on the machine's two cores: a sixteen-tile wall decoding
+in Chromium, a three-minute recording whose segments must keep time, replays that must stay in
+step, live sound that must stay in step with the picture. Run side by side they starve each other
+into failing (CI saw a recording 1.6 s behind and a replay group 9 s apart, both while the wall
+ran). They share one unit of work here, so one worker runs them one after another, and it goes
+out first, being the longest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xdist.scheduler import LoadFileScheduling  # type: ignore[import-untyped]
+
+REALTIME = "realtime"
+REALTIME_FILES = frozenset({
+    "tests/test_browser_substreams.py",
+    "tests/recorder/test_recording.py",
+    "tests/test_playback_sync.py",
+    "tests/test_whep_audio.py",
+})
+
+
+class RealtimeApart(LoadFileScheduling):
+    """Whole files per worker, the real-time measuring files together, handed out first."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        path = nodeid.split("::", 1)[0]
+        return REALTIME if path in REALTIME_FILES else path
+
+    def _assign_work_unit(self, node: Any) -> None:
+        if REALTIME in self.workqueue:
+            self.workqueue.move_to_end(REALTIME, last=False)
+        super()._assign_work_unit(node)
