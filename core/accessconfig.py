@@ -13,8 +13,9 @@ from core.configbase import Strict
 from core.deskconfig import DeskRules
 from core.exportconfig import ExportRules, LinkRules
 
-Role = Literal["viewer", "operator", "supervisor", "admin", "auditor"]
-ROLES: tuple[Role, ...] = ("viewer", "operator", "supervisor", "admin", "auditor")
+from core.roles import PEOPLE, ROLES, Role
+
+__all__ = ["ROLES", "Role"]
 
 
 class ReplayRule(Strict):
@@ -121,8 +122,8 @@ class AccessConfig(Strict):
     """Who may do what: the rules the decision function (policy/decision.py) applies; deny by default."""
 
     visibility: dict[Role, list[str]] = Field(
-        default_factory=lambda: {r: ["*"] for r in ROLES},
-        description="Role -> camera groups it may see live; a role left out sees nothing.",
+        default_factory=lambda: {r: ["*"] for r in PEOPLE},
+        description="Role -> camera groups it may see live; a role left out sees nothing (by default: integrator).",
     )
     playback: dict[Role, ReplayRule] = Field(
         default_factory=_default_playback,

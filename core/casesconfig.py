@@ -10,9 +10,10 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from core.configbase import Strict
+from core.roles import Role
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-CaseRole = Literal["viewer", "operator", "supervisor", "admin", "auditor"]
+CaseRole = Role
 CaseKind = Literal["incident", "complaint", "emergency"]
 Channel = Literal["phone", "walk_in", "message", "social_media", "radio", "other"]
 

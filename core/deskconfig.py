@@ -12,11 +12,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from core.configbase import Strict
+from core.roles import Role
 
 ITEM_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 HOST_PORT = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})$")
 HOST = re.compile(r"^[A-Za-z0-9.:-]{1,253}$")
-DeskRole = Literal["viewer", "operator", "supervisor", "admin", "auditor"]
+DeskRole = Role
 EquipmentKind = Literal[
     "server", "workstation", "network", "video_wall", "telephone", "ups", "radio", "printer", "camera", "other"
 ]

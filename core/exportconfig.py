@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
 
 from pydantic import Field, model_validator
 
 from core.configbase import Strict
+from core.roles import Role
 
-ExportRole = Literal["viewer", "operator", "supervisor", "admin", "auditor"]
+ExportRole = Role
 
 
 class ExportRules(Strict):

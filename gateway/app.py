@@ -57,6 +57,7 @@ from policy.audit.signingkey import load_or_create_key, public_key_text
 from reports import Letterhead
 from policy.dispositions.tokenkeys import default_token_key_path, load_or_create_signing_key
 from policy.dispositions.workflow import DispositionService
+from policy.identity.devicesecrets import DeviceSecrets, default_device_key_path, load_or_create_device_key
 from policy.identity.links import LinkSigner, default_link_key_path, load_or_create_link_key
 from policy.identity.linkuses import LinkUses
 from policy.identity.displays import DisplayStore
@@ -219,12 +220,15 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
     exports = export_jobs(db, clock, settings.data_dir, writer, recorder.holds, access_log,
                           settings.recording.max_exports, settings.recording.export_keep_h, known=cameras.__contains__,
                           stream_of=recorder.stream_of)
+    device_secrets = DeviceSecrets(db, await asyncio.to_thread(
+        load_or_create_device_key, default_device_key_path(settings.data_dir)), clock)
     services = Services(
         settings=settings,
         clock=clock,
         engine=engine,
         db=db,
-        users=UserStore(db, clock),
+        users=UserStore(db, clock, device_secrets),
+        device_secrets=device_secrets,
         sessions=SessionStore(db, clock, auth.session_ttl_s),
         displays=DisplayStore(db, clock),
         throttle=LoginThrottle(

@@ -22,6 +22,7 @@ from core.db import make_engine, make_sessionmaker
 from core.errors import ConfigError, PantauError
 from core.progress import ProgressBars
 from gateway import logsetup
+from policy.identity.devicesecrets import DeviceSecrets, default_device_key_path, load_or_create_device_key
 from policy.audit.setup import key_path, open_access_log
 from gateway.app import Gateway, with_demo
 from evidence.bundles import ExportRequest, export_cli, verify_bundle
@@ -178,7 +179,9 @@ async def _add_user(settings: Settings, name: str, role: str, password: str) -> 
     engine = make_engine(settings.database_url)
     try:
         access_log = await open_access_log(settings, engine, clock)
-        await UserStore(make_sessionmaker(engine), clock).add(name, role, password)
+        key = load_or_create_device_key(default_device_key_path(settings.data_dir))
+        db = make_sessionmaker(engine)
+        await UserStore(db, clock, DeviceSecrets(db, key, clock)).add(name, role, password)
         await access_log.record(
             AccessEvent(AccessAction.USER_CREATED, actor=f"cli:{getpass.getuser()}",
                         details={"username": name, "role": role})

@@ -21,6 +21,7 @@ from evidence.snapshots import Snapshots
 from fleet.camerafleet import CameraFleet
 from fleet.camerastore import CameraStore
 from onvif_adapters.ptz import PtzSessions
+from policy.identity.devicesecrets import DeviceSecrets
 from policy.audit.accesslog import AccessLog
 from policy.dispositions.workflow import DispositionService
 from policy.identity.displays import DisplayStore
@@ -43,6 +44,8 @@ class Services:
     engine: AsyncEngine
     db: async_sessionmaker[AsyncSession]
     users: UserStore
+    #: Integrator accounts' sealed passwords, for RTSP Digest and ONVIF WS-UsernameToken.
+    device_secrets: DeviceSecrets
     sessions: SessionStore
     #: Enrolled wall displays: device tokens with the viewer role that outlive a person's sign-in.
     displays: DisplayStore

@@ -62,3 +62,15 @@ class LinkUse(Base):
     used_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     used_by: Mapped[str] = mapped_column(String(64), nullable=False)
     client: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class DeviceSecret(Base):
+    """An integrator account's password, sealed (AES-256-GCM; policy/identity/devicesecrets.py),
+    for the protocols whose digests need it on the server: RTSP Digest and ONVIF's
+    WS-UsernameToken PasswordDigest."""
+
+    __tablename__ = "device_secrets"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    sealed: Mapped[str] = mapped_column(String(512), nullable=False)  # base64(nonce || ciphertext)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

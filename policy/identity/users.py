@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.clock import Clock
 from core.config import ROLES
 from core.errors import BadRequest, Conflict
+from policy.identity.devicesecrets import DEVICE_ROLE, DeviceSecrets
 from policy.identity.models import User
 from policy.identity.passwords import DUMMY_HASH, hash_password, verify_password
 
@@ -37,9 +38,11 @@ class Principal:
 class UserStore:
     """Accounts in the database."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock,
+                 device_secrets: DeviceSecrets | None = None) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._device_secrets = device_secrets  # for integrator accounts (policy/identity/devicesecrets.py)
 
     async def add(self, username: str, role: str, password: str) -> Principal:
         """Create a user; BadRequest for a bad name, role or short password, Conflict if taken."""
@@ -49,6 +52,8 @@ class UserStore:
             raise BadRequest(f"role must be one of {', '.join(ROLES)}")
         if len(password) < MIN_PASSWORD:
             raise BadRequest(f"password must have at least {MIN_PASSWORD} characters")
+        if role == DEVICE_ROLE and self._device_secrets is None:
+            raise BadRequest("an integrator account keeps a device secret; this store has no device-secret key")
         hashed = await asyncio.to_thread(hash_password, password)
         user = User(
             username=username,
@@ -60,6 +65,10 @@ class UserStore:
         async with self._sessions() as session:
             session.add(user)
             try:
+                if role == DEVICE_ROLE:
+                    assert self._device_secrets is not None
+                    await session.flush()  # the id the sealed password is bound to
+                    session.add(self._device_secrets.row(user.id, password))
                 await session.commit()
             except IntegrityError as exc:
                 raise Conflict(f"user {username!r} exists already") from exc
