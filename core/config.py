@@ -23,6 +23,7 @@ from core.configbase import BackoffConfig, Strict
 from core.casesconfig import CasesConfig
 from core.deskconfig import DeskConfig
 from core.redact import redact_url
+from core.integrationconfig import OnvifServerConfig, RestreamConfig
 from core.webrtcconfig import WebRtcConfig
 from core.schemes import check_camera_url
 
@@ -344,6 +345,8 @@ class Settings(Strict):
     cases: CasesConfig = Field(default_factory=CasesConfig)
     webrtc: WebRtcConfig = Field(default_factory=WebRtcConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
+    restream: RestreamConfig = Field(default_factory=RestreamConfig)
+    onvif_server: OnvifServerConfig = Field(default_factory=OnvifServerConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @field_validator("cameras")
