@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequ
 from datetime import datetime
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -91,6 +91,8 @@ class Gateway:
         self.migrate = migrate
         self.port: int | None = None
         self.services: Services | None = None
+        #: The RTSP restream (restream.rtsp.enabled), once serving: tests read its port.
+        self.rtsp: RtspRestreamLike | None = None
 
     async def run(self, on_ready: Callable[[Gateway], None] | None = None) -> None:
         """Serve until cancelled; every task is awaited and every resource closed on the way out."""
@@ -131,11 +133,34 @@ class Gateway:
                     tasks.create_task(CaseWatch(services.db, self.clock, services.cases).run(), name="cases")
                     tasks.create_task(services.exports.run(), name="exports")
                     self._start_triggers(tasks, services)
+                    if settings.restream.rtsp.enabled:
+                        self.rtsp = await self._start_rtsp(tasks, services)
                     for courier in services.couriers:
                         tasks.create_task(courier.run(), name=f"alerts:{courier.sink.name}")
                     if on_ready is not None:
                         on_ready(self)
                     await asyncio.Event().wait()  # until cancelled
+
+    async def _start_rtsp(self, tasks: asyncio.TaskGroup, services: Services) -> RtspRestreamLike:
+        """The RTSP restream in the task group, its mounts following the fleet; returns once it listens."""
+        # Imported here: it loads PyGObject and GStreamer's typelibs, which a gateway without the
+        # restream need not have.
+        from restream.gate import RtspGate
+        from restream.service import RtspRestream
+
+        gate = RtspGate(services.device_secrets.password, self.settings.access,
+                        lambda camera: _camera_groups(services.cameras, camera), self.clock, services.access_log,
+                        services.throttle)
+        rtsp = RtspRestream(self.settings.restream.rtsp, services.cameras, gate, services.access_log)
+        services.fleet.on_removed(rtsp.camera_removed)
+        services.fleet.on_added(rtsp.camera_added)
+        task = tasks.create_task(rtsp.run(), name="rtsp")
+        ready = asyncio.create_task(rtsp.wait_ready())
+        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            ready.cancel()
+            await task  # raises why it did not start (the TaskGroup stops the gateway with it)
+        return rtsp
 
     def _start_triggers(self, tasks: asyncio.TaskGroup, services: Services) -> None:
         """The trigger gate's log writer, and the MQTT and camera-input sources that feed it."""
@@ -303,6 +328,18 @@ def _readings(probes: EquipmentProbes) -> Callable[[], Awaitable[dict[str, dict[
         return {item: reading.as_dict() for item, reading in (await probes.probe_all()).items()}
 
     return probe_all
+
+
+class RtspRestreamLike(Protocol):
+    """What the gateway keeps of the RTSP restream (restream/service.py, imported only when enabled)."""
+
+    port: int
+
+
+def _camera_groups(cameras: dict[str, Camera], camera_id: str) -> frozenset[str] | None:
+    """A camera's groups; None when there is no such camera."""
+    camera = cameras.get(camera_id)
+    return frozenset(camera.config.groups) if camera is not None else None
 
 
 def _groups(cameras: dict[str, Camera], camera_id: str) -> tuple[str, ...]:

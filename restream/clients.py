@@ -1,0 +1,123 @@
+"""The RTSP server's clients as the access log sees them: the connection's address, the account it
+signed in with, and each session it played (`live_start` at PLAY, `live_stop` at TEARDOWN or when
+the connection closes). Called from GStreamer's threads; entries go to the gateway's loop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from policy.audit.entries import AccessAction, AccessEvent, Scalar
+from restream.gate import Viewer
+
+log = logging.getLogger(__name__)
+
+# GstRtspServer counts no bytes per client. What a client's live_stop says is the camera's
+# compressed bytes fed into the shared media while it played: exact for a client that kept up,
+# an upper bound for one that fell behind (RTP over TCP drops what a slow connection cannot take).
+BYTES_COUNTED = "camera bytes fed to the shared media while the session played (GstRtspServer keeps no per-client count)"
+
+
+@dataclass
+class Playing:
+    """One RTSP session being played."""
+
+    session: str
+    camera: str
+    stream: str
+    transport: str
+    started: float
+    bytes_at_start: int
+    bytes_now: Callable[[], int]
+
+
+@dataclass
+class ClientState:
+    """One RTSP connection."""
+
+    address: str
+    connected: float
+    viewer: Viewer | None = None
+    requests: int = 0
+    playing: dict[str, Playing] = field(default_factory=dict)
+
+
+class ClientBook:
+    """Every open RTSP connection, by its GstRtspServer.RTSPClient; thread-safe."""
+
+    def __init__(self, record: Callable[[AccessEvent], None]) -> None:
+        self._record = record
+        self._clients: dict[object, ClientState] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._clients)
+
+    def opened(self, client: object, address: str) -> ClientState:
+        """A connection was accepted."""
+        state = ClientState(address, time.monotonic())
+        with self._lock:
+            self._clients[client] = state  # keeps the Python wrapper alive, so lookups find it again
+        return state
+
+    def get(self, client: object) -> ClientState | None:
+        """The connection's state (None once closed)."""
+        with self._lock:
+            return self._clients.get(client)
+
+    def all(self) -> list[object]:
+        """Every open connection."""
+        with self._lock:
+            return list(self._clients)
+
+    def idle(self, older_than_s: float) -> list[object]:
+        """Connections open longer than `older_than_s` that never completed a request."""
+        now = time.monotonic()
+        with self._lock:
+            return [c for c, s in self._clients.items() if s.requests == 0 and now - s.connected > older_than_s]
+
+    def play(self, client: object, playing: Playing) -> None:
+        """A session started playing: live_start (once per session; a PLAY after PAUSE is no new one)."""
+        with self._lock:
+            state = self._clients.get(client)
+            if state is None or state.viewer is None or playing.session in state.playing:
+                return
+            state.playing[playing.session] = playing
+            viewer, address = state.viewer, state.address
+        self._record(AccessEvent(
+            AccessAction.LIVE_START, actor=viewer.username, role=viewer.role, client=address, camera=playing.camera,
+            details={"session": playing.session, "via": "rtsp", "transport": playing.transport,
+                     "stream": playing.stream}))
+        log.info("rtsp: %s plays %s (%s) from %s", viewer.username, playing.camera, playing.transport, address,
+                 extra={"camera": playing.camera, "session": playing.session[:8], "client": address})
+
+    def stop(self, client: object, session: str, reason: str) -> None:
+        """A session ended (TEARDOWN): live_stop."""
+        with self._lock:
+            state = self._clients.get(client)
+            playing = state.playing.pop(session, None) if state is not None else None
+        if state is not None and playing is not None:
+            self._stopped(state, playing, reason)
+
+    def closed(self, client: object, reason: str = "connection closed") -> None:
+        """The connection closed: live_stop for every session still playing on it."""
+        with self._lock:
+            state = self._clients.pop(client, None)
+        if state is not None:
+            for playing in list(state.playing.values()):
+                self._stopped(state, playing, reason)
+
+    def _stopped(self, state: ClientState, playing: Playing, reason: str) -> None:
+        assert state.viewer is not None
+        details: dict[str, Scalar] = {
+            "session": playing.session, "via": "rtsp", "transport": playing.transport, "stream": playing.stream,
+            "duration_s": round(time.monotonic() - playing.started, 3),
+            "bytes": playing.bytes_now() - playing.bytes_at_start, "bytes_counted": BYTES_COUNTED,
+        }
+        self._record(AccessEvent(
+            AccessAction.LIVE_STOP, actor=state.viewer.username, role=state.viewer.role, client=state.address,
+            camera=playing.camera, reason=reason, details=details))

@@ -1,0 +1,136 @@
+"""Feeds one prepared RTSP media from a camera's hub: every packet of the media's streams into its
+appsrc, untouched, stamped on the media's running time. Runs on the gateway's event loop (the hub is
+used only there); pushing into an appsrc never blocks (block=false, leaky)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from streams.bitstream import extradata_to_annexb, with_parameter_sets
+from streams.hub import StreamHub, Subscription
+from streams.packet import MediaPacket, StreamChange, StreamInfo
+
+log = logging.getLogger(__name__)
+
+# Packets queued for the media before the hub drops the oldest and restarts it at a keyframe:
+# ~4 s of 30 fps video with its sound. The media pushes them on at once, so it only fills when
+# the event loop itself stalls.
+FEED_QUEUE = 256
+# After the camera reconnects its timestamps restart; continue 40 ms after the last one sent.
+RESUME_GAP_NS = 40_000_000
+SECOND_NS = 1_000_000_000
+
+
+class Sink(Protocol):
+    """An appsrc as the feeder uses it (restream/media.py wraps GstApp.AppSrc)."""
+
+    def push(self, data: bytes, pts_ns: int | None, dts_ns: int | None, keyframe: bool) -> None: ...
+
+    def running_time_ns(self) -> int | None: ...
+
+
+def to_ns(ts: int, info: StreamInfo) -> int:
+    """`ts` in the stream's time base, in nanoseconds."""
+    return ts * info.time_base.numerator * SECOND_NS // info.time_base.denominator
+
+
+class MediaFeeder:
+    """Copies a hub's packets of `streams` (the media's: video, maybe sound) into `sinks` (same order)
+    until stopped; `fed(n)` counts the bytes handed over."""
+
+    def __init__(self, name: str, hub: StreamHub, streams: Sequence[StreamInfo], sinks: Sequence[Sink],
+                 fed: Callable[[int], None]) -> None:
+        self.name = name
+        self._hub = hub
+        self._codecs = [(s.kind, s.codec) for s in streams]
+        self._sinks = list(sinks)
+        self._fed = fed
+        self._subscription: Subscription | None = None
+        self._route: dict[int, tuple[int, StreamInfo]] = {}  # hub stream index -> (sink, stream)
+        self._parameter_sets: bytes | None = None
+        # Camera time (ns) that maps to _base on the media's running time; set by the first packet
+        # of a connection.
+        self._origin: int | None = None
+        self._base = 0
+        self._last = 0
+        self._stopped = False
+
+    async def run(self) -> None:
+        """Feed until stop() or cancellation; leaves the hub on the way out."""
+        subscription = self._hub.subscribe(f"rtsp:{self.name}", FEED_QUEUE)
+        self._subscription = subscription
+        if self._stopped:
+            subscription.close()
+        async with subscription:
+            async for item in subscription:
+                if isinstance(item, StreamChange):
+                    self._on_change(item)
+                else:
+                    self._push(item)
+
+    def stop(self) -> None:
+        """The media was unprepared: leave the hub (run() returns)."""
+        self._stopped = True
+        if self._subscription is not None:
+            self._subscription.close()
+
+    def _on_change(self, change: StreamChange) -> None:
+        # The media's caps were fixed when it was built: a stream whose codec changed since is not
+        # fed (its clients see the media stall; they reconnect and get a media of the new codec).
+        self._route = {}
+        used: set[int] = set()
+        for info in change.streams:
+            for slot, (kind, codec) in enumerate(self._codecs):
+                if slot not in used and info.kind == kind and info.codec == codec:
+                    self._route[info.index] = (slot, info)
+                    used.add(slot)
+                    break
+        video = next((info for slot, info in self._route.values() if slot == 0), None)
+        self._parameter_sets = extradata_to_annexb(video.codec, video.extradata) if video else None
+        if change.streams and 0 not in used:
+            log.warning("rtsp %s: the camera now sends %s, the media carries %s: not fed until it reconnects",
+                        self.name, [s.codec for s in change.streams if s.kind == "video"], self._codecs[0][1])
+        if self._origin is not None:
+            self._base = self._last + RESUME_GAP_NS
+        self._origin = None
+
+    def _push(self, packet: MediaPacket) -> None:
+        route = self._route.get(packet.stream)
+        if route is None:
+            return
+        slot, info = route
+        if slot == 0 and self._origin is None and not packet.is_keyframe:
+            return  # the hub starts video at a keyframe; sound before it has no picture to go with
+        raw = packet.pts if packet.pts is not None else packet.dts
+        if self._origin is None:
+            if slot != 0 or raw is None:
+                return
+            self._origin = to_ns(raw, info)
+            self._base = max(self._base, self._start_time(packet))
+        pts = self._stamp(packet.pts, info)
+        dts = self._stamp(packet.dts, info)
+        if slot != 0 and pts is not None and pts < self._base:
+            return  # sound from before the first picture
+        data = packet.data
+        if slot == 0 and packet.is_keyframe:
+            data = with_parameter_sets(data, self._parameter_sets, info.codec)
+        self._sinks[slot].push(data, pts, dts, packet.is_keyframe)
+        if pts is not None:
+            self._last = max(self._last, pts)
+        self._fed(len(data))
+
+    def _stamp(self, ts: int | None, info: StreamInfo) -> int | None:
+        if ts is None or self._origin is None:
+            return None
+        return max(0, self._base + to_ns(ts, info) - self._origin)
+
+    def _start_time(self, packet: MediaPacket) -> int:
+        """Where the first packet goes on the media's running time: when it arrived, so a cached GOP
+        (up to seconds old) is sent at once and the live packets after it on time."""
+        now = self._sinks[0].running_time_ns()
+        if now is None:
+            return 0
+        return max(0, now - int((time.monotonic() - packet.received) * SECOND_NS))

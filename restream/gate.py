@@ -1,0 +1,94 @@
+"""Who may read which RTSP mount: the Digest answer checked against the integrator account's device
+secret, the camera's visibility decided by `policy.decide()`, and every refusal in the access log.
+Runs on the gateway's event loop; restream/auth.py asks it from GStreamer's threads."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from core.clock import Clock
+from core.config import AccessConfig
+from policy.audit.entries import AccessAction, AccessEvent, AccessRecorder
+from policy.decision import Action, Context, Reason, Resource, Subject, decide
+from policy.identity.devicesecrets import DEVICE_ROLE
+from policy.identity.throttle import LoginThrottle
+from restream.digest import DigestAnswer, response_matches
+
+log = logging.getLogger(__name__)
+
+
+class Verdict(enum.IntEnum):
+    """The RTSP status a check ends in."""
+
+    OK = 200
+    UNAUTHORIZED = 401
+    FORBIDDEN = 403
+    NOT_FOUND = 404
+    UNAVAILABLE = 503
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """An integrator account that answered the Digest challenge."""
+
+    username: str
+    role: str = DEVICE_ROLE
+
+
+
+class RtspGate:
+    """Sign-in and visibility for RTSP requests, logged like gateway/http/guard.py logs HTTP's."""
+
+    def __init__(
+        self, password_of: Callable[[str], Awaitable[str | None]], access: AccessConfig,
+        groups_of: Callable[[str], frozenset[str] | None], clock: Clock, access_log: AccessRecorder,
+        throttle: LoginThrottle | None = None,
+    ) -> None:
+        self._password_of = password_of
+        self._access = access
+        self._groups_of = groups_of
+        self._clock = clock
+        self._log = access_log
+        self._throttle = throttle
+
+    async def sign_in(self, answer: DigestAnswer, method: str, client: str) -> Viewer | None:
+        """The account when `answer` proves its password; else None, logged as a failed sign-in."""
+        name = answer.username
+        if self._throttle is not None and self._throttle.retry_after(name, client) > 0:
+            await self._failed(name, client, "throttled after repeated failures")
+            return None
+        password = await self._password_of(name)
+        if password is None or not response_matches(answer, method, password):
+            if self._throttle is not None:
+                self._throttle.failed(name, client)
+            log.warning("rtsp sign-in failed: user=%s address=%s", name, client)
+            await self._failed(name, client, "unknown user or wrong password")
+            return None
+        if self._throttle is not None:
+            self._throttle.succeeded(name, client)
+        return Viewer(name)
+
+    async def _failed(self, name: str, client: str, reason: str) -> None:
+        await self._log.record(AccessEvent(
+            AccessAction.SIGN_IN_FAILED, actor=name, client=client, outcome="deny", reason=reason,
+            details={"via": "rtsp", "method": "digest"}))
+
+    async def may_watch(self, viewer: Viewer, camera: str, path: str, client: str) -> Verdict:
+        """`live` for the camera behind `path`: OK, or NOT_FOUND (unknown, or not the viewer's to
+        see: answered alike) or FORBIDDEN; every refusal logged as a decision."""
+        groups = self._groups_of(camera)
+        resource = Resource(camera=camera, camera_groups=groups or frozenset())
+        context = Context(now=self._clock.now(), client=client)
+        decision = decide(self._access, Subject(viewer.username, viewer.role), Action.LIVE, resource, context)
+        if decision.allowed and groups is not None:
+            return Verdict.OK
+        await self._log.record(AccessEvent(
+            AccessAction.DECISION, actor=viewer.username, role=viewer.role, client=client, camera=camera,
+            outcome="deny", reason=decision.text if not decision.allowed else "no such camera",
+            details={"action": Action.LIVE.value, "route": path, "via": "rtsp"}))
+        if groups is None or decision.reason in (Reason.NOT_VISIBLE, Reason.NO_CAMERA):
+            return Verdict.NOT_FOUND
+        return Verdict.FORBIDDEN

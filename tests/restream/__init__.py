@@ -1,0 +1,1 @@
+"""Tests of restream/: the RTSP restream of the cameras."""
