@@ -110,10 +110,10 @@ class MediaFeeder:
                 return
             self._origin = to_ns(raw, info)
             self._base = max(self._base, self._start_time(packet))
+        if slot != 0 and (raw is None or to_ns(raw, info) < self._origin):
+            return  # sound from before the first picture (or untimed: it cannot be placed)
         pts = self._stamp(packet.pts, info)
         dts = self._stamp(packet.dts, info)
-        if slot != 0 and pts is not None and pts < self._base:
-            return  # sound from before the first picture
         data = packet.data
         if slot == 0 and packet.is_keyframe:
             data = with_parameter_sets(data, self._parameter_sets, info.codec)

@@ -21,9 +21,9 @@ PASSWORD = "nvr-password-1"
 FPS = 25  # the test camera's rate
 
 
-def rtsp_settings(tmp_path: Path, camera_url: str, hidden_url: str) -> Any:
+def rtsp_settings(tmp_path: Path, camera_url: str, hidden_url: str, **camera: Any) -> Any:
     db = f"sqlite+aiosqlite:///{tmp_path / 'pantau.db'}"
-    cameras = [CameraConfig(id="cam", source=camera_url, groups=["gates"]),
+    cameras = [CameraConfig(id="cam", source=camera_url, groups=["gates"], **camera),
                CameraConfig(id="vault", source=hidden_url, groups=["vault"])]
     return make_settings(
         tmp_path, db, cameras,
@@ -32,20 +32,24 @@ def rtsp_settings(tmp_path: Path, camera_url: str, hidden_url: str) -> Any:
     )
 
 
-async def ffmpeg(*args: str, timeout: float = 60) -> tuple[int, str]:
+async def ffmpeg(*args: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
         "ffmpeg", "-hide_banner", "-nostdin", *args,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    _out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    _out, err = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode or 0, err.decode(errors="replace")
 
 
-async def frames_in(path: Path) -> int:
+async def frames_in(path: Path, stream: str = "v:0") -> int:
+    return int((await probe(path, stream, "nb_read_frames")) or 0)
+
+
+async def probe(path: Path, stream: str, entry: str) -> str:
     proc = await asyncio.create_subprocess_exec(
-        "ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-        "stream=nb_read_frames", "-of", "csv=p=0", str(path), stdout=asyncio.subprocess.PIPE)
+        "ffprobe", "-v", "error", "-count_frames", "-select_streams", stream, "-show_entries",
+        f"stream={entry}", "-of", "csv=p=0", str(path), stdout=asyncio.subprocess.PIPE)
     out, _ = await proc.communicate()
-    return int(out.decode().strip() or 0)
+    return out.decode().strip()
 
 
 async def decode_errors(path: Path) -> str:
@@ -140,6 +144,31 @@ async def test_rtsp_restream(tmp_path: Path, camera_server: Any) -> None:
                   if e["details"].get("via") == "rtsp" and e["outcome"] == "deny"]
         assert "vault" in {e["camera"] for e in denied}
         assert all(e["details"]["action"] == "live" for e in denied)
+
+
+async def test_h265_with_its_sound_and_the_sub_stream(tmp_path: Path, camera_server: Any) -> None:
+    """H.265 with AAC passes untouched, sound and picture in one media; the sub-stream has its own mount."""
+    camera = camera_server({"live": "ball+h265+aac", "small": "ball+320x180", "hidden": "ball+320x180"})
+    settings = rtsp_settings(tmp_path, camera.url("live"), camera.url("hidden"), substream=camera.url("small"))
+    port = settings.restream.rtsp.port
+    async with running_gateway(settings) as client:
+        services = client.gateway.services
+        assert services is not None
+        await services.users.add("nvr", "integrator", PASSWORD)
+        await until(lambda: _async(_online(services, "cam") and services.cameras["cam"].sub is not None
+                                   and bool(services.cameras["cam"].sub.hub.streams)), 20, "camera online")
+        url = f"rtsp://nvr:{PASSWORD}@127.0.0.1:{port}"
+        main, sub = tmp_path / "main.mkv", tmp_path / "sub.mkv"
+        results = await asyncio.gather(
+            ffmpeg("-v", "error", "-rtsp_transport", "tcp", "-i", f"{url}/cam", "-t", "5", "-c", "copy", "-y", str(main)),
+            ffmpeg("-v", "error", "-rtsp_transport", "udp", "-i", f"{url}/cam/sub", "-t", "5", "-c", "copy", "-y",
+                   str(sub)))
+        assert all(rc == 0 for rc, _err in results), results
+        assert await decode_errors(main) == "" and await decode_errors(sub) == ""
+        assert await probe(main, "v:0", "codec_name") == "hevc" and await probe(main, "a:0", "codec_name") == "aac"
+        assert await frames_in(main) >= 5 * FPS * 0.8
+        assert await frames_in(main, "a:0") >= 5 * 15 * 0.8  # 16 kHz AAC: 15.6 frames a second
+        assert await probe(sub, "v:0", "width") == "320" and await frames_in(sub) >= 5 * FPS * 0.8
 
 
 def _online(services: Any, camera: str) -> bool:
