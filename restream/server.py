@@ -49,11 +49,13 @@ class RtspServerThread:
         server.get_thread_pool().set_max_threads(CLIENT_THREADS)
         server.connect("client-connected", self._connected)
         self._server = server
+        self._source_id = 0
         self.port = 0
 
     def start(self) -> None:
         """Listen and run the main loop in its thread; ServerStartFailed when it cannot listen."""
-        if self._server.attach(self._context) == 0:
+        self._source_id = self._server.attach(self._context)
+        if self._source_id == 0:
             raise ServerStartFailed(f"cannot listen on {self._config.host}:{self._config.port}")
         self.port = self._server.get_bound_port()
         sweep = GLib.timeout_source_new_seconds(SWEEP_S)
@@ -69,6 +71,10 @@ class RtspServerThread:
         done = threading.Event()
 
         def close_all() -> bool:
+            # The listening socket belongs to the server's source: destroyed, the port is free at once.
+            source = self._context.find_source_by_id(self._source_id)
+            if source is not None:
+                source.destroy()
             self._server.client_filter(lambda _server, _client: GstRtspServer.RTSPFilterResult.REMOVE)
             self._loop.quit()
             done.set()

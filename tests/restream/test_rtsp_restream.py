@@ -21,14 +21,14 @@ PASSWORD = "nvr-password-1"
 FPS = 25  # the test camera's rate
 
 
-def rtsp_settings(tmp_path: Path, camera_url: str, hidden_url: str, **camera: Any) -> Any:
+def rtsp_settings(tmp_path: Path, camera_url: str, hidden_url: str, max_clients: int = 8, **camera: Any) -> Any:
     db = f"sqlite+aiosqlite:///{tmp_path / 'pantau.db'}"
     cameras = [CameraConfig(id="cam", source=camera_url, groups=["gates"], **camera),
                CameraConfig(id="vault", source=hidden_url, groups=["vault"])]
     return make_settings(
         tmp_path, db, cameras,
         access={"visibility": {"admin": ["*"], "integrator": ["gates"]}},
-        restream={"rtsp": {"enabled": True, "host": "127.0.0.1", "port": free_port()}},
+        restream={"rtsp": {"enabled": True, "host": "127.0.0.1", "port": free_port(), "max_clients": max_clients}},
     )
 
 
@@ -77,7 +77,7 @@ async def entries(client: Client, token: str, action: str) -> list[dict[str, Any
 
 async def test_rtsp_restream(tmp_path: Path, camera_server: Any) -> None:
     camera = camera_server({"live": "ball", "hidden": "ball"})
-    settings = rtsp_settings(tmp_path, camera.url("live"), camera.url("hidden"))
+    settings = rtsp_settings(tmp_path, camera.url("live"), camera.url("hidden"), max_clients=1)
     port = settings.restream.rtsp.port
     async with running_gateway(settings) as client:
         services = client.gateway.services
@@ -88,7 +88,7 @@ async def test_rtsp_restream(tmp_path: Path, camera_server: Any) -> None:
         url = f"rtsp://nvr:{PASSWORD}@127.0.0.1:{port}"
         out = tmp_path / "tcp.mp4"
 
-        # The 20 s read, over TCP, while hostile clients come and go beside it.
+        # The 20 s read, over TCP, while hostile clients and one too many come and go beside it.
         reading = asyncio.create_task(ffmpeg("-v", "error", "-rtsp_transport", "tcp", "-i", f"{url}/cam",
                                              "-t", "20", "-c", "copy", "-y", str(out)))
         half_open = socket.create_connection(("127.0.0.1", port))
@@ -103,6 +103,8 @@ async def test_rtsp_restream(tmp_path: Path, camera_server: Any) -> None:
         rc, err = await ffmpeg("-v", "error", "-rtsp_transport", "tcp", "-i", f"{url}/nosuch", "-t", "1",
                                "-f", "null", "-")
         assert rc != 0 and "404" in err, err
+        rc, err = await ffmpeg("-v", "error", "-rtsp_transport", "tcp", "-i", f"{url}/cam", "-t", "1", "-f", "null", "-")
+        assert rc != 0 and "503" in err, err  # max_clients: 1
         assert await rtsp_status(port, b"OPTIONS rtsp://127.0.0.1/cam RTSP/1.0\r\nCSeq: 1\r\n\r\n") == 401
         assert await rtsp_status(port, b"\x16\x03\x01garbage\r\n\r\n") in (0, 400)
         huge = b"DESCRIBE rtsp://127.0.0.1/cam RTSP/1.0\r\nCSeq: 2\r\nX-Pad: " + b"a" * 100_000 + b"\r\n\r\n"
