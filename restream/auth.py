@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from restream.bridge import LoopBridge
+from restream.bridge import GatewayBusy, LoopBridge
 from restream.clients import ClientBook
 from restream.digest import REALM, NonceBook, NonceState, challenge, parse_authorization
 from restream.gate import RtspGate, Verdict
@@ -48,6 +48,9 @@ class PantauAuth(GstRtspServer.RTSPAuth):
             if check == CHECK_ACCESS:
                 return self._may_watch(ctx)
             return check in (CHECK_CONSTRUCT, CHECK_TRANSPORT)
+        except GatewayBusy:
+            self._respond(ctx, GstRtsp.RTSPStatusCode.SERVICE_UNAVAILABLE)
+            return False
         except Exception:
             # An exception must not escape into GStreamer's thread: refuse instead.
             log.exception("rtsp: check %s failed", check)
@@ -82,9 +85,7 @@ class PantauAuth(GstRtspServer.RTSPAuth):
             return False
         verdict = self._bridge.call(self._gate.may_watch(state.viewer, factory.camera_id, ctx.uri.abspath,
                                                          state.address))
-        if verdict is None:
-            verdict = Verdict.UNAVAILABLE
-        elif verdict is Verdict.OK and not factory.available():
+        if verdict is Verdict.OK and not factory.available():
             verdict = Verdict.UNAVAILABLE  # offline: say so now rather than build a media that never prerolls
         if verdict is Verdict.OK:
             return True

@@ -17,6 +17,10 @@ T = TypeVar("T")
 CALL_TIMEOUT_S = 3.0
 
 
+class GatewayBusy(Exception):
+    """The gateway's loop did not answer in time, failed, or is gone: the request gets 503."""
+
+
 class LoopBridge:
     """Runs coroutines and callbacks on `loop` for code running in other threads."""
 
@@ -24,22 +28,23 @@ class LoopBridge:
         self._loop = loop
         self._timeout = timeout_s
 
-    def call(self, coro: Coroutine[Any, Any, T]) -> T | None:
-        """The coroutine's result, or None when it failed or did not finish within the timeout
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """The coroutine's result; GatewayBusy when it failed or did not finish within the timeout
         (it is cancelled then). Never call this from the loop's own thread."""
         try:
             future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        except RuntimeError:  # the loop is closed: the gateway is going away
+        except RuntimeError as exc:  # the loop is closed: the gateway is going away
             coro.close()
-            return None
+            raise GatewayBusy("the gateway is stopping") from exc
         try:
             return future.result(self._timeout)
-        except concurrent.futures.TimeoutError:
+        except concurrent.futures.TimeoutError as exc:
             future.cancel()
             log.warning("rtsp: the gateway did not answer within %.0f s", self._timeout)
-        except Exception:
+            raise GatewayBusy("the gateway did not answer in time") from exc
+        except Exception as exc:
             log.exception("rtsp: a check on the gateway's loop failed")
-        return None
+            raise GatewayBusy("a check failed") from exc
 
     def post(self, callback: Callable[..., object], *args: object) -> None:
         """Run `callback(*args)` on the loop soon; dropped when the loop is closed."""
