@@ -1,7 +1,7 @@
 """RTSP restream benchmark: N ffmpeg clients (`-c copy` to null) on one 1080p camera, through Pantau's
 RTSP restream and straight from GStreamer's own RTSP server (the camera), side by side.
 
-    .venv/bin/python bench/restream.py [--n 1,20] [--window S] [--warmup S] [--no-results]
+    .venv/bin/python bench/rtsprestream.py [--n 1,20] [--window S] [--warmup S] [--no-results]
 
 The camera is tests/camera_server.py re-serving bench/ingest.py's pre-encoded 1080p25 ~3 Mbit/s
 H.264 file from one shared media (GStreamer's RTSP server: demux, payload, one copy per client). For
@@ -181,7 +181,7 @@ def meets(res: dict[str, Any]) -> bool:
 def render(rows: dict[tuple[str, int], dict[str, Any]], ns: list[int], args: argparse.Namespace,
            info: dict[str, str], wall_s: float) -> str:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    out = [f"## RTSP restream (bench/restream.py), {now}", "",
+    out = [f"## RTSP restream (bench/rtsprestream.py), {now}", "",
            f"- Code: {info['commit']}", f"- Machine: {info['machine']}", f"- {info['gstreamer']}; {info['ffmpeg']}",
            f"- Camera: tests/camera_server.py, one shared `file:` mount of {ingest.MEDIA.name} (1080p25 H.264 Main "
            "~3 Mbit/s, GOP 50); clients: `ffmpeg -rtsp_transport tcp -i URL -c copy -f null -`, one process each",
