@@ -4,6 +4,7 @@ used only there); pushing into an appsrc never blocks (block=false, leaky)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -22,6 +23,10 @@ FEED_QUEUE = 256
 # After the camera reconnects its timestamps restart; continue 40 ms after the last one sent.
 RESUME_GAP_NS = 40_000_000
 SECOND_NS = 1_000_000_000
+# How long the feeder waits for its media to reach PLAYING (a live media does so within milliseconds
+# of being prepared; a busy machine may take longer), and how often it looks.
+PLAYING_WAIT_S = 5.0
+PLAYING_POLL_S = 0.01
 
 
 class Sink(Protocol):
@@ -64,6 +69,13 @@ class MediaFeeder:
         self._subscription = subscription
         if self._stopped:
             subscription.close()
+        # A live media goes to PLAYING as it is prepared, before it needs data; until then its running
+        # time is unknown, so the first packet (and with it the media's clock) waits for it. The
+        # packets meanwhile wait in the subscription.
+        for _ in range(round(PLAYING_WAIT_S / PLAYING_POLL_S)):
+            if self._stopped or self._sinks[0].running_time_ns() is not None:
+                break
+            await asyncio.sleep(PLAYING_POLL_S)  # GStreamer's state has no awaitable; polled, briefly
         async with subscription:
             async for item in subscription:
                 if isinstance(item, StreamChange):
@@ -129,7 +141,9 @@ class MediaFeeder:
 
     def _start_time(self, packet: MediaPacket) -> int:
         """Where the first packet goes on the media's running time: when it arrived, so a cached GOP
-        (up to seconds old) is sent at once and the live packets after it on time."""
+        (up to seconds old) is sent at once and the live packets after it on time. A media younger
+        than the cached GOP cannot go that far back (no running time before 0): its clients get the
+        picture up to that much later than it arrived, for as long as the media lives."""
         now = self._sinks[0].running_time_ns()
         if now is None:
             return 0

@@ -31,8 +31,15 @@ class AppSrcSink(Sink):
         self._src.push_buffer(buf)
 
     def running_time_ns(self) -> int | None:
-        now = self._src.get_current_running_time()
-        return None if now == Gst.CLOCK_TIME_NONE else int(now)
+        # Only once the appsrc is PLAYING are its clock and base time the pipeline's: during the
+        # state change the clock can already be set with a base time of 0, and a running time read
+        # then (the clock's uptime) stamped buffers hours ahead, which the server's synchronised
+        # sinks held for ever (seen under load: a client that got nothing).
+        _result, current, _pending = self._src.get_state(0)
+        clock = self._src.get_clock()
+        if current != Gst.State.PLAYING or clock is None:
+            return None
+        return max(0, int(clock.get_time()) - int(self._src.get_base_time()))
 
 
 #: What a factory hands on when one of its medias is built: the factory, the media, what it carries

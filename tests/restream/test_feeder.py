@@ -19,9 +19,9 @@ AUDIO = StreamInfo(1, "audio", "pcm_alaw", Fraction(1, 8000), sample_rate=8000, 
 
 
 class RecordingSink:
-    """Keeps what would have gone into the appsrc."""
+    """Keeps what would have gone into the appsrc; its media has been PLAYING for `running` ns."""
 
-    def __init__(self, running: int | None = None) -> None:
+    def __init__(self, running: int | None = 0) -> None:
         self.buffers: list[tuple[bytes, int | None, int | None, bool]] = []
         self._running = running
 
@@ -89,3 +89,25 @@ async def test_a_reconnect_continues_the_clock_and_a_new_codec_is_not_fed() -> N
     feeder.stop()
     await asyncio.wait_for(task, 5)
     assert [pts for _data, pts, _dts, _key in sink.buffers] == [0, 40_000_000, 40_000_000 + RESUME_GAP_NS]
+
+
+async def test_the_clock_waits_for_the_media_to_play() -> None:
+    """No running time before PLAYING: nothing is stamped until the media has one, then the first
+    packet is placed at its arrival on the media's clock."""
+    hub = StreamHub("cam", 64)
+    hub.set_streams((VIDEO,))
+    sink = RecordingSink(running=None)
+    feeder = MediaFeeder("cam/main", hub, (VIDEO,), (sink,), lambda _n: None)
+    task = asyncio.create_task(feeder.run())
+    hub.publish(video(1000, key=True))
+    await asyncio.sleep(0.1)
+    assert sink.buffers == []
+    sink._running = 10_000_000_000
+    hub.publish(video(4600))
+    await asyncio.sleep(0.1)
+    feeder.stop()
+    await asyncio.wait_for(task, 5)
+    first, second = (pts for _data, pts, _dts, _key in sink.buffers)
+    assert first is not None and second is not None
+    assert 9_700_000_000 < first <= 10_000_000_000  # arrived ~0.1-0.2 s before the media played
+    assert second - first == 40_000_000

@@ -36,7 +36,12 @@ async def ffmpeg(*args: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
         "ffmpeg", "-hide_banner", "-nostdin", *args,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    _out, err = await asyncio.wait_for(proc.communicate(), 60)
+    try:
+        _out, err = await asyncio.wait_for(proc.communicate(), 60)
+    except TimeoutError:
+        proc.kill()
+        _out, err = await proc.communicate()
+        raise AssertionError(f"ffmpeg {' '.join(args)} did not end: {err.decode(errors='replace')}") from None
     return proc.returncode or 0, err.decode(errors="replace")
 
 
