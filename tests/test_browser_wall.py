@@ -112,7 +112,7 @@ PURE_LOGIC = r"""(async () => {
 # --- pure checks of the page sources -------------------------------------------------------------
 
 # Keys built at run time from a prefix and a value the API or the code supplies.
-DYNAMIC = {
+DYNAMIC: dict[str, list[str]] = {
     "state": ["online", "degraded", "connecting", "reconnecting", "offline", "disabled"],
     "alarm": ["tamper", "video_loss"],
     "role": list(ROLES),
