@@ -21,10 +21,11 @@ PASSWORD = "nvr-password-1"
 FPS = 25  # the test camera's rate
 
 
-def rtsp_settings(tmp_path: Path, camera_url: str, hidden_url: str, max_clients: int = 8, **camera: Any) -> Any:
+def rtsp_settings(tmp_path: Path, camera_url: str, hidden_url: str, max_clients: int = 8,
+                  extra: tuple[CameraConfig, ...] = (), **camera: Any) -> Any:
     db = f"sqlite+aiosqlite:///{tmp_path / 'pantau.db'}"
     cameras = [CameraConfig(id="cam", source=camera_url, groups=["gates"], **camera),
-               CameraConfig(id="vault", source=hidden_url, groups=["vault"])]
+               CameraConfig(id="vault", source=hidden_url, groups=["vault"]), *extra]
     return make_settings(
         tmp_path, db, cameras,
         access={"visibility": {"admin": ["*"], "integrator": ["gates"]}},
@@ -153,10 +154,13 @@ async def test_rtsp_restream(tmp_path: Path, camera_server: Any) -> None:
         assert all(e["details"]["action"] == "live" for e in denied)
 
 
-async def test_h265_with_its_sound_and_the_sub_stream(tmp_path: Path, camera_server: Any) -> None:
-    """H.265 with AAC passes untouched, sound and picture in one media; the sub-stream has its own mount."""
+async def test_h265_with_its_sound_and_the_sub_stream(tmp_path: Path, camera_server: Any, silent_camera: Any) -> None:
+    """H.265 with AAC passes untouched, sound and picture in one media; the sub-stream has its own mount;
+    a camera that never answers is 503 at once and holds up nobody."""
     camera = camera_server({"live": "ball+h265+aac", "small": "ball+320x180", "hidden": "ball+320x180"})
-    settings = rtsp_settings(tmp_path, camera.url("live"), camera.url("hidden"), substream=camera.url("small"))
+    dead = CameraConfig(id="dead", source=silent_camera.url(), groups=["gates"])
+    settings = rtsp_settings(tmp_path, camera.url("live"), camera.url("hidden"), substream=camera.url("small"),
+                             extra=(dead,))
     port = settings.restream.rtsp.port
     async with running_gateway(settings) as client:
         services = client.gateway.services
@@ -167,10 +171,12 @@ async def test_h265_with_its_sound_and_the_sub_stream(tmp_path: Path, camera_ser
         url = f"rtsp://nvr:{PASSWORD}@127.0.0.1:{port}"
         main, sub = tmp_path / "main.mkv", tmp_path / "sub.mkv"
         results = await asyncio.gather(
+            ffmpeg("-v", "error", "-rtsp_transport", "tcp", "-i", f"{url}/dead", "-t", "1", "-f", "null", "-"),
             ffmpeg("-v", "error", "-rtsp_transport", "tcp", "-i", f"{url}/cam", "-t", "5", "-c", "copy", "-y", str(main)),
             ffmpeg("-v", "error", "-rtsp_transport", "udp", "-i", f"{url}/cam/sub", "-t", "5", "-c", "copy", "-y",
                    str(sub)))
-        assert all(rc == 0 for rc, _err in results), results
+        assert results[0][0] != 0 and "503" in results[0][1], results[0]
+        assert all(rc == 0 for rc, _err in results[1:]), results
         assert await decode_errors(main) == "" and await decode_errors(sub) == ""
         assert await probe(main, "v:0", "codec_name") == "hevc" and await probe(main, "a:0", "codec_name") == "aac"
         assert await frames_in(main) >= 5 * FPS * 0.8
