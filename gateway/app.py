@@ -47,6 +47,7 @@ from gateway.http.webapp import build_app
 from gateway.migrations import upgrade
 from gateway.services import Services
 from onvif_adapters.ptz import PtzSessions
+from onvif_server.facade import OnvifServer
 from onvif_adapters.source import resolver_for
 from onvif_adapters.subscription import CameraEvent
 from policy.audit.accesslog import AccessLog
@@ -131,6 +132,8 @@ class Gateway:
                     tasks.create_task(CaseWatch(services.db, self.clock, services.cases).run(), name="cases")
                     tasks.create_task(services.exports.run(), name="exports")
                     self._start_triggers(tasks, services)
+                    if services.onvif_server is not None and settings.onvif_server.discovery:
+                        tasks.create_task(services.onvif_server.discovery(self.port).run(), name="onvif-discovery")
                     for courier in services.couriers:
                         tasks.create_task(courier.run(), name=f"alerts:{courier.sink.name}")
                     if on_ready is not None:
@@ -262,6 +265,9 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
         bookmarks=Bookmarks(db, clock, RecordWriter(db, access_log)),
         snapshots=Snapshots(db, clock, access_log, settings.data_dir / "snapshots"),
     )
+    if settings.onvif_server.enabled:
+        services.onvif_server = OnvifServer(settings, clock, cameras, access_log, device_secrets.password,
+                                            services.throttle)
     return services, status_log
 
 

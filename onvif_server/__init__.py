@@ -1,0 +1,10 @@
+"""The ONVIF device facade: Pantau as an ONVIF device (Profile S) that an NVR or VMS adds like a camera.
+
+Offers `OnvifServer` (facade.py: one SOAP call in, one answer out; WS-UsernameToken against the
+integrator accounts, usernametoken.py; the device service, device.py; the media service with one
+profile per visible camera stream and the RTSP restream's URLs, media.py and profiles.py; policy
+decisions and their access-log entries, access.py; the hardened SOAP parser, soap.py) and
+`DiscoveryService` (discovery.py: the WS-Discovery responder, run by the gateway).
+
+Not served yet: PTZ, events (PullPoint), Profile G recording search and replay, Media2, snapshots.
+"""

@@ -1,0 +1,213 @@
+"""Issue 17's ONVIF acceptance: a client that is not ours (onvif-zeep-async's ONVIFCamera, the library
+Pantau itself uses on real cameras) adds Pantau as a camera: update_xaddrs, GetDeviceInformation,
+GetProfiles (only the cameras the integrator account sees), GetStreamUri (the RTSP restream's URL);
+wrong credentials give ter:NotAuthorized and a failed sign-in in the access log; a billion-laughs
+body is refused at once while another client's call still succeeds."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import zeep.exceptions
+
+import onvif_adapters  # noqa: F401  (imports onvif with the root logger kept: PITFALLS)
+from core.config import CameraConfig
+from onvif import ONVIFCamera
+from tests.fixtures_camera import CameraServer
+from tests.fixtures_onvif import free_udp_port
+from tests.gatewayutil import Client, make_settings, running_gateway, until
+from tests.onvif_server.schemas import validate_media_response
+
+RTSP_PORT = 18554
+USER, PASSWORD = "nvr", "nvr-password-1"
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>
+<GetDeviceInformation xmlns="http://www.onvif.org/ver10/device/wsdl">&lol9;</GetDeviceInformation>
+</s:Body></s:Envelope>"""
+
+
+def settings_for(tmp_path: Path, server: CameraServer, **onvif: Any) -> Any:
+    cameras = [
+        CameraConfig(id="gate", name="Gate", source=server.url("main"), substream=server.url("sub"),
+                     groups=["gates"], record=False),
+        CameraConfig(id="yard", source=server.url("main"), groups=["yard"], record=False),
+    ]
+    return make_settings(
+        tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'p.db'}", cameras,
+        access={"visibility": {"admin": ["*"], "integrator": ["gates"]}},
+        restream={"rtsp": {"enabled": True, "port": RTSP_PORT}},
+        onvif_server={"enabled": True, "discovery_port": free_udp_port(), **onvif},
+    )
+
+
+async def sign_in_failures(client: Client, admin: str) -> list[dict[str, Any]]:
+    body = await client.get_json("/api/v1/access-log?action=sign_in_failed&limit=100", admin)
+    return [e["payload"] for e in body["entries"]]
+
+
+@pytest.fixture
+async def onvif_client() -> AsyncIterator[Callable[..., ONVIFCamera]]:
+    made: list[ONVIFCamera] = []
+
+    def make(port: int, user: str = USER, password: str = PASSWORD) -> ONVIFCamera:
+        camera = ONVIFCamera("127.0.0.1", port, user, password, adjust_time=True)
+        made.append(camera)
+        return camera
+
+    yield make
+    for camera in made:
+        await camera.close()
+
+
+@pytest.mark.timeout(90)
+async def test_an_onvif_client_adds_pantau_and_sees_only_its_cameras(
+    tmp_path: Path, camera_server: Callable[..., CameraServer], onvif_client: Callable[..., ONVIFCamera]
+) -> None:
+    server = camera_server({"main": "ball", "sub": "smpte"})
+    async with running_gateway(settings_for(tmp_path, server)) as client:
+        services = client.gateway.services
+        assert services is not None and client.gateway.port is not None
+        await services.users.add(USER, "integrator", PASSWORD)
+        admin = await client.sign_in("admin", client.admin_password())
+
+        async def streams_known() -> bool:
+            gate = await client.get_json("/api/v1/cameras/gate", admin)
+            return all(s["codec"] == "h264" for s in gate["streams"].values())
+
+        await until(streams_known, within=30, what="the gate camera's streams connected")
+
+        camera = onvif_client(client.gateway.port)
+        await camera.update_xaddrs()
+        devicemgmt = await camera.create_devicemgmt_service()
+        info = await devicemgmt.GetDeviceInformation()
+        assert info.Manufacturer == "Pantau" and info.Model == "Pantau gateway"
+        media = await camera.create_media_service()
+        profiles = await media.GetProfiles()
+        # The integrator sees the "gates" group only: the yard camera is not listed.
+        assert [p.token for p in profiles] == ["gate", "gate__sub"]
+        main = profiles[0]
+        assert main.VideoEncoderConfiguration.Encoding == "H264"
+        assert (main.VideoEncoderConfiguration.Resolution.Width,
+                main.VideoEncoderConfiguration.Resolution.Height) == (640, 360)
+        setup = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
+        uri = await media.GetStreamUri({"StreamSetup": setup, "ProfileToken": "gate"})
+        assert uri.Uri == f"rtsp://127.0.0.1:{RTSP_PORT}/gate"
+        sub = await media.GetStreamUri({"StreamSetup": setup, "ProfileToken": "gate__sub"})
+        assert sub.Uri == f"rtsp://127.0.0.1:{RTSP_PORT}/gate/sub"
+        with pytest.raises(zeep.exceptions.Fault) as hidden:
+            await media.GetStreamUri({"StreamSetup": setup, "ProfileToken": "yard"})
+        assert "NoProfile" in [q.localname for q in hidden.value.subcodes]
+
+        # The answers hold to the ONVIF schema (lxml XMLSchema over the WSDLs' own types).
+        base = f"http://127.0.0.1:{client.gateway.port}"
+        for operation in ("GetProfiles", "GetVideoSources", "GetVideoSourceConfigurations",
+                          "GetVideoEncoderConfigurations"):
+            await validate_media_response(client.http, base, operation, USER, PASSWORD)
+
+        decisions = (await client.get_json("/api/v1/access-log?action=decision&limit=100", admin))["entries"]
+        listed = [e["payload"] for e in decisions if e["payload"]["details"].get("operation") == "GetProfiles"]
+        assert listed and listed[0]["details"]["shown"] == "gate" and listed[0]["details"]["hidden"] == "yard"
+        refused = [e["payload"] for e in decisions if e["payload"]["details"].get("operation") == "GetStreamUri"
+                   and e["payload"]["outcome"] == "deny"]
+        assert [e["camera"] for e in refused] == ["yard"]
+
+        # Wrong password: NotAuthorized (zeep raises the SOAP fault), and a failed sign-in is logged.
+        intruder = onvif_client(client.gateway.port, password="guessed-wrong")
+        await intruder.update_xaddrs()  # GetSystemDateAndTime, GetServices: no credentials needed
+        wrong = await intruder.create_devicemgmt_service()
+        with pytest.raises(zeep.exceptions.Fault) as denied:
+            await wrong.GetDeviceInformation()
+        assert [q.localname for q in denied.value.subcodes] == ["NotAuthorized"]
+        failures = await sign_in_failures(client, admin)
+        assert any(f["actor"] == USER and f["details"]["via"] == "onvif" and "wrong password" in f["reason"]
+                   for f in failures), failures
+
+
+@pytest.mark.timeout(60)
+async def test_a_billion_laughs_body_is_refused_at_once_and_others_are_served(
+    tmp_path: Path, camera_server: Callable[..., CameraServer], onvif_client: Callable[..., ONVIFCamera]
+) -> None:
+    server = camera_server({"main": "ball", "sub": "smpte"})
+    async with running_gateway(settings_for(tmp_path, server)) as client:
+        services = client.gateway.services
+        assert services is not None and client.gateway.port is not None
+        await services.users.add(USER, "integrator", PASSWORD)
+        admin = await client.sign_in("admin", client.admin_password())
+        camera = onvif_client(client.gateway.port)
+        await camera.update_xaddrs()
+        media = await camera.create_media_service()
+        url = client.url("/onvif/device_service")
+
+        async def attack() -> float:
+            started = time.monotonic()
+            async with client.http.post(url, data=BILLION_LAUGHS,
+                                        headers={"Content-Type": "application/soap+xml"}) as resp:
+                text = await resp.text()
+                assert resp.status == 400, (resp.status, text)
+                assert "ter:WellFormed" in text and "must not contain a DTD" in text
+            return time.monotonic() - started
+
+        results = await asyncio.gather(*(attack() for _ in range(20)), media.GetProfiles())
+        times, profiles = results[:-1], results[-1]
+        assert [p.token for p in profiles] == ["gate", "gate__sub"]
+        assert max(times) < 2.0, times  # refused before any parse; the bound allows for a slow CI machine
+
+        # Larger than a SOAP request may be: 413 without reading on.
+        async with client.http.post(url, data=b"<a>" + b"x" * (70 * 1024) + b"</a>") as resp:
+            assert resp.status == 413
+        refusals = (await client.get_json("/api/v1/access-log?action=decision&outcome=deny&limit=100", admin))
+        assert any("DTD" in e["payload"]["reason"] for e in refusals["entries"])
+
+
+@pytest.mark.timeout(60)
+async def test_ws_discovery_finds_the_node_and_per_camera_devices(
+    tmp_path: Path, camera_server: Callable[..., CameraServer]
+) -> None:
+    from wsdiscovery import QName
+    from wsdiscovery.discovery import ThreadedWSDiscovery
+
+    server = camera_server({"main": "ball", "sub": "smpte"})
+    for per_camera in (False, True):
+        settings = settings_for(tmp_path / str(per_camera), server, per_camera=per_camera)
+        async with running_gateway(settings) as client:
+            port = client.gateway.port
+
+            def probe() -> list[Any]:
+                wsd = ThreadedWSDiscovery()
+                wsd.start()
+                try:
+                    nvt = QName("http://www.onvif.org/ver10/network/wsdl", "NetworkVideoTransmitter", "dn")
+                    return list(wsd.searchServices(types=[nvt], address="127.0.0.1",
+                                                   port=settings.onvif_server.discovery_port, timeout=1.5))
+                finally:
+                    wsd.stop()
+
+            found = await asyncio.to_thread(probe)
+            xaddrs = sorted(x for s in found for x in s.getXAddrs())
+            base = f"http://127.0.0.1:{port}/onvif/device_service"
+            if per_camera:
+                assert xaddrs == [f"{base}?camera=gate", f"{base}?camera=yard"]
+            else:
+                assert xaddrs == [base]
+                scopes = [str(s) for s in found[0].getScopes()]
+                assert "onvif://www.onvif.org/name/Pantau" in scopes
+
+
