@@ -7,6 +7,7 @@ body is refused at once while another client's call still succeeds."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -177,37 +178,99 @@ async def test_a_billion_laughs_body_is_refused_at_once_and_others_are_served(
         assert any("DTD" in e["payload"]["reason"] for e in refusals["entries"])
 
 
+def wsdiscovery_probe(port: int) -> list[Any]:
+    """A Probe for dn:NetworkVideoTransmitter built by the wsdiscovery package, sent unicast to
+    127.0.0.1:`port`; the matches its parser reads from the answers within a second.
+
+    (wsdiscovery's own ThreadedWSDiscovery cannot do a directed probe: it sends from a socket it
+    never reads, so unicast answers are lost; PITFALLS.)"""
+    from wsdiscovery import QName
+    from wsdiscovery.actions import constructProbe
+    from wsdiscovery.message import createSOAPMessage, parseSOAPMessage
+
+    nvt = QName("http://www.onvif.org/ver10/network/wsdl", "NetworkVideoTransmitter", "dn")
+    probe = createSOAPMessage(constructProbe([nvt], [])).encode()
+    matches: list[Any] = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.3)
+        sock.sendto(probe, ("127.0.0.1", port))
+        sock.sendto(probe, ("127.0.0.1", port))  # the retransmission WS-Discovery asks for: answered once
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            try:
+                data, _ = sock.recvfrom(65536)
+            except TimeoutError:
+                continue
+            env = parseSOAPMessage(data, "127.0.0.1")
+            assert env is not None, data
+            matches.extend(env.getProbeResolveMatches())
+    return matches
+
+
 @pytest.mark.timeout(60)
 async def test_ws_discovery_finds_the_node_and_per_camera_devices(
     tmp_path: Path, camera_server: Callable[..., CameraServer]
 ) -> None:
-    from wsdiscovery import QName
-    from wsdiscovery.discovery import ThreadedWSDiscovery
-
     server = camera_server({"main": "ball", "sub": "smpte"})
     for per_camera in (False, True):
         settings = settings_for(tmp_path / str(per_camera), server, per_camera=per_camera)
         async with running_gateway(settings) as client:
-            port = client.gateway.port
-
-            def probe() -> list[Any]:
-                wsd = ThreadedWSDiscovery()
-                wsd.start()
-                try:
-                    nvt = QName("http://www.onvif.org/ver10/network/wsdl", "NetworkVideoTransmitter", "dn")
-                    return list(wsd.searchServices(types=[nvt], address="127.0.0.1",
-                                                   port=settings.onvif_server.discovery_port, timeout=1.5))
-                finally:
-                    wsd.stop()
-
-            found = await asyncio.to_thread(probe)
-            xaddrs = sorted(x for s in found for x in s.getXAddrs())
-            base = f"http://127.0.0.1:{port}/onvif/device_service"
+            found = await asyncio.to_thread(wsdiscovery_probe, settings.onvif_server.discovery_port)
+            xaddrs = sorted(x for m in found for x in m.getXAddrs())
+            base = f"http://127.0.0.1:{client.gateway.port}/onvif/device_service"
             if per_camera:
                 assert xaddrs == [f"{base}?camera=gate", f"{base}?camera=yard"]
+                assert len({m.getEPR() for m in found}) == 2
             else:
                 assert xaddrs == [base]
-                scopes = [str(s) for s in found[0].getScopes()]
-                assert "onvif://www.onvif.org/name/Pantau" in scopes
+                assert "onvif://www.onvif.org/name/Pantau" in [str(s) for s in found[0].getScopes()]
 
 
+def multicast_loops_back() -> bool:
+    """Whether a datagram sent to the WS-Discovery group comes back to a member on this machine."""
+    port = free_udp_port()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as member, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        member.bind(("", port))
+        try:
+            member.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                              socket.inet_aton("239.255.255.250") + socket.inet_aton("0.0.0.0"))
+            sender.sendto(b"ping", ("239.255.255.250", port))
+        except OSError:
+            return False
+        member.settimeout(1.0)
+        try:
+            return member.recv(16) == b"ping"
+        except TimeoutError:
+            return False
+
+
+@pytest.mark.timeout(60)
+async def test_ws_discovery_multicast_search_by_the_wsdiscovery_package(
+    tmp_path: Path, camera_server: Callable[..., CameraServer]
+) -> None:
+    """ThreadedWSDiscovery's multicast search (to 239.255.255.250:3702) finds the node. Our
+    responder binds 3702 with SO_REUSEADDR, as the client does, so other tests' responders on
+    their own ports do not interfere. Skipped where the machine has no multicast route."""
+    if not await asyncio.to_thread(multicast_loops_back):
+        pytest.skip("multicast does not loop back on this machine")
+    from wsdiscovery import QName
+    from wsdiscovery.discovery import ThreadedWSDiscovery
+
+    server = camera_server({"main": "ball"})
+    settings = settings_for(tmp_path, server, discovery_port=3702)
+    async with running_gateway(settings) as client:
+
+        def search() -> list[Any]:
+            wsd = ThreadedWSDiscovery()
+            wsd.start()
+            try:
+                nvt = QName("http://www.onvif.org/ver10/network/wsdl", "NetworkVideoTransmitter", "dn")
+                return list(wsd.searchServices(types=[nvt], timeout=2))
+            finally:
+                wsd.stop()
+
+        found = await asyncio.to_thread(search)
+        ours = [x for s in found for x in s.getXAddrs()
+                if x.endswith(f":{client.gateway.port}/onvif/device_service")]
+        assert len(ours) == 1, [s.getXAddrs() for s in found]
