@@ -23,7 +23,7 @@ from onvif import ONVIFCamera
 from tests.fixtures_camera import CameraServer
 from tests.fixtures_onvif import free_udp_port
 from tests.gatewayutil import Client, make_settings, running_gateway, until
-from tests.onvif_server.schemas import validate_media_response
+from tests.onvif_server.schemas import validate_device_response, validate_media_response
 
 RTSP_PORT = 18554
 USER, PASSWORD = "nvr", "nvr-password-1"
@@ -122,6 +122,13 @@ async def test_an_onvif_client_adds_pantau_and_sees_only_its_cameras(
         for operation in ("GetProfiles", "GetVideoSources", "GetVideoSourceConfigurations",
                           "GetVideoEncoderConfigurations"):
             await validate_media_response(client.http, base, operation, USER, PASSWORD)
+        for operation, inner, signed in (
+            ("GetSystemDateAndTime", "", False), ("GetCapabilities", "<Category>All</Category>", False),
+            ("GetServices", "<IncludeCapability>false</IncludeCapability>", False), ("GetHostname", "", False),
+            ("GetDeviceInformation", "", True), ("GetScopes", "", True),
+        ):
+            await validate_device_response(client.http, base, operation, USER if signed else None,
+                                           PASSWORD if signed else None, inner)
 
         decisions = (await client.get_json("/api/v1/access-log?action=decision&limit=100", admin))["entries"]
         listed = [e["payload"] for e in decisions if e["payload"]["details"].get("operation") == "GetProfiles"]
