@@ -19,7 +19,7 @@ from alerts.bus import AlertBus
 from alerts.delivery import Courier
 from alerts.outbox import Outbox
 from alerts.sinks import configured_sinks
-from camera_events.service import EventService, onvif_clients
+from camera_events.service import EventService, onvif_clients, onvif_source
 from camera_events.store import EventStore
 from cases.book import CaseBook
 from cases.inputtriggers import InputTriggers
@@ -46,8 +46,10 @@ from fleet.statushistory import StatusLog
 from gateway.http.webapp import build_app
 from gateway.migrations import upgrade
 from gateway.services import Services
-from onvif_adapters.ptz import PtzSessions
+from onvif_adapters.errors import OnvifError
+from onvif_adapters.ptz import MoveMode, PtzControl, PtzMove, PtzSessions
 from onvif_server.facade import OnvifServer
+from onvif_server.ptz import PtzPosition
 from onvif_adapters.source import resolver_for
 from onvif_adapters.subscription import CameraEvent
 from policy.audit.accesslog import AccessLog
@@ -267,8 +269,58 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
     )
     if settings.onvif_server.enabled:
         services.onvif_server = OnvifServer(settings, clock, cameras, access_log, device_secrets.password,
-                                            services.throttle)
+                                            services.throttle, OnvifPtzBridge(ptz))
     return services, status_log
+
+
+class OnvifPtzBridge:
+    """Pantau's PTZ client as the ONVIF facade passes commands through (onvif_server/ptz.py `CameraPtz`):
+    the same per-camera sessions the PTZ routes use, dropped after a failure so the next command reconnects."""
+
+    def __init__(self, sessions: PtzSessions) -> None:
+        self._sessions = sessions
+
+    def available(self, camera: Camera) -> bool:
+        """An onvif:// camera (whether the device really has PTZ shows on the first command)."""
+        return onvif_source(camera) is not None
+
+    async def _run(self, camera: Camera, act: Callable[[PtzControl], Awaitable[Any]]) -> Any:
+        source = onvif_source(camera)
+        if source is None:
+            raise OnvifError(f"camera {camera.id!r} is not an ONVIF camera")
+        profile = source.device.profile if source.device is not None else None
+        try:
+            return await act(await self._sessions.control(camera.id, source.client, profile))
+        except OnvifError:
+            await self._sessions.forget(camera.id)
+            raise
+
+    async def move(self, camera: Camera, mode: str, pan: float | None, tilt: float | None, zoom: float | None,
+                   timeout_s: float | None) -> None:
+        """A continuous, relative or absolute move."""
+        await self._run(camera, lambda c: c.move(PtzMove(MoveMode(mode), pan, tilt, zoom, timeout_s)))
+
+    async def stop(self, camera: Camera) -> None:
+        """Stop every axis."""
+        await self._run(camera, lambda c: c.stop())
+
+    async def presets(self, camera: Camera) -> list[tuple[str, str]]:
+        """(token, name) of each preset."""
+        found = await self._run(camera, lambda c: c.presets())
+        return [(p.token, p.name) for p in found]
+
+    async def goto_preset(self, camera: Camera, token: str) -> None:
+        """Go to a preset."""
+        await self._run(camera, lambda c: c.goto_preset(token))
+
+    async def home(self, camera: Camera) -> None:
+        """Go home."""
+        await self._run(camera, lambda c: c.home())
+
+    async def status(self, camera: Camera) -> PtzPosition:
+        """Where it points."""
+        here = await self._run(camera, lambda c: c.status())
+        return PtzPosition(here.pan, here.tilt, here.zoom, here.moving)
 
 
 class CameraEventFeed:

@@ -3,8 +3,9 @@
 Offers `OnvifServer` (facade.py: one SOAP call in, one answer out; WS-UsernameToken against the
 integrator accounts, usernametoken.py; the device service, device.py; the media service with one
 profile per visible camera stream and the RTSP restream's URLs, media.py and profiles.py; policy
-decisions and their access-log entries, access.py; the hardened SOAP parser, soap.py) and
+decisions and their access-log entries, access.py; PTZ passed through to the cameras through the
+gateway's `CameraPtz`, ptz.py; the hardened SOAP parser, soap.py) and
 `DiscoveryService` (discovery.py: the WS-Discovery responder, run by the gateway).
 
-Not served yet: PTZ, events (PullPoint), Profile G recording search and replay, Media2, snapshots.
+Not served yet: events (PullPoint), Profile G recording search and replay, Media2, snapshots.
 """

@@ -11,10 +11,12 @@ class ServiceName(enum.StrEnum):
 
     DEVICE = "device"
     MEDIA = "media"
+    PTZ = "ptz"
 
 
 #: The path of each service on the HTTP port (ONVIF Core 5.1.1 fixes only the device service's).
-SERVICE_PATHS = {ServiceName.DEVICE: "/onvif/device_service", ServiceName.MEDIA: "/onvif/media_service"}
+SERVICE_PATHS = {ServiceName.DEVICE: "/onvif/device_service", ServiceName.MEDIA: "/onvif/media_service",
+                 ServiceName.PTZ: "/onvif/ptz_service"}
 #: The query parameter that makes a service answer as one camera's device (`onvif_server.per_camera`).
 CAMERA_PARAM = "camera"
 

@@ -12,7 +12,7 @@ from core.integrationconfig import OnvifServerConfig
 from core.version import gateway_version
 from onvif_server.calls import Call, ServiceName
 from onvif_server.identity import MANUFACTURER, device_name, device_uuid, scopes
-from onvif_server.soap import TDS, TRT, SoapRequest, el, many
+from onvif_server.soap import TDS, TPTZ, TRT, SoapRequest, el, many
 from streams.camera import Camera
 
 #: The ONVIF version our services answer as (GetServices' Version): Core/Media 2.6-era messages.
@@ -22,7 +22,9 @@ VERSION = (2, 60)
 class DeviceService:
     """Answers the device service's operations for the node or for one camera's device."""
 
-    def __init__(self, cfg: OnvifServerConfig, data_dir: Path, clock: Clock, cameras: dict[str, Camera]) -> None:
+    def __init__(self, cfg: OnvifServerConfig, data_dir: Path, clock: Clock, cameras: dict[str, Camera],
+                 ptz: bool) -> None:
+        self._ptz = ptz
         self._cfg = cfg
         self._data_dir = data_dir
         self._clock = clock
@@ -52,12 +54,13 @@ class DeviceService:
                   el("tds:HardwareId", self._name(call)))
 
     async def get_services(self, call: Call, req: SoapRequest) -> etree._Element:
-        """The device and media services (no capabilities inline: they are optional)."""
+        """The device, media and (with passthrough) PTZ services (no capabilities inline: they are optional)."""
         def service(namespace: str, which: ServiceName) -> etree._Element:
             return el("tds:Service", el("tds:Namespace", namespace), el("tds:XAddr", call.xaddr(which)),
                       el("tds:Version", el("tt:Major", VERSION[0]), el("tt:Minor", VERSION[1])))
 
-        return el("tds:GetServicesResponse", service(TDS, ServiceName.DEVICE), service(TRT, ServiceName.MEDIA))
+        return el("tds:GetServicesResponse", service(TDS, ServiceName.DEVICE), service(TRT, ServiceName.MEDIA),
+                  service(TPTZ, ServiceName.PTZ) if self._ptz else None)
 
     async def get_capabilities(self, call: Call, req: SoapRequest) -> etree._Element:
         """Device and Media, RTP over RTSP/TCP and plain RTP unicast (the restream's transports)."""
@@ -65,7 +68,8 @@ class DeviceService:
         media = el("tt:Media", el("tt:XAddr", call.xaddr(ServiceName.MEDIA)), el(
             "tt:StreamingCapabilities", el("tt:RTPMulticast", False), el("tt:RTP_TCP", False),
             el("tt:RTP_RTSP_TCP", True)))
-        return el("tds:GetCapabilitiesResponse", el("tds:Capabilities", device, media))
+        ptz = el("tt:PTZ", el("tt:XAddr", call.xaddr(ServiceName.PTZ))) if self._ptz else None
+        return el("tds:GetCapabilitiesResponse", el("tds:Capabilities", device, media, ptz))
 
     async def get_scopes(self, call: Call, req: SoapRequest) -> etree._Element:
         """Our scopes, all fixed (SetScopes is not supported)."""

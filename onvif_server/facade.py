@@ -24,8 +24,9 @@ from onvif_server.device import DeviceService
 from onvif_server.discovery import Announced, DiscoveryService
 from onvif_server.identity import device_name, device_uuid, scopes
 from onvif_server.media import MediaService
+from onvif_server.ptz import CameraPtz, PtzService
 from onvif_server.soap import (
-    TDS, TRT, SoapFault, SoapRequest, action_not_supported, envelope, fault_envelope, not_authorized,
+    TDS, TPTZ, TRT, SoapFault, SoapRequest, action_not_supported, envelope, fault_envelope, not_authorized,
     parse_request,
 )
 from onvif_server.usernametoken import TokenChecker, TokenRefused
@@ -52,14 +53,16 @@ class OnvifServer:
     """Answers SOAP calls to the device and media services."""
 
     def __init__(self, settings: Settings, clock: Clock, cameras: dict[str, Camera], access_log: AccessRecorder,
-                 password_of: Callable[[str], Awaitable[str | None]], throttle: LoginThrottle) -> None:
+                 password_of: Callable[[str], Awaitable[str | None]], throttle: LoginThrottle,
+                 ptz: CameraPtz | None = None) -> None:
         cfg = settings.onvif_server
         self.config = cfg
         self._access = OnvifAccess(settings.access, clock, cameras, access_log)
         self._tokens = TokenChecker(clock, cfg.clock_skew_s, password_of)
         self._throttle = throttle
-        device = DeviceService(cfg, settings.data_dir, clock, cameras)
-        media = MediaService(self._access, clock, cameras, settings.restream.rtsp)
+        device = DeviceService(cfg, settings.data_dir, clock, cameras, ptz is not None)
+        media = MediaService(self._access, clock, cameras, settings.restream.rtsp,
+                             ptz.available if ptz is not None else lambda camera: False)
         self._cameras = cameras
         self._public: dict[tuple[str, str], PublicHandler] = {
             (TDS, "GetSystemDateAndTime"): device.get_system_date_and_time,
@@ -80,7 +83,21 @@ class OnvifServer:
             (TRT, "GetVideoSourceConfigurations"): media.get_video_source_configurations,
             (TRT, "GetVideoEncoderConfigurations"): media.get_video_encoder_configurations,
         }
-        self._namespaces = {ServiceName.DEVICE: TDS, ServiceName.MEDIA: TRT}
+        if ptz is not None:
+            moves = PtzService(self._access, clock, cameras, ptz, access_log)
+            self._private.update({
+                (TPTZ, "GetNodes"): moves.get_nodes,
+                (TPTZ, "GetConfigurations"): moves.get_configurations,
+                (TPTZ, "GetStatus"): moves.get_status,
+                (TPTZ, "ContinuousMove"): moves.continuous_move,
+                (TPTZ, "RelativeMove"): moves.relative_move,
+                (TPTZ, "AbsoluteMove"): moves.absolute_move,
+                (TPTZ, "Stop"): moves.stop,
+                (TPTZ, "GetPresets"): moves.get_presets,
+                (TPTZ, "GotoPreset"): moves.goto_preset,
+                (TPTZ, "GotoHomePosition"): moves.goto_home_position,
+            })
+        self._namespaces = {ServiceName.DEVICE: TDS, ServiceName.MEDIA: TRT, ServiceName.PTZ: TPTZ}
         self._data_dir = settings.data_dir
         self._bind_host = settings.server.host
         self._clock = clock

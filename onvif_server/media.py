@@ -12,6 +12,8 @@ ter:ActionNotSupported, as a camera without snapshots does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from lxml import etree
 
 from core.clock import Clock
@@ -34,7 +36,9 @@ TRANSPORTS = ("RTSP", "TCP", "UDP")
 class MediaService:
     """Answers the media service's operations."""
 
-    def __init__(self, access: OnvifAccess, clock: Clock, cameras: dict[str, Camera], rtsp: RtspOut) -> None:
+    def __init__(self, access: OnvifAccess, clock: Clock, cameras: dict[str, Camera], rtsp: RtspOut,
+                 has_ptz: Callable[[Camera], bool]) -> None:
+        self._has_ptz = has_ptz
         self._access = access
         self._clock = clock
         self._cameras = cameras
@@ -42,7 +46,8 @@ class MediaService:
 
     async def _profiles(self, call: Call, caller: Caller, operation: str) -> list[MediaProfile]:
         mono = self._clock.monotonic()
-        return [p for camera in await self._access.visible(call, caller, operation) for p in profiles_of(camera, mono)]
+        return [p for camera in await self._access.visible(call, caller, operation)
+                for p in profiles_of(camera, mono, self._has_ptz(camera))]
 
     async def _one(self, call: Call, caller: Caller, req: SoapRequest, operation: str,
                    action: Action = Action.VIEW_CAMERA) -> MediaProfile:
@@ -58,7 +63,8 @@ class MediaService:
         feed = camera.feed(stream)
         if feed is None:
             raise invalid_arg("NoProfile", f"no profile {token[:64]!r}")
-        return next(p for p in profiles_of(camera, self._clock.monotonic()) if p.stream is stream)
+        return next(p for p in profiles_of(camera, self._clock.monotonic(), self._has_ptz(camera))
+                    if p.stream is stream)
 
     async def get_profiles(self, call: Call, caller: Caller, req: SoapRequest) -> etree._Element:
         """One profile per visible camera stream."""

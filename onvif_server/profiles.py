@@ -17,6 +17,15 @@ from onvif_server.soap import el
 from streams.camera import Camera
 from streams.feed import Feed, StreamName
 
+GENERIC = "http://www.onvif.org/ver10/tptz"
+SPACES = {
+    "continuous_pt": f"{GENERIC}/PanTiltSpaces/VelocityGenericSpace",
+    "continuous_z": f"{GENERIC}/ZoomSpaces/VelocityGenericSpace",
+    "absolute_pt": f"{GENERIC}/PanTiltSpaces/PositionGenericSpace",
+    "absolute_z": f"{GENERIC}/ZoomSpaces/PositionGenericSpace",
+    "relative_pt": f"{GENERIC}/PanTiltSpaces/TranslationGenericSpace",
+    "relative_z": f"{GENERIC}/ZoomSpaces/TranslationGenericSpace",
+}
 SUB_SUFFIX = "__sub"
 #: How long a stream URI stays valid (ONVIF MediaUri.Timeout): ours do not expire.
 URI_TIMEOUT = "PT0S"
@@ -34,6 +43,8 @@ class MediaProfile:
     width: int
     height: int
     fps: float
+    #: The camera's PTZ is passed through (onvif_server/ptz.py).
+    ptz: bool = False
 
     @property
     def source_token(self) -> str:
@@ -46,7 +57,7 @@ class MediaProfile:
         return f"/{self.camera_id}" if self.stream is StreamName.MAIN else f"/{self.camera_id}/sub"
 
 
-def profile_of(camera: Camera, feed: Feed, now_monotonic: float) -> MediaProfile:
+def profile_of(camera: Camera, feed: Feed, now_monotonic: float, ptz: bool = False) -> MediaProfile:
     """The profile of one of `camera`'s streams, as its hub knows it now."""
     video = feed.video
     main = feed.name is StreamName.MAIN
@@ -60,12 +71,13 @@ def profile_of(camera: Camera, feed: Feed, now_monotonic: float) -> MediaProfile
         width=video.width if video is not None else 0,
         height=video.height if video is not None else 0,
         fps=feed.stats.snapshot(now_monotonic).fps,
+        ptz=ptz,
     )
 
 
-def profiles_of(camera: Camera, now_monotonic: float) -> list[MediaProfile]:
+def profiles_of(camera: Camera, now_monotonic: float, ptz: bool = False) -> list[MediaProfile]:
     """A camera's profiles: its main stream, then its sub-stream if it has one."""
-    return [profile_of(camera, feed, now_monotonic) for feed in camera.feeds]
+    return [profile_of(camera, feed, now_monotonic, ptz) for feed in camera.feeds]
 
 
 def split_token(token: str) -> tuple[str, StreamName]:
@@ -101,9 +113,18 @@ def video_encoder_configuration(p: MediaProfile, tag: str = "tt:VideoEncoderConf
               token=f"vec_{p.token}")
 
 
+def ptz_configuration(camera_id: str, tag: str = "tt:PTZConfiguration") -> etree._Element:
+    """A PTZ camera's configuration (in its profiles and GetConfigurations)."""
+    return el(tag, el("tt:Name", f"PTZ {camera_id}"), el("tt:UseCount", 1), el("tt:NodeToken", f"node_{camera_id}"),
+              el("tt:DefaultContinuousPanTiltVelocitySpace", SPACES["continuous_pt"]),
+              el("tt:DefaultContinuousZoomVelocitySpace", SPACES["continuous_z"]),
+              el("tt:DefaultPTZTimeout", "PT5S"), token=f"ptz_{camera_id}")
+
+
 def profile_xml(p: MediaProfile, tag: str = "trt:Profiles") -> etree._Element:
     """trt:Profiles (or trt:Profile) for one profile."""
-    return el(tag, el("tt:Name", p.name), video_source_configuration(p), video_encoder_configuration(p),
+    ptz = ptz_configuration(p.camera_id) if p.ptz else None
+    return el(tag, el("tt:Name", p.name), video_source_configuration(p), video_encoder_configuration(p), ptz,
               token=p.token, fixed="true")
 
 

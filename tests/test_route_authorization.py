@@ -123,6 +123,7 @@ ROUTES: dict[tuple[str, str], Open | SignedIn | Guarded] = {
         "ONVIF SOAP: the WS-UsernameToken in the message is the credential, checked by onvif_server, which logs "
         "each refusal and decides view_camera/live per camera (tests/onvif_server); off here, so 404"),
     ("POST", "/onvif/media_service"): Open("ONVIF SOAP, as the device service"),
+    ("POST", "/onvif/ptz_service"): Open("ONVIF SOAP, as the device service; each command decides ptz"),
     ("DELETE", "/api/v1/session"): SignedIn("signing out one's own session"),
     ("GET", "/api/v1/session"): SignedIn("who the caller is (a person or an enrolled display)"),
     ("GET", "/api/v1/cameras"): SignedIn("the cameras the caller sees (view_camera per camera)"),

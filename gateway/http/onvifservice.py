@@ -74,3 +74,9 @@ async def device_service(request: web.Request) -> web.Response:
 async def media_service(request: web.Request) -> web.Response:
     """ONVIF media service, ver10 (SOAP 1.2)."""
     return await _serve(request, ServiceName.MEDIA)
+
+
+@routes.post(SERVICE_PATHS[ServiceName.PTZ])
+async def ptz_service(request: web.Request) -> web.Response:
+    """ONVIF PTZ service, ver20 (SOAP 1.2): passed through to the cameras' PTZ."""
+    return await _serve(request, ServiceName.PTZ)
