@@ -49,7 +49,9 @@ from gateway.services import Services
 from onvif_adapters.errors import OnvifError
 from onvif_adapters.ptz import MoveMode, PtzControl, PtzMove, PtzSessions
 from onvif_server.facade import OnvifServer
+from onvif_server.events import OnvifNotice
 from onvif_server.ptz import PtzPosition
+from onvif_adapters.topics import EventKind
 from onvif_adapters.source import resolver_for
 from onvif_adapters.subscription import CameraEvent
 from policy.audit.accesslog import AccessLog
@@ -69,7 +71,7 @@ from policy.identity.throttle import LoginThrottle
 from policy.identity.users import UserStore
 from recorder.service import Recorder
 from streams.camera import Camera
-from streams.state import CameraStatus
+from streams.state import CameraState, CameraStatus
 from webrtc.sessions import WhepSessions
 
 log = logging.getLogger(__name__)
@@ -134,8 +136,12 @@ class Gateway:
                     tasks.create_task(CaseWatch(services.db, self.clock, services.cases).run(), name="cases")
                     tasks.create_task(services.exports.run(), name="exports")
                     self._start_triggers(tasks, services)
-                    if services.onvif_server is not None and settings.onvif_server.discovery:
-                        tasks.create_task(services.onvif_server.discovery(self.port).run(), name="onvif-discovery")
+                    if services.onvif_server is not None:
+                        tasks.create_task(services.onvif_server.run(), name="onvif-events")
+                        tasks.create_task(_relay_camera_events(services.events, services.onvif_server),
+                                          name="onvif-event-relay")
+                        if settings.onvif_server.discovery:
+                            tasks.create_task(services.onvif_server.discovery(self.port).run(), name="onvif-discovery")
                     for courier in services.couriers:
                         tasks.create_task(courier.run(), name=f"alerts:{courier.sink.name}")
                     if on_ready is not None:
@@ -180,9 +186,14 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
     status_log = StatusLog(db)
     state_alerts = StateAlerts(alerts)
 
+    # Told of every state change after the two above; the ONVIF facade adds itself once built.
+    status_listeners: list[Callable[[str, CameraStatus | None, CameraStatus], None]] = []
+
     def on_status(camera_id: str, old: CameraStatus | None, new: CameraStatus) -> None:
         status_log(camera_id, old, new)
         state_alerts(camera_id, old, new)
+        for listener in status_listeners:
+            listener(camera_id, old, new)
     camera_store = CameraStore(db, clock)
     onboarded = await camera_store.load({c.id for c in settings.cameras})
 
@@ -268,9 +279,28 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
         snapshots=Snapshots(db, clock, access_log, settings.data_dir / "snapshots"),
     )
     if settings.onvif_server.enabled:
-        services.onvif_server = OnvifServer(settings, clock, cameras, access_log, device_secrets.password,
-                                            services.throttle, OnvifPtzBridge(ptz))
+        onvif_server = OnvifServer(settings, clock, cameras, access_log, device_secrets.password,
+                                   services.throttle, OnvifPtzBridge(ptz))
+        services.onvif_server = onvif_server
+        status_listeners.append(lambda camera_id, old, new: _relay_state(onvif_server, camera_id, old, new))
     return services, status_log
+
+
+def _relay_state(server: OnvifServer, camera_id: str, old: CameraStatus | None, new: CameraStatus) -> None:
+    """A camera going offline or coming back, to the ONVIF facade's subscriptions (not its first state)."""
+    lost = new.state is CameraState.OFFLINE
+    if old is not None and (old.state is CameraState.OFFLINE) != lost:
+        server.publish(OnvifNotice(camera_id, "camera_offline", lost, new.since))
+
+
+async def _relay_camera_events(events: EventService, server: OnvifServer) -> None:
+    """The ONVIF alarms of Pantau's cameras, to the ONVIF facade's subscriptions, until the events service stops."""
+    with events.listen(lambda camera: True) as listener:
+        while (event := await listener.queue.get()) is not None:
+            if event.kind is EventKind.OTHER or event.initial:
+                continue
+            token = event.source.get("InputToken") if event.kind is EventKind.DIGITAL_INPUT else None
+            server.publish(OnvifNotice(event.camera, event.kind.value, event.active, event.at, token))
 
 
 class OnvifPtzBridge:

@@ -7,5 +7,7 @@ decisions and their access-log entries, access.py; PTZ passed through to the cam
 gateway's `CameraPtz`, ptz.py; the hardened SOAP parser, soap.py) and
 `DiscoveryService` (discovery.py: the WS-Discovery responder, run by the gateway).
 
-Not served yet: events (PullPoint), Profile G recording search and replay, Media2, snapshots.
+PullPoint subscriptions relaying camera states and alarms: events.py (fed by the gateway).
+
+Not served yet: Profile G recording search and replay, Media2, snapshots.
 """

@@ -12,11 +12,12 @@ class ServiceName(enum.StrEnum):
     DEVICE = "device"
     MEDIA = "media"
     PTZ = "ptz"
+    EVENTS = "events"
 
 
 #: The path of each service on the HTTP port (ONVIF Core 5.1.1 fixes only the device service's).
 SERVICE_PATHS = {ServiceName.DEVICE: "/onvif/device_service", ServiceName.MEDIA: "/onvif/media_service",
-                 ServiceName.PTZ: "/onvif/ptz_service"}
+                 ServiceName.PTZ: "/onvif/ptz_service", ServiceName.EVENTS: "/onvif/events_service"}
 #: The query parameter that makes a service answer as one camera's device (`onvif_server.per_camera`).
 CAMERA_PARAM = "camera"
 
@@ -34,6 +35,8 @@ class Call:
     host: str
     #: The camera whose own device this is (per-camera devices), or None for the node.
     camera: str | None = None
+    #: The PullPoint subscription addressed (events service: `?subscription=`), if any.
+    subscription: str | None = None
 
     def xaddr(self, service: ServiceName) -> str:
         """The URL of `service` for this device."""

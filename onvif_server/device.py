@@ -12,7 +12,7 @@ from core.integrationconfig import OnvifServerConfig
 from core.version import gateway_version
 from onvif_server.calls import Call, ServiceName
 from onvif_server.identity import MANUFACTURER, device_name, device_uuid, scopes
-from onvif_server.soap import TDS, TPTZ, TRT, SoapRequest, el, many
+from onvif_server.soap import TDS, TEV, TPTZ, TRT, SoapRequest, el, many
 from streams.camera import Camera
 
 #: The ONVIF version our services answer as (GetServices' Version): Core/Media 2.6-era messages.
@@ -60,7 +60,7 @@ class DeviceService:
                       el("tds:Version", el("tt:Major", VERSION[0]), el("tt:Minor", VERSION[1])))
 
         return el("tds:GetServicesResponse", service(TDS, ServiceName.DEVICE), service(TRT, ServiceName.MEDIA),
-                  service(TPTZ, ServiceName.PTZ) if self._ptz else None)
+                  service(TEV, ServiceName.EVENTS), service(TPTZ, ServiceName.PTZ) if self._ptz else None)
 
     async def get_capabilities(self, call: Call, req: SoapRequest) -> etree._Element:
         """Device and Media, RTP over RTSP/TCP and plain RTP unicast (the restream's transports)."""
@@ -68,8 +68,11 @@ class DeviceService:
         media = el("tt:Media", el("tt:XAddr", call.xaddr(ServiceName.MEDIA)), el(
             "tt:StreamingCapabilities", el("tt:RTPMulticast", False), el("tt:RTP_TCP", False),
             el("tt:RTP_RTSP_TCP", True)))
+        events = el("tt:Events", el("tt:XAddr", call.xaddr(ServiceName.EVENTS)),
+                    el("tt:WSSubscriptionPolicySupport", False), el("tt:WSPullPointSupport", True),
+                    el("tt:WSPausableSubscriptionManagerInterfaceSupport", False))
         ptz = el("tt:PTZ", el("tt:XAddr", call.xaddr(ServiceName.PTZ))) if self._ptz else None
-        return el("tds:GetCapabilitiesResponse", el("tds:Capabilities", device, media, ptz))
+        return el("tds:GetCapabilitiesResponse", el("tds:Capabilities", device, events, media, ptz))
 
     async def get_scopes(self, call: Call, req: SoapRequest) -> etree._Element:
         """Our scopes, all fixed (SetScopes is not supported)."""

@@ -24,9 +24,10 @@ from onvif_server.device import DeviceService
 from onvif_server.discovery import Announced, DiscoveryService
 from onvif_server.identity import device_name, device_uuid, scopes
 from onvif_server.media import MediaService
+from onvif_server.events import OnvifNotice, PullPoints
 from onvif_server.ptz import CameraPtz, PtzService
 from onvif_server.soap import (
-    TDS, TPTZ, TRT, SoapFault, SoapRequest, action_not_supported, envelope, fault_envelope, not_authorized,
+    TDS, TEV, TPTZ, TRT, WSNT, SoapFault, SoapRequest, action_not_supported, envelope, fault_envelope, not_authorized,
     parse_request,
 )
 from onvif_server.usernametoken import TokenChecker, TokenRefused
@@ -83,6 +84,15 @@ class OnvifServer:
             (TRT, "GetVideoSourceConfigurations"): media.get_video_source_configurations,
             (TRT, "GetVideoEncoderConfigurations"): media.get_video_encoder_configurations,
         }
+        self.pull_points = PullPoints(self._access, clock, cameras)
+        self._private.update({
+            (TEV, "GetEventProperties"): self.pull_points.get_event_properties,
+            (TEV, "CreatePullPointSubscription"): self.pull_points.create,
+            (TEV, "PullMessages"): self.pull_points.pull,
+            (TEV, "SetSynchronizationPoint"): self.pull_points.set_synchronization_point,
+            (WSNT, "Renew"): self.pull_points.renew,
+            (WSNT, "Unsubscribe"): self.pull_points.unsubscribe,
+        })
         if ptz is not None:
             moves = PtzService(self._access, clock, cameras, ptz, access_log)
             self._private.update({
@@ -97,7 +107,8 @@ class OnvifServer:
                 (TPTZ, "GotoPreset"): moves.goto_preset,
                 (TPTZ, "GotoHomePosition"): moves.goto_home_position,
             })
-        self._namespaces = {ServiceName.DEVICE: TDS, ServiceName.MEDIA: TRT, ServiceName.PTZ: TPTZ}
+        self._namespaces = {ServiceName.DEVICE: {TDS}, ServiceName.MEDIA: {TRT}, ServiceName.PTZ: {TPTZ},
+                            ServiceName.EVENTS: {TEV, WSNT}}
         self._data_dir = settings.data_dir
         self._bind_host = settings.server.host
         self._clock = clock
@@ -113,6 +124,14 @@ class OnvifServer:
                       f"{device}?{CAMERA_PARAM}={cid}")
             for cid, cam in sorted(self._cameras.items())
         ]
+
+    def publish(self, notice: OnvifNotice) -> None:
+        """Hand a camera's state change or alarm to the PullPoint subscriptions."""
+        self.pull_points.publish(notice)
+
+    async def run(self) -> None:
+        """Expire subscriptions until cancelled; then release every waiting PullMessages."""
+        await self.pull_points.run()
 
     def discovery(self, http_port: int) -> DiscoveryService:
         """The WS-Discovery responder for this node's devices (its owner runs it)."""
@@ -136,7 +155,7 @@ class OnvifServer:
         if call.camera is not None and call.camera not in self._cameras:
             raise SoapFault("Sender", ("ter:InvalidArgVal",), "no such device")
         key = (req.namespace, req.operation)
-        if req.namespace != self._namespaces[call.service]:
+        if req.namespace not in self._namespaces[call.service]:
             raise action_not_supported(req.operation[:64])
         public = self._public.get(key)
         if public is not None:

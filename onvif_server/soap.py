@@ -20,9 +20,13 @@ TDS = "http://www.onvif.org/ver10/device/wsdl"
 TRT = "http://www.onvif.org/ver10/media/wsdl"
 TPTZ = "http://www.onvif.org/ver20/ptz/wsdl"
 TER = "http://www.onvif.org/ver10/error"
+TEV = "http://www.onvif.org/ver10/events/wsdl"
+WSNT = "http://docs.oasis-open.org/wsn/b-2"
+WSA = "http://www.w3.org/2005/08/addressing"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
-NSMAP = {"s": SOAP_ENV, "tt": TT, "tds": TDS, "trt": TRT, "tptz": TPTZ, "ter": TER}
+NSMAP = {"s": SOAP_ENV, "tt": TT, "tds": TDS, "trt": TRT, "tptz": TPTZ, "ter": TER, "tev": TEV, "wsnt": WSNT,
+         "wsa": WSA}
 CONTENT_TYPE = "application/soap+xml"
 
 #: The largest SOAP request taken: an ONVIF request with a UsernameToken is 1-3 KiB; SetScopes or a

@@ -11,6 +11,7 @@ from aiohttp import web
 from core.errors import NotFound
 from gateway.http.appkeys import SERVICES
 from onvif_server.calls import CAMERA_PARAM, SERVICE_PATHS, Call, ServiceName
+from onvif_server.events import SUBSCRIPTION_PARAM
 from onvif_server.soap import CONTENT_TYPE, MAX_REQUEST_BYTES, fault_envelope, malformed
 
 routes = web.RouteTableDef()
@@ -18,6 +19,7 @@ routes = web.RouteTableDef()
 # What we put back into XAddrs from the Host header: a host name, IPv4 or bracketed IPv6, a port.
 _HOST = re.compile(r"[A-Za-z0-9.\-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
 _CAMERA = re.compile(r"[a-z0-9-]{1,64}")
+_SUBSCRIPTION = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def is_onvif_soap(request: web.Request) -> bool:
@@ -59,8 +61,11 @@ async def _serve(request: web.Request, service: ServiceName) -> web.Response:
     camera = request.query.get(CAMERA_PARAM)
     if camera is not None and not _CAMERA.fullmatch(camera):
         raise NotFound("no such device")
+    subscription = request.query.get(SUBSCRIPTION_PARAM)
+    if subscription is not None and not _SUBSCRIPTION.fullmatch(subscription):
+        raise NotFound("no such subscription")
     base_url, host = _reached(request)
-    answer = await server.handle(Call(service, body, request.remote or "", base_url, host, camera))
+    answer = await server.handle(Call(service, body, request.remote or "", base_url, host, camera, subscription))
     return web.Response(status=answer.status, body=answer.body, content_type=CONTENT_TYPE, charset="utf-8")
 
 
@@ -74,6 +79,12 @@ async def device_service(request: web.Request) -> web.Response:
 async def media_service(request: web.Request) -> web.Response:
     """ONVIF media service, ver10 (SOAP 1.2)."""
     return await _serve(request, ServiceName.MEDIA)
+
+
+@routes.post(SERVICE_PATHS[ServiceName.EVENTS])
+async def events_service(request: web.Request) -> web.Response:
+    """ONVIF events service, ver10 (SOAP 1.2): PullPoint subscriptions (`?subscription=` addresses one)."""
+    return await _serve(request, ServiceName.EVENTS)
 
 
 @routes.post(SERVICE_PATHS[ServiceName.PTZ])
