@@ -280,7 +280,7 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
     )
     if settings.onvif_server.enabled:
         onvif_server = OnvifServer(settings, clock, cameras, access_log, device_secrets.password,
-                                   services.throttle, OnvifPtzBridge(ptz))
+                                   services.throttle, OnvifPtzBridge(ptz), recorder.index)
         services.onvif_server = onvif_server
         status_listeners.append(lambda camera_id, old, new: _relay_state(onvif_server, camera_id, old, new))
     return services, status_log

@@ -7,7 +7,8 @@ decisions and their access-log entries, access.py; PTZ passed through to the cam
 gateway's `CameraPtz`, ptz.py; the hardened SOAP parser, soap.py) and
 `DiscoveryService` (discovery.py: the WS-Discovery responder, run by the gateway).
 
-PullPoint subscriptions relaying camera states and alarms: events.py (fed by the gateway).
+PullPoint subscriptions relaying camera states and alarms: events.py (fed by the gateway); the search
+service over the sealed segments and a replay service that says RTSP replay is not built: recordings.py.
 
-Not served yet: Profile G recording search and replay, Media2, snapshots.
+Not served yet: RTSP replay (GetReplayUri), Media2, snapshots (GetSnapshotUri).
 """

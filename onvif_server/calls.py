@@ -13,11 +13,14 @@ class ServiceName(enum.StrEnum):
     MEDIA = "media"
     PTZ = "ptz"
     EVENTS = "events"
+    SEARCH = "search"
+    REPLAY = "replay"
 
 
 #: The path of each service on the HTTP port (ONVIF Core 5.1.1 fixes only the device service's).
 SERVICE_PATHS = {ServiceName.DEVICE: "/onvif/device_service", ServiceName.MEDIA: "/onvif/media_service",
-                 ServiceName.PTZ: "/onvif/ptz_service", ServiceName.EVENTS: "/onvif/events_service"}
+                 ServiceName.PTZ: "/onvif/ptz_service", ServiceName.EVENTS: "/onvif/events_service",
+                 ServiceName.SEARCH: "/onvif/search_service", ServiceName.REPLAY: "/onvif/replay_service"}
 #: The query parameter that makes a service answer as one camera's device (`onvif_server.per_camera`).
 CAMERA_PARAM = "camera"
 

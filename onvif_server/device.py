@@ -12,7 +12,7 @@ from core.integrationconfig import OnvifServerConfig
 from core.version import gateway_version
 from onvif_server.calls import Call, ServiceName
 from onvif_server.identity import MANUFACTURER, device_name, device_uuid, scopes
-from onvif_server.soap import TDS, TEV, TPTZ, TRT, SoapRequest, el, many
+from onvif_server.soap import TDS, TEV, TPTZ, TRP, TRT, TSE, SoapRequest, el, many
 from streams.camera import Camera
 
 #: The ONVIF version our services answer as (GetServices' Version): Core/Media 2.6-era messages.
@@ -23,8 +23,9 @@ class DeviceService:
     """Answers the device service's operations for the node or for one camera's device."""
 
     def __init__(self, cfg: OnvifServerConfig, data_dir: Path, clock: Clock, cameras: dict[str, Camera],
-                 ptz: bool) -> None:
+                 ptz: bool, recordings: bool) -> None:
         self._ptz = ptz
+        self._recordings = recordings
         self._cfg = cfg
         self._data_dir = data_dir
         self._clock = clock
@@ -60,7 +61,9 @@ class DeviceService:
                       el("tds:Version", el("tt:Major", VERSION[0]), el("tt:Minor", VERSION[1])))
 
         return el("tds:GetServicesResponse", service(TDS, ServiceName.DEVICE), service(TRT, ServiceName.MEDIA),
-                  service(TEV, ServiceName.EVENTS), service(TPTZ, ServiceName.PTZ) if self._ptz else None)
+                  service(TEV, ServiceName.EVENTS), service(TPTZ, ServiceName.PTZ) if self._ptz else None,
+                  service(TSE, ServiceName.SEARCH) if self._recordings else None,
+                  service(TRP, ServiceName.REPLAY) if self._recordings else None)
 
     async def get_capabilities(self, call: Call, req: SoapRequest) -> etree._Element:
         """Device and Media, RTP over RTSP/TCP and plain RTP unicast (the restream's transports)."""

@@ -26,14 +26,16 @@ from onvif_server.identity import device_name, device_uuid, scopes
 from onvif_server.media import MediaService
 from onvif_server.events import OnvifNotice, PullPoints
 from onvif_server.ptz import CameraPtz, PtzService
+from onvif_server.recordings import RecordingSearch
 from onvif_server.soap import (
-    TDS, TEV, TPTZ, TRT, WSNT, SoapFault, SoapRequest, action_not_supported, envelope, fault_envelope, not_authorized,
+    TDS, TEV, TPTZ, TRP, TRT, TSE, WSNT, SoapFault, SoapRequest, action_not_supported, envelope, fault_envelope, not_authorized,
     parse_request,
 )
 from onvif_server.usernametoken import TokenChecker, TokenRefused
 from policy.audit.entries import AccessRecorder
 from policy.identity.devicesecrets import DEVICE_ROLE
 from policy.identity.throttle import LoginThrottle
+from recorder.index import SegmentIndex
 from streams.camera import Camera
 
 log = logging.getLogger(__name__)
@@ -55,13 +57,13 @@ class OnvifServer:
 
     def __init__(self, settings: Settings, clock: Clock, cameras: dict[str, Camera], access_log: AccessRecorder,
                  password_of: Callable[[str], Awaitable[str | None]], throttle: LoginThrottle,
-                 ptz: CameraPtz | None = None) -> None:
+                 ptz: CameraPtz | None = None, index: SegmentIndex | None = None) -> None:
         cfg = settings.onvif_server
         self.config = cfg
         self._access = OnvifAccess(settings.access, clock, cameras, access_log)
         self._tokens = TokenChecker(clock, cfg.clock_skew_s, password_of)
         self._throttle = throttle
-        device = DeviceService(cfg, settings.data_dir, clock, cameras, ptz is not None)
+        device = DeviceService(cfg, settings.data_dir, clock, cameras, ptz is not None, index is not None)
         media = MediaService(self._access, clock, cameras, settings.restream.rtsp,
                              ptz.available if ptz is not None else lambda camera: False)
         self._cameras = cameras
@@ -107,8 +109,19 @@ class OnvifServer:
                 (TPTZ, "GotoPreset"): moves.goto_preset,
                 (TPTZ, "GotoHomePosition"): moves.goto_home_position,
             })
+        if index is not None:
+            search = RecordingSearch(self._access, clock, cameras, index)
+            self._private.update({
+                (TSE, "GetRecordingSummary"): search.get_recording_summary,
+                (TSE, "GetRecordingInformation"): search.get_recording_information,
+                (TSE, "FindRecordings"): search.find_recordings,
+                (TSE, "GetRecordingSearchResults"): search.get_recording_search_results,
+                (TSE, "EndSearch"): search.end_search,
+                (TRP, "GetReplayUri"): search.get_replay_uri,
+            })
         self._namespaces = {ServiceName.DEVICE: {TDS}, ServiceName.MEDIA: {TRT}, ServiceName.PTZ: {TPTZ},
-                            ServiceName.EVENTS: {TEV, WSNT}}
+                            ServiceName.EVENTS: {TEV, WSNT}, ServiceName.SEARCH: {TSE},
+                            ServiceName.REPLAY: {TRP}}
         self._data_dir = settings.data_dir
         self._bind_host = settings.server.host
         self._clock = clock

@@ -23,10 +23,12 @@ TER = "http://www.onvif.org/ver10/error"
 TEV = "http://www.onvif.org/ver10/events/wsdl"
 WSNT = "http://docs.oasis-open.org/wsn/b-2"
 WSA = "http://www.w3.org/2005/08/addressing"
+TSE = "http://www.onvif.org/ver10/search/wsdl"
+TRP = "http://www.onvif.org/ver10/replay/wsdl"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 NSMAP = {"s": SOAP_ENV, "tt": TT, "tds": TDS, "trt": TRT, "tptz": TPTZ, "ter": TER, "tev": TEV, "wsnt": WSNT,
-         "wsa": WSA}
+         "wsa": WSA, "tse": TSE, "trp": TRP}
 CONTENT_TYPE = "application/soap+xml"
 
 #: The largest SOAP request taken: an ONVIF request with a UsernameToken is 1-3 KiB; SetScopes or a

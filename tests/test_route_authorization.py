@@ -124,6 +124,8 @@ ROUTES: dict[tuple[str, str], Open | SignedIn | Guarded] = {
         "each refusal and decides view_camera/live per camera (tests/onvif_server); off here, so 404"),
     ("POST", "/onvif/media_service"): Open("ONVIF SOAP, as the device service"),
     ("POST", "/onvif/ptz_service"): Open("ONVIF SOAP, as the device service; each command decides ptz"),
+    ("POST", "/onvif/search_service"): Open("ONVIF SOAP, as the device service; list_recordings per camera"),
+    ("POST", "/onvif/replay_service"): Open("ONVIF SOAP, as the device service (GetReplayUri: not built yet)"),
     ("POST", "/onvif/events_service"): Open(
         "ONVIF SOAP, as the device service; a subscription is its account's, messages filtered by view_camera"),
     ("DELETE", "/api/v1/session"): SignedIn("signing out one's own session"),

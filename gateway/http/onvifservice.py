@@ -87,6 +87,18 @@ async def events_service(request: web.Request) -> web.Response:
     return await _serve(request, ServiceName.EVENTS)
 
 
+@routes.post(SERVICE_PATHS[ServiceName.SEARCH])
+async def search_service(request: web.Request) -> web.Response:
+    """ONVIF search service (Profile G; SOAP 1.2): the recordings an account may list."""
+    return await _serve(request, ServiceName.SEARCH)
+
+
+@routes.post(SERVICE_PATHS[ServiceName.REPLAY])
+async def replay_service(request: web.Request) -> web.Response:
+    """ONVIF replay service (SOAP 1.2): GetReplayUri, which says RTSP replay is not built yet."""
+    return await _serve(request, ServiceName.REPLAY)
+
+
 @routes.post(SERVICE_PATHS[ServiceName.PTZ])
 async def ptz_service(request: web.Request) -> web.Response:
     """ONVIF PTZ service, ver20 (SOAP 1.2): passed through to the cameras' PTZ."""
