@@ -10,5 +10,7 @@ gateway's `CameraPtz`, ptz.py; the hardened SOAP parser, soap.py) and
 PullPoint subscriptions relaying camera states and alarms: events.py (fed by the gateway); the search
 service over the sealed segments and a replay service that says RTSP replay is not built: recordings.py.
 
-Not served yet: RTSP replay (GetReplayUri), Media2, snapshots (GetSnapshotUri).
+The snapshot URLs GetSnapshotUri hands out are checked by HTTP Digest or Basic: httpdigest.py.
+
+Not served yet: RTSP replay (GetReplayUri), Media2.
 """

@@ -21,6 +21,8 @@ class ServiceName(enum.StrEnum):
 SERVICE_PATHS = {ServiceName.DEVICE: "/onvif/device_service", ServiceName.MEDIA: "/onvif/media_service",
                  ServiceName.PTZ: "/onvif/ptz_service", ServiceName.EVENTS: "/onvif/events_service",
                  ServiceName.SEARCH: "/onvif/search_service", ServiceName.REPLAY: "/onvif/replay_service"}
+#: Where GetSnapshotUri points: SNAPSHOT_PATH/PROFILE_TOKEN (HTTP Digest or Basic, onvif_server/httpdigest.py).
+SNAPSHOT_PATH = "/onvif/snapshot"
 #: The query parameter that makes a service answer as one camera's device (`onvif_server.per_camera`).
 CAMERA_PARAM = "camera"
 

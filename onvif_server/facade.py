@@ -25,6 +25,8 @@ from onvif_server.discovery import Announced, DiscoveryService
 from onvif_server.identity import device_name, device_uuid, scopes
 from onvif_server.media import MediaService
 from onvif_server.events import OnvifNotice, PullPoints
+from onvif_server.httpdigest import DigestAuth, HttpAuthRefused
+from onvif_server.profiles import split_token
 from onvif_server.ptz import CameraPtz, PtzService
 from onvif_server.recordings import RecordingSearch
 from onvif_server.soap import (
@@ -35,7 +37,9 @@ from onvif_server.usernametoken import TokenChecker, TokenRefused
 from policy.audit.entries import AccessRecorder
 from policy.identity.devicesecrets import DEVICE_ROLE
 from policy.identity.throttle import LoginThrottle
+from policy.decision import Action
 from recorder.index import SegmentIndex
+from streams.snapshot import keyframe_jpeg
 from streams.camera import Camera
 
 log = logging.getLogger(__name__)
@@ -52,6 +56,16 @@ class SoapAnswer:
     body: bytes
 
 
+@dataclass(frozen=True)
+class SnapshotAnswer:
+    """A JPEG (200), or a status with a reason; `challenge` for a 401's WWW-Authenticate."""
+
+    status: int
+    body: bytes = b""
+    reason: str = ""
+    challenge: str | None = None
+
+
 class OnvifServer:
     """Answers SOAP calls to the device and media services."""
 
@@ -62,6 +76,7 @@ class OnvifServer:
         self.config = cfg
         self._access = OnvifAccess(settings.access, clock, cameras, access_log)
         self._tokens = TokenChecker(clock, cfg.clock_skew_s, password_of)
+        self._digest = DigestAuth.create(clock, password_of)
         self._throttle = throttle
         device = DeviceService(cfg, settings.data_dir, clock, cameras, ptz is not None, index is not None)
         media = MediaService(self._access, clock, cameras, settings.restream.rtsp,
@@ -82,6 +97,7 @@ class OnvifServer:
             (TRT, "GetProfiles"): media.get_profiles,
             (TRT, "GetProfile"): media.get_profile,
             (TRT, "GetStreamUri"): media.get_stream_uri,
+            (TRT, "GetSnapshotUri"): media.get_snapshot_uri,
             (TRT, "GetVideoSources"): media.get_video_sources,
             (TRT, "GetVideoSourceConfigurations"): media.get_video_source_configurations,
             (TRT, "GetVideoEncoderConfigurations"): media.get_video_encoder_configurations,
@@ -137,6 +153,35 @@ class OnvifServer:
                       f"{device}?{CAMERA_PARAM}={cid}")
             for cid, cam in sorted(self._cameras.items())
         ]
+
+    async def snapshot(self, call: Call, token: str, authorization: str | None, method: str,
+                       uri: str) -> SnapshotAnswer:
+        """The JPEG behind a GetSnapshotUri URL, for an integrator account (HTTP Digest or Basic) that may
+        see the camera (view_camera, logged as a view of footage)."""
+        try:
+            username = await self._digest.check(authorization, method, uri)
+            if self._throttle.retry_after(username, call.client) > 0:
+                raise HttpAuthRefused("too many failed sign-ins: locked for now", username)
+        except HttpAuthRefused as refused:
+            if refused.username is not None:
+                self._throttle.failed(refused.username, call.client)
+                log.warning("ONVIF snapshot from %s: not authorized (%s)", call.client, refused.reason)
+                await self._access.refused(call, refused.username, f"ONVIF snapshot: {refused.reason}",
+                                           credentials=True)
+            return SnapshotAnswer(401, reason="credentials needed", challenge=self._digest.challenge(
+                stale=refused.reason == "stale nonce"))
+        self._throttle.succeeded(username, call.client)
+        caller = Caller(username, DEVICE_ROLE)
+        camera_id, stream = split_token(token)
+        camera = self._cameras.get(camera_id)
+        feed = camera.feed(stream) if camera is not None else None
+        if camera is None or feed is None or not await self._access.authorize(
+                call, caller, Action.VIEW_CAMERA, camera, "snapshot", profile=token[:64]):
+            return SnapshotAnswer(404, reason="no such profile")
+        jpeg = await keyframe_jpeg(feed.hub)
+        if jpeg is None:
+            return SnapshotAnswer(503, reason="the camera has no picture yet")
+        return SnapshotAnswer(200, jpeg)
 
     def publish(self, notice: OnvifNotice) -> None:
         """Hand a camera's state change or alarm to the PullPoint subscriptions."""

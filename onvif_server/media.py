@@ -5,9 +5,9 @@ GetStreamUri hands out rtsp://HOST:PORT/CAMERA_ID (or /CAMERA_ID/sub) of the res
 (`restream.rtsp`): HOST is `public_host`, else the host the SOAP request reached. The restream
 itself checks the same account (RTSP Digest) when the client connects.
 
-GetSnapshotUri: Pantau's JPEG routes take a bearer session, which an ONVIF client does not have;
-until a snapshot route takes an integrator's credentials (HTTP Digest), it answers
-ter:ActionNotSupported, as a camera without snapshots does.
+GetSnapshotUri answers SNAPSHOT_PATH/PROFILE_TOKEN on the HTTP port: the stream's latest keyframe as
+JPEG, behind HTTP Digest (or Basic) with the same integrator account, as cameras serve theirs
+(facade.py `snapshot`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from lxml import etree
 from core.clock import Clock
 from core.integrationconfig import RtspOut
 from onvif_server.access import OnvifAccess
-from onvif_server.calls import Call, Caller
+from onvif_server.calls import SNAPSHOT_PATH, Call, Caller
 from onvif_server.profiles import (
     URI_TIMEOUT, MediaProfile, profile_xml, profiles_of, split_token, video_encoder_configuration,
     video_source_configuration, video_source_xml,
@@ -94,6 +94,13 @@ class MediaService:
         return el("trt:GetStreamUriResponse", el(
             "trt:MediaUri", el("tt:Uri", uri), el("tt:InvalidAfterConnect", False),
             el("tt:InvalidAfterReboot", False), el("tt:Timeout", URI_TIMEOUT)))
+
+    async def get_snapshot_uri(self, call: Call, caller: Caller, req: SoapRequest) -> etree._Element:
+        """Our JPEG URL of the profile's stream (policy: view_camera)."""
+        profile = await self._one(call, caller, req, "GetSnapshotUri")
+        return el("trt:GetSnapshotUriResponse", el(
+            "trt:MediaUri", el("tt:Uri", f"{call.base_url}{SNAPSHOT_PATH}/{profile.token}"),
+            el("tt:InvalidAfterConnect", False), el("tt:InvalidAfterReboot", False), el("tt:Timeout", URI_TIMEOUT)))
 
     async def get_video_sources(self, call: Call, caller: Caller, req: SoapRequest) -> etree._Element:
         """One video source per visible camera (its main stream's size and rate)."""

@@ -124,6 +124,9 @@ ROUTES: dict[tuple[str, str], Open | SignedIn | Guarded] = {
         "each refusal and decides view_camera/live per camera (tests/onvif_server); off here, so 404"),
     ("POST", "/onvif/media_service"): Open("ONVIF SOAP, as the device service"),
     ("POST", "/onvif/ptz_service"): Open("ONVIF SOAP, as the device service; each command decides ptz"),
+    ("GET", "/onvif/snapshot/{profile}"): Open(
+        "the JPEG a GetSnapshotUri URL names: HTTP Digest (or Basic) with an integrator account, checked by "
+        "onvif_server, which decides view_camera and logs; off here, so 404", "/onvif/snapshot/gate"),
     ("POST", "/onvif/search_service"): Open("ONVIF SOAP, as the device service; list_recordings per camera"),
     ("POST", "/onvif/replay_service"): Open("ONVIF SOAP, as the device service (GetReplayUri: not built yet)"),
     ("POST", "/onvif/events_service"): Open(

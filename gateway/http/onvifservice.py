@@ -10,7 +10,7 @@ from aiohttp import web
 
 from core.errors import NotFound
 from gateway.http.appkeys import SERVICES
-from onvif_server.calls import CAMERA_PARAM, SERVICE_PATHS, Call, ServiceName
+from onvif_server.calls import CAMERA_PARAM, SERVICE_PATHS, SNAPSHOT_PATH, Call, ServiceName
 from onvif_server.events import SUBSCRIPTION_PARAM
 from onvif_server.soap import CONTENT_TYPE, MAX_REQUEST_BYTES, fault_envelope, malformed
 
@@ -23,8 +23,10 @@ _SUBSCRIPTION = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def is_onvif_soap(request: web.Request) -> bool:
-    """A POST to one of the SOAP services: authenticated in the message (WS-UsernameToken), not by a bearer."""
-    return request.method == "POST" and request.path in SERVICE_PATHS.values()
+    """A POST to one of the SOAP services (authenticated in the message: WS-UsernameToken) or a GET of a
+    snapshot URL they hand out (HTTP Digest): never a bearer."""
+    return ((request.method == "POST" and request.path in SERVICE_PATHS.values())
+            or (request.method == "GET" and request.path.startswith(SNAPSHOT_PATH + "/")))
 
 
 async def _body(request: web.Request) -> bytes | None:
@@ -85,6 +87,22 @@ async def media_service(request: web.Request) -> web.Response:
 async def events_service(request: web.Request) -> web.Response:
     """ONVIF events service, ver10 (SOAP 1.2): PullPoint subscriptions (`?subscription=` addresses one)."""
     return await _serve(request, ServiceName.EVENTS)
+
+
+@routes.get(SNAPSHOT_PATH + "/{profile}")
+async def snapshot(request: web.Request) -> web.Response:
+    """The JPEG a GetSnapshotUri URL names (HTTP Digest or Basic with an integrator account)."""
+    server = request.app[SERVICES].onvif_server
+    if server is None:
+        raise NotFound("the ONVIF device facade is off (onvif_server.enabled)")
+    base_url, host = _reached(request)
+    call = Call(ServiceName.MEDIA, b"", request.remote or "", base_url, host)
+    answer = await server.snapshot(call, request.match_info["profile"], request.headers.get("Authorization"),
+                                   request.method, request.path_qs)
+    if answer.status == 200:
+        return web.Response(body=answer.body, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+    headers = {"WWW-Authenticate": answer.challenge} if answer.challenge else {}
+    return web.Response(status=answer.status, text=answer.reason, headers=headers)
 
 
 @routes.post(SERVICE_PATHS[ServiceName.SEARCH])

@@ -7,6 +7,7 @@ body is refused at once while another client's call still succeeds."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -42,6 +43,10 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>
 <GetDeviceInformation xmlns="http://www.onvif.org/ver10/device/wsdl">&lol9;</GetDeviceInformation>
 </s:Body></s:Envelope>"""
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
 def settings_for(tmp_path: Path, server: CameraServer, **onvif: Any) -> Any:
@@ -112,6 +117,14 @@ async def test_an_onvif_client_adds_pantau_and_sees_only_its_cameras(
         assert uri.Uri == f"rtsp://127.0.0.1:{RTSP_PORT}/gate"
         sub = await media.GetStreamUri({"StreamSetup": setup, "ProfileToken": "gate__sub"})
         assert sub.Uri == f"rtsp://127.0.0.1:{RTSP_PORT}/gate/sub"
+        # The snapshot URL, fetched by the library's own helper (HTTP Digest, as from a camera).
+        jpeg = await camera.get_snapshot("gate__sub")
+        assert jpeg is not None and jpeg[:2] == b"\xff\xd8"
+        snap = await media.GetSnapshotUri({"ProfileToken": "gate"})
+        async with client.http.get(snap.Uri, headers=basic(USER, "guessed-wrong")) as resp:
+            assert resp.status == 401 and resp.headers["WWW-Authenticate"].startswith("Digest ")
+        async with client.http.get(snap.Uri.replace("/gate", "/yard"), headers=basic(USER, PASSWORD)) as resp:
+            assert resp.status == 404  # a camera the account may not see
         with pytest.raises(zeep.exceptions.Fault) as hidden:
             await media.GetStreamUri({"StreamSetup": setup, "ProfileToken": "yard"})
         assert "NoProfile" in [q.localname for q in hidden.value.subcodes]
@@ -146,6 +159,7 @@ async def test_an_onvif_client_adds_pantau_and_sees_only_its_cameras(
         failures = await sign_in_failures(client, admin)
         assert any(f["actor"] == USER and f["details"]["via"] == "onvif" and "wrong password" in f["reason"]
                    for f in failures), failures
+        assert any("ONVIF snapshot: wrong username or password" in f["reason"] for f in failures), failures
 
 
 @pytest.mark.timeout(60)
