@@ -23,7 +23,7 @@ from onvif import ONVIFCamera
 from tests.fixtures_camera import CameraServer
 from tests.fixtures_onvif import free_udp_port
 from tests.gatewayutil import Client, make_settings, running_gateway, until
-from tests.onvif_server.schemas import validate_device_response, validate_media_response
+from tests.onvif_server.schemas import DEVICE as DEVICE_NS, MEDIA as MEDIA_NS, soap, validate_device_response, validate_media_response
 
 RTSP_PORT = 18554
 USER, PASSWORD = "nvr", "nvr-password-1"
@@ -49,7 +49,7 @@ def basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
-def settings_for(tmp_path: Path, server: CameraServer, **onvif: Any) -> Any:
+def settings_for(tmp_path: Path, server: CameraServer, visible: tuple[str, ...] = ("gates",), **onvif: Any) -> Any:
     cameras = [
         CameraConfig(id="gate", name="Gate", source=server.url("main"), substream=server.url("sub"),
                      groups=["gates"], record=False),
@@ -57,7 +57,7 @@ def settings_for(tmp_path: Path, server: CameraServer, **onvif: Any) -> Any:
     ]
     return make_settings(
         tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'p.db'}", cameras,
-        access={"visibility": {"admin": ["*"], "integrator": ["gates"]}},
+        access={"visibility": {"admin": ["*"], "integrator": list(visible)}},
         restream={"rtsp": {"enabled": True, "port": RTSP_PORT}},
         onvif_server={"enabled": True, "discovery_port": free_udp_port(), **onvif},
     )
@@ -233,7 +233,7 @@ async def test_ws_discovery_finds_the_node_and_per_camera_devices(
 ) -> None:
     server = camera_server({"main": "ball", "sub": "smpte"})
     for per_camera in (False, True):
-        settings = settings_for(tmp_path / str(per_camera), server, per_camera=per_camera)
+        settings = settings_for(tmp_path / str(per_camera), server, ("gates", "yard"), per_camera=per_camera)
         async with running_gateway(settings) as client:
             found = await asyncio.to_thread(wsdiscovery_probe, settings.onvif_server.discovery_port)
             xaddrs = sorted(x for m in found for x in m.getXAddrs())
@@ -241,6 +241,16 @@ async def test_ws_discovery_finds_the_node_and_per_camera_devices(
             if per_camera:
                 assert xaddrs == [f"{base}?camera=gate", f"{base}?camera=yard"]
                 assert len({m.getEPR() for m in found}) == 2
+                # The camera's own device: its services carry ?camera=, its profiles are its own only.
+                assert client.gateway.services is not None
+                await client.gateway.services.users.add(USER, "integrator", PASSWORD)
+                status, services = await soap(client.http, f"{base}?camera=gate", "GetServices", DEVICE_NS, inner=(
+                    "<IncludeCapability>false</IncludeCapability>"))
+                media_xaddr = next(s.findtext("{*}XAddr") for s in services
+                                   if s.findtext("{*}Namespace") == "http://www.onvif.org/ver10/media/wsdl")
+                assert status == 200 and media_xaddr.endswith("/onvif/media_service?camera=gate")
+                status, profiles = await soap(client.http, media_xaddr, "GetProfiles", MEDIA_NS, USER, PASSWORD)
+                assert [p.get("token") for p in profiles] == ["gate", "gate__sub"]  # the node's would list yard too
             else:
                 assert xaddrs == [base]
                 assert "onvif://www.onvif.org/name/Pantau" in [str(s) for s in found[0].getScopes()]
