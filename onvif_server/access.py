@@ -14,6 +14,12 @@ from policy.decision import Action, Context, Decision, Resource, Subject, decide
 from streams.camera import Camera
 
 
+#: A client sending bodies we refuse to parse gets one access-log entry a minute (with a count), so a
+#: flood of garbage cannot flood the signed log; failed credentials are logged every time, as sign-ins are.
+REFUSAL_LOG_INTERVAL_S = 60.0
+MAX_TRACKED_CLIENTS = 10_000
+
+
 class OnvifAccess:
     """Policy decisions and their log entries for ONVIF calls."""
 
@@ -23,6 +29,7 @@ class OnvifAccess:
         self._clock = clock
         self._cameras = cameras
         self._log = access_log
+        self._refusals: dict[str, tuple[float, int]] = {}
 
     def decision(self, call: Call, caller: Caller, action: Action, camera: Camera) -> Decision:
         """The pure decision for one camera (nothing logged)."""
@@ -67,8 +74,20 @@ class OnvifAccess:
         return decision.allowed
 
     async def refused(self, call: Call, username: str | None, reason: str, *, credentials: bool) -> None:
-        """A refused call: wrong credentials (a failed sign-in) or a body we would not parse."""
+        """A refused call: wrong credentials (a failed sign-in, every time) or a body we would not parse
+        (at most one entry a minute per client, counting the others)."""
+        count = 1
+        if not credentials:
+            now = self._clock.monotonic()
+            since, suppressed = self._refusals.get(call.client, (-REFUSAL_LOG_INTERVAL_S, 0))
+            if now - since < REFUSAL_LOG_INTERVAL_S:
+                self._refusals[call.client] = (since, suppressed + 1)
+                return
+            if len(self._refusals) >= MAX_TRACKED_CLIENTS:
+                self._refusals.clear()
+            self._refusals[call.client] = (now, 0)
+            count += suppressed
         await self._log.record(AccessEvent(
             AccessAction.SIGN_IN_FAILED if credentials else AccessAction.DECISION,
             actor=username, client=call.client, outcome="deny", reason=reason,
-            details={"route": f"onvif:{call.service.value}", "via": "onvif"}))
+            details={"route": f"onvif:{call.service.value}", "via": "onvif", "count": count}))
