@@ -11,6 +11,7 @@ from core.clock import Clock
 from core.integrationconfig import OnvifServerConfig
 from core.version import gateway_version
 from onvif_server.calls import Call, ServiceName
+from onvif_server.events import MAX_SUBSCRIPTIONS
 from onvif_server.identity import MANUFACTURER, device_name, device_uuid, scopes
 from onvif_server.soap import TDS, TEV, TPTZ, TRP, TRT, TSE, SoapRequest, el, many
 from streams.camera import Camera
@@ -82,6 +83,26 @@ class DeviceService:
         return el("tds:GetScopesResponse", *many(
             el("tds:Scopes", el("tt:ScopeDef", "Fixed"), el("tt:ScopeItem", item))
             for item in scopes(self._name(call))))
+
+    async def media_capabilities(self, call: Call, req: SoapRequest) -> etree._Element:
+        """trt:GetServiceCapabilities: snapshots, RTP over RTSP/TCP, one profile per camera stream."""
+        profiles = sum(len(c.feeds) for c in self._cameras.values())
+        return el("trt:GetServiceCapabilitiesResponse", el(
+            "trt:Capabilities", el("trt:ProfileCapabilities", MaximumNumberOfProfiles=str(profiles)),
+            el("trt:StreamingCapabilities", RTPMulticast="false", RTP_TCP="false", RTP_RTSP_TCP="true"),
+            SnapshotUri="true", Rotation="false", VideoSourceMode="false", OSD="false"))
+
+    async def events_capabilities(self, call: Call, req: SoapRequest) -> etree._Element:
+        """tev:GetServiceCapabilities: PullPoint only (no WS-BaseNotification push, no pausing)."""
+        return el("tev:GetServiceCapabilitiesResponse", el(
+            "tev:Capabilities", WSSubscriptionPolicySupport="false", WSPullPointSupport="true",
+            WSPausableSubscriptionManagerInterfaceSupport="false", MaxNotificationProducers="0",
+            MaxPullPoints=str(MAX_SUBSCRIPTIONS), PersistentNotificationStorage="false"))
+
+    async def ptz_capabilities(self, call: Call, req: SoapRequest) -> etree._Element:
+        """tptz:GetServiceCapabilities: nothing beyond the basic moves."""
+        return el("tptz:GetServiceCapabilitiesResponse", el(
+            "tptz:Capabilities", EFlip="false", Reverse="false", GetCompatibleConfigurations="false"))
 
     async def get_hostname(self, call: Call, req: SoapRequest) -> etree._Element:
         """The server's host name (not from DHCP as far as ONVIF can tell)."""

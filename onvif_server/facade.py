@@ -67,7 +67,7 @@ class SnapshotAnswer:
 
 
 class OnvifServer:
-    """Answers SOAP calls to the device and media services."""
+    """Answers SOAP calls to the device, media, events, PTZ, search and replay services."""
 
     def __init__(self, settings: Settings, clock: Clock, cameras: dict[str, Camera], access_log: AccessRecorder,
                  password_of: Callable[[str], Awaitable[str | None]], throttle: LoginThrottle,
@@ -87,6 +87,10 @@ class OnvifServer:
             (TDS, "GetCapabilities"): device.get_capabilities,
             (TDS, "GetServices"): device.get_services,
             (TDS, "GetHostname"): device.get_hostname,
+            # GetServiceCapabilities is PRE_AUTH too (ONVIF Core 5.9.4.3's default access policy).
+            (TRT, "GetServiceCapabilities"): device.media_capabilities,
+            (TEV, "GetServiceCapabilities"): device.events_capabilities,
+            (TPTZ, "GetServiceCapabilities"): device.ptz_capabilities,
         }
         device_ops: dict[str, PublicHandler] = {
             "GetDeviceInformation": device.get_device_information,

@@ -132,7 +132,7 @@ async def test_an_onvif_client_adds_pantau_and_sees_only_its_cameras(
         # The answers hold to the ONVIF schema (lxml XMLSchema over the WSDLs' own types).
         base = f"http://127.0.0.1:{client.gateway.port}"
         for operation in ("GetProfiles", "GetVideoSources", "GetVideoSourceConfigurations",
-                          "GetVideoEncoderConfigurations"):
+                          "GetVideoEncoderConfigurations", "GetServiceCapabilities"):
             await validate_media_response(client.http, base, operation, USER, PASSWORD)
         for operation, inner, signed in (
             ("GetSystemDateAndTime", "", False), ("GetCapabilities", "<Category>All</Category>", False),
