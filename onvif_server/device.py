@@ -85,8 +85,9 @@ class DeviceService:
             for item in scopes(self._name(call))))
 
     async def media_capabilities(self, call: Call, req: SoapRequest) -> etree._Element:
-        """trt:GetServiceCapabilities: snapshots, RTP over RTSP/TCP, one profile per camera stream."""
-        profiles = sum(len(c.feeds) for c in self._cameras.values())
+        """trt:GetServiceCapabilities: snapshots, RTP over RTSP/TCP. Answered without credentials, so the
+        profile bound is a fixed number, not our count of cameras."""
+        profiles = 1000
         return el("trt:GetServiceCapabilitiesResponse", el(
             "trt:Capabilities", el("trt:ProfileCapabilities", MaximumNumberOfProfiles=str(profiles)),
             el("trt:StreamingCapabilities", RTPMulticast="false", RTP_TCP="false", RTP_RTSP_TCP="true"),
