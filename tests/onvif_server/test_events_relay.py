@@ -40,7 +40,7 @@ def messages(answer: Any) -> list[tuple[str, str, str]]:
     return found
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 async def test_pullpoint_relays_offline_online_and_alarms_of_visible_cameras_only(
     tmp_path: Path, camera_server: Callable[..., CameraServer]
 ) -> None:
