@@ -20,12 +20,11 @@ import zeep.exceptions
 import onvif_adapters  # noqa: F401  (imports onvif with the root logger kept: PITFALLS)
 from core.config import CameraConfig
 from onvif import ONVIFCamera
-from tests.fixtures_camera import CameraServer
+from tests.fixtures_camera import CameraServer, free_port
 from tests.fixtures_onvif import free_udp_port
 from tests.gatewayutil import Client, make_settings, running_gateway, until
 from tests.onvif_server.schemas import DEVICE as DEVICE_NS, MEDIA as MEDIA_NS, soap, validate_device_response, validate_media_response
 
-RTSP_PORT = 18554
 USER, PASSWORD = "nvr", "nvr-password-1"
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
@@ -58,7 +57,8 @@ def settings_for(tmp_path: Path, server: CameraServer, visible: tuple[str, ...] 
     return make_settings(
         tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'p.db'}", cameras,
         access={"visibility": {"admin": ["*"], "integrator": list(visible)}},
-        restream={"rtsp": {"enabled": True, "port": RTSP_PORT}},
+        # Its own port: once the restream runs (restream/), parallel tests must not share one.
+        restream={"rtsp": {"enabled": True, "port": free_port()}},
         onvif_server={"enabled": True, "discovery_port": free_udp_port(), **onvif},
     )
 
@@ -87,7 +87,9 @@ async def test_an_onvif_client_adds_pantau_and_sees_only_its_cameras(
     tmp_path: Path, camera_server: Callable[..., CameraServer], onvif_client: Callable[..., ONVIFCamera]
 ) -> None:
     server = camera_server({"main": "ball", "sub": "smpte"})
-    async with running_gateway(settings_for(tmp_path, server)) as client:
+    settings = settings_for(tmp_path, server)
+    rtsp_port = settings.restream.rtsp.port
+    async with running_gateway(settings) as client:
         services = client.gateway.services
         assert services is not None and client.gateway.port is not None
         await services.users.add(USER, "integrator", PASSWORD)
@@ -114,9 +116,9 @@ async def test_an_onvif_client_adds_pantau_and_sees_only_its_cameras(
                 main.VideoEncoderConfiguration.Resolution.Height) == (640, 360)
         setup = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
         uri = await media.GetStreamUri({"StreamSetup": setup, "ProfileToken": "gate"})
-        assert uri.Uri == f"rtsp://127.0.0.1:{RTSP_PORT}/gate"
+        assert uri.Uri == f"rtsp://127.0.0.1:{rtsp_port}/gate"
         sub = await media.GetStreamUri({"StreamSetup": setup, "ProfileToken": "gate__sub"})
-        assert sub.Uri == f"rtsp://127.0.0.1:{RTSP_PORT}/gate/sub"
+        assert sub.Uri == f"rtsp://127.0.0.1:{rtsp_port}/gate/sub"
         # The snapshot URL, fetched by the library's own helper (HTTP Digest, as from a camera).
         jpeg = await camera.get_snapshot("gate__sub")
         assert jpeg is not None and jpeg[:2] == b"\xff\xd8"
