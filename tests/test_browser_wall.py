@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from core.config import CameraConfig
+from core.config import ROLES, CameraConfig
 from onvif_adapters.subscription import CameraEvent
 from onvif_adapters.topics import EventKind
 from tests.browser import CHROMIUM, Page, chromium
@@ -115,7 +115,7 @@ PURE_LOGIC = r"""(async () => {
 DYNAMIC = {
     "state": ["online", "degraded", "connecting", "reconnecting", "offline", "disabled"],
     "alarm": ["tamper", "video_loss"],
-    "role": ["viewer", "operator", "supervisor", "admin", "auditor"],
+    "role": list(ROLES),
     "lang": ["en", "id"],
     "status": ["pending", "approved", "refused"],
     "verdict": ["approve", "refuse"],

@@ -151,7 +151,9 @@ class Player:
         return self._at_end is not None
 
     def wake(self) -> None:
-        """Look at the clock again now (the group's clock moved)."""
+        """Look at the clock again now (the group's clock moved): the next frame to leave reports
+        where this member is, so a viewer never carries an old report across the move."""
+        self._reported = float("-inf")
         self._wake.set()
 
     @property
@@ -237,6 +239,7 @@ class Player:
                     continue
                 if group_due < now and group.late(self, at, now):
                     group_due = now
+                    self._reported = float("-inf")  # the clock moved back to this frame: say so
                 elif group_due <= now and group.holds(self, at, now):
                     self._say_held(True)
                     await self._wait_wake(HOLD_RECHECK_S)
