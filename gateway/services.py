@@ -21,6 +21,7 @@ from evidence.snapshots import Snapshots
 from fleet.camerafleet import CameraFleet
 from fleet.camerastore import CameraStore
 from onvif_adapters.ptz import PtzSessions
+from onvif_server.facade import OnvifServer
 from policy.identity.devicesecrets import DeviceSecrets
 from policy.audit.accesslog import AccessLog
 from policy.dispositions.workflow import DispositionService
@@ -88,6 +89,8 @@ class Services:
     bookmarks: Bookmarks
     #: JPEGs taken by the server (live or recorded), kept with their SHA-256.
     snapshots: Snapshots
+    #: The ONVIF device facade (`onvif_server.enabled`), else None.
+    onvif_server: OnvifServer | None = None
 
     @property
     def configured_cameras(self) -> frozenset[str]:

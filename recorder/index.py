@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -114,6 +114,16 @@ class SegmentIndex:
         async with self._db() as session:
             return list((await session.scalars(query.order_by(Gap.start, Gap.id))).all())
 
+    async def span(self, camera: str, stream: str = "main") -> tuple[datetime, datetime] | None:
+        """The start of the oldest and the end of the newest sealed segment of a camera's stream, or None."""
+        async with self._db() as session:
+            row = (await session.execute(
+                select(func.min(Segment.start), func.max(Segment.end))
+                .where(Segment.camera_id == camera, Segment.stream == stream))).first()
+        if row is None or row[0] is None or row[1] is None:
+            return None
+        return _utc(row[0]), _utc(row[1])
+
     async def usage(self) -> tuple[int, dict[str, datetime]]:
         """Total indexed bytes and the oldest segment start per camera."""
         async with self._db() as session:
@@ -121,3 +131,8 @@ class SegmentIndex:
             rows = (await session.execute(select(Segment.camera_id, func.min(Segment.start)).group_by(
                 Segment.camera_id))).all()
         return int(total or 0), {cam: oldest for cam, oldest in rows}
+
+
+def _utc(value: datetime) -> datetime:
+    # min()/max() keep the column's type, so values come back aware; SQLite's raw text would not.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

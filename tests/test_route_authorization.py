@@ -119,6 +119,18 @@ ROUTES: dict[tuple[str, str], Open | SignedIn | Guarded] = {
     ("POST", "/api/v1/triggers/{playbook_id}"): Open(
         "a device presents the playbook's trigger key (X-Trigger-Key), not a session; the trigger gate checks "
         "it and logs each refusal (tests/cases/test_triggers.py)", "/api/v1/triggers/no-such-playbook"),
+    ("POST", "/onvif/device_service"): Open(
+        "ONVIF SOAP: the WS-UsernameToken in the message is the credential, checked by onvif_server, which logs "
+        "each refusal and decides view_camera/live per camera (tests/onvif_server); off here, so 404"),
+    ("POST", "/onvif/media_service"): Open("ONVIF SOAP, as the device service"),
+    ("POST", "/onvif/ptz_service"): Open("ONVIF SOAP, as the device service; each command decides ptz"),
+    ("GET", "/onvif/snapshot/{profile}"): Open(
+        "the JPEG a GetSnapshotUri URL names: HTTP Digest (or Basic) with an integrator account, checked by "
+        "onvif_server, which decides view_camera and logs; off here, so 404", "/onvif/snapshot/gate"),
+    ("POST", "/onvif/search_service"): Open("ONVIF SOAP, as the device service; list_recordings per camera"),
+    ("POST", "/onvif/replay_service"): Open("ONVIF SOAP, as the device service (GetReplayUri: not built yet)"),
+    ("POST", "/onvif/events_service"): Open(
+        "ONVIF SOAP, as the device service; a subscription is its account's, messages filtered by view_camera"),
     ("DELETE", "/api/v1/session"): SignedIn("signing out one's own session"),
     ("GET", "/api/v1/session"): SignedIn("who the caller is (a person or an enrolled display)"),
     ("GET", "/api/v1/cameras"): SignedIn("the cameras the caller sees (view_camera per camera)"),

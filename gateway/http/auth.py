@@ -13,6 +13,7 @@ from aiohttp.typedefs import Handler
 
 from core.errors import Unauthorized
 from gateway.http.appkeys import SERVICES
+from gateway.http.onvifservice import is_onvif_soap
 from policy.audit.entries import AccessAction, AccessEvent
 from policy.identity import displays
 from policy.identity.links import LINK_PARAM
@@ -121,7 +122,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     """Resolve the bearer token; refuse with 401 where a route needs one."""
     key = (request.method, request.path)
     if (request.method == "OPTIONS" or key in OPEN_ROUTES or request.path.startswith("/static/")
-            or is_trigger(request) or is_trickle(request)):
+            or is_trigger(request) or is_trickle(request) or is_onvif_soap(request)):
         return await handler(request)
     token = bearer(request)
     if token is None and takes_link(request):

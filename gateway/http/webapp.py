@@ -8,7 +8,7 @@ from aiohttp import web
 
 from gateway.http import accesslog, cameras, dispositions, health, onboarding, openapi, playback, recordings, session, whep
 from gateway.http import alerts, camera_events, cases, displays, downloads, eventstream, handovers, onvif, ptz, shifts
-from gateway.http import bookmarks, exports, iceservers, links, review, snapshots, thumbnails, triggers
+from gateway.http import bookmarks, exports, iceservers, links, onvifservice, review, snapshots, thumbnails, triggers
 from gateway.http.auth import auth_middleware
 from gateway.http.cors import setup_cors
 from gateway.http.appkeys import SERVICES
@@ -42,6 +42,7 @@ def build_app(services: Services) -> web.Application:
     app.add_routes(alerts.routes)
     app.add_routes(onboarding.routes)
     app.add_routes(onvif.routes)
+    app.add_routes(onvifservice.routes)
     app.add_routes(openapi.routes)
     app.add_routes(dispositions.routes)
     app.add_routes(accesslog.routes)
