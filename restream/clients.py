@@ -42,6 +42,8 @@ class ClientState:
     connected: float
     viewer: Viewer | None = None
     requests: int = 0
+    #: Why the server is closing this connection (live_stop's reason), if it is.
+    closing: str | None = None
     playing: dict[str, Playing] = field(default_factory=dict)
 
 
@@ -73,6 +75,14 @@ class ClientBook:
         """Every open connection."""
         with self._lock:
             return list(self._clients)
+
+    def end(self, camera: str, reason: str) -> list[object]:
+        """The connections playing `camera`, marked to be closed for `reason`."""
+        with self._lock:
+            ending = [c for c, s in self._clients.items() if any(p.camera == camera for p in s.playing.values())]
+            for client in ending:
+                self._clients[client].closing = reason
+        return ending
 
     def idle(self, older_than_s: float) -> list[object]:
         """Connections open longer than `older_than_s` that never completed a request."""
@@ -109,7 +119,7 @@ class ClientBook:
             state = self._clients.pop(client, None)
         if state is not None:
             for playing in list(state.playing.values()):
-                self._stopped(state, playing, reason)
+                self._stopped(state, playing, state.closing or reason)
 
     def _stopped(self, state: ClientState, playing: Playing, reason: str) -> None:
         assert state.viewer is not None

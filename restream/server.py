@@ -99,6 +99,18 @@ class RtspServerThread:
             self._factories.pop(path, None)
         self._server.get_mount_points().remove_factory(path)
 
+    def close(self, clients: list[object]) -> None:
+        """Close these connections, from the server's own thread (their live_stop follows)."""
+        if not clients or self._thread is None:
+            return
+
+        def close_them() -> bool:
+            for client in clients:
+                client.close()  # type: ignore[attr-defined]
+            return False
+
+        self._context.invoke_full(GLib.PRIORITY_DEFAULT, close_them)
+
     def factory_at(self, path: str) -> CameraFactory | None:
         """The mount serving request path `path` (a control URL like /cam/stream=0 included)."""
         path = path.rstrip("/")

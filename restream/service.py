@@ -48,6 +48,7 @@ class RtspRestream:
         self._feeders: dict[int, MediaFeeder] = {}
         self._keys = itertools.count()
         self._bridge: LoopBridge | None = None
+        self._clients: ClientBook | None = None
         self._ready = asyncio.Event()
         #: The port listened on (config.port, or the one chosen when that is 0), once serving.
         self.port = 0
@@ -63,6 +64,7 @@ class RtspRestream:
         self._bridge = bridge
         entries: asyncio.Queue[AccessEvent] = asyncio.Queue()
         clients = ClientBook(lambda event: bridge.post(entries.put_nowait, event))
+        self._clients = clients
         auth = PantauAuth(self._gate, bridge, clients, self._config.max_clients + SPARE_CONNECTIONS)
         server = RtspServerThread(self._config, auth, clients)
         self._server = server
@@ -98,11 +100,13 @@ class RtspRestream:
             self._server.mount(mount_path(camera.id, feed.name), factory)
 
     def camera_removed(self, camera: Camera) -> None:
-        """Unmount the camera's streams; clients already playing stop receiving."""
-        if self._server is None:
+        """Unmount the camera's streams and close the connections playing it (its source is going
+        away; a client that reconnects gets the camera as it is now)."""
+        if self._server is None or self._clients is None:
             return
         for name in (StreamName.MAIN, StreamName.SUB):
             self._server.unmount(mount_path(camera.id, name))
+        self._server.close(self._clients.end(camera.id, "camera reconfigured by an administrator"))
 
     def _media_ready(self, factory: CameraFactory, media: GstRtspServer.RTSPMedia, plan: MediaPlan,
                      sinks: list[AppSrcSink]) -> None:

@@ -183,6 +183,29 @@ async def test_h265_with_its_sound_and_the_sub_stream(tmp_path: Path, camera_ser
         assert await frames_in(main, "a:0") >= 5 * 15 * 0.8  # 16 kHz AAC: 15.6 frames a second
         assert await probe(sub, "v:0", "width") == "320" and await frames_in(sub) >= 5 * FPS * 0.8
 
+        # A camera reconfigured while an NVR plays it: the NVR's connection is closed (it reconnects
+        # to the camera as it is now), its live_stop says why, and the mount serves the new camera.
+        watching = asyncio.create_task(ffmpeg("-v", "error", "-rtsp_transport", "tcp", "-i", f"{url}/cam",
+                                              "-t", "60", "-f", "null", "-"))
+        admin = await client.sign_in("admin", client.admin_password())
+
+        async def started() -> bool:
+            return sum(e["details"].get("via") == "rtsp" for e in await entries(client, admin, "live_start")) >= 3
+
+        await until(started, 15, "the third live_start")
+        changed = services.cameras["cam"].config.model_copy(update={"name": "Renamed"})
+        await services.fleet.replace(changed)
+        rc, err = await asyncio.wait_for(watching, 15)  # ended by the server, not by -t 60
+
+        async def stopped() -> list[dict[str, Any]]:
+            return [e for e in await entries(client, admin, "live_stop")
+                    if e["reason"] == "camera reconfigured by an administrator"]
+
+        assert (await until(stopped, 10, "live_stop of the reconfigured camera"))[0]["camera"] == "cam"
+        await until(lambda: _async(_online(services, "cam")), 20, "the camera back")
+        rc, err = await ffmpeg("-v", "error", "-rtsp_transport", "tcp", "-i", f"{url}/cam", "-t", "2", "-f", "null", "-")
+        assert rc == 0, err
+
 
 def _online(services: Any, camera: str) -> bool:
     return any(s.kind == "video" for s in services.cameras[camera].hub.streams)
