@@ -38,7 +38,7 @@ async def ffmpeg(*args: str) -> tuple[int, str]:
         "ffmpeg", "-hide_banner", "-nostdin", *args,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     try:
-        _out, err = await asyncio.wait_for(proc.communicate(), 60)
+        _out, err = await asyncio.wait_for(proc.communicate(), 90)
     except TimeoutError:
         proc.kill()
         _out, err = await proc.communicate()
@@ -192,17 +192,17 @@ async def test_h265_with_its_sound_and_the_sub_stream(tmp_path: Path, camera_ser
         async def started() -> bool:
             return sum(e["details"].get("via") == "rtsp" for e in await entries(client, admin, "live_start")) >= 3
 
-        await until(started, 15, "the third live_start")
+        await until(started, 30, "the third live_start")
         changed = services.cameras["cam"].config.model_copy(update={"name": "Renamed"})
         await services.fleet.replace(changed)
-        rc, err = await asyncio.wait_for(watching, 15)  # ended by the server, not by -t 60
+        rc, err = await asyncio.wait_for(watching, 30)  # ended by the server, not by -t 60
 
         async def stopped() -> list[dict[str, Any]]:
             return [e for e in await entries(client, admin, "live_stop")
                     if e["reason"] == "camera reconfigured by an administrator"]
 
-        assert (await until(stopped, 10, "live_stop of the reconfigured camera"))[0]["camera"] == "cam"
-        await until(lambda: _async(_online(services, "cam")), 20, "the camera back")
+        assert (await until(stopped, 20, "live_stop of the reconfigured camera"))[0]["camera"] == "cam"
+        await until(lambda: _async(_online(services, "cam")), 40, "the camera back")
         rc, err = await ffmpeg("-v", "error", "-rtsp_transport", "tcp", "-i", f"{url}/cam", "-t", "2", "-f", "null", "-")
         assert rc == 0, err
 
