@@ -41,8 +41,18 @@ def test_minimal_config_from_interfaces_is_valid(tmp_path: Path) -> None:
 
 
 def test_example_config_validates() -> None:
-    settings = load_settings(ROOT / "config.example.yaml", {"CAMERA_PASSWORD": "x"})
+    # As shipped, in an empty environment (issue 20): it needs no variable to be set.
+    settings = load_settings(ROOT / "config.example.yaml", {})
     assert settings.cameras
+    assert settings.cameras[0].source.startswith("rtsp://admin:@")
+    with_password = load_settings(ROOT / "config.example.yaml", {"CAMERA_PASSWORD": "x"})
+    assert with_password.cameras[0].source.startswith("rtsp://admin:x@")
+
+
+def test_example_config_tells_no_burned_watermark() -> None:
+    # Passthrough never burns a watermark in: the player overlays it (README, "limits").
+    text = (ROOT / "config.example.yaml").read_text().lower()
+    assert "burn the" not in text and "not built" not in text
 
 
 def test_defaults_without_a_file() -> None:
