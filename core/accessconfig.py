@@ -125,7 +125,8 @@ class AccessConfig(Strict):
 
     visibility: dict[Role, list[str]] = Field(
         default_factory=lambda: {r: ["*"] for r in PEOPLE},
-        description="Role -> camera groups it may see live; a role left out sees nothing (by default: integrator).",
+        description="Role -> camera groups it may see (live, detail, recordings, replay, export); a role left out "
+                    "sees nothing (by default: integrator).",
     )
     playback: dict[Role, ReplayRule] = Field(
         default_factory=_default_playback,
