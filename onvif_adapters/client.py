@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT_S = 10.0
+# Closing a session is given at least this long (a short request timeout on a busy machine would
+# otherwise leave sessions open: "Unclosed client session" at garbage collection).
+CLOSE_TIMEOUT_S = 5.0
 # Stream setup Media1 GetStreamUri wants for an RTSP URI (RTP over RTSP, unicast).
 RTSP_STREAM_SETUP = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
 # Longest fault text kept in a reason; vendors put whole stack traces in there.
@@ -172,11 +175,11 @@ class OnvifClient:
         camera.services.clear()
         for service in services:
             try:
-                await asyncio.wait_for(service.close(), self.timeout_s)
+                await asyncio.wait_for(service.close(), max(self.timeout_s, CLOSE_TIMEOUT_S))
             except Exception:
                 log.debug("closing an ONVIF service of %s failed", self.address, exc_info=True)
         try:
-            await asyncio.wait_for(camera.close(), self.timeout_s)
+            await asyncio.wait_for(camera.close(), max(self.timeout_s, CLOSE_TIMEOUT_S))
         except Exception:
             log.debug("closing the ONVIF client of %s failed", self.address, exc_info=True)
 

@@ -178,9 +178,10 @@ async def describe(
     """What a device says about itself; failures are recorded in `error`, never raised."""
     address = f"{host}:{port}"
     try:
+        # The client outside the budget: a budget that runs out never cuts its sessions' closing short.
         async with (
-            asyncio.timeout(timeout_s * DESCRIBE_BUDGET_CALLS),
             OnvifClient(host, port, user, password, timeout_s=timeout_s) as client,
+            asyncio.timeout(timeout_s * DESCRIBE_BUDGET_CALLS),
         ):
             await client.connect()
             info = await client.device_info()

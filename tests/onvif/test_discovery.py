@@ -18,7 +18,8 @@ from tests.gatewayutil import make_settings, running_gateway
 
 async def test_directed_probe_finds_the_device_and_reads_it(onvif_device: Callable[..., OnvifDevice]) -> None:
     device = onvif_device()
-    records = await discover(1.0, [("127.0.0.1", device.discovery_port)], device.user, device.password)
+    # 3 s per step: the fake camera answers in milliseconds, but CI's loaded machine once took over 1 s.
+    records = await discover(3.0, [("127.0.0.1", device.discovery_port)], device.user, device.password)
     assert len(records) == 1
     record = records[0]
     assert record.address == f"127.0.0.1:{device.port}"
