@@ -26,7 +26,8 @@ class ReplayRule(Strict):
         None, gt=0, le=24 * 3650, description="How far back the window may start, in hours; null = no limit."
     )
     max_rate: float = Field(8.0, gt=0, le=64, description="Fastest playback speed (1.0 = real time).")
-    watermark: bool = Field(False, description="Burn the viewer's name into the picture.")
+    watermark: bool = Field(False, description="Show the viewer's name over the picture (the player overlays it; passthrough "
+                             "never burns one in, and an export with it is refused).")
     audio: bool = Field(True, description="Serve the recorded sound (false: video only).")
 
 
@@ -72,7 +73,8 @@ class DispositionRules(Strict):
     )
     max_window_h: float = Field(24.0, gt=0, le=24 * 366, description="Longest time window one request may cover.")
     max_rate: float = Field(1.0, gt=0, le=64, description="Fastest playback speed for a token holder.")
-    watermark: bool = Field(True, description="Burn the grantee and token id into the picture.")
+    watermark: bool = Field(True, description="Show the grantee and token id over the picture (the player overlays it; "
+                             "passthrough never burns one in).")
     audio: bool = Field(True, description="Serve the recorded sound to token holders (false: video only).")
     letter_max_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024, description="Largest scanned letter (PDF, JPEG, PNG)."
@@ -123,7 +125,8 @@ class AccessConfig(Strict):
 
     visibility: dict[Role, list[str]] = Field(
         default_factory=lambda: {r: ["*"] for r in PEOPLE},
-        description="Role -> camera groups it may see live; a role left out sees nothing (by default: integrator).",
+        description="Role -> camera groups it may see (live, detail, recordings, replay, export); a role left out "
+                    "sees nothing (by default: integrator).",
     )
     playback: dict[Role, ReplayRule] = Field(
         default_factory=_default_playback,

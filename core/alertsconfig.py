@@ -48,7 +48,7 @@ class WebhookConfig(Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not SINK_NAME.match(v):
+        if not SINK_NAME.fullmatch(v):
             raise ValueError("name must be 1-32 of [a-z0-9-], starting and ending with a letter or digit")
         return v
 

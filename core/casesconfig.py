@@ -19,7 +19,7 @@ Channel = Literal["phone", "walk_in", "message", "social_media", "radio", "other
 
 
 def _slug(v: str) -> str:
-    if not SLUG.match(v):
+    if not SLUG.fullmatch(v):
         raise ValueError("must be 1-64 of [a-z0-9-], not starting or ending with '-'")
     return v
 
@@ -96,7 +96,7 @@ class TriggerBroker(Strict):
     @field_validator("url")
     @classmethod
     def _scheme(cls, v: str) -> str:
-        if not re.match(r"^mqtts?://[^/@\s]+(:\d+)?/?$", v):
+        if not re.fullmatch(r"^mqtts?://[^/@\s]+(:\d+)?/?$", v):
             raise ValueError("write mqtt://host[:port] or mqtts://host[:port] (credentials in username and password)")
         return v
 

@@ -162,7 +162,7 @@ class CameraConfig(Strict):
     @field_validator("id")
     @classmethod
     def _id(cls, v: str) -> str:
-        if not CAMERA_ID.match(v):
+        if not CAMERA_ID.fullmatch(v):
             raise ValueError("must be 1-64 of [a-z0-9-], not starting or ending with '-'")
         return v
 

@@ -5,6 +5,7 @@ This is the only module that reads the process environment for configuration.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -18,6 +19,8 @@ from core.config import Settings
 from core.errors import ConfigError
 
 ENV_PREFIX = "PANTAU_"
+
+log = logging.getLogger(__name__)
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 Path_ = tuple[str | int, ...]
@@ -91,12 +94,19 @@ def format_path(path: Path_) -> str:
 def _apply_env_overrides(
     data: dict[str, Any], environ: Mapping[str, str], problems: list[str]
 ) -> set[Path_]:
-    """Merge PANTAU_SECTION__KEY=value into `data`; values are parsed as YAML scalars."""
+    """Merge PANTAU_SECTION__KEY=value (and PANTAU_TOPKEY=value for a top-level key that is no
+    section, e.g. PANTAU_DATA_DIR) into `data`; values are parsed as YAML scalars. Any other PANTAU_
+    variable belongs to something else (PANTAU_TEST_WORKERS is the test runner's): ignored, with one
+    warning naming them all."""
     applied: set[Path_] = set()
+    ignored: list[str] = []
     for name in sorted(environ):
         if not name.upper().startswith(ENV_PREFIX):
             continue
         parts = [p for p in name[len(ENV_PREFIX) :].lower().split("__")]
+        if not _overridable(parts):
+            ignored.append(name)
+            continue
         path: Path_ = tuple(int(p) if p.isdigit() else p for p in parts)
         try:
             value = yaml.safe_load(environ[name]) if environ[name] != "" else ""
@@ -127,7 +137,22 @@ def _apply_env_overrides(
             continue
         target[last] = value
         applied.add(path)
+    if ignored:
+        log.warning("ignoring environment variables that name no config key (overrides are "
+                    "PANTAU_<SECTION>__<KEY>): %s", ", ".join(ignored))
     return applied
+
+
+def _overridable(parts: list[str]) -> bool:
+    """Whether PANTAU_ + parts names a config entry: a known section and a key in it, or a top-level
+    key that is not a section."""
+    field = Settings.model_fields.get(parts[0])
+    if field is None or any(not p for p in parts):
+        return False
+    # data_dir is the only top-level scalar; every other top-level key is a section (or the camera
+    # list), which an override can only reach key by key.
+    is_section = parts[0] != "data_dir"
+    return len(parts) >= 2 if is_section else len(parts) == 1
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:

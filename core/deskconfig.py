@@ -44,7 +44,7 @@ class Probe(Strict):
     @classmethod
     def _host_port(cls, v: str | None) -> str | None:
         if v is not None:
-            match = HOST_PORT.match(v)
+            match = HOST_PORT.fullmatch(v)
             if match is None or not 0 < int(match["port"]) < 65536:
                 raise ValueError("write host:port, e.g. 10.0.0.5:554 or [fd00::5]:554")
         return v
@@ -52,7 +52,7 @@ class Probe(Strict):
     @field_validator("icmp")
     @classmethod
     def _host(cls, v: str | None) -> str | None:
-        if v is not None and (not HOST.match(v) or v.startswith("-")):
+        if v is not None and (not HOST.fullmatch(v) or v.startswith("-")):
             raise ValueError("write a host name or address")
         return v
 
@@ -75,7 +75,7 @@ class EquipmentItem(Strict):
     @field_validator("id")
     @classmethod
     def _id(cls, v: str) -> str:
-        if not ITEM_ID.match(v):
+        if not ITEM_ID.fullmatch(v):
             raise ValueError("must be 1-64 of [a-z0-9-], not starting or ending with '-'")
         return v
 

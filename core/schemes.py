@@ -78,7 +78,7 @@ def check_onvif_source(url: str) -> str:
     if len(keys) > 1:
         raise ValueError("profile= is given more than once")
     profile = query[0][1] if query else "main"
-    if not ONVIF_PROFILE_TOKEN.match(profile):
+    if not ONVIF_PROFILE_TOKEN.fullmatch(profile):
         raise ValueError("profile must be main, sub or a profile token ([A-Za-z0-9_.:@-], 1-64 characters)")
     return profile
 

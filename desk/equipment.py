@@ -123,7 +123,7 @@ class EquipmentProbes:
             return Reading(item, kind, target, False, f"timed out after {self.timeout_s:g} s", None)
 
     async def _tcp(self, item: str, target: str) -> Reading:
-        match = HOST_PORT.match(target)
+        match = HOST_PORT.fullmatch(target)
         assert match is not None  # the config validated it
         host, port = match["host"].strip("[]"), int(match["port"])
         start = time.perf_counter()

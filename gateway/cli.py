@@ -21,6 +21,7 @@ from core.configfile import load_settings
 from core.db import make_engine, make_sessionmaker
 from core.errors import ConfigError, PantauError
 from core.progress import ProgressBars
+from core.version import gateway_version
 from gateway import logsetup
 from policy.identity.devicesecrets import DeviceSecrets, default_device_key_path, load_or_create_device_key
 from policy.audit.setup import key_path, open_access_log
@@ -29,7 +30,7 @@ from evidence.bundles import ExportRequest, export_cli, verify_bundle
 from gateway.migrations import upgrade
 from onvif_adapters.discovery import discover, parse_target
 from policy.audit.entries import AccessAction, AccessEvent
-from policy.audit.signingkey import load_or_create_key, public_key_text
+from policy.audit.signingkey import load_key, public_key_text
 from policy.audit.cli import verify_log
 from policy.audit.dbrole import grant_app_role
 from policy.dispositions.tokencli import verify_token_cli
@@ -42,12 +43,13 @@ log = logging.getLogger("pantau")
 DEFAULT_CONFIG = Path("config.yaml")
 
 
+CONFIG_HELP = "YAML config file (default: config.yaml if present, else built-in defaults)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pantau", description="Pantau CCTV gateway")
-    parser.add_argument(
-        "--config", type=Path, default=None,
-        help="YAML config file (default: config.yaml if present, else built-in defaults)",
-    )
+    parser.add_argument("--version", action="version", version=f"pantau {gateway_version()}")
+    parser.add_argument("--config", type=Path, default=None, help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser("serve", help="run the gateway (migrates the database first)")
     serve.add_argument(
@@ -128,7 +130,20 @@ def _parser() -> argparse.ArgumentParser:
                           help="the detached signature (base64), as served beside the PDF")
     vminutes.add_argument("--public-key", type=Path, metavar="PEM",
                           help="berita acara public key (default: the configured key's .pub.pem)")
+    _config_after_command(parser)
     return parser
+
+
+def _config_after_command(parser: argparse.ArgumentParser) -> None:
+    """`--config` is also taken after the command (`pantau serve --config F`) by every command and
+    action. Its default is suppressed there, so a `--config` before the command is not overwritten
+    when none follows it; one after the command wins."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in dict.fromkeys(action.choices.values()):
+                if not any("--config" in a.option_strings for a in command._actions):
+                    command.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=CONFIG_HELP)
+                _config_after_command(command)
 
 
 def _rfc3339(text: str) -> datetime:
@@ -298,7 +313,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "reindex":
             return reindex_recordings(settings, apply=not args.dry_run, bars=ProgressBars.for_terminal(args.quiet))
         elif args.command == "log-key":
-            key = load_or_create_key(key_path(settings))
+            # Printing a key must not make one: a new key would not be the one that signed the log.
+            path = key_path(settings)
+            if not path.exists():
+                print(f"pantau: no access-log key at {path} (the gateway creates it on its first start; "
+                      "check --config and data_dir)", file=sys.stderr)
+                return 1
+            key = load_key(path)
             print(public_key_text(key, settings.access_log.origin), end="")
         elif args.command == "export":
             return _export(settings, args)

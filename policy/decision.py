@@ -20,8 +20,8 @@ Without a token, by the subject's role (no role: denied):
       `no_audio` when the role is not in `live_audio`.
   R2. `ptz`: the role's `ptz` groups match the camera (log).
   R3. `list_recordings`: the role has a `playback` rule whose groups match the camera (log).
-  R4. `playback`, `export`: the role has a rule (`playback` / `export`) whose groups match the
-      camera; the camera is in no `disposition.required_groups` group; the time range is given and
+  R4. `playback`, `export`: the role sees the camera (`visibility`; else NOT_VISIBLE, as R1); the
+      role has a rule (`playback` / `export`) whose groups match the camera; the camera is in no `disposition.required_groups` group; the time range is given and
       non-empty; its start is no older than the rule's `max_age_h`. Otherwise a disposition is
       needed. Allowed: log, the rule's maximum rate (playback), a watermark with the user's name
       if the rule asks for one, `no_audio` if the rule's `audio` is false.
@@ -179,6 +179,10 @@ def _replay(
 ) -> Decision:
     if resource.camera is None:
         return deny(Reason.NO_CAMERA, "no camera named")
+    if subject.role is None or not sees(rules, subject.role, resource):
+        # A replay rule never widens what the role sees: a camera hidden from it on the wall, the
+        # detail and /list is hidden here too, however broad its `playback`/`export` groups are.
+        return deny(Reason.NOT_VISIBLE, f"role {subject.role!r} does not see camera {resource.camera!r}")
     if rule is None or not matches(rule.groups, resource.camera_groups):
         return deny(Reason.DISPOSITION_REQUIRED, f"role {subject.role!r} needs a disposition to {action.value} this camera")
     if matches(rules.disposition.required_groups, resource.camera_groups):

@@ -33,7 +33,7 @@ def parse_segment_name(name: str) -> tuple[str, datetime, str] | None:
     """(camera, start, stream) from a segment file name, final or partial; None if it is not one."""
     for suffix in (PARTIAL_SUFFIX, SUFFIX):
         if name.endswith(suffix):
-            match = _NAME.match(name[: -len(suffix)])
+            match = _NAME.fullmatch(name[: -len(suffix)])
             if match is None:
                 return None
             start = datetime.strptime(match["stamp"], _STAMP).replace(tzinfo=UTC)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+from policy.audit.signingkey import load_or_create_key
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,7 +24,8 @@ def pantau(*args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] 
 
 
 def test_check_config_ok_and_errors(tmp_path: Path) -> None:
-    good = pantau("check-config", str(ROOT / "config.example.yaml"), cwd=tmp_path, env={"CAMERA_PASSWORD": "x"})
+    # The shipped example, in a clean environment (PATH and PYTHONPATH only).
+    good = pantau("check-config", str(ROOT / "config.example.yaml"), cwd=tmp_path)
     assert good.returncode == 0, good.stderr
     assert "ok (2 camera(s))" in good.stdout
     bad = tmp_path / "bad.yaml"
@@ -56,3 +63,61 @@ def test_user_add_then_password_is_hashed(tmp_path: Path) -> None:
     assert short.returncode == 1 and "at least 10" in short.stderr
     db = (tmp_path / "data" / "pantau.db").read_bytes()
     assert b"a-long-password-1" not in db and b"scrypt$" in db
+
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`pantau ARGS` in this process (a subprocess costs seconds of imports on a busy machine)."""
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's --version and usage errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_config_before_or_after_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad, other = tmp_path / "bad.yaml", tmp_path / "other.yaml"
+    bad.write_text("server: {port: nope}\n")
+    other.write_text("server: {host: 1}\n")
+    for args in (("--config", str(bad), "migrate"), ("migrate", "--config", str(bad)),
+                 ("serve", "--demo", "--config", str(bad)), ("log-key", "--config", str(bad)),
+                 ("user", "add", "x", "--role", "viewer", "--config", str(bad)),
+                 ("token", "verify", "t", "--config", str(bad))):
+        code, _, err = run(capsys, *args)
+        assert code == 1 and f"{bad}:1: server.port:" in err, (args, err)
+    # One after the command wins over one before it.
+    code, _, err = run(capsys, "--config", str(bad), "migrate", "--config", str(other))
+    assert code == 1 and f"{other}:1: server.host:" in err and str(bad) not in err, err
+
+
+def test_version_is_the_installed_packages(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"pantau {version('pantau')}"
+
+
+def test_log_key_never_creates_a_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "pantau.yaml"
+    config.write_text(f"data_dir: {tmp_path / 'data'}\n")
+    key = tmp_path / "data" / "keys" / "access-log.pem"
+    code, out, err = run(capsys, "--config", str(config), "log-key")
+    assert code == 1 and out == "" and f"no access-log key at {key}" in err, err
+    assert not key.exists()
+    # With the key the gateway made, it prints it (and changes nothing).
+    load_or_create_key(key)
+    before = key.read_bytes()
+    code, out, err = run(capsys, "log-key", "--config", str(config))
+    assert code == 0 and "BEGIN PUBLIC KEY" in out, err
+    assert key.read_bytes() == before
+
+
+def test_pantau_variables_that_are_no_config_key_do_not_break_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("PANTAU_TEST_WORKERS", "0")
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level("WARNING", logger="core.configfile"):
+        code, out, err = run(capsys, "check-config")
+    assert code == 0 and "<defaults>: ok" in out, err
+    assert any("PANTAU_TEST_WORKERS" in r.getMessage() for r in caplog.records)

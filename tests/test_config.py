@@ -41,8 +41,18 @@ def test_minimal_config_from_interfaces_is_valid(tmp_path: Path) -> None:
 
 
 def test_example_config_validates() -> None:
-    settings = load_settings(ROOT / "config.example.yaml", {"CAMERA_PASSWORD": "x"})
+    # As shipped, in an empty environment (issue 20): it needs no variable to be set.
+    settings = load_settings(ROOT / "config.example.yaml", {})
     assert settings.cameras
+    assert settings.cameras[0].source.startswith("rtsp://admin:@")
+    with_password = load_settings(ROOT / "config.example.yaml", {"CAMERA_PASSWORD": "x"})
+    assert with_password.cameras[0].source.startswith("rtsp://admin:x@")
+
+
+def test_example_config_tells_no_burned_watermark() -> None:
+    # Passthrough never burns a watermark in: the player overlays it (README, "limits").
+    text = (ROOT / "config.example.yaml").read_text().lower()
+    assert "burn the" not in text and "not built" not in text
 
 
 def test_defaults_without_a_file() -> None:
@@ -171,13 +181,33 @@ def test_environment_overrides_beat_the_file(tmp_path: Path) -> None:
     ("env", "expected"),
     [
         ({"PANTAU_SERVER__PORT": "abc"}, "env PANTAU_SERVER__PORT: server.port:"),
-        ({"PANTAU_NOPE__X": "1"}, "env PANTAU_NOPE__X: nope"),
+        ({"PANTAU_SERVER__NOPE": "1"}, "env PANTAU_SERVER__NOPE: server.nope: unknown key"),
         ({"PANTAU_CAMERAS__5__NAME": "x"}, "env PANTAU_CAMERAS__5__NAME: cameras[5].name: no such entry"),
     ],
 )
 def test_bad_environment_override_is_named(tmp_path: Path, env: dict[str, str], expected: str) -> None:
     found = problems(write(tmp_path, MINIMAL), env)
     assert any(expected in p for p in found), found
+
+
+def test_other_pantau_variables_are_ignored_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # PANTAU_TEST_WORKERS belongs to scripts/test; exported, it used to break every command.
+    env = {"PANTAU_TEST_WORKERS": "0", "PANTAU_NOPE__X": "1", "PANTAU_SERVER": "x", "PANTAU_DATA_DIR__X": "y",
+           "PANTAU_SERVER__PORT": "9100", "PANTAU_DATA_DIR": str(tmp_path / "d")}
+    with caplog.at_level("WARNING", logger="core.configfile"):
+        settings = load_settings(write(tmp_path, MINIMAL), env)
+    assert settings.server.port == 9100 and settings.data_dir == tmp_path / "d"
+    warned = [r.getMessage() for r in caplog.records if r.name == "core.configfile"]
+    assert len(warned) == 1, warned
+    for name in ("PANTAU_TEST_WORKERS", "PANTAU_NOPE__X", "PANTAU_SERVER", "PANTAU_DATA_DIR__X"):
+        assert name in warned[0]
+    assert "PANTAU_SERVER__PORT" not in warned[0] and "PANTAU_DATA_DIR," not in warned[0] + ","
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="core.configfile"):
+        load_settings(write(tmp_path, MINIMAL), {"PANTAU_SERVER__PORT": "9100"})
+    assert not caplog.records
 
 
 def test_unreadable_file(tmp_path: Path) -> None:

@@ -133,7 +133,9 @@ async def _user_order(request: web.Request, form: ExportForm, formats: tuple[str
         camera = services.cameras.get(camera_id)
         if camera is None:
             raise NotFound(f"no camera {camera_id!r}")
-        who, decision = await authorize(request, Action.EXPORT, camera, start, end)
+        # A camera the caller may not see answers like one that does not exist (logged), as /get does.
+        who, decision = await authorize(request, Action.EXPORT, camera, start, end, hide_camera=True,
+                                        not_found=f"no camera {camera_id!r}")
         if decision.obligation(ObligationKind.WATERMARK) is not None:
             # As GET /get: an obligation an untouched copy cannot meet is a refusal.
             await services.access_log.record(AccessEvent(

@@ -26,7 +26,7 @@ _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 def app_role_grants(role: str = "pantau_app", schema: str = "public") -> list[str]:
     """SQL giving `role` normal rights on every table, but only INSERT and SELECT on the log and records."""
-    if not _ROLE.match(role) or not _ROLE.match(schema):
+    if not _ROLE.fullmatch(role) or not _ROLE.fullmatch(schema):
         raise ValueError("role and schema must be plain lower-case identifiers")
     tables = ", ".join(f"{schema}.{t}" for t in (*LOG_TABLES, *RECORD_TABLES))
     return [

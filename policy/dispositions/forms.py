@@ -98,7 +98,7 @@ def check_form(form: RequestForm, max_copies: int) -> None:
     if len(set(form.cameras)) != len(form.cameras) or len(form.cameras) > 64:
         raise BadRequest("cameras must be distinct, at most 64")
     for camera in form.cameras:
-        if not CAMERA_ID.match(camera):
+        if not CAMERA_ID.fullmatch(camera):
             raise BadRequest(f"bad camera id {camera[:64]!r}")
     if form.start.tzinfo is None or form.end.tzinfo is None:
         raise BadRequest("start and end need a zone")

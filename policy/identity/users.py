@@ -46,7 +46,7 @@ class UserStore:
 
     async def add(self, username: str, role: str, password: str) -> Principal:
         """Create a user; BadRequest for a bad name, role or short password, Conflict if taken."""
-        if not USERNAME.match(username):
+        if not USERNAME.fullmatch(username):
             raise BadRequest("username must be 1-64 of letters, digits, '.', '_' or '-'")
         if role not in ROLES:
             raise BadRequest(f"role must be one of {', '.join(ROLES)}")

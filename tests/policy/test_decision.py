@@ -90,6 +90,7 @@ def oracle(rules: AccessConfig, subject: Subject, action: Action, res: Resource,
         rule = (rules.playback if action == "playback" else rules.export).get(role)  # type: ignore[call-overload]
         ok = (
             camera
+            and sees(rules.visibility.get(role, []))  # type: ignore[call-overload]
             and rule is not None
             and sees(rule.groups)
             and not sees(d.required_groups)
@@ -546,3 +547,27 @@ def test_audio_is_served_unless_a_rule_says_no() -> None:
     token = decide(quiet, Subject("Polres", None), Action.PLAYBACK, CAM, Context(NOW, "", grant()))
     assert token.allowed and not token.audio
     assert decide(DEFAULT, Subject("Polres", None), Action.PLAYBACK, CAM, Context(NOW, "", grant())).audio
+
+
+# Issue 20: a replay rule never widens visibility. An operator whose `visibility` is the lobby and whose
+# `playback`/`export` rules cover every camera ("*") is refused another camera's replay and copy, as
+# its detail, live view and /list are; a token holder is decided by the token's cameras alone.
+REPLAY_VISIBILITY = AccessConfig(
+    visibility={"operator": ["lobby"]},
+    playback={"operator": {"groups": ["*"]}},
+    export={"operator": {"groups": ["*"]}},
+)
+
+
+@pytest.mark.parametrize("action", [Action.PLAYBACK, Action.EXPORT])
+def test_replay_needs_visibility(action: Action) -> None:
+    hidden = Resource("cam1", frozenset({"gates"}), NOW - HALF_HOUR, NOW)
+    lobby = Resource("cam2", frozenset({"lobby"}), NOW - HALF_HOUR, NOW)
+    operator = Subject("o", "operator")
+    assert decide(REPLAY_VISIBILITY, operator, Action.VIEW_CAMERA, hidden, Context(NOW)).reason is Reason.NOT_VISIBLE
+    assert decide(REPLAY_VISIBILITY, operator, action, hidden, Context(NOW)).reason is Reason.NOT_VISIBLE
+    assert decide(REPLAY_VISIBILITY, operator, action, lobby, Context(NOW)).allowed
+    token = grant(copies=1)
+    by_token = decide(REPLAY_VISIBILITY, Subject("Polres", None), action,
+                      Resource("cam1", frozenset({"gates"}), token.start, token.end), Context(NOW, "", token))
+    assert by_token.allowed, by_token
