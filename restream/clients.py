@@ -32,6 +32,8 @@ class Playing:
     started: float
     bytes_at_start: int
     bytes_now: Callable[[], int]
+    #: Who started it (the connection's sign-in is re-checked, and reset, on every request).
+    viewer: Viewer | None = None
 
 
 @dataclass
@@ -96,8 +98,9 @@ class ClientBook:
             state = self._clients.get(client)
             if state is None or state.viewer is None or playing.session in state.playing:
                 return
-            state.playing[playing.session] = playing
             viewer, address = state.viewer, state.address
+            playing.viewer = viewer
+            state.playing[playing.session] = playing
         self._record(AccessEvent(
             AccessAction.LIVE_START, actor=viewer.username, role=viewer.role, client=address, camera=playing.camera,
             details={"session": playing.session, "via": "rtsp", "transport": playing.transport,
@@ -122,12 +125,13 @@ class ClientBook:
                 self._stopped(state, playing, state.closing or reason)
 
     def _stopped(self, state: ClientState, playing: Playing, reason: str) -> None:
-        assert state.viewer is not None
+        viewer = playing.viewer
+        assert viewer is not None  # set by play(), which records nothing without one
         details: dict[str, Scalar] = {
             "session": playing.session, "via": "rtsp", "transport": playing.transport, "stream": playing.stream,
             "duration_s": round(time.monotonic() - playing.started, 3),
             "bytes": playing.bytes_now() - playing.bytes_at_start, "bytes_counted": BYTES_COUNTED,
         }
         self._record(AccessEvent(
-            AccessAction.LIVE_STOP, actor=state.viewer.username, role=state.viewer.role, client=state.address,
+            AccessAction.LIVE_STOP, actor=viewer.username, role=viewer.role, client=state.address,
             camera=playing.camera, reason=reason, details=details))
