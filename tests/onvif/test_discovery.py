@@ -100,7 +100,7 @@ async def test_api_discover_admin_only(tmp_path: Path, onvif_device: Callable[..
         [found] = body["devices"]
         assert found["address"] == f"127.0.0.1:{device.port}" and "credentials" in found["error"]
         headers = {"Authorization": f"Bearer {admin}"}
-        payload = {"timeout": 1, "targets": [target], "username": device.user, "password": device.password}
+        payload = {"timeout": 3, "targets": [target], "username": device.user, "password": device.password}
         async with client.http.post(client.url("/api/v1/onvif/discover"), json=payload, headers=headers) as resp:
             assert resp.status == 200
             text = await resp.text()

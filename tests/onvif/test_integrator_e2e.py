@@ -42,7 +42,8 @@ async def test_integrator_adds_by_address_pantau_records_operator_goes_to_preset
             omar = await client.sign_in("omar", "omar-password-1")
 
             # Discovery names the device; its address and credentials are all the integrator gives.
-            payload = {"timeout": 1, "targets": [f"127.0.0.1:{dome.discovery_port}"],
+            # 3 s per step: the fake camera answers in milliseconds, but a loaded CI machine took over 1 s.
+            payload = {"timeout": 3, "targets": [f"127.0.0.1:{dome.discovery_port}"],
                        "username": dome.user, "password": dome.password}
             status, found = await call(client, "POST", "/api/v1/onvif/discover", admin, payload)
             assert status == 200, found
