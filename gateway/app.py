@@ -19,7 +19,7 @@ from alerts.bus import AlertBus
 from alerts.delivery import Courier
 from alerts.outbox import Outbox
 from alerts.sinks import configured_sinks
-from camera_events.service import EventService, onvif_clients, onvif_source
+from camera_events.service import EventService, onvif_clients
 from camera_events.store import EventStore
 from cases.book import CaseBook
 from cases.inputtriggers import InputTriggers
@@ -46,12 +46,9 @@ from fleet.statushistory import StatusLog
 from gateway.http.webapp import build_app
 from gateway.migrations import upgrade
 from gateway.services import Services
-from onvif_adapters.errors import OnvifError
-from onvif_adapters.ptz import MoveMode, PtzControl, PtzMove, PtzSessions
+from onvif_adapters.ptz import PtzSessions
+from gateway.onvifwiring import OnvifPtzBridge, relay_camera_events, relay_state
 from onvif_server.facade import OnvifServer
-from onvif_server.events import OnvifNotice
-from onvif_server.ptz import PtzPosition
-from onvif_adapters.topics import EventKind
 from onvif_adapters.source import resolver_for
 from onvif_adapters.subscription import CameraEvent
 from policy.audit.accesslog import AccessLog
@@ -71,7 +68,7 @@ from policy.identity.throttle import LoginThrottle
 from policy.identity.users import UserStore
 from recorder.service import Recorder
 from streams.camera import Camera
-from streams.state import CameraState, CameraStatus
+from streams.state import CameraStatus
 from webrtc.sessions import WhepSessions
 
 log = logging.getLogger(__name__)
@@ -142,7 +139,7 @@ class Gateway:
                         self.rtsp = await self._start_rtsp(tasks, services)
                     if services.onvif_server is not None:
                         tasks.create_task(services.onvif_server.run(), name="onvif-events")
-                        tasks.create_task(_relay_camera_events(services.events, services.onvif_server),
+                        tasks.create_task(relay_camera_events(services.events, services.onvif_server),
                                           name="onvif-event-relay")
                         if settings.onvif_server.discovery:
                             tasks.create_task(services.onvif_server.discovery(self.port).run(), name="onvif-discovery")
@@ -307,75 +304,8 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
         onvif_server = OnvifServer(settings, clock, cameras, access_log, device_secrets.password,
                                    services.throttle, OnvifPtzBridge(ptz), recorder.index)
         services.onvif_server = onvif_server
-        status_listeners.append(lambda camera_id, old, new: _relay_state(onvif_server, camera_id, old, new))
+        status_listeners.append(lambda camera_id, old, new: relay_state(onvif_server, camera_id, old, new))
     return services, status_log
-
-
-def _relay_state(server: OnvifServer, camera_id: str, old: CameraStatus | None, new: CameraStatus) -> None:
-    """A camera going offline or coming back, to the ONVIF facade's subscriptions (not its first state)."""
-    lost = new.state is CameraState.OFFLINE
-    if old is not None and (old.state is CameraState.OFFLINE) != lost:
-        server.publish(OnvifNotice(camera_id, "camera_offline", lost, new.since))
-
-
-async def _relay_camera_events(events: EventService, server: OnvifServer) -> None:
-    """The ONVIF alarms of Pantau's cameras, to the ONVIF facade's subscriptions, until the events service stops."""
-    with events.listen(lambda camera: True) as listener:
-        while (event := await listener.queue.get()) is not None:
-            if event.kind is EventKind.OTHER or event.initial:
-                continue
-            token = event.source.get("InputToken") if event.kind is EventKind.DIGITAL_INPUT else None
-            server.publish(OnvifNotice(event.camera, event.kind.value, event.active, event.at, token))
-
-
-class OnvifPtzBridge:
-    """Pantau's PTZ client as the ONVIF facade passes commands through (onvif_server/ptz.py `CameraPtz`):
-    the same per-camera sessions the PTZ routes use, dropped after a failure so the next command reconnects."""
-
-    def __init__(self, sessions: PtzSessions) -> None:
-        self._sessions = sessions
-
-    def available(self, camera: Camera) -> bool:
-        """An onvif:// camera (whether the device really has PTZ shows on the first command)."""
-        return onvif_source(camera) is not None
-
-    async def _run(self, camera: Camera, act: Callable[[PtzControl], Awaitable[Any]]) -> Any:
-        source = onvif_source(camera)
-        if source is None:
-            raise OnvifError(f"camera {camera.id!r} is not an ONVIF camera")
-        profile = source.device.profile if source.device is not None else None
-        try:
-            return await act(await self._sessions.control(camera.id, source.client, profile))
-        except OnvifError:
-            await self._sessions.forget(camera.id)
-            raise
-
-    async def move(self, camera: Camera, mode: str, pan: float | None, tilt: float | None, zoom: float | None,
-                   timeout_s: float | None) -> None:
-        """A continuous, relative or absolute move."""
-        await self._run(camera, lambda c: c.move(PtzMove(MoveMode(mode), pan, tilt, zoom, timeout_s)))
-
-    async def stop(self, camera: Camera) -> None:
-        """Stop every axis."""
-        await self._run(camera, lambda c: c.stop())
-
-    async def presets(self, camera: Camera) -> list[tuple[str, str]]:
-        """(token, name) of each preset."""
-        found = await self._run(camera, lambda c: c.presets())
-        return [(p.token, p.name) for p in found]
-
-    async def goto_preset(self, camera: Camera, token: str) -> None:
-        """Go to a preset."""
-        await self._run(camera, lambda c: c.goto_preset(token))
-
-    async def home(self, camera: Camera) -> None:
-        """Go home."""
-        await self._run(camera, lambda c: c.home())
-
-    async def status(self, camera: Camera) -> PtzPosition:
-        """Where it points."""
-        here = await self._run(camera, lambda c: c.status())
-        return PtzPosition(here.pan, here.tilt, here.zoom, here.moving)
 
 
 class CameraEventFeed:
