@@ -159,7 +159,8 @@ class Gateway:
         gate = RtspGate(services.device_secrets.password, self.settings.access,
                         lambda camera: _camera_groups(services.cameras, camera), self.clock, services.access_log,
                         services.throttle)
-        rtsp = RtspRestream(self.settings.restream.rtsp, services.cameras, gate, services.access_log)
+        rtsp = RtspRestream(self.settings.restream.rtsp, services.cameras, gate, services.access_log,
+                            services.recorder.reader, services.recorder.index.span, self.clock)
         services.fleet.on_removed(rtsp.camera_removed)
         services.fleet.on_added(rtsp.camera_added)
         task = tasks.create_task(rtsp.run(), name="rtsp")

@@ -8,11 +8,13 @@ from __future__ import annotations
 import logging
 
 from restream.bridge import GatewayBusy, LoopBridge
-from restream.clients import ClientBook
+from restream.clients import ClientBook, ClientState
 from restream.digest import REALM, NonceBook, NonceState, challenge, parse_authorization
-from restream.gate import RtspGate, Verdict
+from restream.gate import RtspGate, Verdict, Viewer
 from restream.gst import GstRtsp, GstRtspServer
 from restream.media import CameraFactory
+from restream.replaymedia import ReplayFactory
+from restream.replayplan import ReplayPlan, ReplayPlanner
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +28,11 @@ CHECK_TRANSPORT = "auth.check.transport.client-settings"
 class PantauAuth(GstRtspServer.RTSPAuth):
     """Digest (realm "Pantau", MD5, our own nonces) against integrator accounts, then `live` per camera."""
 
-    def __init__(self, gate: RtspGate, bridge: LoopBridge, clients: ClientBook, max_connections: int) -> None:
+    def __init__(self, gate: RtspGate, bridge: LoopBridge, clients: ClientBook, max_connections: int,
+                 planner: ReplayPlanner | None = None) -> None:
         super().__init__()
         self._gate = gate
+        self._planner = planner
         self._bridge = bridge
         self._clients = clients
         self._max_connections = max_connections
@@ -80,6 +84,8 @@ class PantauAuth(GstRtspServer.RTSPAuth):
     def _may_watch(self, ctx: GstRtspServer.RTSPContext) -> bool:
         factory = ctx.factory
         state = self._clients.get(ctx.client)
+        if isinstance(factory, ReplayFactory) and state is not None and state.viewer is not None:
+            return self._may_replay(ctx, factory, state.viewer, state)
         if not isinstance(factory, CameraFactory) or state is None or state.viewer is None:
             self._respond(ctx, GstRtsp.RTSPStatusCode.NOT_FOUND)
             return False
@@ -91,6 +97,27 @@ class PantauAuth(GstRtspServer.RTSPAuth):
             return True
         self._respond(ctx, GstRtsp.RTSPStatusCode(int(verdict)))
         return False
+
+    def _may_replay(self, ctx: GstRtspServer.RTSPContext, factory: ReplayFactory, viewer: Viewer,
+                    state: ClientState) -> bool:
+        """`playback` of the window the URL asks for; the plan goes to the factory building the media.
+        The plan made at DESCRIBE serves the same connection's SETUP (the same media)."""
+        plan = state.replay_plan
+        describe = ctx.method == GstRtsp.RTSPMethod.DESCRIBE
+        if not describe and plan is not None and plan.viewer == viewer.username and plan.camera == factory.camera_id:
+            factory.expect(plan)
+            return True
+        if self._planner is None:
+            self._respond(ctx, GstRtsp.RTSPStatusCode.NOT_FOUND)
+            return False
+        answer = self._bridge.call(self._planner.plan(viewer, factory.camera_id, ctx.uri.query, ctx.uri.abspath,
+                                                      state.address))
+        if not isinstance(answer, ReplayPlan):
+            self._respond(ctx, GstRtsp.RTSPStatusCode(int(answer)))
+            return False
+        state.replay_plan = answer
+        factory.expect(answer)
+        return True
 
     def _challenge(self, ctx: GstRtspServer.RTSPContext, stale: bool = False) -> bool:
         self._respond(ctx, GstRtsp.RTSPStatusCode.UNAUTHORIZED,

@@ -1,6 +1,6 @@
 """The RTSP server's clients as the access log sees them: the connection's address, the account it
 signed in with, and each session it played (`live_start` at PLAY, `live_stop` at TEARDOWN or when
-the connection closes). Called from GStreamer's threads; entries go to the gateway's loop."""
+the connection closes; `playback_start`/`playback_stop` for a replay). Called from GStreamer's threads; entries go to the gateway's loop."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from core.utctime import format_utc, format_utc_or_none
 from policy.audit.entries import AccessAction, AccessEvent, Scalar
 from restream.gate import Viewer
+from restream.replayfeed import ReplayFeeder
+from restream.replayplan import ReplayPlan
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +22,8 @@ log = logging.getLogger(__name__)
 # compressed bytes fed into the shared media while it played: exact for a client that kept up,
 # an upper bound for one that fell behind (RTP over TCP drops what a slow connection cannot take).
 BYTES_COUNTED = "camera bytes fed to the shared media while the session played (GstRtspServer keeps no per-client count)"
+# A replay's media is the client's own: its count is what was fed to that client.
+REPLAY_BYTES_COUNTED = "recorded bytes fed to the session's own media"
 
 
 @dataclass
@@ -34,6 +39,8 @@ class Playing:
     bytes_now: Callable[[], int]
     #: Who started it (the connection's sign-in is re-checked, and reset, on every request).
     viewer: Viewer | None = None
+    #: A replay's feeder (playback_start/stop with its window); None for live (live_start/stop).
+    replay: ReplayFeeder | None = None
 
 
 @dataclass
@@ -46,6 +53,8 @@ class ClientState:
     requests: int = 0
     #: Why the server is closing this connection (live_stop's reason), if it is.
     closing: str | None = None
+    #: The replay planned at this connection's last DESCRIBE of a replay mount (its SETUP reuses it).
+    replay_plan: ReplayPlan | None = None
     playing: dict[str, Playing] = field(default_factory=dict)
 
 
@@ -101,10 +110,14 @@ class ClientBook:
             viewer, address = state.viewer, state.address
             playing.viewer = viewer
             state.playing[playing.session] = playing
+        details: dict[str, Scalar] = {"session": playing.session, "via": "rtsp", "transport": playing.transport,
+                                      "stream": playing.stream}
+        action = AccessAction.LIVE_START
+        if playing.replay is not None:
+            action = AccessAction.PLAYBACK_START
+            details |= {"start": format_utc(playing.replay.window.start), "end": format_utc(playing.replay.window.end)}
         self._record(AccessEvent(
-            AccessAction.LIVE_START, actor=viewer.username, role=viewer.role, client=address, camera=playing.camera,
-            details={"session": playing.session, "via": "rtsp", "transport": playing.transport,
-                     "stream": playing.stream}))
+            action, actor=viewer.username, role=viewer.role, client=address, camera=playing.camera, details=details))
         log.info("rtsp: %s plays %s (%s) from %s", viewer.username, playing.camera, playing.transport, address,
                  extra={"camera": playing.camera, "session": playing.session[:8], "client": address})
 
@@ -132,6 +145,13 @@ class ClientBook:
             "duration_s": round(time.monotonic() - playing.started, 3),
             "bytes": playing.bytes_now() - playing.bytes_at_start, "bytes_counted": BYTES_COUNTED,
         }
+        action = AccessAction.LIVE_STOP
+        if playing.replay is not None:
+            action = AccessAction.PLAYBACK_STOP
+            sent = playing.replay.sent
+            details |= {"bytes": sent.bytes, "bytes_counted": REPLAY_BYTES_COUNTED, "frames": sent.frames,
+                        "first": format_utc_or_none(sent.first), "last": format_utc_or_none(sent.last),
+                        "reached_end": sent.ended}
         self._record(AccessEvent(
-            AccessAction.LIVE_STOP, actor=viewer.username, role=viewer.role, client=state.address,
+            action, actor=viewer.username, role=viewer.role, client=state.address,
             camera=playing.camera, reason=reason, details=details))

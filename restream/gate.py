@@ -8,11 +8,13 @@ import enum
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from core.clock import Clock
 from core.config import AccessConfig
+from core.utctime import format_utc
 from policy.audit.entries import AccessAction, AccessEvent, AccessRecorder
-from policy.decision import Action, Context, Reason, Resource, Subject, decide
+from policy.decision import Action, Context, ObligationKind, Reason, Resource, Subject, decide
 from policy.identity.devicesecrets import DEVICE_ROLE
 from policy.identity.throttle import LoginThrottle
 from restream.digest import DigestAnswer, response_matches
@@ -27,7 +29,20 @@ class Verdict(enum.IntEnum):
     UNAUTHORIZED = 401
     FORBIDDEN = 403
     NOT_FOUND = 404
+    BAD_REQUEST = 400
     UNAVAILABLE = 503
+
+
+#: Why a replay the policy would allow is refused anyway.
+WATERMARK_REFUSAL = "the policy asks for a watermark, which an untouched (not transcoded) RTSP replay cannot carry"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayVerdict:
+    """A replay's answer: OK with whether sound may go along, or the refusal's status."""
+
+    verdict: Verdict
+    audio: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,3 +107,27 @@ class RtspGate:
         if groups is None or decision.reason in (Reason.NOT_VISIBLE, Reason.NO_CAMERA):
             return Verdict.NOT_FOUND
         return Verdict.FORBIDDEN
+
+    async def may_replay(self, viewer: Viewer, camera: str, start: datetime, end: datetime, path: str,
+                         client: str) -> ReplayVerdict:
+        """`playback` of the camera's recording in [start, end), as WHEP playback decides it (an
+        operator's own window, a supervisor's beyond; a window past a role's `max_age_h` needs a
+        disposition, which RTSP cannot carry): OK, or NOT_FOUND (unknown or not visible: alike) or
+        FORBIDDEN. Refusals are logged as decisions."""
+        groups = self._groups_of(camera)
+        resource = Resource(camera=camera, camera_groups=groups or frozenset(), start=start, end=end)
+        context = Context(now=self._clock.now(), client=client)
+        decision = decide(self._access, Subject(viewer.username, viewer.role), Action.PLAYBACK, resource, context)
+        reason = decision.text if not decision.allowed else "no such camera"
+        if decision.allowed and groups is not None:
+            if decision.obligation(ObligationKind.WATERMARK) is None:
+                return ReplayVerdict(Verdict.OK, audio=decision.obligation(ObligationKind.NO_AUDIO) is None)
+            reason = WATERMARK_REFUSAL
+        await self._log.record(AccessEvent(
+            AccessAction.DECISION, actor=viewer.username, role=viewer.role, client=client, camera=camera,
+            outcome="deny", reason=reason,
+            details={"action": Action.PLAYBACK.value, "route": path, "via": "rtsp",
+                     "start": format_utc(start), "end": format_utc(end)}))
+        if groups is None or decision.reason in (Reason.NOT_VISIBLE, Reason.NO_CAMERA):
+            return ReplayVerdict(Verdict.NOT_FOUND)
+        return ReplayVerdict(Verdict.FORBIDDEN)

@@ -30,6 +30,10 @@ class AppSrcSink(Sink):
             buf.set_flags(Gst.BufferFlags.DELTA_UNIT)
         self._src.push_buffer(buf)
 
+    def end(self) -> None:
+        """No more buffers: the stream ends (clients get RTCP BYE)."""
+        self._src.end_of_stream()
+
     def running_time_ns(self) -> int | None:
         # Only once the appsrc is PLAYING are its clock and base time the pipeline's: during the
         # state change the clock can already be set with a base time of 0, and a running time read

@@ -11,6 +11,8 @@ from core.integrationconfig import RtspOut
 from restream.clients import ClientBook, Playing
 from restream.gst import GLib, GstRtsp, GstRtspServer
 from restream.media import CameraFactory
+from restream.replaycontrol import ReplayControl
+from restream.replaymedia import ReplayFactory
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +35,15 @@ class RtspServerThread:
     """The RTSP server and the thread running its main loop; start() and stop() from the gateway's loop
     thread (stop() blocks: call it through asyncio.to_thread)."""
 
-    def __init__(self, config: RtspOut, auth: GstRtspServer.RTSPAuth, clients: ClientBook) -> None:
+    def __init__(self, config: RtspOut, auth: GstRtspServer.RTSPAuth, clients: ClientBook,
+                 replays: ReplayControl | None = None) -> None:
         self._config = config
         self._clients = clients
+        self._replays = replays
         self._context = GLib.MainContext.new()
         self._loop = GLib.MainLoop.new(self._context, False)
         self._thread: threading.Thread | None = None
-        self._factories: dict[str, CameraFactory] = {}
+        self._factories: dict[str, CameraFactory | ReplayFactory] = {}
         self._lock = threading.Lock()
         server = GstRtspServer.RTSPServer()
         server.set_address(config.host)
@@ -87,7 +91,7 @@ class RtspServerThread:
             self._clients.closed(client, "gateway stopping")
         self._thread = None
 
-    def mount(self, path: str, factory: CameraFactory) -> None:
+    def mount(self, path: str, factory: CameraFactory | ReplayFactory) -> None:
         """Serve `factory` at `path` (replacing what was there)."""
         with self._lock:
             self._factories[path] = factory
@@ -111,7 +115,7 @@ class RtspServerThread:
 
         self._context.invoke_full(GLib.PRIORITY_DEFAULT, close_them)
 
-    def factory_at(self, path: str) -> CameraFactory | None:
+    def factory_at(self, path: str) -> CameraFactory | ReplayFactory | None:
         """The mount serving request path `path` (a control URL like /cam/stream=0 included)."""
         path = path.rstrip("/")
         with self._lock:
@@ -126,6 +130,11 @@ class RtspServerThread:
         client.connect("play-request", self._played)
         client.connect("teardown-request", self._torn_down)
         client.connect("closed", self._closed)
+        replays = self._replays
+        if replays is not None:
+            client.connect("check-requirements", lambda _c, _ctx, required: replays.unsupported(list(required)))
+            client.connect("pre-play-request", replays.pre_play)
+            client.connect("pause-request", lambda _c, ctx: replays.paused(ctx))
 
     def _played(self, client: GstRtspServer.RTSPClient, ctx: GstRtspServer.RTSPContext) -> None:
         factory = self.factory_at(ctx.uri.abspath) if ctx.uri is not None else None
@@ -137,6 +146,17 @@ class RtspServerThread:
             if stream_transport is not None:
                 lower = stream_transport.get_transport().lower_transport
                 transport = "tcp" if lower & GstRtsp.RTSPLowerTrans.TCP else "udp"
+        if isinstance(factory, ReplayFactory):
+            replay = self._replays.feeder(ctx) if self._replays is not None else None
+            if replay is None:
+                return
+            self._clients.play(client, Playing(
+                session=ctx.session.get_sessionid(), camera=factory.camera_id, stream=factory.stream,
+                transport=transport, started=time.monotonic(), bytes_at_start=0, bytes_now=lambda: 0,
+                replay=replay))
+            if self._replays is not None:
+                self._replays.played(ctx)
+            return
         self._clients.play(client, Playing(
             session=ctx.session.get_sessionid(), camera=factory.camera_id, stream=factory.stream,
             transport=transport, started=time.monotonic(), bytes_at_start=factory.fed_bytes,
