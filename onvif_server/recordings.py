@@ -27,7 +27,7 @@ from onvif_server.access import OnvifAccess
 from onvif_server.calls import Call, Caller
 from onvif_server.events import duration_or_time
 from onvif_server.recordinghistory import TOUCHING, event_results, history, spans_of
-from onvif_server.soap import NSMAP, SoapRequest, el, invalid_arg, many, text_of
+from onvif_server.soap import NSMAP, SoapFault, SoapRequest, el, invalid_arg, many, text_of
 from policy.decision import Action
 from recorder.index import SegmentIndex
 from streams.camera import Camera
@@ -66,6 +66,16 @@ def _max_matches(req: SoapRequest, default: int) -> int:
         return max(0, int(text_of(req.body, "tse:MaxMatches") or default))
     except ValueError as exc:
         raise invalid_arg("InvalidArgs", "MaxMatches must be a number") from exc
+
+
+def _keep_alive(text: str | None, now: datetime) -> timedelta:
+    """KeepAliveTime (an xs:duration), at most MAX_KEEP; DEFAULT_KEEP when not given."""
+    if not text:
+        return DEFAULT_KEEP
+    try:
+        return min(duration_or_time(text, now) - now, MAX_KEEP)
+    except SoapFault as exc:
+        raise invalid_arg("InvalidArgs", "KeepAliveTime must be a positive duration, e.g. PT10S") from exc
 
 
 @dataclass
@@ -179,8 +189,7 @@ class RecordingSearch:
     def _keep(self, caller: Caller, req: SoapRequest, kind: str, results: list[etree._Element]) -> str:
         now = self._clock.now()
         self._expire(now)
-        keep_text = text_of(req.body, "tse:KeepAliveTime")
-        keep = min(duration_or_time(keep_text, now) - now, MAX_KEEP) if keep_text else DEFAULT_KEEP
+        keep = _keep_alive(text_of(req.body, "tse:KeepAliveTime"), now)
         token = secrets.token_urlsafe(12)
         self._searches[token] = Search(caller.username, kind, keep, now + keep, results)
         while len(self._searches) > MAX_SEARCHES:

@@ -213,6 +213,18 @@ async def test_find_events_tells_where_a_recording_has_data_and_where_its_gap_is
             await search.EndSearch({"SearchToken": token})
             with pytest.raises(zeep.exceptions.Fault):  # ended
                 await search.GetEventSearchResults({"SearchToken": token})
+            # Paged: each result handed out once, Searching while some are left.
+            token = await search.FindEvents({
+                "StartPoint": window[0], "EndPoint": window[1], "Scope": {}, "SearchFilter": {},
+                "IncludeStartState": False, "KeepAliveTime": dt.timedelta(seconds=10)})
+            first = await search.GetEventSearchResults({"SearchToken": token, "MaxResults": 4})
+            rest = await search.GetEventSearchResults({"SearchToken": token, "MaxResults": 4})
+            assert (first.SearchState, len(first.Result), rest.SearchState) == ("Searching", 4, "Completed")
+            assert [r.Time for r in first.Result + rest.Result] == [r.Time for r in results.Result]
+            with pytest.raises(zeep.exceptions.Fault) as zero:
+                await search.FindEvents({"StartPoint": window[0], "Scope": {}, "SearchFilter": {},
+                                         "IncludeStartState": False, "KeepAliveTime": dt.timedelta(0)})
+            assert "KeepAliveTime" in str(zero.value.message)
         finally:
             await nvr.close()
 
