@@ -13,6 +13,7 @@ from core.version import gateway_version
 from onvif_server.calls import Call, ServiceName
 from onvif_server.events import MAX_SUBSCRIPTIONS
 from onvif_server.identity import MANUFACTURER, device_name, device_uuid, scopes
+from onvif_server.replay import SESSION_TIMEOUT_S
 from onvif_server.soap import TDS, TEV, TPTZ, TRP, TRT, TSE, SoapRequest, el, many
 from streams.camera import Camera
 
@@ -24,9 +25,12 @@ class DeviceService:
     """Answers the device service's operations for the node or for one camera's device."""
 
     def __init__(self, cfg: OnvifServerConfig, data_dir: Path, clock: Clock, cameras: dict[str, Camera],
-                 ptz: bool, recordings: bool) -> None:
+                 ptz: bool, recordings: bool, rtsp: bool) -> None:
         self._ptz = ptz
         self._recordings = recordings
+        # Replay is the RTSP restream's: without it the replay service is listed (its GetReplayUri says
+        # why there is no URL) but Profile G, which promises replay, is not claimed.
+        self._rtsp = rtsp
         self._cfg = cfg
         self._data_dir = data_dir
         self._clock = clock
@@ -56,7 +60,8 @@ class DeviceService:
                   el("tds:HardwareId", self._name(call)))
 
     async def get_services(self, call: Call, req: SoapRequest) -> etree._Element:
-        """The device, media and (with passthrough) PTZ services (no capabilities inline: they are optional)."""
+        """The device, media, events, (with passthrough) PTZ, and (with recordings) search and replay
+        services (no capabilities inline: they are optional)."""
         def service(namespace: str, which: ServiceName) -> etree._Element:
             return el("tds:Service", el("tds:Namespace", namespace), el("tds:XAddr", call.xaddr(which)),
                       el("tds:Version", el("tt:Major", VERSION[0]), el("tt:Minor", VERSION[1])))
@@ -67,7 +72,8 @@ class DeviceService:
                   service(TRP, ServiceName.REPLAY) if self._recordings else None)
 
     async def get_capabilities(self, call: Call, req: SoapRequest) -> etree._Element:
-        """Device and Media, RTP over RTSP/TCP and plain RTP unicast (the restream's transports)."""
+        """Device, Events, Media (RTP over RTSP/TCP and plain RTP unicast: the restream's transports), PTZ,
+        and the search and replay services in the Extension, as GetServices lists them."""
         device = el("tt:Device", el("tt:XAddr", call.xaddr(ServiceName.DEVICE)))
         media = el("tt:Media", el("tt:XAddr", call.xaddr(ServiceName.MEDIA)), el(
             "tt:StreamingCapabilities", el("tt:RTPMulticast", False), el("tt:RTP_TCP", False),
@@ -76,13 +82,17 @@ class DeviceService:
                     el("tt:WSSubscriptionPolicySupport", False), el("tt:WSPullPointSupport", True),
                     el("tt:WSPausableSubscriptionManagerInterfaceSupport", False))
         ptz = el("tt:PTZ", el("tt:XAddr", call.xaddr(ServiceName.PTZ))) if self._ptz else None
-        return el("tds:GetCapabilitiesResponse", el("tds:Capabilities", device, events, media, ptz))
+        search = el("tt:Search", el("tt:XAddr", call.xaddr(ServiceName.SEARCH)),
+                    el("tt:MetadataSearch", False)) if self._recordings else None
+        replay = el("tt:Replay", el("tt:XAddr", call.xaddr(ServiceName.REPLAY))) if self._recordings else None
+        extension = el("tt:Extension", search, replay) if self._recordings else None
+        return el("tds:GetCapabilitiesResponse", el("tds:Capabilities", device, events, media, ptz, extension))
 
     async def get_scopes(self, call: Call, req: SoapRequest) -> etree._Element:
         """Our scopes, all fixed (SetScopes is not supported)."""
         return el("tds:GetScopesResponse", *many(
             el("tds:Scopes", el("tt:ScopeDef", "Fixed"), el("tt:ScopeItem", item))
-            for item in scopes(self._name(call))))
+            for item in scopes(self._name(call), self._recordings and self._rtsp)))
 
     async def media_capabilities(self, call: Call, req: SoapRequest) -> etree._Element:
         """trt:GetServiceCapabilities: snapshots, RTP over RTSP/TCP. Answered without credentials, so the
@@ -104,6 +114,18 @@ class DeviceService:
         """tptz:GetServiceCapabilities: nothing beyond the basic moves."""
         return el("tptz:GetServiceCapabilitiesResponse", el(
             "tptz:Capabilities", EFlip="false", Reverse="false", GetCompatibleConfigurations="false"))
+
+    async def search_capabilities(self, call: Call, req: SoapRequest) -> etree._Element:
+        """tse:GetServiceCapabilities: no metadata search, no general start events (only the history's)."""
+        return el("tse:GetServiceCapabilitiesResponse", el(
+            "tse:Capabilities", MetadataSearch="false", GeneralStartEvents="false"))
+
+    async def replay_capabilities(self, call: Call, req: SoapRequest) -> etree._Element:
+        """trp:GetServiceCapabilities: forward only, RTP over RTSP/TCP (when the restream runs), the
+        restream's fixed session timeout."""
+        return el("trp:GetServiceCapabilitiesResponse", el(
+            "trp:Capabilities", ReversePlayback="false",
+            SessionTimeoutRange=f"{SESSION_TIMEOUT_S} {SESSION_TIMEOUT_S}", RTP_RTSP_TCP=str(self._rtsp).lower()))
 
     async def get_hostname(self, call: Call, req: SoapRequest) -> etree._Element:
         """The server's host name (not from DHCP as far as ONVIF can tell)."""

@@ -29,6 +29,7 @@ from onvif_server.httpdigest import DigestAuth, HttpAuthRefused
 from onvif_server.profiles import split_token
 from onvif_server.ptz import CameraPtz, PtzService
 from onvif_server.recordings import RecordingSearch
+from onvif_server.replay import ReplayService
 from onvif_server.soap import (
     TDS, TEV, TPTZ, TRP, TRT, TSE, WSNT, SoapFault, SoapRequest, action_not_supported, envelope, fault_envelope, not_authorized,
     parse_request,
@@ -78,7 +79,10 @@ class OnvifServer:
         self._tokens = TokenChecker(clock, cfg.clock_skew_s, password_of)
         self._digest = DigestAuth.create(clock, password_of)
         self._throttle = throttle
-        device = DeviceService(cfg, settings.data_dir, clock, cameras, ptz is not None, index is not None)
+        # Profile G: the search service needs the segment index; replay, the RTSP restream besides.
+        self._profile_g = index is not None and settings.restream.rtsp.enabled
+        device = DeviceService(cfg, settings.data_dir, clock, cameras, ptz is not None, index is not None,
+                               settings.restream.rtsp.enabled)
         media = MediaService(self._access, clock, cameras, settings.restream.rtsp,
                              ptz.available if ptz is not None else lambda camera: False)
         self._cameras = cameras
@@ -131,13 +135,19 @@ class OnvifServer:
             })
         if index is not None:
             search = RecordingSearch(self._access, clock, cameras, index)
+            replay = ReplayService(self._access, search, settings.restream.rtsp)
+            self._public.update({(TSE, "GetServiceCapabilities"): device.search_capabilities,
+                                 (TRP, "GetServiceCapabilities"): device.replay_capabilities})
             self._private.update({
                 (TSE, "GetRecordingSummary"): search.get_recording_summary,
                 (TSE, "GetRecordingInformation"): search.get_recording_information,
                 (TSE, "FindRecordings"): search.find_recordings,
                 (TSE, "GetRecordingSearchResults"): search.get_recording_search_results,
+                (TSE, "FindEvents"): search.find_events,
+                (TSE, "GetEventSearchResults"): search.get_event_search_results,
                 (TSE, "EndSearch"): search.end_search,
-                (TRP, "GetReplayUri"): search.get_replay_uri,
+                (TRP, "GetReplayUri"): replay.get_replay_uri,
+                (TRP, "GetReplayConfiguration"): replay.get_replay_configuration,
             })
         self._namespaces = {ServiceName.DEVICE: {TDS}, ServiceName.MEDIA: {TRT}, ServiceName.PTZ: {TPTZ},
                             ServiceName.EVENTS: {TEV, WSNT}, ServiceName.SEARCH: {TSE},
@@ -150,10 +160,10 @@ class OnvifServer:
         """The devices WS-Discovery announces: the node, or one per camera (`per_camera`)."""
         device = SERVICE_PATHS[ServiceName.DEVICE]
         if not self.config.per_camera:
-            return [Announced(device_uuid(self._data_dir), tuple(scopes(self.config.name)), device)]
+            return [Announced(device_uuid(self._data_dir), tuple(scopes(self.config.name, self._profile_g)), device)]
         return [
             Announced(device_uuid(self._data_dir, cid),
-                      tuple(scopes(device_name(self.config, cam.config.name or cid))),
+                      tuple(scopes(device_name(self.config, cam.config.name or cid), self._profile_g)),
                       f"{device}?{CAMERA_PARAM}={cid}")
             for cid, cam in sorted(self._cameras.items())
         ]

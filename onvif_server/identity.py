@@ -24,13 +24,14 @@ def device_name(cfg: OnvifServerConfig, camera_name: str | None = None) -> str:
     return cfg.name if camera_name is None else f"{cfg.name} {camera_name}"
 
 
-def scopes(name: str) -> list[str]:
-    """Our fixed ONVIF scopes (ONVIF Core 7.3.2.2): Profile S (and G when recording search is
-    served: not yet), a video encoder, the name and hardware."""
+def scopes(name: str, profile_g: bool = False) -> list[str]:
+    """Our fixed ONVIF scopes (ONVIF Core 7.3.2.2): Profile S, Profile G when recordings can be
+    searched and replayed (`profile_g`), a video encoder, the name and hardware."""
     return [
         "onvif://www.onvif.org/type/video_encoder",
         "onvif://www.onvif.org/type/NetworkVideoTransmitter",
         "onvif://www.onvif.org/Profile/Streaming",
+        *(["onvif://www.onvif.org/Profile/G"] if profile_g else []),
         f"onvif://www.onvif.org/name/{quote(name, safe='')}",
         f"onvif://www.onvif.org/hardware/{MANUFACTURER}",
     ]

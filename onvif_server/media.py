@@ -33,6 +33,20 @@ from streams.camera import Camera
 TRANSPORTS = ("RTSP", "TCP", "UDP")
 
 
+def rtsp_host(rtsp: RtspOut, call: Call) -> str:
+    """The host of the RTSP URLs we hand out: public_host, else the host the SOAP request reached."""
+    host = rtsp.public_host or call.host
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 literal
+    return host
+
+
+def restream_off() -> SoapFault:
+    """The fault for a URL of the RTSP restream (live or replay) when it does not run on this node."""
+    return SoapFault("Receiver", ("ter:Action", "ter:NotSupported"),
+                     "the RTSP restream is off on this node (restream.rtsp.enabled)")
+
+
 class MediaService:
     """Answers the media service's operations."""
 
@@ -84,13 +98,9 @@ class MediaService:
             raise invalid_arg("InvalidStreamSetup",
                               f"{stream_type} over {protocol} is not offered; RTP-Unicast over RTSP, TCP or UDP is")
         if not self._rtsp.enabled:
-            raise SoapFault("Receiver", ("ter:Action", "ter:NotSupported"),
-                            "the RTSP restream is off on this node (restream.rtsp.enabled)")
+            raise restream_off()
         profile = await self._one(call, caller, req, "GetStreamUri", Action.LIVE)
-        host = self._rtsp.public_host or call.host
-        if ":" in host and not host.startswith("["):
-            host = f"[{host}]"  # an IPv6 literal
-        uri = f"rtsp://{host}:{self._rtsp.port}{profile.path}"
+        uri = f"rtsp://{rtsp_host(self._rtsp, call)}:{self._rtsp.port}{profile.path}"
         return el("trt:GetStreamUriResponse", el(
             "trt:MediaUri", el("tt:Uri", uri), el("tt:InvalidAfterConnect", False),
             el("tt:InvalidAfterReboot", False), el("tt:Timeout", URI_TIMEOUT)))

@@ -128,7 +128,7 @@ ROUTES: dict[tuple[str, str], Open | SignedIn | Guarded] = {
         "the JPEG a GetSnapshotUri URL names: HTTP Digest (or Basic) with an integrator account, checked by "
         "onvif_server, which decides view_camera and logs; off here, so 404", "/onvif/snapshot/gate"),
     ("POST", "/onvif/search_service"): Open("ONVIF SOAP, as the device service; list_recordings per camera"),
-    ("POST", "/onvif/replay_service"): Open("ONVIF SOAP, as the device service (GetReplayUri: not built yet)"),
+    ("POST", "/onvif/replay_service"): Open("ONVIF SOAP, as the device service; list_recordings per camera"),
     ("POST", "/onvif/events_service"): Open(
         "ONVIF SOAP, as the device service; a subscription is its account's, messages filtered by view_camera"),
     ("DELETE", "/api/v1/session"): SignedIn("signing out one's own session"),

@@ -107,13 +107,13 @@ async def snapshot(request: web.Request) -> web.Response:
 
 @routes.post(SERVICE_PATHS[ServiceName.SEARCH])
 async def search_service(request: web.Request) -> web.Response:
-    """ONVIF search service (Profile G; SOAP 1.2): the recordings an account may list."""
+    """ONVIF search service (Profile G; SOAP 1.2): the recordings an account may list, and their history."""
     return await _serve(request, ServiceName.SEARCH)
 
 
 @routes.post(SERVICE_PATHS[ServiceName.REPLAY])
 async def replay_service(request: web.Request) -> web.Response:
-    """ONVIF replay service (SOAP 1.2): GetReplayUri, which says RTSP replay is not built yet."""
+    """ONVIF replay service (Profile G; SOAP 1.2): GetReplayUri, the RTSP restream's replay URL of a recording."""
     return await _serve(request, ServiceName.REPLAY)
 
 
