@@ -16,11 +16,14 @@ from typing import Any
 
 import pytest
 
+import onvif_adapters  # noqa: F401  (imports onvif with the root logger kept)
 from core.config import CameraConfig
+from onvif import ONVIFCamera
 from core.utctime import format_utc
 from recorder.reader import GapMarker, SegmentOpened
 from restream.replayrequest import format_clock
 from tests.fixtures_camera import free_port
+from tests.fixtures_onvif import free_udp_port
 from tests.gatewayutil import make_settings, running_gateway, until
 from tests.restream.test_rtsp_restream import decode_errors, entries, ffmpeg, frames_in
 
@@ -31,7 +34,7 @@ FPS = 25
 GOP_S = 2.0  # the test camera's keyframe interval (50 frames)
 
 
-def replay_settings(tmp_path: Path, url: str) -> Any:
+def replay_settings(tmp_path: Path, url: str, **extra: Any) -> Any:
     cameras = [CameraConfig(id="cam", source=url, groups=["gates"]),
                # Visible to the integrator live, but its recordings are not (no playback rule for "yard").
                CameraConfig(id="yard", source=url, groups=["yard"])]
@@ -40,7 +43,7 @@ def replay_settings(tmp_path: Path, url: str) -> Any:
         recording={"segment_s": 2, "min_free_bytes": 0},
         access={"visibility": {"admin": ["*"], "integrator": ["gates", "yard"]},
                 "playback": {"admin": {"groups": ["*"]}, "integrator": {"groups": ["gates"]}}},
-        restream={"rtsp": {"enabled": True, "host": "127.0.0.1", "port": free_port()}},
+        restream={"rtsp": {"enabled": True, "host": "127.0.0.1", "port": free_port()}}, **extra,
     )
 
 
@@ -217,8 +220,10 @@ class RtspConnection:
 
 
 async def test_profile_g_client_seeks_with_range_clock(tmp_path: Path, camera_server: Any) -> None:
+    """GetReplayUri through onvif-zeep-async, then the replay as a Profile G client plays it."""
     camera = camera_server({"live": "ball"})
-    settings = replay_settings(tmp_path, camera.url("live"))
+    settings = replay_settings(tmp_path, camera.url("live"),
+                               onvif_server={"enabled": True, "discovery": False, "discovery_port": free_udp_port()})
     async with running_gateway(settings) as client:
         services = client.gateway.services
         assert services is not None and client.gateway.rtsp is not None
@@ -231,8 +236,17 @@ async def test_profile_g_client_seeks_with_range_clock(tmp_path: Path, camera_se
 
         await until(recorded, 40, "10 s recorded")
         span = await services.recorder.index.span("cam")
-        assert span is not None
-        url = f"rtsp://127.0.0.1:{port}/cam/playback"
+        assert span is not None and client.gateway.port is not None
+        nvr = ONVIFCamera("127.0.0.1", client.gateway.port, "nvr", PASSWORD, adjust_time=True)
+        try:
+            await nvr.update_xaddrs()
+            replay = await nvr.create_replay_service()
+            answer = await replay.GetReplayUri({"StreamSetup": {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}},
+                                                "RecordingToken": "rec_cam"})
+        finally:
+            await nvr.close()
+        url = answer if isinstance(answer, str) else answer.Uri
+        assert url == f"rtsp://127.0.0.1:{port}/cam/playback"
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         rtsp = RtspConnection(reader, writer)
         try:
