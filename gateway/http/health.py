@@ -13,6 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from core.version import gateway_version
 from gateway.http.auth import principal
 from gateway.http.guard import authorize
 from gateway.http.appkeys import SERVICES
@@ -83,8 +84,11 @@ async def health(request: web.Request) -> web.Response:
     mono = services.clock.monotonic()
     now = iso(services.clock.now())
     checks: dict[str, list[dict[str, Any]]] = {}
+    # Keys are component:measurement (the health+json draft); each camera is an entry with its
+    # componentId under camera:state, camera:lastPacketAge and camera:PROBLEM.
     for cam in services.cameras.values():
-        checks[f"camera:{cam.config.id}"] = health_checks(cam, mono)
+        for check in health_checks(cam, mono):
+            checks.setdefault(f"camera:{check['measurementName']}", []).append(check)
     db_ok, db_ms, db_why = await _database_ms(services)
     checks["database:responseTime"] = [
         {"componentType": "datastore", "status": "pass" if db_ok else "fail",
@@ -108,10 +112,9 @@ async def health(request: web.Request) -> web.Response:
          "observedUnit": "s", "time": now, "output": "p99 over recent segments"}
     ]
     for camera_id, oldest in sorted(storage.oldest.items()):
-        checks[f"recordings:oldest:{camera_id}"] = [
+        checks.setdefault("recordings:oldest", []).append(
             {"componentId": camera_id, "componentType": "camera", "status": "pass",
-             "observedValue": iso(oldest), "time": now}
-        ]
+             "observedValue": iso(oldest), "time": now})
     tampered = services.access_log.tampered
     checks["accessLog:integrity"] = [
         {"componentType": "datastore", "status": "fail" if tampered else "pass", "time": now,
@@ -127,6 +130,7 @@ async def health(request: web.Request) -> web.Response:
     body = {
         "status": overall,
         "version": "1",
+        "releaseId": gateway_version(),
         "serviceId": "pantau",
         "description": "Pantau CCTV gateway",
         "checks": checks,
