@@ -226,6 +226,11 @@ class RecordingConfig(Strict):
 
     segment_s: float = Field(60.0, ge=2, le=3600, description="Target segment length; cut on a keyframe.")
     retention_days: float = Field(30.0, gt=0, le=3650, description="Default age after which segments may be deleted.")
+    min_retention_days: float = Field(
+        30.0, ge=0, le=3650,
+        description="The floor: no retention (this section's, a camera's) may be shorter, and the storage budget "
+                    "(max_bytes) deletes nothing younger. Only the free-space floor may, as the disk would fill.",
+    )
     max_bytes: int | None = Field(None, gt=0, description="Storage budget for all recordings; oldest unheld go first.")
     min_free_bytes: int = Field(
         1024**3, ge=0, description="Free-space floor on the storage filesystem; retention keeps it free."
@@ -390,6 +395,23 @@ class Settings(Strict):
     def camera_health(self, camera: CameraConfig) -> HealthConfig:
         """Thresholds in force for one camera."""
         return camera.health or self.health
+
+    def retention_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Every retention shorter than `recording.min_retention_days`, as (key path, message)."""
+        floor = self.recording.min_retention_days
+        found: list[tuple[tuple[str | int, ...], str]] = []
+        if self.recording.retention_days < floor:
+            found.append((("recording", "retention_days"), below_floor(self.recording.retention_days, floor)))
+        for index, camera in enumerate(self.cameras):
+            if camera.retention_days is not None and camera.retention_days < floor:
+                found.append((("cameras", index, "retention_days"), below_floor(camera.retention_days, floor)))
+        return found
+
+
+def below_floor(days: float, floor: float) -> str:
+    """Why a retention of `days` is refused under a floor of `floor` days."""
+    return (f"{days:g} days is under recording.min_retention_days ({floor:g}): recordings may not be kept "
+            "shorter than the floor")
 
 
 def _is_postgresql(url: str | None) -> bool:

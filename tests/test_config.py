@@ -92,6 +92,11 @@ def test_defaults_without_a_file() -> None:
         ("review:\n  preroll_s: 301\n", ":2: review.preroll_s: Input should be less than or equal to 300"),
         ("review:\n  preroll_s: soon\n", ":2: review.preroll_s: Input should be a valid number"),
         ("review: {pre_roll_s: 5}\n", ":1: review.pre_roll_s: unknown key"),
+        # The retention floor: no setting keeps recordings shorter (recording.min_retention_days, 30).
+        ("recording:\n  retention_days: 7\n", ":2: recording.retention_days: 7 days is under recording.min_retention_days"),
+        ("cameras:\n  - id: a\n    source: rtsp://h/x\n    retention_days: 0.001\n",
+         ":4: cameras[0].retention_days: 0.001 days is under recording.min_retention_days (30)"),
+        ("recording:\n  min_retention_days: 60\n", ":1: recording.retention_days: 30 days is under"),
     ],
 )
 def test_bad_config_names_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -183,6 +188,7 @@ def test_environment_overrides_beat_the_file(tmp_path: Path) -> None:
         ({"PANTAU_SERVER__PORT": "abc"}, "env PANTAU_SERVER__PORT: server.port:"),
         ({"PANTAU_SERVER__NOPE": "1"}, "env PANTAU_SERVER__NOPE: server.nope: unknown key"),
         ({"PANTAU_CAMERAS__5__NAME": "x"}, "env PANTAU_CAMERAS__5__NAME: cameras[5].name: no such entry"),
+        ({"PANTAU_RECORDING__RETENTION_DAYS": "1"}, "env PANTAU_RECORDING__RETENTION_DAYS: recording.retention_days: 1 days"),
     ],
 )
 def test_bad_environment_override_is_named(tmp_path: Path, env: dict[str, str], expected: str) -> None:
