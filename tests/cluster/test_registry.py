@@ -97,3 +97,29 @@ async def test_overview_lists_each_nodes_cameras(db: async_sessionmaker[AsyncSes
 ])
 def test_node_state(age: float, stopped: bool, state: NodeState) -> None:
     assert node_state(age, stopped, lease_s=10) is state
+
+
+async def test_membership_heartbeats_registers_again_and_stops(db: async_sessionmaker[AsyncSession]) -> None:
+    from cluster.membership import Membership
+    from core.clusterconfig import ClusterConfig
+
+    config = ClusterConfig(lease_s=2, renew_s=0.2, capacity=3)
+    async with Membership(db, config, "node-m", "http://m:1") as member:
+        beat = asyncio.create_task(member.run())
+        try:
+            [first] = await list_nodes(db)
+            await asyncio.sleep(0.5)
+            [later] = await list_nodes(db)
+            assert later.heartbeat_at > first.heartbeat_at and later.stopped_at is None
+            async with db() as session:  # someone removes the node's row while it runs
+                await session.execute(text("DELETE FROM nodes"))
+                await session.commit()
+            await asyncio.sleep(0.5)
+            [back] = await list_nodes(db)
+            assert (back.node_id, back.url, back.capacity, back.stopped_at) == ("node-m", "http://m:1", 3, None)
+        finally:
+            beat.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await beat
+    [stopped] = await list_nodes(db)
+    assert stopped.stopped_at is not None
