@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from core.accessconfig import ROLES as ROLES
 from core.accessconfig import AccessConfig as AccessConfig
@@ -21,6 +21,7 @@ from core.accessconfig import Role as Role
 from core.alertsconfig import AlertsConfig
 from core.configbase import BackoffConfig, Strict
 from core.casesconfig import CasesConfig
+from core.clusterconfig import ClusterConfig
 from core.deskconfig import DeskConfig
 from core.redact import redact_url
 from core.integrationconfig import OnvifServerConfig, RestreamConfig
@@ -352,6 +353,7 @@ class Settings(Strict):
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     restream: RestreamConfig = Field(default_factory=RestreamConfig)
     onvif_server: OnvifServerConfig = Field(default_factory=OnvifServerConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @field_validator("cameras")
@@ -363,6 +365,25 @@ class Settings(Strict):
                 raise ValueError(f"camera id {cam.id!r} is used twice (entries {seen[cam.id]} and {index})")
             seen[cam.id] = index
         return cameras
+
+    @field_validator("cluster")
+    @classmethod
+    def _cluster_needs_postgresql(cls, v: ClusterConfig, info: ValidationInfo) -> ClusterConfig:
+        database = info.data.get("database")
+        if v.enabled and isinstance(database, DatabaseConfig) and not _is_postgresql(database.url):
+            raise ValueError(
+                "cluster.enabled is true, but the database is SQLite, which serves one process: several "
+                "nodes need PostgreSQL (database.url: postgresql+asyncpg://...); remove cluster.enabled "
+                "or set it to false"
+            )
+        return v
+
+    @property
+    def cluster_enabled(self) -> bool:
+        """Whether this process is a node of a cluster: `cluster.enabled`, by default true on PostgreSQL."""
+        if self.cluster.enabled is not None:
+            return self.cluster.enabled
+        return _is_postgresql(self.database.url)
 
     @property
     def database_url(self) -> str:
@@ -392,3 +413,6 @@ def below_floor(days: float, floor: float) -> str:
     return (f"{days:g} days is under recording.min_retention_days ({floor:g}): recordings may not be kept "
             "shorter than the floor")
 
+
+def _is_postgresql(url: str | None) -> bool:
+    return url is not None and url.startswith("postgresql")

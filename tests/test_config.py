@@ -240,3 +240,36 @@ def test_example_config_documents_every_key() -> None:
     text = (ROOT / "config.example.yaml").read_text()
     missing = sorted(k for k in _keys(Settings) if f"{k}:" not in text)
     assert not missing, f"config.example.yaml lacks: {missing}"
+
+
+def test_cluster_on_sqlite_is_an_error_naming_the_key(tmp_path: Path) -> None:
+    lines = problems(write(tmp_path, MINIMAL + "cluster:\n  enabled: true\n"))
+    assert len(lines) == 1 and lines[0].startswith(f"{tmp_path / 'pantau.yaml'}:8: cluster: cluster.enabled is true"), lines
+    assert "PostgreSQL" in lines[0]
+    # Without a database url the default is SQLite too.
+    assert "cluster.enabled is true" in problems(write(tmp_path, "cluster: {enabled: true}\n"))[0]
+    env = problems(write(tmp_path, MINIMAL), {"PANTAU_CLUSTER__ENABLED": "true"})
+    assert env == ["env PANTAU_CLUSTER__ENABLED: cluster: " + env[0].split(": cluster: ", 1)[1]]
+    assert not load_settings(write(tmp_path, MINIMAL + "cluster: {enabled: false}\n"), {}).cluster_enabled
+
+
+def test_cluster_defaults_follow_the_database() -> None:
+    assert not load_settings(None, {}).cluster_enabled
+    pg = load_settings(None, {"PANTAU_DATABASE__URL": "postgresql+asyncpg://pantau@db/pantau"})
+    assert pg.cluster_enabled
+    cfg = pg.cluster
+    assert (cfg.capacity, cfg.lease_s, cfg.renew_s) == (64, 10.0, 3.0)
+    assert cfg.node_id_for("cctv-1", 8080) == "cctv-1:8080"
+    assert cfg.advertise_url_for("cctv-1", 8080) == "http://cctv-1:8080"
+    off = load_settings(None, {"PANTAU_DATABASE__URL": "postgresql+asyncpg://pantau@db/pantau",
+                               "PANTAU_CLUSTER__ENABLED": "false"})
+    assert not off.cluster_enabled
+
+
+def test_cluster_renewal_must_fit_twice_in_a_lease(tmp_path: Path) -> None:
+    lines = problems(write(tmp_path, MINIMAL + "cluster:\n  lease_s: 6\n  renew_s: 3\n"))
+    assert len(lines) == 1 and ":8: cluster: renew_s (3) must be below lease_s / 2 (3)" in lines[0], lines
+    assert problems(write(tmp_path, MINIMAL + "cluster: {advertise_url: 'ftp://x'}\n"))[0].endswith(
+        "cluster.advertise_url: 'ftp://x' is not an http:// or https:// URL with a host")
+    ok = load_settings(write(tmp_path, MINIMAL + "cluster: {lease_s: 15, renew_s: 5, node_id: cctv-a}\n"), {})
+    assert ok.cluster.node_id_for("host", 1) == "cctv-a"
