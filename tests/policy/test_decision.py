@@ -370,6 +370,9 @@ def grant(**changes: Any) -> TokenGrant:
         ("supervisor", Action.APPROVE, Resource(), None, Reason.NOT_PERMITTED),
         ("operator", Action.FILE_REQUEST, CAM, None, Reason.ALLOWED),
         ("viewer", Action.FILE_REQUEST, CAM, None, Reason.NOT_PERMITTED),
+        # No camera named: the role's gate before the letter is uploaded.
+        ("operator", Action.FILE_REQUEST, Resource(), None, Reason.ALLOWED),
+        ("viewer", Action.FILE_REQUEST, Resource(), None, Reason.NOT_PERMITTED),
         ("operator", Action.FILE_REQUEST, Resource("cam1", frozenset(), NOW - timedelta(hours=1), NOW + HALF_HOUR),
          None, Reason.FUTURE_WINDOW),
         ("operator", Action.FILE_REQUEST, Resource("cam1", frozenset(), NOW - timedelta(hours=25), NOW),
