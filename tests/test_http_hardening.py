@@ -9,9 +9,16 @@ import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+
 from core.config import CameraConfig
+from gateway.http.appkeys import SERVICES
+from gateway.http.urls import absolute, handed_out
 from tests.gatewayutil import LETTER_PNG, Client, make_settings, running_gateway
 from tests.test_whep import Viewer
 from tests.test_whep_ice import post_offer, sqlite, without_candidates
@@ -213,3 +220,20 @@ async def test_security_headers_on_pages_api_answers_and_errors(tmp_path: Path) 
         meta = INDEX_PAGE.split('http-equiv="Content-Security-Policy" content="', 1)[1].split('"', 1)[0]
         async with client.http.get(client.url("/")) as resp:
             assert resp.headers["Content-Security-Policy"].startswith(meta)
+
+
+def test_urls_handed_out_come_from_public_url_never_from_the_host_header(tmp_path: Path) -> None:
+    def request(public_url: str | None) -> web.Request:
+        app = web.Application()
+        settings = make_settings(tmp_path, sqlite(tmp_path), server={"public_url": public_url})
+        app[SERVICES] = SimpleNamespace(settings=settings)  # type: ignore[assignment]
+        return make_mocked_request("GET", "/list?path=gate", headers={"Host": "evil.example"}, app=app)
+
+    query = {"path": "gate", "start": "2026-03-09T10:00:00Z", "duration": "2.5"}
+    assert handed_out(request(None), "/get", query) == "/get?path=gate&start=2026-03-09T10:00:00Z&duration=2.5"
+    assert handed_out(request("https://cctv.example:8443"), "/get", query) == (
+        "https://cctv.example:8443/get?path=gate&start=2026-03-09T10:00:00Z&duration=2.5")
+    assert absolute(request("https://cctv.example"), "/get", [("link", "x")]) == "https://cctv.example/get?link=x"
+    for bad in ("cctv.example", "https://cctv.example/", "https://cctv.example/pantau", "ftp://cctv.example"):
+        with pytest.raises(ValueError, match="not an origin"):
+            make_settings(tmp_path, sqlite(tmp_path), server={"public_url": bad})
