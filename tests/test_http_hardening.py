@@ -19,6 +19,7 @@ from aiohttp.test_utils import make_mocked_request
 from core.config import CameraConfig
 from gateway.http.appkeys import SERVICES
 from gateway.http.urls import absolute, handed_out
+from tests.fixtures_onvif import free_udp_port
 from tests.gatewayutil import LETTER_PNG, Client, make_settings, running_gateway
 from tests.test_whep import Viewer
 from tests.test_whep_ice import post_offer, sqlite, without_candidates
@@ -151,8 +152,16 @@ async def raw_post(client: Client, path: str, headers: dict[str, str], body: byt
     return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
 
 
+SOAP_TIME = (b'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope">'
+             b'<s:Body><GetSystemDateAndTime xmlns="http://www.onvif.org/ver10/device/wsdl"/></s:Body></s:Envelope>')
+
+
 async def test_bodies_in_several_segments_are_read_whole(tmp_path: Path) -> None:
-    async with running_gateway(make_settings(tmp_path, sqlite(tmp_path), CAMERAS)) as client:
+    onvif = {"enabled": True, "discovery": False, "discovery_port": free_udp_port()}
+    async with running_gateway(make_settings(tmp_path, sqlite(tmp_path), CAMERAS, onvif_server=onvif)) as client:
+        status, body = await raw_post(client, "/onvif/device_service", {"Content-Type": "application/soap+xml"},
+                                      SOAP_TIME)
+        assert status == 200 and b"GetSystemDateAndTimeResponse" in body, body[:300]
         await client.gateway.services.users.add("ops", "operator", PASSWORD)  # type: ignore[union-attr]
         sign_in = json.dumps({"username": "ops", "password": PASSWORD}).encode()
         status, body = await raw_post(client, "/api/v1/session", {"Content-Type": "application/json"}, sign_in)

@@ -108,9 +108,10 @@ def oracle(rules: AccessConfig, subject: Subject, action: Action, res: Resource,
             obligations.add(("no_audio", None))
         return True, obligations
     if action == "file_request":
+        if not camera:  # the role's gate before the letter is uploaded
+            return role in d.requester_roles, {log}
         ok = (
             role in d.requester_roles
-            and camera
             and sees(rules.visibility.get(role, []))  # type: ignore[call-overload]
             and has_window
             and res.end <= ctx.now  # type: ignore[operator]
