@@ -46,7 +46,9 @@ async def chunked(pieces: int, piece: bytes, tail: bytes = b"") -> AsyncIterator
 
 
 class LivezWatch:
-    """Polls /livez while something else runs; keeps the slowest answer (a timeout counts as 1 s)."""
+    """Polls /livez while something else runs, every 50 ms; `slowest` is the longest time from one
+    answer to the next (a request that times out counts as 1 s). The gateway shares this event
+    loop, so a frozen loop shows here whenever it happens, not only during a request."""
 
     def __init__(self, client: Client) -> None:
         self.client = client
@@ -54,14 +56,16 @@ class LivezWatch:
         self.answers = 0
 
     async def run(self) -> None:
+        last = time.monotonic()
         while True:
-            began = time.monotonic()
             try:
                 async with asyncio.timeout(1.0):
                     async with self.client.http.get(self.client.url("/livez")) as resp:
                         assert resp.status == 200
                 self.answers += 1
-                self.slowest = max(self.slowest, time.monotonic() - began)
+                now = time.monotonic()
+                self.slowest = max(self.slowest, now - last)
+                last = now
             except TimeoutError:
                 self.slowest = max(self.slowest, 1.0)
             await asyncio.sleep(0.05)
@@ -116,7 +120,7 @@ async def test_uploads_are_capped_decided_first_and_never_freeze_the_loop(tmp_pa
                 status, problem, _ = await upload(client, ops, bad.encode())
                 assert status == 400, (bad[:60], problem)
             watcher.cancel()
-        assert watch.answers >= 3 and watch.slowest < 0.5, (watch.answers, watch.slowest)
+        assert watch.answers >= 1 and watch.slowest < 0.5, (watch.answers, watch.slowest)
 
         # A well-formed request still files (the form parser is the only one).
         now = time.time()
@@ -125,10 +129,13 @@ async def test_uploads_are_capped_decided_first_and_never_freeze_the_loop(tmp_pa
         good = b"".join(part(k, v.encode()) for k, v in {
             "party_name": "Budi", "party_organisation": "Polres", "purpose": "Theft", "letter_number": "B/1",
             "letter_date": "2026-03-09", "cameras": "lobby", "start": start, "end": end}.items())
-        good += part("letter", LETTER_PNG, "letter.png") + f"--{BOUNDARY}--\r\n".encode()
-        async with client.http.post(client.url("/api/v1/playback-requests"), data=good,
+        # A letter of 3 MiB: over aiohttp's client_max_size (256 KiB here), which request.multipart()
+        # enforces and the gateway's form reader does not use; letter_max_bytes is the cap.
+        good += part("letter", LETTER_PNG + bytes(3 * 1024 * 1024), "letter.png") + f"--{BOUNDARY}--\r\n".encode()
+        async with client.http.post(client.url("/api/v1/playback-requests"), data=chunked(1, good),
                                     headers={**MULTIPART, "Authorization": f"Bearer {ops}"}) as resp:
             assert resp.status == 201, await resp.text()
+            assert (await resp.json())["letter"]["size"] == len(LETTER_PNG) + 3 * 1024 * 1024
 
 
 async def raw_post(client: Client, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
