@@ -242,7 +242,7 @@ def test_urls_handed_out_come_from_public_url_never_from_the_host_header(tmp_pat
     def request(public_url: str | None) -> web.Request:
         app = web.Application()
         settings = make_settings(tmp_path, sqlite(tmp_path), server={"public_url": public_url})
-        app[SERVICES] = SimpleNamespace(settings=settings)  # type: ignore[assignment]
+        app[SERVICES] = SimpleNamespace(settings=settings)  # type: ignore[misc]
         return make_mocked_request("GET", "/list?path=gate", headers={"Host": "evil.example"}, app=app)
 
     query = {"path": "gate", "start": "2026-03-09T10:00:00Z", "duration": "2.5"}
