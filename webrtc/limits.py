@@ -31,6 +31,8 @@ class Cap(enum.StrEnum):
 class SessionCapReached(Unavailable):
     """A session refused because a cap is full (503 with Retry-After)."""
 
+    kind = "session-cap-reached"
+
     def __init__(self, detail: str, cap: Cap, holder: str) -> None:
         super().__init__(detail, RETRY_AFTER_S)
         self.cap = cap
