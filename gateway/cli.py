@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import contextlib
 import getpass
 import json
@@ -288,8 +289,15 @@ def _read_password(from_stdin: bool) -> str:
     return first
 
 
+#: The process umask of every command: files 0600, folders 0700.
+OWNER_ONLY = 0o077
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 failure, 2 usage)."""
+    # Recordings, the database, keys, letters and exports are the owner's alone: nothing Pantau
+    # creates is readable by another local user, whatever the login's umask.
+    os.umask(OWNER_ONLY)
     args = _parser().parse_args(argv)
     try:
         if args.command == "check-config":
