@@ -268,7 +268,7 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
         engine=engine,
         db=db,
         users=UserStore(db, clock, device_secrets),
-        user_admin=UserAdmin(db, clock, device_secrets),
+        user_admin=UserAdmin(db, clock, settings.access.admin_roles, device_secrets),
         device_secrets=device_secrets,
         sessions=SessionStore(db, clock, auth.session_ttl_s),
         displays=DisplayStore(db, clock),

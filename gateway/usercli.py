@@ -105,7 +105,7 @@ async def _with_stores(settings: Settings, work: Callable[[_Stores], Awaitable[T
         key = load_or_create_device_key(default_device_key_path(settings.data_dir))
         db = make_sessionmaker(engine)
         secrets = DeviceSecrets(db, key, clock)
-        result = await work(_Stores(UserStore(db, clock, secrets), UserAdmin(db, clock, secrets), access_log))
+        result = await work(_Stores(UserStore(db, clock, secrets), UserAdmin(db, clock, settings.access.admin_roles, secrets), access_log))
         await access_log.checkpoint()
         return result
     finally:

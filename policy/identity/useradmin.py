@@ -3,19 +3,21 @@ password. Shared by the CLI and the API, which log each change (`user_changed`).
 
 Disabling an account revokes its API sessions in the same transaction, so enabling it again later
 revives none of them: the person signs in anew. A new password set by an administrator does the
-same. Every change that would leave no enabled administrator is refused (Conflict), whoever asks;
-on PostgreSQL the enabled administrators' rows are locked while it is checked, so two
-administrators disabling each other at once cannot both succeed.
+same. An administrator is an account whose role is one of `access.admin_roles` (the roles the
+policy lets `administer`). Every change that would leave no enabled administrator is refused
+(Conflict), whoever asks; on PostgreSQL the enabled administrators' rows are locked while it is
+checked, so two administrators disabling each other at once cannot both succeed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
@@ -28,7 +30,6 @@ from policy.identity.users import MIN_PASSWORD
 
 log = logging.getLogger(__name__)
 
-ADMIN_ROLE = "admin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +66,11 @@ class UserChange:
 class UserAdmin:
     """Account administration in the database."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock,
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock, admin_roles: Collection[str],
                  device_secrets: DeviceSecrets | None = None) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._admin_roles = frozenset(admin_roles)
         self._device_secrets = device_secrets  # an integrator's new password is sealed anew
 
     async def list(self) -> list[UserInfo]:
@@ -104,10 +106,14 @@ class UserAdmin:
                 changes.append(FieldChange("enabled", not user.disabled, enabled))
             new_role = role if role is not None else user.role
             new_enabled = enabled if enabled is not None else not user.disabled
-            if changes and user.role == ADMIN_ROLE and not user.disabled and (
-                    new_role != ADMIN_ROLE or not new_enabled):
-                await self._keep_an_admin(session, user)
+            removing = bool(changes) and user.role in self._admin_roles and not user.disabled and (
+                new_role not in self._admin_roles or not new_enabled)
+            if removing:  # PostgreSQL: the enabled administrators' rows, locked until commit
+                await session.execute(select(User.id).where(self._enabled_admin()).with_for_update())
             user.role, user.disabled = new_role, not new_enabled
+            await session.flush()
+            if removing:
+                await self._keep_an_admin(session, user)
             disabling = any(c.field == "enabled" for c in changes) and not new_enabled
             revoked = await self._revoke_sessions(session, user) if disabling else 0
             info = await self._info(session, user)
@@ -140,12 +146,18 @@ class UserAdmin:
             raise NotFound(f"no user {username!r}")
         return user
 
-    @staticmethod
-    async def _keep_an_admin(session: AsyncSession, user: User) -> None:
-        """Conflict unless another enabled administrator stays (their rows locked on PostgreSQL)."""
-        admins = await session.scalars(
-            select(User.id).where(User.role == ADMIN_ROLE, User.disabled.is_(False)).with_for_update())
-        if not any(admin_id != user.id for admin_id in admins):
+    def _enabled_admin(self) -> ColumnElement[bool]:
+        return and_(User.role.in_(sorted(self._admin_roles)), User.disabled.is_(False))
+
+    async def _keep_an_admin(self, session: AsyncSession, user: User) -> None:
+        """Conflict unless an enabled administrator is left once `user`'s change is written.
+
+        Counted after the write: on SQLite the write took the database's lock (its driver begins
+        the transaction only then, so a read before it sees no locked snapshot), and on PostgreSQL
+        the administrators' rows were locked before it, so a concurrent change is counted here
+        or waits for this one."""
+        left = await session.scalar(select(func.count()).select_from(User).where(self._enabled_admin()))
+        if not left:
             raise Conflict(f"{user.username!r} is the last enabled administrator; enable or make another first")
 
     async def _revoke_sessions(self, session: AsyncSession, user: User) -> int:
