@@ -16,6 +16,7 @@ import desk.models  # noqa: F401
 import evidence.models  # noqa: F401
 import camera_events.store  # noqa: F401
 import cases.models  # noqa: F401
+import cluster.models  # noqa: F401
 import policy.dispositions.models  # noqa: F401
 import policy.audit.models  # noqa: F401
 import policy.identity.models  # noqa: F401

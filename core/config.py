@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from core.accessconfig import ROLES as ROLES
 from core.accessconfig import AccessConfig as AccessConfig
@@ -21,6 +21,7 @@ from core.accessconfig import Role as Role
 from core.alertsconfig import AlertsConfig
 from core.configbase import BackoffConfig, Strict
 from core.casesconfig import CasesConfig
+from core.clusterconfig import ClusterConfig
 from core.deskconfig import DeskConfig
 from core.redact import redact_url
 from core.integrationconfig import OnvifServerConfig, RestreamConfig
@@ -225,6 +226,11 @@ class RecordingConfig(Strict):
 
     segment_s: float = Field(60.0, ge=2, le=3600, description="Target segment length; cut on a keyframe.")
     retention_days: float = Field(30.0, gt=0, le=3650, description="Default age after which segments may be deleted.")
+    min_retention_days: float = Field(
+        30.0, ge=0, le=3650,
+        description="The floor: no retention (this section's, a camera's) may be shorter, and the storage budget "
+                    "(max_bytes) deletes nothing younger. Only the free-space floor may, as the disk would fill.",
+    )
     max_bytes: int | None = Field(None, gt=0, description="Storage budget for all recordings; oldest unheld go first.")
     min_free_bytes: int = Field(
         1024**3, ge=0, description="Free-space floor on the storage filesystem; retention keeps it free."
@@ -347,6 +353,7 @@ class Settings(Strict):
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     restream: RestreamConfig = Field(default_factory=RestreamConfig)
     onvif_server: OnvifServerConfig = Field(default_factory=OnvifServerConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @field_validator("cameras")
@@ -359,6 +366,25 @@ class Settings(Strict):
             seen[cam.id] = index
         return cameras
 
+    @field_validator("cluster")
+    @classmethod
+    def _cluster_needs_postgresql(cls, v: ClusterConfig, info: ValidationInfo) -> ClusterConfig:
+        database = info.data.get("database")
+        if v.enabled and isinstance(database, DatabaseConfig) and not _is_postgresql(database.url):
+            raise ValueError(
+                "cluster.enabled is true, but the database is SQLite, which serves one process: several "
+                "nodes need PostgreSQL (database.url: postgresql+asyncpg://...); remove cluster.enabled "
+                "or set it to false"
+            )
+        return v
+
+    @property
+    def cluster_enabled(self) -> bool:
+        """Whether this process is a node of a cluster: `cluster.enabled`, by default true on PostgreSQL."""
+        if self.cluster.enabled is not None:
+            return self.cluster.enabled
+        return _is_postgresql(self.database.url)
+
     @property
     def database_url(self) -> str:
         """The configured URL, or the embedded SQLite default under data_dir."""
@@ -370,3 +396,23 @@ class Settings(Strict):
         """Thresholds in force for one camera."""
         return camera.health or self.health
 
+    def retention_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Every retention shorter than `recording.min_retention_days`, as (key path, message)."""
+        floor = self.recording.min_retention_days
+        found: list[tuple[tuple[str | int, ...], str]] = []
+        if self.recording.retention_days < floor:
+            found.append((("recording", "retention_days"), below_floor(self.recording.retention_days, floor)))
+        for index, camera in enumerate(self.cameras):
+            if camera.retention_days is not None and camera.retention_days < floor:
+                found.append((("cameras", index, "retention_days"), below_floor(camera.retention_days, floor)))
+        return found
+
+
+def below_floor(days: float, floor: float) -> str:
+    """Why a retention of `days` is refused under a floor of `floor` days."""
+    return (f"{days:g} days is under recording.min_retention_days ({floor:g}): recordings may not be kept "
+            "shorter than the floor")
+
+
+def _is_postgresql(url: str | None) -> bool:
+    return url is not None and url.startswith("postgresql")

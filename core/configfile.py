@@ -181,9 +181,26 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
     if doc.problems:
         raise ConfigError(doc.problems)
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, filename, doc.lines, overrides)) from exc
+    floors = settings.retention_problems()
+    if floors:
+        raise ConfigError([_where(loc, filename, doc.lines, overrides) + message for loc, message in floors])
+    return settings
+
+
+def _where(loc: Path_, filename: str, lines: dict[Path_, int], overrides: set[Path_]) -> str:
+    """`FILE:LINE: KEY: ` (or `env VAR: KEY: `) of a problem at `loc`."""
+    env = next((o for o in overrides if loc[: len(o)] == o or o[: len(loc)] == loc), None)
+    if env is not None:
+        return f"env {ENV_PREFIX + '__'.join(str(p).upper() for p in env)}: {format_path(loc)}: "
+    line = 0
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in lines:
+            line = lines[loc[:n]]
+            break
+    return f"{filename}:{line}: {format_path(loc)}: "
 
 
 def _explain(
@@ -197,15 +214,5 @@ def _explain(
             message = "unknown key"
         elif err["type"] == "missing":
             message = "required key is missing"
-        env = next((o for o in overrides if loc[: len(o)] == o or o[: len(loc)] == loc), None)
-        if env is not None:
-            var = ENV_PREFIX + "__".join(str(p).upper() for p in env)
-            problems.append(f"env {var}: {format_path(loc)}: {message}")
-            continue
-        line = 0
-        for n in range(len(loc), -1, -1):
-            if loc[:n] in lines:
-                line = lines[loc[:n]]
-                break
-        problems.append(f"{filename}:{line}: {format_path(loc)}: {message}")
+        problems.append(_where(loc, filename, lines, overrides) + message)
     return problems

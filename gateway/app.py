@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import secrets
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 from contextlib import AsyncExitStack
@@ -29,6 +30,7 @@ from cases.mqtttriggers import MqttTriggers
 from cases.signing import MinutesSigner
 from cases.triggers import TriggerGate
 from cases.watch import CaseWatch
+from cluster.membership import Membership
 from core.clock import Clock, SystemClock
 from core.config import CameraConfig, Settings
 from core.db import make_engine, make_sessionmaker
@@ -117,6 +119,7 @@ class Gateway:
             site = web.TCPSite(runner, settings.server.host, settings.server.port)
             await site.start()
             self.port = _bound_port(site)
+            membership = await self._join_cluster(stack, services)
             log.info(
                 "listening on http://%s:%d with %d camera(s)",
                 settings.server.host, self.port, len(services.cameras),
@@ -135,6 +138,8 @@ class Gateway:
                     tasks.create_task(services.desk.run(), name="desk")
                     tasks.create_task(CaseWatch(services.db, self.clock, services.cases).run(), name="cases")
                     tasks.create_task(services.exports.run(), name="exports")
+                    if membership is not None:
+                        tasks.create_task(membership.run(), name="node-heartbeat")
                     self._start_triggers(tasks, services)
                     if settings.restream.rtsp.enabled:
                         self.rtsp = await self._start_rtsp(tasks, services)
@@ -149,6 +154,16 @@ class Gateway:
                     if on_ready is not None:
                         on_ready(self)
                     await asyncio.Event().wait()  # until cancelled
+
+    async def _join_cluster(self, stack: AsyncExitStack, services: Services) -> Membership | None:
+        """With cluster enabled, register this process as a node (its id and URL default to the host
+        name and the port it listens on), marked stopped when `stack` closes."""
+        if not self.settings.cluster_enabled:
+            return None
+        assert self.port is not None
+        cfg, host = self.settings.cluster, socket.gethostname()
+        membership = Membership(services.db, cfg, cfg.node_id_for(host, self.port), cfg.advertise_url_for(host, self.port))
+        return await stack.enter_async_context(membership)
 
     async def _start_rtsp(self, tasks: asyncio.TaskGroup, services: Services) -> RtspRestreamLike:
         """The RTSP restream in the task group, its mounts following the fleet; returns once it listens."""

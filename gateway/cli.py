@@ -15,10 +15,11 @@ from pathlib import Path
 
 from cases.minutescli import verify_minutes_cli
 from cases.signing import minutes_public_key_path
+from cluster.overview import cluster_overview, overview_text
 from core.clock import SystemClock
 from core.config import Settings
 from core.configfile import load_settings
-from core.db import make_engine
+from core.db import make_engine, make_sessionmaker
 from core.errors import ConfigError, PantauError
 from core.progress import ProgressBars
 from core.version import gateway_version
@@ -55,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("file", nargs="?", type=Path, default=None)
     sub.add_parser("migrate", help="upgrade the database to the newest schema")
+    sub.add_parser(
+        "nodes", help="the nodes sharing this PostgreSQL database: alive, stale or stopped, and the cameras "
+        "each holds a lease on"
+    )
     grant = sub.add_parser(
         "grant-app-role",
         help="PostgreSQL, as the schema owner: give ROLE rights to run the gateway, with INSERT "
@@ -181,6 +186,14 @@ async def _serve(settings: Settings) -> None:
     log.info("stopped")
 
 
+async def _nodes(settings: Settings) -> str:
+    engine = make_engine(settings.database_url)
+    try:
+        return overview_text(await cluster_overview(make_sessionmaker(engine), settings.cluster.lease_s))
+    finally:
+        await engine.dispose()
+
+
 async def _grant(settings: Settings, role: str) -> None:
     engine = make_engine(settings.database_url)
     try:
@@ -261,6 +274,12 @@ def main(argv: list[str] | None = None) -> int:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             upgrade(settings.database_url)
             print("database is at the newest schema")
+        elif args.command == "nodes":
+            if not settings.database_url.startswith("postgresql"):
+                print("pantau: nodes share a PostgreSQL database; this one is SQLite, served by one process",
+                      file=sys.stderr)
+                return 1
+            print(asyncio.run(_nodes(settings)), end="")
         elif args.command == "user":
             return usercli.run(settings, args)
         elif args.command == "verify-log":

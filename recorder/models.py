@@ -42,6 +42,9 @@ class Segment(Base):
     #: JSON: per-stream original index, time base and first dts (to restore timestamps).
     timestamps: Mapped[str] = mapped_column(Text, nullable=False)
     sealed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    #: The camera lease epoch the writing node held (cluster/fencing.py checks it at insert);
+    #: None when one process records alone, without leases.
+    lease_epoch: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class Gap(Base):

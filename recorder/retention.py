@@ -1,11 +1,14 @@
 """Expiring recordings (cf. MediaMTX internal/recordcleaner): the only code that deletes.
 
 Three rules, oldest first, never a segment under an active evidence hold:
-  * age: a camera's segments that ended more than its retention_days ago;
-  * budget: while indexed bytes exceed recording.max_bytes;
+  * age: a camera's segments that ended more than its retention_days ago (never fewer days than
+    recording.min_retention_days, whatever a camera says);
+  * budget: while indexed bytes exceed recording.max_bytes, segments older than
+    recording.min_retention_days only (a small budget is no way to delete footage);
   * free-space floor: while the filesystem has less than recording.min_free_bytes free.
-The budget and the floor may take segments younger than their period: they exist so the
-disk never fills; held segments are the only ones they may not take. Each deletion is
+Only the free-space floor may take segments younger than the retention floor: it exists so the
+disk never fills (and storage.low has warned before it acts); each such deletion says so in its
+reason. Held segments are the only ones it may not take. Each deletion is
 recorded (with the segment's hash) before the file is unlinked, so a crash in between
 leaves a file that recovery recognises as deleted, never an index row without a file.
 """
@@ -92,7 +95,7 @@ class Retention:
         async with self._db() as session:
             cameras = list((await session.scalars(select(Segment.camera_id).distinct())).all())
         for camera in cameras:
-            days = self._camera_days.get(camera, self._config.retention_days)
+            days = max(self._camera_days.get(camera, self._config.retention_days), self._config.min_retention_days)
             cutoff = now - timedelta(days=days)
             while True:
                 batch = await self._candidates(Segment.camera_id == camera, Segment.end < cutoff)
@@ -110,10 +113,11 @@ class Retention:
                 used = int(await session.scalar(select(func.coalesce(func.sum(Segment.bytes), 0))) or 0)
             if used <= budget:
                 return out
-            batch = await self._candidates()
+            young_from = self._clock.now() - timedelta(days=self._config.min_retention_days)
+            batch = await self._candidates(Segment.end < young_from)
             if not batch:
-                log.error("recordings use %d bytes over a budget of %d, and everything left is held",
-                          used, budget)
+                log.error("recordings use %d bytes over a budget of %d, and everything left is held or younger "
+                          "than recording.min_retention_days (%g days)", used, budget, self._config.min_retention_days)
                 return out
             for seg in batch:
                 if (gone := await self._delete(seg, "budget")) is None:
@@ -134,8 +138,13 @@ class Retention:
                 if floor:
                     log.warning("storage has %d bytes free (floor %d) and nothing may be deleted", free, floor)
                 return out
+            young_from = self._clock.now() - timedelta(days=self._config.min_retention_days)
             for seg in batch:
-                if (gone := await self._delete(seg, "free_space")) is None:
+                reason = "free_space" if seg.end < young_from else "free_space_under_retention_floor"
+                if reason != "free_space":
+                    log.error("storage has %d bytes free (floor %d): deleting %s, younger than "
+                              "recording.min_retention_days", free, self._config.min_free_bytes, seg.path)
+                if (gone := await self._delete(seg, reason)) is None:
                     continue
                 out.append(gone)
                 free += seg.bytes

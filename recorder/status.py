@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import itertools
 import shutil
 from collections import deque
 from dataclasses import dataclass, field
@@ -34,6 +35,14 @@ class StorageStatus:
     seal_latency_p50_s: float | None
     seal_latency_p99_s: float | None
     recording_cameras: int
+    #: Every seal since start: (upper bound in seconds, how many took at most that long), cumulative,
+    #: for a Prometheus histogram; and their sum.
+    seal_latency_buckets: tuple[tuple[float, int], ...] = ()
+    seal_latency_sum_s: float = 0.0
+
+
+#: Upper bounds (seconds) of the seal-latency histogram: a seal is an fsync, a rename and a row.
+SEAL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 def disk_free(path: Path) -> tuple[int, int]:
@@ -63,6 +72,8 @@ class StorageState:
     largest_segment: int = 0
     recording_cameras: int = 0
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=1024))
+    seal_counts: list[int] = field(default_factory=lambda: [0] * len(SEAL_BUCKETS))
+    seal_sum_s: float = 0.0
 
     @property
     def full(self) -> bool:
@@ -92,6 +103,11 @@ class StorageState:
         else:
             self.sealed_total += 1
             self.latencies.append(latency)
+            self.seal_sum_s += latency
+            for i, bound in enumerate(SEAL_BUCKETS):
+                if latency <= bound:
+                    self.seal_counts[i] += 1
+                    break
         if camera not in self.oldest or start < self.oldest[camera]:
             self.oldest[camera] = start
 
@@ -119,4 +135,6 @@ class StorageState:
             seal_latency_p50_s=_quantile(values, 0.5),
             seal_latency_p99_s=_quantile(values, 0.99),
             recording_cameras=self.recording_cameras,
+            seal_latency_buckets=tuple(zip(SEAL_BUCKETS, itertools.accumulate(self.seal_counts), strict=True)),
+            seal_latency_sum_s=self.seal_sum_s,
         )

@@ -3,8 +3,9 @@ real time, stamped on the media's running time, untouched (no decode, no transco
 
 The media is built at DESCRIBE but the client plays it only after PLAY, and where it starts may only be
 known then (ONVIF's `Range: clock=` comes with PLAY). So the feeder first pushes the video's parameter
-sets alone (no picture: GStreamer's server needs one buffer to give the media its caps and the SDP its
-sprop-parameter-sets), then waits. At each PLAY it reads from the asked time, or from where it was: from
+sets alone (no picture: GStreamer's server needs one buffer per stream to give the media its caps and
+the SDP its sprop-parameter-sets) and, with sound, the window's first sound packet (a client hears
+those few milliseconds once more at the start), then waits. At each PLAY it reads from the asked time, or from where it was: from
 the keyframe at or before it (a decoder needs it), across segments, skipping gaps (the timeline runs
 on 40 ms after the last frame before a gap). At the window's end it ends the stream (RTCP BYE).
 Runs on the gateway's event loop; pushing never blocks (the feeder stays `LEAD_NS` ahead of the
@@ -88,7 +89,7 @@ class ReplayFeeder:
 
     def __init__(self, name: str, recordings: Recordings, camera: str, window: Window,
                  streams: Sequence[StreamInfo], sinks: Sequence[ReplaySink],
-                 fed: Callable[[int], None] = lambda _n: None) -> None:
+                 fed: Callable[[int], None] = lambda _n: None, sound_primer: bytes | None = None) -> None:
         self.name = name
         self.window = window
         self.sent = Sent()
@@ -96,6 +97,7 @@ class ReplayFeeder:
         self._camera = camera
         self._codecs = [(s.kind, s.codec) for s in streams]
         self._parameter_sets = extradata_to_annexb(streams[0].codec, streams[0].extradata)
+        self._sound_primer = sound_primer
         self._sinks = list(sinks)
         self._fed = fed
         self._commands: asyncio.Queue[Command] = asyncio.Queue()
@@ -118,10 +120,12 @@ class ReplayFeeder:
         """Prime the media, then replay on each Play until stop() or cancellation."""
         if not await self._playing():
             return
+        now = self._sinks[0].running_time_ns() or 0
         if self._parameter_sets is not None:
-            now = self._sinks[0].running_time_ns() or 0
             self._sinks[0].push(self._parameter_sets, now, now, True)
-            self._last_ns = now
+        if self._sound_primer is not None and len(self._sinks) > 1:
+            self._sinks[1].push(self._sound_primer, now, now, True)
+        self._last_ns = now
         reading: asyncio.Task[None] | None = None
         try:
             while True:

@@ -15,7 +15,7 @@ from restream.gate import ReplayVerdict, RtspGate, Verdict, Viewer
 from restream.pipeline import MediaPlan, plan_media
 from restream.replayfeed import Recordings
 from restream.replayrequest import BadReplayRequest, Window, window_of_query
-from streams.packet import StreamInfo
+from streams.packet import MediaPacket, StreamInfo
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,10 @@ class ReplayPlan:
     camera: str
     window: Window
     media: MediaPlan
+    #: The first recorded sound packet in the window, when the media carries sound: GStreamer's
+    #: server prepares a media only once every stream has had a buffer, so the feeder primes the
+    #: sound stream with it (the picture is primed with its parameter sets alone).
+    sound_primer: bytes | None = None
 
 
 class ReplayPlanner:
@@ -54,16 +58,19 @@ class ReplayPlanner:
         allowed = await self.may_replay(viewer, camera, window.start, window.end, path, client)
         if allowed.verdict is not Verdict.OK:
             return allowed.verdict
-        streams = await self._streams_at(camera, window)
-        if streams is None:
+        found = await self._streams_at(camera, window)
+        if found is None:
             log.info("rtsp replay of %s: no recording between %s and %s", camera, window.start, window.end)
             return Verdict.NOT_FOUND
+        streams, primer = found
         media = plan_media(streams, allowed.audio)
         if media is None:
             log.info("rtsp replay of %s: recorded in %s, which RTSP passthrough cannot carry", camera,
                      [s.codec for s in streams])
             return Verdict.UNAVAILABLE
-        return ReplayPlan(viewer.username, camera, window, media)
+        if len(media.streams) > 1 and primer is None:
+            media = plan_media(streams, False) or media  # no sound in the window's first segment: picture only
+        return ReplayPlan(viewer.username, camera, window, media, primer if len(media.streams) > 1 else None)
 
     def now(self) -> datetime:
         """The gateway's clock."""
@@ -74,12 +81,21 @@ class ReplayPlanner:
         """The policy on one window (a PLAY's `Range: clock=` asks for another)."""
         return await self._gate.may_replay(viewer, camera, start, end, path, client)
 
-    async def _streams_at(self, camera: str, window: Window) -> tuple[StreamInfo, ...] | None:
+    async def _streams_at(self, camera: str, window: Window) -> tuple[tuple[StreamInfo, ...], bytes | None] | None:
+        """The streams of the first segment in the window, and its first sound packet (if any)."""
         items = self._recordings.read(camera, window.start, window.end)
+        streams: tuple[StreamInfo, ...] | None = None
         try:
             async for item in items:
                 if isinstance(item, SegmentOpened):
-                    return item.streams
+                    if streams is not None:
+                        break  # the first segment had no sound
+                    streams = item.streams
+                    sound = {s.index for s in streams if s.kind == "audio"}
+                    if not sound:
+                        break
+                elif isinstance(item, MediaPacket) and streams is not None and item.stream in sound:
+                    return streams, item.data
         finally:
             await items.aclose()  # type: ignore[attr-defined]
-        return None
+        return (streams, None) if streams is not None else None

@@ -145,7 +145,7 @@ class RtspRestream:
         if bridge is None or replays is None or recordings is None:
             return
         feeder = ReplayFeeder(f"{factory.camera_id}/playback", recordings, plan.camera, plan.window,
-                              plan.media.streams, sinks)
+                              plan.media.streams, sinks, sound_primer=plan.sound_primer)
         key = next(self._keys)
         replays.add(media, plan.camera, feeder)
 

@@ -169,11 +169,36 @@ def avcc_to_annexb(avcc: bytes) -> bytes | None:
     return bytes(out) or None
 
 
+def hvcc_to_annexb(hvcc: bytes) -> bytes | None:
+    """The VPS/SPS/PPS (and SEI) of an HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 8.3.3.1, an
+    MP4's hvcC) as Annex B; None when it is cut short."""
+    out = bytearray()
+    try:
+        pos = 22  # the fixed part, ending with lengthSizeMinusOne
+        arrays = hvcc[pos]
+        pos += 1
+        for _ in range(arrays):
+            count = int.from_bytes(hvcc[pos + 1:pos + 3], "big")  # after completeness/type
+            pos += 3
+            for _ in range(count):
+                size = int.from_bytes(hvcc[pos:pos + 2], "big")
+                if pos + 2 + size > len(hvcc):
+                    return None
+                out += START_CODE + hvcc[pos + 2:pos + 2 + size]
+                pos += 2 + size
+    except IndexError:
+        return None
+    return bytes(out) or None
+
+
 def extradata_to_annexb(codec: str, extradata: bytes | None) -> bytes | None:
-    """A stream's extradata with H.264 avcC turned into Annex B SPS/PPS; anything else as given."""
+    """A stream's extradata with H.264 avcC and H.265 hvcC (an MP4's, so a recording's) turned into
+    Annex B parameter sets; anything else as given."""
     if not extradata:
         return None
     if codec == "h264" and extradata[0] == AVCC_VERSION:
         return avcc_to_annexb(extradata)
+    if codec == "hevc" and extradata[0] == 1 and len(extradata) > 22:  # configurationVersion 1: hvcC
+        return hvcc_to_annexb(extradata)
     # Annex B already (RTSP sources give sprop-parameter-sets this way), or a form we keep.
     return extradata

@@ -66,7 +66,11 @@ async def test_camera_online_with_stats_health_metrics_and_snapshot(
             assert resp.status == 200 and resp.content_type == "application/health+json"
             health = await resp.json(content_type=None)
         assert health["status"] == "pass", health
-        assert health["checks"]["camera:gate-north"][0]["status"] == "pass"
+        # Keys are component:measurement; the camera is the entry's componentId.
+        assert [(c["componentId"], c["status"]) for c in health["checks"]["camera:state"]] == [("gate-north", "pass")]
+        assert health["checks"]["camera:lastPacketAge"][0]["componentId"] == "gate-north"
+        assert not any(key.startswith("camera:gate") for key in health["checks"])
+        assert health["releaseId"]
         assert health["checks"]["database:responseTime"][0]["status"] == "pass"
 
         async with client.http.get(client.url("/metrics")) as resp:
@@ -74,7 +78,9 @@ async def test_camera_online_with_stats_health_metrics_and_snapshot(
         assert 'pantau_camera_up{camera="gate-north"} 1.0' in metrics
         assert 'pantau_camera_state{camera="gate-north",state="online"} 1.0' in metrics
         assert "pantau_camera_received_bytes_total" in metrics
-        assert "pantau_process_resident_memory_bytes" in metrics
+        assert "\nprocess_resident_memory_bytes " in metrics  # the exporters' usual name, no prefix
+        assert 'pantau_build_info{version="' in metrics
+        assert "# TYPE pantau_seal_latency_seconds histogram" in metrics
 
         async with client.http.get(
             client.url("/api/v1/cameras/gate-north/snapshot.jpg"), headers={"Authorization": f"Bearer {token}"}
@@ -207,7 +213,7 @@ async def test_demo_mode_shows_a_live_synthetic_camera(tmp_path: Path) -> None:
         assert cam["source"] == "demo://pattern"
         async with client.http.get(client.url("/health")) as resp:
             health = await resp.json(content_type=None)
-        assert "camera:demo" in health["checks"]
+        assert "demo" in {c["componentId"] for c in health["checks"]["camera:state"]}
         async with client.http.get(
             client.url("/api/v1/cameras/demo/snapshot.jpg"), headers={"Authorization": f"Bearer {token}"}
         ) as resp:

@@ -153,6 +153,9 @@ async def test_admin_changes_an_onboarded_camera_while_it_runs_and_nothing_recor
         status, body = await _patch(client, admin, "lobby", {"colour": "red"})
         assert status == 422 and "colour" in body["detail"], body
         assert (await _patch(client, admin, "nope", {"name": "x"}))[0] == 404
+        # No setting shortens a camera's recordings under recording.min_retention_days (30 by default).
+        status, body = await _patch(client, admin, "lobby", {"retention_days": 0.001})
+        assert status == 422 and "min_retention_days" in body["detail"], body
         assert (await _patch(client, admin, "lobby", ["name"]))[0] == 400
         services = client.gateway.services
         assert services is not None

@@ -92,6 +92,11 @@ def test_defaults_without_a_file() -> None:
         ("review:\n  preroll_s: 301\n", ":2: review.preroll_s: Input should be less than or equal to 300"),
         ("review:\n  preroll_s: soon\n", ":2: review.preroll_s: Input should be a valid number"),
         ("review: {pre_roll_s: 5}\n", ":1: review.pre_roll_s: unknown key"),
+        # The retention floor: no setting keeps recordings shorter (recording.min_retention_days, 30).
+        ("recording:\n  retention_days: 7\n", ":2: recording.retention_days: 7 days is under recording.min_retention_days"),
+        ("cameras:\n  - id: a\n    source: rtsp://h/x\n    retention_days: 0.001\n",
+         ":4: cameras[0].retention_days: 0.001 days is under recording.min_retention_days (30)"),
+        ("recording:\n  min_retention_days: 60\n", ":1: recording.retention_days: 30 days is under"),
     ],
 )
 def test_bad_config_names_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -183,6 +188,7 @@ def test_environment_overrides_beat_the_file(tmp_path: Path) -> None:
         ({"PANTAU_SERVER__PORT": "abc"}, "env PANTAU_SERVER__PORT: server.port:"),
         ({"PANTAU_SERVER__NOPE": "1"}, "env PANTAU_SERVER__NOPE: server.nope: unknown key"),
         ({"PANTAU_CAMERAS__5__NAME": "x"}, "env PANTAU_CAMERAS__5__NAME: cameras[5].name: no such entry"),
+        ({"PANTAU_RECORDING__RETENTION_DAYS": "1"}, "env PANTAU_RECORDING__RETENTION_DAYS: recording.retention_days: 1 days"),
     ],
 )
 def test_bad_environment_override_is_named(tmp_path: Path, env: dict[str, str], expected: str) -> None:
@@ -234,3 +240,36 @@ def test_example_config_documents_every_key() -> None:
     text = (ROOT / "config.example.yaml").read_text()
     missing = sorted(k for k in _keys(Settings) if f"{k}:" not in text)
     assert not missing, f"config.example.yaml lacks: {missing}"
+
+
+def test_cluster_on_sqlite_is_an_error_naming_the_key(tmp_path: Path) -> None:
+    lines = problems(write(tmp_path, MINIMAL + "cluster:\n  enabled: true\n"))
+    assert len(lines) == 1 and lines[0].startswith(f"{tmp_path / 'pantau.yaml'}:8: cluster: cluster.enabled is true"), lines
+    assert "PostgreSQL" in lines[0]
+    # Without a database url the default is SQLite too.
+    assert "cluster.enabled is true" in problems(write(tmp_path, "cluster: {enabled: true}\n"))[0]
+    env = problems(write(tmp_path, MINIMAL), {"PANTAU_CLUSTER__ENABLED": "true"})
+    assert env == ["env PANTAU_CLUSTER__ENABLED: cluster: " + env[0].split(": cluster: ", 1)[1]]
+    assert not load_settings(write(tmp_path, MINIMAL + "cluster: {enabled: false}\n"), {}).cluster_enabled
+
+
+def test_cluster_defaults_follow_the_database() -> None:
+    assert not load_settings(None, {}).cluster_enabled
+    pg = load_settings(None, {"PANTAU_DATABASE__URL": "postgresql+asyncpg://pantau@db/pantau"})
+    assert pg.cluster_enabled
+    cfg = pg.cluster
+    assert (cfg.capacity, cfg.lease_s, cfg.renew_s) == (64, 10.0, 3.0)
+    assert cfg.node_id_for("cctv-1", 8080) == "cctv-1:8080"
+    assert cfg.advertise_url_for("cctv-1", 8080) == "http://cctv-1:8080"
+    off = load_settings(None, {"PANTAU_DATABASE__URL": "postgresql+asyncpg://pantau@db/pantau",
+                               "PANTAU_CLUSTER__ENABLED": "false"})
+    assert not off.cluster_enabled
+
+
+def test_cluster_renewal_must_fit_twice_in_a_lease(tmp_path: Path) -> None:
+    lines = problems(write(tmp_path, MINIMAL + "cluster:\n  lease_s: 6\n  renew_s: 3\n"))
+    assert len(lines) == 1 and ":8: cluster: renew_s (3) must be below lease_s / 2 (3)" in lines[0], lines
+    assert problems(write(tmp_path, MINIMAL + "cluster: {advertise_url: 'ftp://x'}\n"))[0].endswith(
+        "cluster.advertise_url: 'ftp://x' is not an http:// or https:// URL with a host")
+    ok = load_settings(write(tmp_path, MINIMAL + "cluster: {lease_s: 15, renew_s: 5, node_id: cctv-a}\n"), {})
+    assert ok.cluster.node_id_for("host", 1) == "cctv-a"

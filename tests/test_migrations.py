@@ -21,6 +21,7 @@ async def test_schema_matches_models(db_url: str) -> None:
     import alerts.outbox  # noqa: F401
     import camera_events.store  # noqa: F401
     import cases.models  # noqa: F401
+    import cluster.models  # noqa: F401
     import desk.models  # noqa: F401
     import evidence.models  # noqa: F401
     import fleet.camerastore  # noqa: F401

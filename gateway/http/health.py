@@ -13,6 +13,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from cluster.overview import NodeState, NodeView, cluster_overview
+from core.version import gateway_version
 from gateway.http.auth import principal
 from gateway.http.guard import authorize
 from gateway.http.appkeys import SERVICES
@@ -50,6 +52,32 @@ def _storage(services: Services) -> tuple[bool, int, str]:
     return True, free, ""
 
 
+async def _nodes(services: Services, now: str | None) -> list[dict[str, Any]]:
+    """One entry per registered node: its state, heartbeat age and held cameras (database clock)."""
+    try:
+        async with asyncio.timeout(2.0):
+            views = await cluster_overview(services.db, services.settings.cluster.lease_s)
+    except Exception as exc:  # the database check above says why; here only that the list is missing
+        return [{"componentType": "system", "status": "warn", "time": now,
+                 "output": f"node list unavailable: {type(exc).__name__}"}]
+    return [_node_entry(view, now) for view in views]
+
+
+def _node_entry(view: NodeView, now: str | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "componentId": view.node_id, "componentType": "system",
+        "status": "warn" if view.state is NodeState.STALE else "pass",
+        "time": now, "output": view.state.value,
+        "cameras": [{"camera": lease.camera, "epoch": lease.epoch, "heldSeconds": round(lease.held_s, 1),
+                     "renewedSecondsAgo": round(lease.renewed_s, 1)} for lease in view.leases],
+    }
+    if view.url:
+        entry["links"] = {"self": view.url}
+    if view.heartbeat_age_s != float("inf"):
+        entry |= {"observedValue": round(view.heartbeat_age_s, 2), "observedUnit": "s"}
+    return entry
+
+
 @routes.get("/livez")
 async def livez(request: web.Request) -> web.Response:
     """The process is alive and its loop answers."""
@@ -83,8 +111,11 @@ async def health(request: web.Request) -> web.Response:
     mono = services.clock.monotonic()
     now = iso(services.clock.now())
     checks: dict[str, list[dict[str, Any]]] = {}
+    # Keys are component:measurement (the health+json draft); each camera is an entry with its
+    # componentId under camera:state, camera:lastPacketAge and camera:PROBLEM.
     for cam in services.cameras.values():
-        checks[f"camera:{cam.config.id}"] = health_checks(cam, mono)
+        for check in health_checks(cam, mono):
+            checks.setdefault(f"camera:{check['measurementName']}", []).append(check)
     db_ok, db_ms, db_why = await _database_ms(services)
     checks["database:responseTime"] = [
         {"componentType": "datastore", "status": "pass" if db_ok else "fail",
@@ -108,10 +139,11 @@ async def health(request: web.Request) -> web.Response:
          "observedUnit": "s", "time": now, "output": "p99 over recent segments"}
     ]
     for camera_id, oldest in sorted(storage.oldest.items()):
-        checks[f"recordings:oldest:{camera_id}"] = [
+        checks.setdefault("recordings:oldest", []).append(
             {"componentId": camera_id, "componentType": "camera", "status": "pass",
-             "observedValue": iso(oldest), "time": now}
-        ]
+             "observedValue": iso(oldest), "time": now})
+    if services.settings.cluster_enabled:
+        checks["nodes:heartbeatAge"] = await _nodes(services, now)
     tampered = services.access_log.tampered
     checks["accessLog:integrity"] = [
         {"componentType": "datastore", "status": "fail" if tampered else "pass", "time": now,
@@ -127,6 +159,7 @@ async def health(request: web.Request) -> web.Response:
     body = {
         "status": overall,
         "version": "1",
+        "releaseId": gateway_version(),
         "serviceId": "pantau",
         "description": "Pantau CCTV gateway",
         "checks": checks,

@@ -6,9 +6,10 @@ from collections.abc import Iterator
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, ProcessCollector
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from core.version import gateway_version
 from gateway.services import Services
 from webrtc.limits import Cap
 from webrtc.session import SessionKind
@@ -17,8 +18,11 @@ from streams.state import CameraState
 
 REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 
-# Problem names the health monitor can report; a fixed set keeps label values bounded.
-PROBLEMS = ("frozen", "black", "blank", "blurred", "scene_changed")
+# Problem names a camera can have, a fixed set to keep label values bounded: the image checks', the
+# camera's own alarms (camera_events HEALTH_ALARMS), its clock (onvif_adapters CLOCK_DRIFT) and its
+# sub-stream (streams.camera SUBSTREAM_DOWN). tests/test_metrics_names.py holds the list to them.
+PROBLEMS = ("frozen", "black", "blank", "blurred", "scene_changed", "tamper", "video_loss", "clock_drift",
+            "substream")
 
 
 class GatewayCollector(Collector):
@@ -89,6 +93,9 @@ class GatewayCollector(Collector):
         uptime = GaugeMetricFamily("pantau_uptime_seconds", "Seconds since the gateway started")
         uptime.add_metric([], (services.clock.now() - services.started_at).total_seconds())
         yield uptime
+        build = GaugeMetricFamily("pantau_build_info", "1, labelled with the running version", labels=["version"])
+        build.add_metric([gateway_version()], 1.0)
+        yield build
 
 
 def _whep_metrics(services: Services) -> Iterator[Metric]:
@@ -181,13 +188,10 @@ def _storage_metrics(status: StorageStatus) -> Iterator[Metric]:
         counter = CounterMetricFamily(name, doc)
         counter.add_metric([], value)
         yield counter
-    latency = GaugeMetricFamily(
-        "pantau_seal_latency_seconds", "Seal latency over recent segments", labels=["quantile"]
-    )
-    for q, seconds in (("0.5", status.seal_latency_p50_s), ("0.99", status.seal_latency_p99_s)):
-        if seconds is not None:
-            latency.add_metric([q], seconds)
-    yield latency
+    buckets = [(f"{bound:g}", count) for bound, count in status.seal_latency_buckets]
+    yield HistogramMetricFamily(
+        "pantau_seal_latency_seconds", "Time from a segment's cut to its sealed index row, every seal since start",
+        buckets=[*buckets, ("+Inf", status.segments_sealed_total)], sum_value=status.seal_latency_sum_s)
     oldest = GaugeMetricFamily(
         "pantau_recording_oldest_timestamp_seconds", "Start of the oldest kept recording", labels=["camera"]
     )
@@ -200,5 +204,6 @@ def build_registry(services: Services) -> CollectorRegistry:
     """A registry of our own (never the global one), so two gateways in one process don't clash."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(GatewayCollector(services))
-    ProcessCollector(namespace="pantau", registry=registry)
+    # process_* as every exporter names them (dashboards and alerts expect them so).
+    ProcessCollector(registry=registry)
     return registry

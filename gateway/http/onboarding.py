@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from pydantic import ValidationError
 
-from core.config import CameraConfig
+from core.config import CameraConfig, below_floor
 from core.errors import BadRequest, Conflict, NotFound, Unprocessable
 from core.schemes import onvif_url
 from fleet.camerafleet import CameraFleet
@@ -74,6 +74,14 @@ def camera_config(body: dict[str, Any]) -> CameraConfig:
         raise Unprocessable(problems) from exc
 
 
+def within_floor(cfg: CameraConfig, floor_days: float) -> CameraConfig:
+    """`cfg`, unless its retention is under `recording.min_retention_days` (422: no setting may
+    shorten a camera's recordings below the floor)."""
+    if cfg.retention_days is not None and cfg.retention_days < floor_days:
+        raise Unprocessable(f"retention_days: {below_floor(cfg.retention_days, floor_days)}")
+    return cfg
+
+
 async def _admin(request: web.Request) -> tuple[Principal, Services, CameraFleet, CameraStore]:
     """The admin asking, and the parts that add and change cameras."""
     who, _ = await authorize(request, Action.ADMINISTER, log_allowed=False)
@@ -85,7 +93,7 @@ async def _admin(request: web.Request) -> tuple[Principal, Services, CameraFleet
 async def add_camera(request: web.Request) -> web.Response:
     """Add a camera, store it and start it now (admin); 201 with the camera and its Location."""
     who, services, fleet, store = await _admin(request)
-    cfg = camera_config(await read_json(request, MAX_BODY))
+    cfg = within_floor(camera_config(await read_json(request, MAX_BODY)), services.settings.recording.min_retention_days)
     if cfg.id in fleet.cameras:
         raise Conflict(f"camera {cfg.id!r} already exists")
     await store.add(cfg, who.username)
@@ -135,7 +143,7 @@ async def change_camera(request: web.Request) -> web.Response:
         stored = await store.get(camera_id)
         if stored is None or camera_id not in fleet.cameras:
             raise NotFound(f"no camera {camera_id!r}")
-        cfg = patched(stored, patch)
+        cfg = within_floor(patched(stored, patch), services.settings.recording.min_retention_days)
         before, after = stored.model_dump(), cfg.model_dump()
         changed = sorted(key for key in after if before.get(key) != after[key])
         if changed:

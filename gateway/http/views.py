@@ -84,13 +84,15 @@ CHECK_STATUS = {
 
 
 def health_checks(camera: Camera, now_monotonic: float) -> list[dict[str, Any]]:
-    """health+json check objects for one camera."""
+    """health+json check objects for one camera, each naming its measurement (`state`,
+    `lastPacketAge`, one per problem)."""
     status = camera.status
     stats = camera.stats.snapshot(now_monotonic)
     base = {"componentId": camera.config.id, "componentType": "camera", "time": iso(status.since)}
     checks: list[dict[str, Any]] = [
         {
             **base,
+            "measurementName": "state",
             "status": CHECK_STATUS[status.state],
             "observedValue": status.state.value,
             **({"output": status.reason} if status.reason else {}),

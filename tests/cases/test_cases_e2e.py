@@ -40,7 +40,8 @@ async def test_an_incident_holds_its_recordings_and_closes_with_signed_minutes(
                CameraConfig(id="square", name="Alun-alun", source=server.url("square"))]
     settings = make_settings(
         tmp_path, db_url, cameras,
-        recording={"segment_s": SEGMENT_S, "max_bytes": BUDGET, "min_free_bytes": 0, "retention_interval_s": 1},
+        recording={"segment_s": SEGMENT_S, "max_bytes": BUDGET, "min_free_bytes": 0, "retention_interval_s": 1,
+                   "min_retention_days": 0},
         cases={"hold_before_min": 0, "hold_after_min": 1,
                "directory": [{"id": "polsek", "name": "Polsek Kota", "phone": "110"}]},
         desk={"room_name": "Ruang Kendali CCTV Kota"},

@@ -83,8 +83,8 @@ async def test_tamper_alarm_reaches_events_stream_and_health_and_nothing_leaks(
             assert detail["state"] == "degraded" and "tamper" in detail["problems"]
             assert "tamper alarm" in detail["reason"]
             health = await client.get_json("/health", admin, status=200)
-            checks = health["checks"]["camera:gate"]
-            assert any(c.get("measurementName") == "tamper" and c["status"] == "warn" for c in checks)
+            checks = health["checks"]["camera:tamper"]
+            assert any(c["componentId"] == "gate" and c["status"] == "warn" for c in checks)
 
             device.push("tamper", "false")
 

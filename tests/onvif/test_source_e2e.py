@@ -68,8 +68,8 @@ async def test_onvif_source_records_shows_device_snapshot_and_clock_drift(
         assert cam["stats"]["codec"] == "h264"
 
         health = await client.get_json("/health", token)
-        checks = health["checks"]["camera:gate"]
-        assert any(c.get("measurementName") == "clock_drift" and c["status"] == "warn" for c in checks)
+        checks = health["checks"]["camera:clock_drift"]
+        assert any(c["componentId"] == "gate" and c["status"] == "warn" for c in checks)
 
         # The camera's own snapshot (ipycam's test card), not the decoded keyframe.
         async with client.http.get(client.url("/api/v1/cameras/gate/snapshot.jpg"),

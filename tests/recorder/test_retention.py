@@ -76,7 +76,8 @@ async def test_free_space_floor_deletes_oldest_unheld_and_never_held(
         await asyncio.sleep(2)
     segs, _ = await rows(sqlite_url)
     gone = await deletions(sqlite_url)
-    assert gone and all(d.reason == "free_space" for d in gone)
+    # All younger than the retention floor (30 days): only the free-space floor may take them, and says so.
+    assert gone and all(d.reason == "free_space_under_retention_floor" for d in gone)
     assert first.sha256 in {s.sha256 for s in segs}, "the held segment was deleted"
     assert first.sha256 not in {d.sha256 for d in gone}
     # Oldest first: every deleted segment is older than every unheld one that remains.
@@ -125,3 +126,23 @@ async def test_full_disk_with_everything_held_stops_alarms_and_resumes(
     assert await deletions(sqlite_url)
     assert resumed_after < 30
     assert await verify(storage, sqlite_url) == []
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_no_setting_deletes_under_the_retention_floor(camera_server: Any, tmp_path: Path, sqlite_url: str) -> None:
+    """A retention of a second and a budget of one byte delete nothing younger than
+    recording.min_retention_days; with the floor at 0 the same budget deletes at once."""
+    server = camera_server({"live": "ball"})
+    storage = tmp_path / "rec"
+    settings = settings_for(storage, sqlite_url, {"cam1": server.url("live")}, segment_s=2, min_free_bytes=0,
+                            retention_days=0.00001, max_bytes=1, retention_interval_s=1)
+    async with recording(settings) as run:
+        await wait_for(lambda: run.recorder.state.sealed_total >= 3, 40)
+        await asyncio.sleep(2.5)  # two more retention passes
+    assert await deletions(sqlite_url) == []
+    floorless = settings.model_copy(update={"recording": settings.recording.model_copy(
+        update={"min_retention_days": 0.0})})
+    async with recording(floorless) as run:
+        await wait_for(lambda: run.recorder.state.deleted_total >= 3, 40)
+    assert {d.reason for d in await deletions(sqlite_url)} <= {"age", "budget"}

@@ -25,7 +25,7 @@ from restream.replayrequest import format_clock
 from tests.fixtures_camera import free_port
 from tests.fixtures_onvif import free_udp_port
 from tests.gatewayutil import make_settings, running_gateway, until
-from tests.restream.test_rtsp_restream import decode_errors, entries, ffmpeg, frames_in
+from tests.restream.test_rtsp_restream import decode_errors, entries, ffmpeg, frames_in, probe
 
 pytestmark = pytest.mark.slow
 
@@ -310,3 +310,33 @@ def _answer(user: str, realm: str, nonce: str, method: str, uri: str) -> str:
     response = hashlib.md5(f"{ha1}:{nonce}:{ha2}".encode()).hexdigest()  # noqa: S324
     return f'Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}", response="{response}"'
 
+
+
+async def test_h265_with_its_sound_replays_over_udp(tmp_path: Path, camera_server: Any) -> None:
+    """An H.265 camera with AAC: picture and sound replayed untouched, over RTP/UDP."""
+    camera = camera_server({"live": "ball+h265+aac"})
+    settings = replay_settings(tmp_path, camera.url("live"))
+    settings = settings.model_copy(update={"cameras": [c.model_copy(update={"audio": True}) for c in settings.cameras]})
+    async with running_gateway(settings) as client:
+        services = client.gateway.services
+        assert services is not None and client.gateway.rtsp is not None
+        await services.users.add("nvr", "integrator", PASSWORD)
+
+        async def recorded() -> bool:
+            span = await services.recorder.index.span("cam")
+            return span is not None and (span[1] - span[0]).total_seconds() >= 6
+
+        await until(recorded, 40, "6 s recorded")
+        span = await services.recorder.index.span("cam")
+        assert span is not None
+        start, end = span[0] + timedelta(seconds=1), span[0] + timedelta(seconds=5)
+        out = tmp_path / "replay.mkv"
+        rc, err = await ffmpeg("-v", "error", "-rtsp_transport", "udp", "-i",
+                               f"rtsp://nvr:{PASSWORD}@127.0.0.1:{client.gateway.rtsp.port}/cam/playback"
+                               f"?start={format_utc(start)}&end={format_utc(end)}",
+                               "-c", "copy", "-y", str(out))
+        assert rc == 0, err
+        assert await decode_errors(out) == ""
+        assert await probe(out, "v:0", "codec_name") == "hevc" and await probe(out, "a:0", "codec_name") == "aac"
+        assert await frames_in(out) >= 4 * FPS * 0.9
+        assert await frames_in(out, "a:0") >= 4 * 15 * 0.8  # 16 kHz AAC: 15.6 frames a second

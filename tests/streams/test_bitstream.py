@@ -25,6 +25,18 @@ SPS2 = b"\x67\x4d\x00\x28\xaa"  # type 7, a second SPS id
 PPS = b"\x68\xeb\xe3\xcb"  # type 8
 PPS2 = b"\x68\xee\x3c\x80"  # type 8
 SEI = b"\x06\x05\x10\x80"  # type 6
+# H.265 parameter sets: two-byte headers with nal_unit_type 32 (VPS), 33 (SPS), 34 (PPS).
+VPS265 = b"\x40\x01\x0c\x01\xff\xff"
+SPS265 = b"\x42\x01\x01\x01\x60\x00"
+PPS265 = b"\x44\x01\xc1\x72\xb4"
+
+
+def hvcc(nals: list[bytes]) -> bytes:
+    """An HEVCDecoderConfigurationRecord: 22 fixed bytes, then one array per NAL unit."""
+    out = bytearray(b"\x01" + bytes(20) + b"\x0f") + bytes([len(nals)])
+    for nal in nals:
+        out += bytes([0x80 | (nal[0] >> 1) & 0x3F]) + (1).to_bytes(2, "big") + len(nal).to_bytes(2, "big") + nal
+    return bytes(out)
 IDR = b"\x65\x88\x84\x00\x21"  # type 5
 SLICE = b"\x41\x9a\x00\x33"  # type 1
 AUD = b"\x09\xf0"  # type 9
@@ -128,8 +140,10 @@ def test_avcc_to_annexb(record: bytes, expected: bytes | None) -> None:
         ("h264", annexb(SPS, PPS, start=S3), annexb(SPS, PPS, start=S3)),
         ("h264", avcc([SPS, SPS2], [PPS]), annexb(SPS, SPS2, PPS)),
         ("h264", avcc([SPS], [PPS])[:-1], None),  # a broken avcC gives nothing rather than half a PPS
-        # hvcC is not converted; the exporter takes H.265 parameter sets from the keyframe instead.
+        # A record too short to be an hvcC is kept as given; a real one (a recording's) is converted.
         ("hevc", b"\x01\x01\x60\x00\x00\x00", b"\x01\x01\x60\x00\x00\x00"),
+        ("hevc", hvcc([VPS265, SPS265, PPS265]), annexb(VPS265, SPS265, PPS265)),
+        ("hevc", hvcc([VPS265, SPS265, PPS265])[:-1], None),
         ("aac", b"\x12\x10", b"\x12\x10"),
     ],
 )
