@@ -253,7 +253,18 @@ class AccessLogConfig(Strict):
     key_path: Path | None = Field(
         None, description="Ed25519 signing key (PEM); default data_dir/keys/access-log.pem, created on first start."
     )
-    origin: str = Field("pantau/access-log", min_length=1, description="Checkpoint origin line (C2SP tlog-checkpoint).")
+    origin: str | None = Field(
+        None, min_length=1, max_length=255,
+        description="Checkpoint origin line (C2SP tlog-checkpoint), which names the log. Default: made once per "
+                    "installation, HOST/pantau/access-log/KEYID, kept beside the key.",
+    )
+
+    @field_validator("origin")
+    @classmethod
+    def _origin(cls, v: str | None) -> str | None:
+        if v is not None and (not v.isascii() or not v.isprintable() or " " in v or "+" in v):
+            raise ValueError("must be printable ASCII without spaces or '+' (a C2SP checkpoint origin)")
+        return v
     checkpoint_interval_s: float = Field(
         1.0, gt=0, le=60, description="A signed checkpoint covers every append within this time."
     )

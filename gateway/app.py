@@ -271,7 +271,7 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
     cases = await _case_book(settings, clock, db, access_log, recorder, alerts, cameras)
     log_key = await asyncio.to_thread(load_or_create_key, key_path(settings))
     writer = BundleWriter(access_log, engine, recorder.store,
-                          public_key_text(log_key, settings.access_log.origin), clock, recorder.reader)
+                          public_key_text(log_key, access_log.origin), clock, recorder.reader)
     exports = export_jobs(db, clock, settings.data_dir, writer, recorder.holds, access_log,
                           settings.recording.max_exports, settings.recording.export_keep_h, known=cameras.__contains__,
                           stream_of=recorder.stream_of)

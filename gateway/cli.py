@@ -31,6 +31,7 @@ from gateway.migrations import upgrade
 from onvif_adapters.discovery import discover, parse_target
 from policy.audit.signingkey import load_key, public_key_text
 from policy.audit.cli import verify_log
+from policy.audit.origin import known_origin
 from policy.audit.dbrole import grant_app_role
 from policy.dispositions.tokencli import verify_token_cli
 from policy.dispositions.tokenkeys import default_token_key_path, public_path
@@ -210,7 +211,7 @@ def _verify_log(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     source: str | Path = args.from_file or settings.database_url
     return verify_log(
-        source, public, origin=settings.access_log.origin,
+        source, public, origin=settings.access_log.origin, fallback_origin=known_origin(settings),
         witness_file=args.witness_file or settings.access_log.witness_file,
         bars=ProgressBars.for_terminal(args.quiet),
     )
@@ -302,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                       "check --config and data_dir)", file=sys.stderr)
                 return 1
             key = load_key(path)
-            print(public_key_text(key, settings.access_log.origin), end="")
+            print(public_key_text(key, known_origin(settings)), end="")
         elif args.command == "export":
             return _export(settings, args)
         elif args.command == "discover":

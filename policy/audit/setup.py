@@ -15,6 +15,7 @@ from core.clock import Clock
 from core.config import Settings
 from policy.audit.accesslog import AccessLog
 from policy.audit.entries import AccessAction, AccessEvent
+from policy.audit.origin import settle_origin
 from policy.audit.signingkey import default_key_path, load_or_create_key, signer
 from policy.audit.witness import FileWitness, HttpWitness, Witness
 
@@ -39,10 +40,11 @@ async def open_access_log(
         witnesses.append(FileWitness(cfg.witness_file))
     if cfg.witness_url is not None:
         witnesses.append(HttpWitness(cfg.witness_url))
+    origin = await settle_origin(settings, engine, key)
     return AccessLog(
         engine,
-        signer(key, cfg.origin),
-        origin=cfg.origin,
+        signer(key, origin),
+        origin=origin,
         checkpoint_interval_s=cfg.checkpoint_interval_s,
         clock=clock,
         witnesses=witnesses,

@@ -106,6 +106,9 @@ def open_note(note: str, verifier: NoteVerifier) -> str:
     text, sep, sigs = note.rpartition("\n\n")
     if not sep or not sigs.endswith("\n"):
         raise NoteError("malformed note: no signature block")
+    if any(c != "\n" and not c.isprintable() for c in note):
+        # C2SP signed-note: text is printable; a control character could rewrite what a terminal shows.
+        raise NoteError("malformed note: a control character in its text")
     text += "\n"
     found = False
     for line in sigs[:-1].split("\n"):
