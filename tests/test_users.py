@@ -235,6 +235,9 @@ async def test_the_user_commands_against_a_running_gateway(
         await sign_in(client, "olga", PASSWORD, 401)
         assert (await sign_in(client, "olga", "password-789", 201))["role"] == "supervisor"
         logged = [e["payload"] for e in await entries(client, admin)]
+    # The commands' entries and the gateway's share one chain, which verifies.
+    code, out, err = await pantau(config, "verify-log", "--quiet")
+    assert code == 0, out + err
     changed = [(e["actor"].split(":")[0], e["details"]["username"], e["details"]["field"], e["details"]["to"],
                 e["details"]["via"]) for e in logged if e["action"] == "user_changed"]
     assert changed == [("cli", "olga", "enabled", False, "cli"), ("cli", "olga", "enabled", True, "cli"),
