@@ -28,6 +28,8 @@ SIG_PREFIX = "\u2014 "  # em dash and a space
 class NoteError(PantauError):
     """A note, verifier key or checkpoint that is malformed or does not verify."""
 
+    kind = "note-invalid"
+
 
 def _check_name(name: str) -> None:
     if not name or any(c.isspace() for c in name) or "+" in name:
