@@ -15,6 +15,7 @@ from gateway.http.cors import setup_cors
 from gateway.http.appkeys import SERVICES
 from gateway.http.metrics import REGISTRY, build_registry
 from gateway.http.problems import problem_middleware
+from gateway.http.securityheaders import setup_security_headers
 from gateway.services import Services
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -66,4 +67,5 @@ def build_app(services: Services) -> web.Application:
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC, follow_symlinks=False)
     setup_cors(app, services.settings.server.cors_origins)
+    setup_security_headers(app)
     return app

@@ -1,6 +1,6 @@
 """The access log's origin names the installation: made once (host and key fingerprint), kept beside
 the key, the legacy one kept by a log checkpointed before, the config's above all; and a note with a
-control character in its text is refused."""
+control character in its text is refused; the configuration digest leaves the secrets out."""
 
 from __future__ import annotations
 
@@ -76,3 +76,17 @@ def test_a_note_with_a_control_character_is_refused() -> None:
     assert open_note(good, s) == "kota/pantau/access-log/x\n1\nAAAA\n"
     with pytest.raises(NoteError, match="control character"):
         open_note(s.sign("kota\x1b[2J/pantau\n1\nAAAA\n"), s)
+
+
+def test_config_digest_leaves_secrets_out() -> None:
+    """The access log's config_changed digest changes with the configuration, not with its secrets."""
+    from core.config import CameraConfig
+    from policy.audit.setup import config_digest
+
+    def settings(password: str, name: str = "Gate") -> Settings:
+        return Settings(cameras=[CameraConfig(id="gate", name=name, source=f"rtsp://admin:{password}@10.0.0.5/s")],
+                        alerts={"webhooks": [{"name": "ops", "url": "https://hook.example/x",
+                                              "secret": password * 4}]})
+
+    assert config_digest(settings("one-password")) == config_digest(settings("another-one"))
+    assert config_digest(settings("one-password")) != config_digest(settings("one-password", name="Gerbang"))
