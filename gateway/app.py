@@ -67,6 +67,7 @@ from policy.identity.linkuses import LinkUses
 from policy.identity.displays import DisplayStore
 from policy.identity.sessions import SessionStore
 from policy.identity.throttle import LoginThrottle
+from policy.identity.useradmin import UserAdmin
 from policy.identity.users import UserStore
 from recorder.service import Recorder
 from streams.camera import Camera
@@ -282,6 +283,7 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
         engine=engine,
         db=db,
         users=UserStore(db, clock, device_secrets),
+        user_admin=UserAdmin(db, clock, settings.access.admin_roles, device_secrets),
         device_secrets=device_secrets,
         sessions=SessionStore(db, clock, auth.session_ttl_s),
         displays=DisplayStore(db, clock),

@@ -100,6 +100,17 @@ class WhepSessions:
         for session in ending:
             await session.closed.wait()
 
+    async def end_owned_by(self, username: str, reason: str) -> int:
+        """End every session a signed-in `username` opened, live and playback (their account was
+        disabled), and wait until each stop is logged; how many. A disposition token's sessions
+        (no role) are the token's, not the user's, and go on: the token is revoked on its own."""
+        ending = [s for s in self._sessions.values() if s.owner == username and s.role is not None]
+        for session in ending:
+            session.end(reason)
+        for session in ending:
+            await session.closed.wait()
+        return len(ending)
+
     def get(self, session_id: str) -> WhepSession | None:
         """A session by id; None for unknown or malformed ids."""
         if not SESSION_ID.fullmatch(session_id):

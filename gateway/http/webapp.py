@@ -9,6 +9,7 @@ from aiohttp import web
 from gateway.http import accesslog, cameras, dispositions, health, onboarding, openapi, playback, recordings, session, whep
 from gateway.http import alerts, camera_events, cases, displays, downloads, eventstream, handovers, onvif, ptz, shifts
 from gateway.http import bookmarks, exports, iceservers, links, onvifservice, review, snapshots, thumbnails, triggers
+from gateway.http import users
 from gateway.http.auth import auth_middleware
 from gateway.http.cors import setup_cors
 from gateway.http.appkeys import SERVICES
@@ -36,6 +37,7 @@ def build_app(services: Services) -> web.Application:
     app.add_routes(health.routes)
     app.add_routes(session.routes)
     app.add_routes(displays.routes)
+    app.add_routes(users.routes)
     app.add_routes(cameras.routes)
     app.add_routes(ptz.routes)
     app.add_routes(camera_events.routes)
