@@ -86,8 +86,11 @@ async def start_playback(request: web.Request) -> web.Response:
         async def revoked() -> str | None:
             return await dispositions.revocation(redemption.claims.token_id)
 
+        rules = services.settings.access.disposition
+        window_s = (redemption.end - redemption.start).total_seconds()
         return playback_plan(camera_id, redemption.start, redemption.end, client, redemption.decision,
-                             viewer=redemption.claims.grantee, revoked=revoked, token=redemption)
+                             viewer=redemption.claims.grantee, revoked=revoked, token=redemption,
+                             max_view_s=max(rules.view_time_min_s, rules.view_time_factor * window_s))
 
     # `?group=`: a synchronized replay; the holder's sessions of that id share one clock and control.
     group = request.query.get("group")
