@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -31,7 +31,7 @@ from cluster.models import CameraLease
 from core.config import CameraConfig
 from core.db import make_engine, make_sessionmaker
 from recorder.models import Gap, Segment
-from recorder.store import QUARANTINE_DIR
+from recorder.store import QUARANTINE_DIR, SegmentStore
 from tests.fixtures_camera import CameraServer, free_port
 from tests.gatewayutil import make_settings, running_gateway
 
@@ -203,7 +203,10 @@ async def test_two_nodes_share_the_cameras_and_the_survivor_of_a_kill_9_takes_ov
             await wait_for(b_cameras_recorded_by_a, TAKEOVER_S + 1, "node A records B's cameras")
             took = time.monotonic() - killed_mono
         assert await lease_counts(db) == {"node-a": 4}
+        moved = await leases(db)
         for cam in b_cameras:
+            # The lease moved within lease_s + 2 renew_s (the database's clock and ours are one here).
+            assert moved[cam].acquired_at - killed <= timedelta(seconds=LEASE_S + 2 * RENEW_S), cam
             rows = await segments(db, cam)
             first_of_a = next(s for s in rows if s.start > killed)
             epoch_a, epoch_b = first_of_a.lease_epoch, last_of_b[cam].lease_epoch
@@ -216,7 +219,15 @@ async def test_two_nodes_share_the_cameras_and_the_survivor_of_a_kill_9_takes_ov
             assert_no_overlap(rows)
         for cam in CAMERAS:
             assert_no_overlap(await segments(db, cam))
-    print(f"failover: node A recorded node B's cameras {took:.1f} s after kill -9 (bound {TAKEOVER_S:g} s + a segment)")
+    # A clean stop sealed every camera under its lease, then released them: nothing left unindexed.
+    assert await lease_counts(db) == {}
+    store_a = SegmentStore(tmp_path / "a" / "recordings")
+    indexed = {s.path for cam in CAMERAS for s in await segments(db, cam)}
+    assert {store_a.relative(p) for p in store_a.finals()} <= indexed
+    assert not list(store_a.partials()) and not (store_a.root / QUARANTINE_DIR).exists()
+    lease_moves = ", ".join(f"{(moved[cam].acquired_at - killed).total_seconds():.1f}" for cam in b_cameras)
+    print(f"failover: leases moved {lease_moves} s after kill -9; node A had a segment of each indexed after "
+          f"{took:.1f} s (bound {TAKEOVER_S:g} s)")
 
 
 @pytest.mark.timeout(120)
