@@ -30,6 +30,7 @@ class DeliveryFailed(PantauError):
 
     retriable = True
     title = "Alert delivery failed"
+    kind = "alert-delivery-failed"
 
 
 class Sink(Protocol):

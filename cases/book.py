@@ -66,7 +66,7 @@ def _write_read_only(path: Path, data: bytes) -> None:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
-    path.chmod(0o444)
+    path.chmod(0o400)
 
 
 class CaseBook:

@@ -75,6 +75,7 @@ class TriggerFailed(Unavailable):
     """The book could not open (or join) the emergency; the trigger should be sent again."""
 
     title = "Trigger not handled"
+    kind = "trigger-not-handled"
 
 
 def takes(playbook: Playbook, source: TriggerSource) -> bool:

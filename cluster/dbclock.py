@@ -15,6 +15,7 @@ class ClusterUnsupported(PantauError):
     """Cluster tables used on a database that serves one process (SQLite)."""
 
     title = "Several nodes need PostgreSQL"
+    kind = "cluster-unsupported"
 
 
 def require_postgresql(session: AsyncSession) -> None:

@@ -21,6 +21,7 @@ class LeaseLost(PantauError):
     """This node no longer owns the camera under that epoch: it must stop writing it."""
 
     status = 409
+    kind = "lease-lost"
     title = "Camera lease lost"
 
     def __init__(self, camera: str, epoch: int) -> None:

@@ -46,17 +46,33 @@ class ServerConfig(Strict):
         "wall served elsewhere; \"*\" for any. Empty: same origin only.",
     )
 
+    public_url: str | None = Field(
+        None,
+        description="The gateway's origin as its users reach it (scheme://host[:port], e.g. https://cctv.example): "
+        "the base of absolute URLs it hands out (/list, signed links). Unset: /list answers relative URLs; "
+        "the request's Host header is never used there.",
+    )
+
     @field_validator("cors_origins")
     @classmethod
     def _origins(cls, v: list[str]) -> list[str]:
         for origin in v:
-            if origin == "*":
-                continue
-            parts = urlsplit(origin)
-            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query \
-                    or parts.username or origin.endswith("/"):
-                raise ValueError(f"{origin!r} is not an origin; write scheme://host[:port], e.g. https://wall.example")
+            if origin != "*":
+                _origin(origin)
         return v
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str | None) -> str | None:
+        return _origin(v) if v is not None else None
+
+
+def _origin(origin: str) -> str:
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query \
+            or parts.username or origin.endswith("/"):
+        raise ValueError(f"{origin!r} is not an origin; write scheme://host[:port], e.g. https://wall.example")
+    return origin
 
 
 class DatabaseConfig(Strict):
@@ -253,7 +269,18 @@ class AccessLogConfig(Strict):
     key_path: Path | None = Field(
         None, description="Ed25519 signing key (PEM); default data_dir/keys/access-log.pem, created on first start."
     )
-    origin: str = Field("pantau/access-log", min_length=1, description="Checkpoint origin line (C2SP tlog-checkpoint).")
+    origin: str | None = Field(
+        None, min_length=1, max_length=255,
+        description="Checkpoint origin line (C2SP tlog-checkpoint), which names the log. Default: made once per "
+                    "installation, HOST/pantau/access-log/KEYID, kept beside the key.",
+    )
+
+    @field_validator("origin")
+    @classmethod
+    def _origin(cls, v: str | None) -> str | None:
+        if v is not None and (not v.isascii() or not v.isprintable() or " " in v or "+" in v):
+            raise ValueError("must be printable ASCII without spaces or '+' (a C2SP checkpoint origin)")
+        return v
     checkpoint_interval_s: float = Field(
         1.0, gt=0, le=60, description="A signed checkpoint covers every append within this time."
     )

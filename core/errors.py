@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 
+#: Every problem type is this and the error's `kind` (README "Problem types" lists them).
+PROBLEM_TYPE = "urn:pantau:problem:"
+
+
 class PantauError(Exception):
     """Base of every error Pantau raises on purpose."""
 
     #: HTTP status the gateway answers with when this error reaches a route.
     status: int = 500
+    #: The problem type's last part (`urn:pantau:problem:internal-error`): stable, for clients to branch on.
+    kind = "internal-error"
     #: Short, stable title for problem+json bodies.
     title: str = "Internal error"
     #: Whether retrying the same operation later may succeed.
@@ -16,6 +22,11 @@ class PantauError(Exception):
     def __init__(self, detail: str = "") -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
+
+    @classmethod
+    def problem_type(cls) -> str:
+        """The problem+json `type` of this error (RFC 9457 3.1.1)."""
+        return PROBLEM_TYPE + cls.kind
 
     def members(self) -> dict[str, str | int]:
         """Extension members for the problem+json body (RFC 9457 3.2): stable, machine-readable
@@ -27,6 +38,7 @@ class ConfigError(PantauError):
     """The configuration is invalid; carries one line per problem."""
 
     status = 500
+    kind = "invalid-configuration"
     title = "Invalid configuration"
 
     def __init__(self, problems: list[str]) -> None:
@@ -36,26 +48,31 @@ class ConfigError(PantauError):
 
 class BadRequest(PantauError):
     status = 400
+    kind = "bad-request"
     title = "Bad request"
 
 
 class Unauthorized(PantauError):
     status = 401
+    kind = "unauthorized"
     title = "Unauthorized"
 
 
 class Forbidden(PantauError):
     status = 403
+    kind = "forbidden"
     title = "Forbidden"
 
 
 class NotFound(PantauError):
     status = 404
+    kind = "not-found"
     title = "Not found"
 
 
 class Conflict(PantauError):
     status = 409
+    kind = "conflict"
     title = "Conflict"
 
 
@@ -63,16 +80,19 @@ class Gone(PantauError):
     """It existed and is deleted for good (an export's file after its keep time)."""
 
     status = 410
+    kind = "gone"
     title = "Gone"
 
 
 class PayloadTooLarge(PantauError):
     status = 413
+    kind = "too-large"
     title = "Payload too large"
 
 
 class UnsupportedMediaType(PantauError):
     status = 415
+    kind = "unsupported-media-type"
     title = "Unsupported media type"
 
 
@@ -80,11 +100,13 @@ class Unprocessable(PantauError):
     """Well-formed, but Pantau cannot do it (e.g. a codec WebRTC passthrough cannot carry)."""
 
     status = 422
+    kind = "unprocessable"
     title = "Unprocessable request"
 
 
 class TooManyRequests(PantauError):
     status = 429
+    kind = "too-many-requests"
     title = "Too many requests"
 
     def __init__(self, detail: str = "", retry_after_s: float = 60.0) -> None:
@@ -94,6 +116,7 @@ class TooManyRequests(PantauError):
 
 class Unavailable(PantauError):
     status = 503
+    kind = "unavailable"
     title = "Service unavailable"
     retriable = True
 
@@ -107,16 +130,19 @@ class SourceError(PantauError):
     """A camera source failed to open or read; the source retries with backoff."""
 
     status = 502
+    kind = "camera-source-failed"
     title = "Camera source failed"
     retriable = True
 
 
 class SourceTimeout(SourceError):
     title = "Camera source timed out"
+    kind = "camera-source-timeout"
 
 
 class SourceRefused(SourceError):
     """The source URL is not allowed (scheme, protocol); retrying cannot help."""
 
     title = "Camera source refused"
+    kind = "camera-source-refused"
     retriable = False

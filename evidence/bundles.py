@@ -99,7 +99,7 @@ async def export_bundle(
         total = sum(s.bytes for p in plans for s in p.segments)
         key = await asyncio.to_thread(load_or_create_key, key_path(settings))
         writer = BundleWriter(access_log, engine, SegmentStore(settings.storage.path),
-                              public_key_text(key, settings.access_log.origin), clock)
+                              public_key_text(key, access_log.origin), clock)
         with ProgressBars(show_progress).bar("copying segments", total, "bytes") as advance:
             written = await writer.write(plans, _order(req), req.out, tmp, _Bar(advance))
         return written.doc, written.proof

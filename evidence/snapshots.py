@@ -64,7 +64,7 @@ def _write_read_only(path: Path, data: bytes) -> None:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
-    path.chmod(0o444)
+    path.chmod(0o400)
 
 
 async def live_jpeg(hub: StreamHub) -> tuple[bytes, datetime] | None:

@@ -37,6 +37,7 @@ from cluster.membership import Membership
 from core.clock import Clock, SystemClock
 from core.config import CameraConfig, Settings
 from core.db import make_engine, make_sessionmaker
+from core.sealing import load_or_create_key as load_sealing_key
 from desk.equipment import EquipmentProbes, database_ping, recorder_storage
 from desk.service import Desk
 from evidence.bookmarks import Bookmarks
@@ -45,6 +46,7 @@ from evidence.snapshots import Snapshots
 from evidence.jobwriter import BundleWriter
 from evidence.recordinglog import RecordingLog
 from fleet.camerafleet import CameraFleet
+from fleet.camerastore import KEY_NAME as CAMERA_KEY_NAME
 from fleet.camerastore import CameraStore
 from fleet.statealerts import StateAlerts
 from fleet.statushistory import StatusLog
@@ -70,6 +72,7 @@ from policy.identity.linkuses import LinkUses
 from policy.identity.displays import DisplayStore
 from policy.identity.sessions import SessionStore
 from policy.identity.throttle import LoginThrottle
+from policy.identity.useradmin import UserAdmin
 from policy.identity.users import UserStore
 from recorder.service import Recorder
 from streams.camera import Camera
@@ -238,7 +241,8 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
         state_alerts(camera_id, old, new)
         for listener in status_listeners:
             listener(camera_id, old, new)
-    camera_store = CameraStore(db, clock)
+    camera_store = CameraStore(db, clock, await asyncio.to_thread(
+        load_sealing_key, settings.data_dir / CAMERA_KEY_NAME, "camera-secrets"))
     onboarded = await camera_store.load({c.id for c in settings.cameras})
 
     def make_camera(cfg: CameraConfig) -> Camera:
@@ -279,7 +283,7 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
     cases = await _case_book(settings, clock, db, access_log, recorder, alerts, cameras)
     log_key = await asyncio.to_thread(load_or_create_key, key_path(settings))
     writer = BundleWriter(access_log, engine, recorder.store,
-                          public_key_text(log_key, settings.access_log.origin), clock, recorder.reader)
+                          public_key_text(log_key, access_log.origin), clock, recorder.reader)
     exports = export_jobs(db, clock, settings.data_dir, writer, recorder.holds, access_log,
                           settings.recording.max_exports, settings.recording.export_keep_h, known=cameras.__contains__,
                           stream_of=recorder.stream_of)
@@ -291,6 +295,7 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
         engine=engine,
         db=db,
         users=UserStore(db, clock, device_secrets),
+        user_admin=UserAdmin(db, clock, settings.access.admin_roles, device_secrets),
         device_secrets=device_secrets,
         sessions=SessionStore(db, clock, auth.session_ttl_s),
         displays=DisplayStore(db, clock),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import contextlib
 import getpass
 import json
@@ -17,26 +18,24 @@ from cases.minutescli import verify_minutes_cli
 from cases.signing import minutes_public_key_path
 from cluster.overview import cluster_overview, overview_text
 from core.clock import SystemClock
-from core.config import ROLES, Settings
+from core.config import Settings
 from core.configfile import load_settings
 from core.db import make_engine, make_sessionmaker
 from core.errors import ConfigError, PantauError
 from core.progress import ProgressBars
 from core.version import gateway_version
-from gateway import logsetup
-from policy.identity.devicesecrets import DeviceSecrets, default_device_key_path, load_or_create_device_key
-from policy.audit.setup import key_path, open_access_log
+from gateway import logsetup, usercli
+from policy.audit.setup import key_path
 from gateway.app import Gateway, with_demo
 from evidence.bundles import ExportRequest, export_cli, verify_bundle
 from gateway.migrations import upgrade
 from onvif_adapters.discovery import discover, parse_target
-from policy.audit.entries import AccessAction, AccessEvent
 from policy.audit.signingkey import load_key, public_key_text
 from policy.audit.cli import verify_log
+from policy.audit.origin import known_origin
 from policy.audit.dbrole import grant_app_role
 from policy.dispositions.tokencli import verify_token_cli
 from policy.dispositions.tokenkeys import default_token_key_path, public_path
-from policy.identity.users import UserStore
 from recorder.verify import reindex_recordings, verify_recordings
 
 log = logging.getLogger("pantau")
@@ -69,12 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         "and SELECT only on the access log",
     )
     grant.add_argument("--role", default="pantau_app")
-    user = sub.add_parser("user", help="manage users")
-    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
-    add = user_sub.add_parser("add", help="create a user")
-    add.add_argument("name")
-    add.add_argument("--role", required=True, choices=ROLES)
-    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    usercli.add_parser(sub)
     verify = sub.add_parser(
         "verify-log", help="verify the access log offline: chain, Merkle tree, signed checkpoints"
     )
@@ -194,23 +188,6 @@ async def _serve(settings: Settings) -> None:
     log.info("stopped")
 
 
-async def _add_user(settings: Settings, name: str, role: str, password: str) -> None:
-    clock = SystemClock()
-    engine = make_engine(settings.database_url)
-    try:
-        access_log = await open_access_log(settings, engine, clock)
-        key = load_or_create_device_key(default_device_key_path(settings.data_dir))
-        db = make_sessionmaker(engine)
-        await UserStore(db, clock, DeviceSecrets(db, key, clock)).add(name, role, password)
-        await access_log.record(
-            AccessEvent(AccessAction.USER_CREATED, actor=f"cli:{getpass.getuser()}",
-                        details={"username": name, "role": role})
-        )
-        await access_log.checkpoint()
-    finally:
-        await engine.dispose()
-
-
 async def _nodes(settings: Settings) -> str:
     engine = make_engine(settings.database_url)
     try:
@@ -235,7 +212,7 @@ def _verify_log(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     source: str | Path = args.from_file or settings.database_url
     return verify_log(
-        source, public, origin=settings.access_log.origin,
+        source, public, origin=settings.access_log.origin, fallback_origin=known_origin(settings),
         witness_file=args.witness_file or settings.access_log.witness_file,
         bars=ProgressBars.for_terminal(args.quiet),
     )
@@ -278,17 +255,15 @@ def _discover(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_password(from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("Password: ")
-    if getpass.getpass("Repeat: ") != first:
-        raise PantauError("passwords differ")
-    return first
+#: The process umask of every command: files 0600, folders 0700.
+OWNER_ONLY = 0o077
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 failure, 2 usage)."""
+    # Recordings, the database, keys, letters and exports are the owner's alone: nothing Pantau
+    # creates is readable by another local user, whatever the login's umask.
+    os.umask(OWNER_ONLY)
     args = _parser().parse_args(argv)
     try:
         if args.command == "check-config":
@@ -315,10 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print(asyncio.run(_nodes(settings)), end="")
         elif args.command == "user":
-            upgrade(settings.database_url)
-            password = _read_password(args.password_stdin)
-            asyncio.run(_add_user(settings, args.name, args.role, password))
-            print(f"user {args.name!r} created with role {args.role}")
+            return usercli.run(settings, args)
         elif args.command == "verify-log":
             return _verify_log(settings, args)
         elif args.command == "grant-app-role":
@@ -339,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
                       "check --config and data_dir)", file=sys.stderr)
                 return 1
             key = load_key(path)
-            print(public_key_text(key, settings.access_log.origin), end="")
+            print(public_key_text(key, known_origin(settings)), end="")
         elif args.command == "export":
             return _export(settings, args)
         elif args.command == "discover":

@@ -30,6 +30,7 @@ from policy.identity.links import LinkSigner
 from policy.identity.linkuses import LinkUses
 from policy.identity.sessions import SessionStore
 from policy.identity.throttle import LoginThrottle
+from policy.identity.useradmin import UserAdmin
 from policy.identity.users import UserStore
 from recorder.service import Recorder
 from streams.camera import Camera
@@ -45,6 +46,8 @@ class Services:
     engine: AsyncEngine
     db: async_sessionmaker[AsyncSession]
     users: UserStore
+    #: Account administration: list, disable and enable, role, a new password.
+    user_admin: UserAdmin
     #: Integrator accounts' sealed passwords, for RTSP Digest and ONVIF WS-UsernameToken.
     device_secrets: DeviceSecrets
     sessions: SessionStore

@@ -13,6 +13,7 @@ class OnvifError(SourceError):
     """Base of every ONVIF failure; the message never carries credentials."""
 
     title = "ONVIF device failed"
+    kind = "onvif-device-failed"
 
 
 class OnvifAuthError(OnvifError):
@@ -23,27 +24,32 @@ class OnvifAuthError(OnvifError):
     """
 
     title = "ONVIF device refused the credentials"
+    kind = "onvif-credentials-refused"
 
 
 class OnvifTimeout(OnvifError, SourceTimeout):
     """The device accepted the connection but did not answer in time."""
 
     title = "ONVIF device timed out"
+    kind = "onvif-timeout"
 
 
 class OnvifUnreachable(OnvifError):
     """No connection: refused, reset, no route, name not found."""
 
     title = "ONVIF device unreachable"
+    kind = "onvif-unreachable"
 
 
 class OnvifFault(OnvifError):
     """The device answered with a SOAP fault (other than an authentication one)."""
 
     title = "ONVIF device returned a SOAP fault"
+    kind = "onvif-fault"
 
 
 class OnvifMalformed(OnvifError):
     """The device's answer was not the SOAP/XML it should be."""
 
     title = "ONVIF device sent a malformed answer"
+    kind = "onvif-malformed-answer"

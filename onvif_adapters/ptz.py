@@ -40,12 +40,14 @@ class PtzUnsupported(Conflict):
     """The camera (or its profile) cannot do this; asking again will not help."""
 
     title = "Not supported by this camera"
+    kind = "ptz-unsupported"
 
 
 class PtzOutOfRange(Unprocessable):
     """A value lies outside the range the camera declares."""
 
     title = "PTZ value out of range"
+    kind = "ptz-out-of-range"
 
 
 class MoveMode(enum.StrEnum):

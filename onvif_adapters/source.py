@@ -46,6 +46,7 @@ class ProfileNotFound(OnvifError):
     """The profile a source names is not among the device's Media1 profiles."""
 
     title = "ONVIF profile not found"
+    kind = "onvif-profile-not-found"
 
 
 def select_profile(profiles: list[Profile], selector: str, service: str = "Media1") -> Profile:

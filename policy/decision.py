@@ -211,7 +211,9 @@ def _file_request(rules: AccessConfig, role: str, resource: Resource, now: datet
     if role not in d.requester_roles:
         return deny(Reason.NOT_PERMITTED, f"role {role!r} may not file playback requests")
     if resource.camera is None:
-        return deny(Reason.NO_CAMERA, "no camera named")
+        # No camera named: may the role file at all (asked before the letter is uploaded)?
+        # Every camera of the request is decided again with its window when the form is read.
+        return allow()
     if not sees(rules, role, resource):
         return deny(Reason.NOT_VISIBLE, f"role {role!r} does not see camera {resource.camera!r}")
     bad = _window(resource)

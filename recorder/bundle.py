@@ -40,12 +40,14 @@ class BundleError(PantauError):
     """An export that cannot be made: nothing recorded, an unknown camera, a segment failing its hash."""
 
     title = "Export failed"
+    kind = "export-failed"
 
 
 class BundleCancelled(PantauError):
     """Someone stopped the export while its segments were being copied; nothing is kept."""
 
     status = 409
+    kind = "export-cancelled"
     title = "Export cancelled"
 
 

@@ -52,6 +52,7 @@ class Mp4ExportFailed(PantauError):
     """The MP4 could not be written (muxer or disk); no file of the export is left on disk."""
 
     title = "MP4 export failed"
+    kind = "mp4-export-failed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ class SegmentCorrupt(PantauError):
     """A sealed segment's bytes do not match its indexed hash: it is not served."""
 
     status = 500
+    kind = "recording-corrupt"
     title = "Recording failed verification"
 
 

@@ -19,7 +19,7 @@ class HashingFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         # O_EXCL: a temporary name never silently reuses (and truncates) another file.
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         self._sha = hashlib.sha256()
         self.bytes = 0
         self.closed = False
@@ -81,7 +81,7 @@ def seal_file(temp: Path, final: Path) -> None:
     if final.exists():
         raise FileExistsError(f"{final} already exists; a sealed segment is never replaced")
     os.rename(temp, final)
-    os.chmod(final, 0o444)
+    os.chmod(final, 0o400)
     fsync_dir(final.parent)
     if temp.parent != final.parent:
         fsync_dir(temp.parent)

@@ -282,4 +282,4 @@ def _unlink(path: os.PathLike[str]) -> None:
 def _make_read_only(path: os.PathLike[str]) -> None:
     mode = os.stat(path).st_mode
     if mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
-        os.chmod(path, 0o444)
+        os.chmod(path, 0o400)

@@ -10,5 +10,6 @@ class ReportUnavailable(PantauError):
     unreadable): a misconfiguration the operator of the server fixes, not the person asking."""
 
     status = 500
+    kind = "report-unavailable"
     title = "Report cannot be rendered"
     retriable = False

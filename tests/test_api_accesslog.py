@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import io
+import re
 import json
 import os
 import subprocess
@@ -97,7 +98,9 @@ async def test_auditor_verifies_an_export_offline_with_only_the_public_key(tmp_p
         await asyncio.sleep(1.5)  # a checkpoint covers every append within a second
         checkpoints = await client.get_json("/api/v1/access-log/checkpoints", admin)
         newest = checkpoints["checkpoints"][0]
-        assert newest["size"] >= 6 and newest["note"].startswith("pantau/access-log\n")
+        # The log is named for this installation: host and key fingerprint (policy/audit/origin.py).
+        origin = newest["note"].split("\n", 1)[0]
+        assert newest["size"] >= 6 and re.fullmatch(r"[A-Za-z0-9.-]+/pantau/access-log/[0-9a-f]{16}", origin), origin
         async with client.http.get(client.url("/api/v1/access-log/public-key")) as resp:
             assert resp.status == 200
             public = await resp.text()
@@ -114,8 +117,9 @@ async def test_auditor_verifies_an_export_offline_with_only_the_public_key(tmp_p
     offline.mkdir()
     (offline / "log.jsonl").write_text(export)
     (offline / "log.pub").write_text(public)
-    verifier = load_verifier(offline / "log.pub", "pantau/access-log")
-    result = verify_export(offline / "log.jsonl", verifier, origin="pantau/access-log")
+    assert public.startswith(origin + "+")  # the published key names the log
+    verifier = load_verifier(offline / "log.pub", origin)
+    result = verify_export(offline / "log.jsonl", verifier, origin=origin)
     assert result.ok, result.summary()
     from policy.audit.encoding import leaf_of
 
@@ -161,7 +165,8 @@ async def test_database_rejects_edits_and_verify_log_reads_the_database(tmp_path
     key = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "gateway", "log-key"], cwd=tmp_path, capture_output=True,
                          text=True, timeout=60, env=env)
     assert key.returncode == 0 and "BEGIN PUBLIC KEY" in key.stdout and "PRIVATE" not in key.stdout
-    assert io.StringIO(key.stdout).readline().startswith("pantau/access-log+")
+    origin = (tmp_path / "data" / "keys" / "access-log.origin").read_text().strip()
+    assert "/pantau/access-log/" in origin and io.StringIO(key.stdout).readline().startswith(origin + "+")
 
 
 async def test_tampered_history_raises_the_alarm_on_the_next_start(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from sqlalchemy import update
 from evidence import verify_bundle
 from evidence.jobwriter import BundleOrder, Counter, Written
 from evidence.models import ExportJob
+from policy.audit.origin import known_origin
 from policy.audit.setup import key_path
 from policy.audit.signingkey import load_or_create_key, public_key_text
 from recorder.bundle import CameraPlan
@@ -96,7 +97,7 @@ async def env(tmp_path_factory: pytest.TempPathFactory, module_db_url: str) -> A
         await until(indexed, 30, "the fed recordings are sealed and indexed")
         key = tmp / "published-key.txt"
         signing = load_or_create_key(key_path(settings))
-        key.write_text(public_key_text(signing, settings.access_log.origin))
+        key.write_text(public_key_text(signing, known_origin(settings)))
         yield Env(client, admin, sup, sup2, ops, start, ends[0], key)
 
 

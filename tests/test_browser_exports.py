@@ -30,6 +30,7 @@ import aiohttp
 import pytest
 
 from core.config import Settings
+from policy.audit.origin import known_origin
 from policy.audit.setup import key_path
 from policy.audit.signingkey import load_or_create_key, public_key_text
 from streams.state import CameraState
@@ -144,7 +145,7 @@ def pantau(*args: str) -> subprocess.CompletedProcess[str]:
 def published_key(settings: Settings, folder: Path) -> Path:
     """The access log's public key as `pantau log-key` prints it."""
     path = folder / "log-key.pub"
-    path.write_text(public_key_text(load_or_create_key(key_path(settings)), settings.access_log.origin))
+    path.write_text(public_key_text(load_or_create_key(key_path(settings)), known_origin(settings)))
     return path
 
 

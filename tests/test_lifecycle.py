@@ -39,9 +39,9 @@ def _all_online(health: dict[str, object] | None, count: int) -> bool:
         return False
     checks = health["checks"]
     assert isinstance(checks, dict)
-    cams = [v for k, v in checks.items() if k.startswith("camera:")]
-    online = [c for c in cams if c[0]["observedValue"] == "online"]
-    return len(online) == count
+    states = checks.get("camera:state", [])
+    assert isinstance(states, list)
+    return sum(c["observedValue"] == "online" for c in states) == count
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

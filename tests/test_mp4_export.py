@@ -26,6 +26,7 @@ from core.db import make_engine, make_sessionmaker
 from core.progress import ProgressBars
 from gateway.cli import main
 from gateway.migrations import upgrade
+from policy.audit.origin import known_origin
 from policy.audit.cli import verify_log
 from policy.audit.bundleproof import MANIFEST_DIGEST, log_export
 from policy.audit.entries import AccessAction, AccessEvent
@@ -162,7 +163,7 @@ async def _signed_bundle(settings: Settings, out: Path, result: Mp4Result, with_
         key = await asyncio.to_thread(load_or_create_key, key_path(settings))
         event = AccessEvent(AccessAction.EXPORT, actor="officer-budi",
                             details={MANIFEST_DIGEST: hashlib.sha256(raw).hexdigest()})
-        proof = await log_export(access_log, engine, event, public_key_text(key, settings.access_log.origin))
+        proof = await log_export(access_log, engine, event, public_key_text(key, access_log.origin))
         with zipfile.ZipFile(out, "x") as zf:
             if with_segments:
                 copy_segments(zf, SegmentStore(settings.storage.path), plans, lambda _: None)
@@ -241,7 +242,7 @@ def test_progress_bars_on_a_terminal_only(
     assert code == 0 and shown == "", shown
     # The other bars drawn in this process (rich draws the final state once when not a terminal).
     settings = recorded.settings
-    assert verify_log(settings.database_url, key_path(settings), origin=settings.access_log.origin,
+    assert verify_log(settings.database_url, key_path(settings), origin=known_origin(settings),
                       bars=ProgressBars(True)) == 0
     out, err = capsys.readouterr()
     assert "access log OK" in out and "verifying log entries" in err, (out, err)

@@ -159,6 +159,12 @@ ROUTES: dict[tuple[str, str], Open | SignedIn | Guarded] = {
     ("POST", "/api/v1/displays/{display_id}/revocation"): guarded(
         Action.ADMINISTER, posting("sam", 403, reason("stolen"))),
     ("PATCH", "/api/v1/cameras/{camera_id}"): ADMINISTER,
+    ("GET", "/api/v1/users"): ADMINISTER,
+    ("PATCH", "/api/v1/users/{username}"): guarded(
+        Action.ADMINISTER, posting("vera", 403, lambda: {"json": {"role": "admin"}}),
+        posting("omar", 403, lambda: {"json": {"enabled": False}})),
+    ("POST", "/api/v1/users/{username}/password"): guarded(
+        Action.ADMINISTER, posting("sam", 403, lambda: {"json": {"password": "password-456"}})),
     ("GET", "/api/v1/cameras/{camera_id}/ptz"): PTZ_DENIED,
     ("POST", "/api/v1/cameras/{camera_id}/ptz/move"): PTZ_DENIED,
     ("POST", "/api/v1/cameras/{camera_id}/ptz/stop"): PTZ_DENIED,
@@ -345,7 +351,8 @@ async def fixture(client: Client) -> Fixture:
     ids = {"camera_id": "lobby", "token": "preset-1", "request_id": request_id, "token_id": "dsp_unknown",
            "hold_id": str(lobby_hold), "gate_hold": str(gate_hold), "display_id": display.id,
            **await shift_records(client, tokens["omar"]), "case_id": await a_case(client, tokens["omar"]),
-           "step_id": "look", "job_id": await an_export(services), "snapshot_id": snapshot.id}
+           "step_id": "look", "job_id": await an_export(services), "snapshot_id": snapshot.id,
+           "username": "vera"}
     return Fixture(client, tokens, ids)
 
 
@@ -417,7 +424,8 @@ async def test_without_a_token_only_open_routes_answer(tmp_path: Path) -> None:
         f = Fixture(client, {}, {"camera_id": "lobby", "token": "p", "request_id": "req_x", "token_id": "dsp_x",
                                  "hold_id": "1", "session_id": "A" * 24, "shift_id": "s", "check_id": "c",
                                  "patrol_id": "p", "handover_id": "h", "display_id": "d", "case_id": "c",
-                                 "step_id": "s", "job_id": "exp_x", "snapshot_id": "snap-x"})
+                                 "step_id": "s", "job_id": "exp_x", "snapshot_id": "snap-x",
+                                 "username": "vera"})
         for (method, route), guard in ROUTES.items():
             path = guard.path if isinstance(guard, Open) and guard.path else route
             status = await f.call(method, path, None)

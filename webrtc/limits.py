@@ -3,7 +3,8 @@
 
 A place is reserved synchronously before negotiation starts, so concurrent offers cannot all
 pass the check while each is still negotiating; it is given back when the session ends or fails
-to open.
+to open. Refusals come in bursts (a wall retrying every tile, a script looping); `RefusalBursts`
+says which of them is worth an access-log entry, so the log records each burst without drowning.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from core.errors import Unavailable
 # A viewer refused for a full gateway asks again after this; sessions end all the time (tiles
 # scrolled away, playbacks played out), so a short wait is worth it.
 RETRY_AFTER_S = 10.0
+# Refusals of one holder under one cap closer together than this are one burst: one entry.
+BURST_S = 60.0
 
 
 class Cap(enum.StrEnum):
@@ -23,6 +26,17 @@ class Cap(enum.StrEnum):
 
     MAX_SESSIONS = "max_sessions"
     MAX_SESSIONS_PER_USER = "max_sessions_per_user"
+
+
+class SessionCapReached(Unavailable):
+    """A session refused because a cap is full (503 with Retry-After)."""
+
+    kind = "session-cap-reached"
+
+    def __init__(self, detail: str, cap: Cap, holder: str) -> None:
+        super().__init__(detail, RETRY_AFTER_S)
+        self.cap = cap
+        self.holder = holder
 
 
 class Reservation:
@@ -66,15 +80,15 @@ class SessionLimits:
         nothing can run between the check and the count."""
         if self._total >= self.max_sessions:
             self.refused[Cap.MAX_SESSIONS] += 1
-            raise Unavailable(
+            raise SessionCapReached(
                 f"the gateway already serves {self.max_sessions} WHEP sessions (webrtc.max_sessions); "
-                "try again when one ends", RETRY_AFTER_S,
+                "try again when one ends", Cap.MAX_SESSIONS, holder,
             )
         if self._held[holder] >= self.max_per_holder:
             self.refused[Cap.MAX_SESSIONS_PER_USER] += 1
-            raise Unavailable(
+            raise SessionCapReached(
                 f"you already keep {self.max_per_holder} WHEP sessions open (webrtc.max_sessions_per_user; "
-                "a disposition link counts as one viewer); close one first", RETRY_AFTER_S,
+                "a disposition link counts as one viewer); close one first", Cap.MAX_SESSIONS_PER_USER, holder,
             )
         self._total += 1
         self._held[holder] += 1
@@ -85,3 +99,28 @@ class SessionLimits:
         self._held[holder] -= 1
         if self._held[holder] <= 0:
             del self._held[holder]
+
+
+class RefusalBursts:
+    """Which cap refusals get an access-log entry: the first of a burst (per holder and cap), and
+    then at most one per `burst_s` while refusals go on, counting the refusals it stands for."""
+
+    def __init__(self, burst_s: float = BURST_S) -> None:
+        self._burst_s = burst_s
+        # (holder, cap) -> (when its last entry was written, refusals since that entry)
+        self._seen: dict[tuple[str, Cap], tuple[float, int]] = {}
+
+    def entry_due(self, holder: str, cap: Cap, now: float) -> int | None:
+        """Note one refusal at `now` (monotonic seconds): how many refusals an entry written now
+        stands for (this one and those left out since the last entry), or None when the last entry
+        is recent enough to cover it."""
+        key = (holder, cap)
+        seen = self._seen.get(key)
+        if seen is not None and now - seen[0] < self._burst_s:
+            self._seen[key] = (seen[0], seen[1] + 1)
+            return None
+        # A holder quiet for ten bursts is forgotten (with any refusals its last entry left out),
+        # so the table stays as small as the set of recent refusers.
+        self._seen = {k: v for k, v in self._seen.items() if now - v[0] < 10 * self._burst_s}
+        self._seen[key] = (now, 0)
+        return 1 + (seen[1] if seen is not None else 0)

@@ -50,6 +50,8 @@ def codec_name(codec: str) -> str:
 class VideoRefused(Unprocessable):
     """422: this stream's video cannot reach a browser, and waiting will not change that."""
 
+    kind = "video-refused"
+
     def __init__(self, reason: Refusal, codec: str, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason
@@ -61,6 +63,8 @@ class VideoRefused(Unprocessable):
 
 class TranscodeUnavailable(Unavailable):
     """503: the camera would be transcoded, but not now (the cap is reached, or it just failed)."""
+
+    kind = "transcode-unavailable"
 
     def __init__(self, reason: Refusal, codec: str, detail: str, retry_after_s: float, limit: int) -> None:
         super().__init__(detail, retry_after_s)

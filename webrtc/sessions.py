@@ -20,7 +20,7 @@ from webrtc.audiocodec import AudioChoice, choose_audio
 from webrtc.audiotrack import HubAudioTrack
 from webrtc.hubtrack import HubVideoTrack
 from webrtc.ice import IceNetwork
-from webrtc.limits import Reservation, SessionLimits
+from webrtc.limits import RefusalBursts, Reservation, SessionCapReached, SessionLimits
 from webrtc.lipsync import LipSync
 from webrtc.playback import PlaybackPlan, PlaybackTrack, Player
 from webrtc.playbackfeed import Recordings
@@ -61,6 +61,7 @@ class WhepSessions:
         self.network = IceNetwork(config)
         #: Sessions open at once, in total and per user or disposition token.
         self.limits = SessionLimits(config.max_sessions, config.max_sessions_per_user)
+        self._refusals = RefusalBursts()
         #: The wall's transcodes (cameras whose video browsers cannot play), run by `run()`.
         self.transcodes = Transcodes(config.max_transcodes, config.transcode_width, clock, VIEWER_QUEUE)
         self._sessions: dict[str, WhepSession] = {}
@@ -99,6 +100,17 @@ class WhepSessions:
         for session in ending:
             await session.closed.wait()
 
+    async def end_owned_by(self, username: str, reason: str) -> int:
+        """End every session a signed-in `username` opened, live and playback (their account was
+        disabled), and wait until each stop is logged; how many. A disposition token's sessions
+        (no role) are the token's, not the user's, and go on: the token is revoked on its own."""
+        ending = [s for s in self._sessions.values() if s.owner == username and s.role is not None]
+        for session in ending:
+            session.end(reason)
+        for session in ending:
+            await session.closed.wait()
+        return len(ending)
+
     def get(self, session_id: str) -> WhepSession | None:
         """A session by id; None for unknown or malformed ids."""
         if not SESSION_ID.fullmatch(session_id):
@@ -124,7 +136,8 @@ class WhepSessions:
             raise BadRequest("the offer has no H.264 video section; Pantau sends camera H.264 untouched")
         if codec == "hevc" and not h265.offers_h265(offer):
             raise BadRequest("the offer has no H.265 video section for this H.265 camera")
-        reservation = self.limits.reserve(holder or owner)  # before any await: caps hold under a burst
+        # Reserved before anything suspends (_reserve's first step): caps hold under a burst.
+        reservation = await self._reserve(holder or owner, camera, client, role, SessionKind.LIVE)
         try:
             # Joined before negotiating: a refusal (the transcode cap) costs no peer connection.
             lease = self.transcodes.join(camera, hub, transcode_from) if transcode_from is not None else None
@@ -190,6 +203,28 @@ class WhepSessions:
                  extra={"camera": camera, "session": session_id[:8]})
         return session, self.network.answer(pc)
 
+    async def _reserve(self, holder: str, camera: str, client: str | None, role: str | None,
+                       kind: SessionKind) -> Reservation:
+        """A place under the caps; a refusal is a `decision` deny in the access log, once per burst
+        of one holder's refusals under one cap (RefusalBursts), then raised (503)."""
+        try:
+            return self.limits.reserve(holder)
+        except SessionCapReached as refused:
+            covered = self._refusals.entry_due(holder, refused.cap, self._clock.monotonic())
+            if covered is not None:
+                # A disposition token's holder is a hash of the token: name it by a prefix only.
+                actor = holder[:22] if holder.startswith("token:") else holder
+                log.warning("camera %s: refused a %s session of %s (%s), %d refusal(s) since the last entry",
+                            camera, kind.value, actor, refused.cap.value, covered,
+                            extra={"camera": camera, "client": client})
+                await self._access_log.record(AccessEvent(
+                    AccessAction.DECISION, actor=actor, role=role, client=client, camera=camera, outcome="deny",
+                    reason=refused.detail,
+                    details={"action": kind.value, "cap": refused.cap.value,
+                             "refusals": covered},
+                ))
+            raise
+
     async def open_playback(
         self, camera: str, offer: str, recordings: Recordings, authorize: Callable[[], Awaitable[PlaybackPlan]],
         holder: str, group: str | None = None,
@@ -205,7 +240,8 @@ class WhepSessions:
             raise BadRequest("the offer has no H.264 video section; Pantau sends recorded H.264 untouched")
         if group is not None:
             self.groups.check(group, holder)
-        reservation = self.limits.reserve(holder)  # before any await: caps hold under a burst
+        # Reserved before anything suspends (_reserve's first step): caps hold under a burst.
+        reservation = await self._reserve(holder, camera, None, None, SessionKind.PLAYBACK)
         try:
             return await self._open_playback(camera, offer, recordings, authorize, reservation, holder, group)
         except BaseException:

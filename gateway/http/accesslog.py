@@ -96,9 +96,9 @@ async def proof_consistency(request: web.Request) -> web.Response:
 @routes.get("/api/v1/access-log/public-key")
 async def public_key(request: web.Request) -> web.Response:
     """The log's verifier key (signed-note vkey line) and PEM; public by design."""
-    settings = request.app[SERVICES].settings
-    key = load_key(key_path(settings))
-    return web.Response(text=public_key_text(key, settings.access_log.origin), content_type="text/plain")
+    services = request.app[SERVICES]
+    key = load_key(key_path(services.settings))
+    return web.Response(text=public_key_text(key, services.access_log.origin), content_type="text/plain")
 
 
 @routes.get("/api/v1/access-log/export")

@@ -9,12 +9,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from core.errors import BadRequest, NotFound, Unauthorized
 from gateway.http.auth import principal
-from core.errors import PayloadTooLarge, UnsupportedMediaType
-from gateway.http.body import read_json
+from gateway.http.body import FormLimits, read_form, read_json
 from gateway.http.appkeys import SERVICES
 from gateway.http.params import query_limit, rfc3339
 from gateway.http.views import iso
@@ -27,9 +26,12 @@ routes = web.RouteTableDef()
 
 FIELD_MAX_BYTES = 4096  # one text field of the request form
 MULTIPART_OVERHEAD = 64 * 1024  # the text fields and part headers around the letter
+# `cameras` may come once, comma-separated, or once per camera (check_form takes 64 at most).
+MAX_CAMERA_PARTS = 64
 JSON_MAX_BYTES = 16 * 1024
 TEXT_FIELDS = ("party_name", "party_organisation", "purpose", "letter_number", "letter_date", "cameras",
                "start", "end", "max_views", "valid_days", "copies")
+MAX_PARTS = len(TEXT_FIELDS) - 1 + MAX_CAMERA_PARTS + 1  # each field once, cameras repeated, the letter
 
 
 def _who(request: web.Request) -> Principal:
@@ -53,39 +55,19 @@ def _int(fields: dict[str, str], name: str) -> int | None:
         raise BadRequest(f"{name} must be an integer") from exc
 
 
-async def _read_part(part: BodyPartReader, limit: int, name: str) -> bytes:
-    data = bytearray()
-    while chunk := await part.read_chunk(64 * 1024):
-        data += chunk
-        if len(data) > limit:
-            raise PayloadTooLarge(f"{name} is larger than {limit} bytes")
-    return bytes(data)
+def _form_limits(letter_limit: int) -> FormLimits:
+    return FormLimits(
+        max_bytes=letter_limit + MULTIPART_OVERHEAD, max_parts=MAX_PARTS, field_bytes=FIELD_MAX_BYTES,
+        file_fields={"letter": letter_limit}, text_fields=TEXT_FIELDS, repeatable={"cameras": MAX_CAMERA_PARTS},
+    )
 
 
 async def _read_form(request: web.Request, letter_limit: int) -> tuple[dict[str, str], bytes]:
-    if request.content_type != "multipart/form-data":
-        raise UnsupportedMediaType("send multipart/form-data with the letter as the part 'letter'")
-    if request.content_length is not None and request.content_length > letter_limit + MULTIPART_OVERHEAD:
-        raise PayloadTooLarge(f"the letter may have at most {letter_limit} bytes")
-    fields: dict[str, str] = {}
-    letter: bytes | None = None
-    try:
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader):
-                raise BadRequest("nested multipart bodies are not accepted")
-            if part.name == "letter":
-                letter = await _read_part(part, letter_limit, "the letter")
-            elif part.name in TEXT_FIELDS:
-                raw = await _read_part(part, FIELD_MAX_BYTES, part.name)
-                value = raw.decode("utf-8").strip()
-                fields[part.name] = f"{fields[part.name]},{value}" if part.name in fields else value
-            else:
-                raise BadRequest(f"unknown form field {str(part.name)[:40]!r}")
-    except (ValueError, AssertionError, UnicodeDecodeError) as exc:  # aiohttp's malformed-multipart errors
-        raise BadRequest("malformed multipart body") from exc
+    form = await read_form(request, _form_limits(letter_limit))
+    letter = form.files.get("letter")
     if letter is None:
         raise BadRequest("the scanned letter (form part 'letter') is missing")
+    fields = {name: ",".join(values) for name, values in form.fields.items()}
     return fields, letter
 
 
@@ -144,6 +126,8 @@ async def file_request(request: web.Request) -> web.Response:
     """File a request for an outside party: form fields plus the scanned letter (PDF, JPEG, PNG)."""
     who = _who(request)
     service = request.app[SERVICES].dispositions
+    # The role is decided before a byte of the letter is read: a refused caller uploads nothing.
+    await service.admit_filer(who, _client(request))
     fields, letter = await _read_form(request, service.letter_max_bytes)
     info = await service.file_request(who, _form(fields), letter, _client(request))
     return web.json_response(request_json(info), status=201,

@@ -35,6 +35,7 @@ from core.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unavailab
 from gateway.http.auth import GET_ROUTE, disposition_token
 from gateway.http.guard import authorize
 from gateway.http.appkeys import SERVICES
+from gateway.http.urls import handed_out
 from gateway.http.linkbearer import link_bearer
 from gateway.http.params import query_time, rfc3339
 from gateway.http.views import iso
@@ -198,14 +199,12 @@ async def list_spans(request: web.Request) -> web.Response:
     found = spans(await recorder.index.segments(camera_id, start, end, recorder.stream_of(camera_id)), start, end)
     if not found:
         raise NotFound("no recordings in this range")  # as MediaMTX answers an empty list
-    origin = request.url.origin()
     return web.json_response([
         {
             "start": iso(span.start),
             "duration": round(span.duration_s, 6),
-            "url": str(origin.with_path("/get").with_query(
-                {"path": camera_id, "start": iso(span.start) or "", "duration": _seconds(span.duration_s)}
-            )),
+            "url": handed_out(request, "/get", {"path": camera_id, "start": iso(span.start) or "",
+                                                "duration": _seconds(span.duration_s)}),
         }
         for span in found
     ])

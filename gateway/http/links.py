@@ -19,6 +19,7 @@ from yarl import URL
 
 from core.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from evidence.models import ExportJob
+from gateway.http.urls import absolute
 from gateway.http.appkeys import SERVICES
 from gateway.http.auth import EXPORT_DOWNLOAD, GET_ROUTE, disposition_token, signed_in
 from gateway.http.body import read_json
@@ -87,7 +88,7 @@ async def create_link(request: web.Request) -> web.Response:
     claims = LinkClaims(new_link_id(), asker.token_id or asker.subject, asker.kind, target.path, query_digest(pairs),
                         now, expires, once)
     link = services.links.sign(claims)
-    url = request.url.origin().with_path(target.path).with_query([*pairs, (LINK_PARAM, link)])
+    url = absolute(request, target.path, [*pairs, (LINK_PARAM, link)])
     details: dict[str, Scalar] = {"link_id": claims.link_id, "target": target.path, "once": once,
                                   "expires_at": iso(expires), "kind": asker.kind, **event.pop("details", {})}
     await services.access_log.record(AccessEvent(
@@ -95,7 +96,7 @@ async def create_link(request: web.Request) -> web.Response:
         token_id=asker.token_id, details=details, **event))
     log.info("link %s issued to %s for %s (once=%s, until %s)", claims.link_id, asker.subject, target.path, once,
              iso(expires))
-    return web.json_response({"url": str(url), "expires_at": iso(expires), "once": once, "id": claims.link_id},
+    return web.json_response({"url": url, "expires_at": iso(expires), "once": once, "id": claims.link_id},
                              status=201, headers={"Cache-Control": "no-store"})
 
 

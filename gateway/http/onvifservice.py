@@ -8,8 +8,9 @@ import re
 
 from aiohttp import web
 
-from core.errors import NotFound
+from core.errors import NotFound, PayloadTooLarge
 from gateway.http.appkeys import SERVICES
+from gateway.http.body import read_body
 from onvif_server.calls import CAMERA_PARAM, SERVICE_PATHS, SNAPSHOT_PATH, Call, ServiceName
 from onvif_server.events import SUBSCRIPTION_PARAM
 from onvif_server.soap import CONTENT_TYPE, MAX_REQUEST_BYTES, fault_envelope, malformed
@@ -31,14 +32,10 @@ def is_onvif_soap(request: web.Request) -> bool:
 
 async def _body(request: web.Request) -> bytes | None:
     """The body, or None when it is larger than a SOAP request may be (read no further)."""
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await request.content.read(16 * 1024):
-        size += len(chunk)
-        if size > MAX_REQUEST_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_body(request, MAX_REQUEST_BYTES)
+    except PayloadTooLarge:
+        return None
 
 
 def _reached(request: web.Request) -> tuple[str, str]:

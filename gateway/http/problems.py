@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from core.errors import PantauError, TooManyRequests, Unavailable
+from core.errors import PROBLEM_TYPE, PantauError, TooManyRequests, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -19,9 +19,22 @@ PROBLEM_JSON = "application/problem+json"
 STANDARD_MEMBERS = frozenset({"type", "title", "status", "detail", "instance"})
 
 
-def problem(status: int, title: str, detail: str = "", **extra: Any) -> web.Response:
-    """A problem+json response."""
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+# The problem type of an HTTP error no Pantau error class names (aiohttp's own: 404, 405, 413...).
+STATUS_KINDS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
+                405: "method-not-allowed", 409: "conflict", 410: "gone", 413: "too-large",
+                415: "unsupported-media-type", 422: "unprocessable", 429: "too-many-requests",
+                500: "internal-error", 503: "unavailable"}
+
+
+def problem_type(status: int) -> str:
+    """The problem type of a bare HTTP status."""
+    kind = STATUS_KINDS.get(status)
+    return PROBLEM_TYPE + kind if kind else "about:blank"
+
+
+def problem(status: int, title: str, detail: str = "", type_: str | None = None, **extra: Any) -> web.Response:
+    """A problem+json response; `type_` defaults to the status's problem type."""
+    body: dict[str, Any] = {"type": type_ or problem_type(status), "title": title, "status": status}
     if detail:
         body["detail"] = detail
     body.update(extra)
@@ -43,7 +56,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             extra={"client": request.remote},
         )
         members = {k: v for k, v in exc.members().items() if k not in STANDARD_MEMBERS}
-        response = problem(exc.status, exc.title, exc.detail, instance=request.path, **members)
+        response = problem(exc.status, exc.title, exc.detail, exc.problem_type(), instance=request.path, **members)
         if isinstance(exc, TooManyRequests | Unavailable) and exc.retry_after_s is not None:
             response.headers["Retry-After"] = str(max(1, int(exc.retry_after_s + 0.999)))
         if exc.status == 401:

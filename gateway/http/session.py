@@ -13,6 +13,7 @@ from gateway.http.appkeys import SERVICES
 from gateway.http.views import iso
 from policy.audit.entries import AccessAction, AccessEvent
 from policy.identity.displays import USERNAME_PREFIX
+from policy.identity.users import SignInRefusal
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -37,15 +38,16 @@ async def sign_in(request: web.Request) -> web.Response:
                         reason="throttled after repeated failures")
         )
         raise TooManyRequests("too many failed sign-ins; try again later", retry_after_s=wait)
-    who = await services.users.authenticate(username, password)
-    if who is None:
+    who = await services.users.check(username, password)
+    if isinstance(who, SignInRefusal):
         services.throttle.failed(username, address)
-        log.warning("sign-in failed: user=%s address=%s", name, address)
+        log.warning("sign-in failed: user=%s address=%s reason=%s", name, address, who.value)
         await services.access_log.record(
             AccessEvent(AccessAction.SIGN_IN_FAILED, actor=name, client=address, outcome="deny",
-                        reason="unknown user or wrong password")
+                        reason=who.value)
         )
-        raise Unauthorized("unknown user or wrong password")
+        # Only whoever knows the password learns that the account is disabled.
+        raise Unauthorized("this account is disabled" if who is SignInRefusal.DISABLED else who.value)
     services.throttle.succeeded(username, address)
     token, expires = await services.sessions.issue(who, client=address)
     log.info("sign-in: user=%s role=%s address=%s", who.username, who.role, address)

@@ -9,11 +9,13 @@ from aiohttp import web
 from gateway.http import accesslog, cameras, dispositions, health, onboarding, openapi, playback, recordings, session, whep
 from gateway.http import alerts, camera_events, cases, displays, downloads, eventstream, handovers, onvif, ptz, shifts
 from gateway.http import bookmarks, exports, iceservers, links, onvifservice, review, snapshots, thumbnails, triggers
+from gateway.http import users
 from gateway.http.auth import auth_middleware
 from gateway.http.cors import setup_cors
 from gateway.http.appkeys import SERVICES
 from gateway.http.metrics import REGISTRY, build_registry
 from gateway.http.problems import problem_middleware
+from gateway.http.securityheaders import setup_security_headers
 from gateway.services import Services
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -35,6 +37,7 @@ def build_app(services: Services) -> web.Application:
     app.add_routes(health.routes)
     app.add_routes(session.routes)
     app.add_routes(displays.routes)
+    app.add_routes(users.routes)
     app.add_routes(cameras.routes)
     app.add_routes(ptz.routes)
     app.add_routes(camera_events.routes)
@@ -64,4 +67,5 @@ def build_app(services: Services) -> web.Application:
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC, follow_symlinks=False)
     setup_cors(app, services.settings.server.cors_origins)
+    setup_security_headers(app)
     return app

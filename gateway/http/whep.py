@@ -13,7 +13,8 @@ import logging
 
 from aiohttp import web
 
-from core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
+from core.errors import BadRequest, Forbidden, NotFound, UnsupportedMediaType
+from gateway.http.body import read_body
 from gateway.http.auth import disposition_token, signed_in, sign_in_watch
 from gateway.http.guard import authorize
 from gateway.http.appkeys import SERVICES
@@ -40,11 +41,7 @@ async def read_offer(request: web.Request) -> tuple[str, bool]:
     as_json = request.content_type == "application/json"
     if request.content_type != SDP and not as_json:
         raise UnsupportedMediaType(f"send the offer as {SDP} (or application/json)")
-    if request.content_length is not None and request.content_length > MAX_OFFER:
-        raise PayloadTooLarge(f"offer over {MAX_OFFER} bytes")
-    raw = await request.content.read(MAX_OFFER + 1)
-    if len(raw) > MAX_OFFER:
-        raise PayloadTooLarge(f"offer over {MAX_OFFER} bytes")
+    raw = await read_body(request, MAX_OFFER, "offer")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -164,9 +161,7 @@ async def patch_session(request: web.Request) -> web.Response:
     match = request.headers.get("If-Match")
     if match is not None and match.strip() not in ("*", etag(session.id)):
         raise web.HTTPPreconditionFailed(text="If-Match is not this session's ETag")
-    raw = await request.content.read(MAX_FRAGMENT + 1)
-    if len(raw) > MAX_FRAGMENT:
-        raise PayloadTooLarge(f"fragment over {MAX_FRAGMENT} bytes")
+    raw = await read_body(request, MAX_FRAGMENT, "fragment")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

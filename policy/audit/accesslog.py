@@ -42,6 +42,7 @@ class AccessLogError(PantauError):
     """The log could not be written."""
 
     status = 503
+    kind = "access-log-unavailable"
     title = "Access log unavailable"
     retriable = True
 
@@ -50,6 +51,7 @@ class AccessLogTampered(PantauError):
     """The stored log no longer matches what was signed; the checkpointer refuses to sign over it."""
 
     title = "Access log tampered"
+    kind = "access-log-tampered"
 
 
 class AccessLog:

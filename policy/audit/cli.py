@@ -50,18 +50,22 @@ def verify_log(
     source: str | Path,
     public_key_path: Path,
     *,
-    origin: str,
+    origin: str | None,
+    fallback_origin: str = "pantau/access-log",
     witness_file: Path | None = None,
     out: TextIO | None = None,
     bars: ProgressBars = QUIET,
 ) -> int:
     """Verify a database URL or an export file; print the outcome and return the exit status (0 ok, 1 bad).
+    The log's origin is `origin` when given, else the name in the key file's vkey line (a published
+    key names its log), else `fallback_origin` (a bare PEM).
 
     Synchronous: call it from the CLI, outside any running event loop.
     """
     out = out or sys.stdout
     try:
-        verifier = load_verifier(public_key_path, origin)
+        verifier = load_verifier(public_key_path, origin or fallback_origin)
+        origin = origin or verifier.name
         if isinstance(source, Path) or "://" not in str(source):
             result = verify_export(Path(source), verifier, origin=origin, witness=_witness(witness_file), bars=bars)
         else:

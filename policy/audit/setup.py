@@ -7,14 +7,17 @@ import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.alerting import Publisher
 from core.clock import Clock
 from core.config import Settings
+from core.redact import redact_url
 from policy.audit.accesslog import AccessLog
 from policy.audit.entries import AccessAction, AccessEvent
+from policy.audit.origin import settle_origin
 from policy.audit.signingkey import default_key_path, load_or_create_key, signer
 from policy.audit.witness import FileWitness, HttpWitness, Witness
 
@@ -39,10 +42,11 @@ async def open_access_log(
         witnesses.append(FileWitness(cfg.witness_file))
     if cfg.witness_url is not None:
         witnesses.append(HttpWitness(cfg.witness_url))
+    origin = await settle_origin(settings, engine, key)
     return AccessLog(
         engine,
-        signer(key, cfg.origin),
-        origin=cfg.origin,
+        signer(key, origin),
+        origin=origin,
         checkpoint_interval_s=cfg.checkpoint_interval_s,
         clock=clock,
         witnesses=witnesses,
@@ -50,10 +54,28 @@ async def open_access_log(
     )
 
 
+# Keys whose values are secrets: left out of the configuration's digest (a short password's SHA-256
+# in the access log could be guessed offline; the digest is to see that something changed).
+SECRET_KEYS = frozenset({"password", "secret", "credential", "trigger_key", "token"})
+
+
+def _redacted(value: Any, key: str = "") -> Any:
+    if key in SECRET_KEYS and value is not None:
+        return "***"
+    if isinstance(value, dict):
+        return {k: _redacted(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    if isinstance(value, str) and "://" in value:
+        return redact_url(value)  # user:password@ in camera, database, broker and webhook URLs
+    return value
+
+
 def config_digest(settings: Settings) -> str:
-    """SHA-256 of the effective configuration (secrets included in the hash, never shown)."""
+    """SHA-256 of the effective configuration with its secrets left out (passwords, keys, tokens, the
+    credentials in URLs): a change of anything else changes it."""
     return hashlib.sha256(
-        json.dumps(settings.model_dump(mode="json"), sort_keys=True).encode()
+        json.dumps(_redacted(settings.model_dump(mode="json")), sort_keys=True).encode()
     ).hexdigest()
 
 

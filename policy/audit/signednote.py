@@ -28,6 +28,8 @@ SIG_PREFIX = "\u2014 "  # em dash and a space
 class NoteError(PantauError):
     """A note, verifier key or checkpoint that is malformed or does not verify."""
 
+    kind = "note-invalid"
+
 
 def _check_name(name: str) -> None:
     if not name or any(c.isspace() for c in name) or "+" in name:
@@ -106,6 +108,9 @@ def open_note(note: str, verifier: NoteVerifier) -> str:
     text, sep, sigs = note.rpartition("\n\n")
     if not sep or not sigs.endswith("\n"):
         raise NoteError("malformed note: no signature block")
+    if any(c != "\n" and not c.isprintable() for c in note):
+        # C2SP signed-note: text is printable; a control character could rewrite what a terminal shows.
+        raise NoteError("malformed note: a control character in its text")
     text += "\n"
     found = False
     for line in sigs[:-1].split("\n"):

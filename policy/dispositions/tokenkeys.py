@@ -16,6 +16,7 @@ TOKEN_KEY_NAME = Path("keys") / "disposition-token.pem"
 
 class KeyUnusable(PantauError):
     title = "Key unusable"
+    kind = "key-unusable"
 
 
 def default_token_key_path(data_dir: Path) -> Path:

@@ -28,6 +28,7 @@ class TokenRejected(Forbidden):
     """A disposition token was refused; `reason` is the stable code that is logged."""
 
     title = "Disposition token refused"
+    kind = "token-refused"
 
     def __init__(self, reason: Reason, detail: str = "") -> None:
         super().__init__(detail or reason.value)

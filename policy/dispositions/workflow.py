@@ -110,6 +110,11 @@ class DispositionService:
 
     # -- requests -------------------------------------------------------------------------
 
+    async def admit_filer(self, who: Principal, client: str = "") -> None:
+        """Whether `who` may file requests at all, decided (and a refusal logged, 403) before the
+        form and its letter are read; each camera is decided again in `file_request`."""
+        await self._require(_Actor(who, client), Action.FILE_REQUEST, Resource())
+
     async def file_request(self, who: Principal, form: RequestForm, letter: bytes, client: str = "") -> RequestInfo:
         """Record a request for an outside party with its scanned letter; pending until decided."""
         actor = _Actor(who, client)

@@ -1,4 +1,5 @@
-"""Who is who: users and roles, password hashing, bearer sessions, sign-in throttling, enrolled wall
+"""Who is who: users and roles, their administration (useradmin.py: disable, enable, role, a new
+password; the last administrator kept), password hashing, bearer sessions, sign-in throttling, enrolled wall
 displays, signed links (links.py: short-lived URLs bound to who asked; linkuses.py: one-time use)."""
 
 from policy.identity.displays import DisplayInfo, DisplayStore, DisplayUse

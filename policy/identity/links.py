@@ -43,6 +43,7 @@ LinkKind = Literal["user", "token"]
 
 class KeyUnusable(PantauError):
     title = "Key unusable"
+    kind = "key-unusable"
 
 
 class LinkProblem(enum.StrEnum):
@@ -57,6 +58,8 @@ class LinkProblem(enum.StrEnum):
 class LinkRejected(PantauError):
     """A link that does not open this request; `problem` is the stable code, `claims` what the link
     says once its signature verified (None before: unverified claims are not worth logging)."""
+
+    kind = "link-refused"
 
     def __init__(self, problem: LinkProblem, detail: str, claims: LinkClaims | None = None) -> None:
         super().__init__(detail)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import re
 from dataclasses import dataclass
@@ -33,6 +34,14 @@ class Principal:
     role: str
     #: Set when the caller is an enrolled wall display (policy/identity/displays.py), not a person.
     display_id: str | None = None
+
+
+class SignInRefusal(enum.StrEnum):
+    """Why a sign-in was refused, as the access log says it."""
+
+    WRONG = "unknown user or wrong password"
+    #: The password was right, but an administrator disabled the account.
+    DISABLED = "disabled"
 
 
 class UserStore:
@@ -82,12 +91,21 @@ class UserStore:
 
     async def authenticate(self, username: str, password: str) -> Principal | None:
         """The user if the password is right and the account enabled; same cost either way."""
+        found = await self.check(username, password)
+        return found if isinstance(found, Principal) else None
+
+    async def check(self, username: str, password: str) -> Principal | SignInRefusal:
+        """The user if the password is right and the account enabled, else why not; same cost
+        either way. DISABLED only with the right password, so it tells nobody else that the name
+        exists."""
         async with self._sessions() as session:
             user = await session.scalar(select(User).where(User.username == username))
         stored = user.password_hash if user is not None else DUMMY_HASH
         ok = await asyncio.to_thread(verify_password, password, stored)
-        if not ok or user is None or user.disabled:
-            return None
+        if not ok or user is None:
+            return SignInRefusal.WRONG
+        if user.disabled:
+            return SignInRefusal.DISABLED
         return Principal(user.id, user.username, user.role)
 
     async def get(self, user_id: int) -> Principal | None:

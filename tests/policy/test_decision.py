@@ -108,9 +108,10 @@ def oracle(rules: AccessConfig, subject: Subject, action: Action, res: Resource,
             obligations.add(("no_audio", None))
         return True, obligations
     if action == "file_request":
+        if not camera:  # the role's gate before the letter is uploaded
+            return role in d.requester_roles, {log}
         ok = (
             role in d.requester_roles
-            and camera
             and sees(rules.visibility.get(role, []))  # type: ignore[call-overload]
             and has_window
             and res.end <= ctx.now  # type: ignore[operator]
@@ -370,6 +371,9 @@ def grant(**changes: Any) -> TokenGrant:
         ("supervisor", Action.APPROVE, Resource(), None, Reason.NOT_PERMITTED),
         ("operator", Action.FILE_REQUEST, CAM, None, Reason.ALLOWED),
         ("viewer", Action.FILE_REQUEST, CAM, None, Reason.NOT_PERMITTED),
+        # No camera named: the role's gate before the letter is uploaded.
+        ("operator", Action.FILE_REQUEST, Resource(), None, Reason.ALLOWED),
+        ("viewer", Action.FILE_REQUEST, Resource(), None, Reason.NOT_PERMITTED),
         ("operator", Action.FILE_REQUEST, Resource("cam1", frozenset(), NOW - timedelta(hours=1), NOW + HALF_HOUR),
          None, Reason.FUTURE_WINDOW),
         ("operator", Action.FILE_REQUEST, Resource("cam1", frozenset(), NOW - timedelta(hours=25), NOW),

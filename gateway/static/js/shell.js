@@ -18,6 +18,7 @@ export const PAGES = [
   { id: "exports", href: "/static/exports.html", key: "nav.exports", minimum: "supervisor", also: ["auditor"] },
   { id: "cameras", href: "/static/cameras.html", key: "nav.cameras", minimum: "admin" },
   { id: "displays", href: "/static/displays.html", key: "nav.displays", minimum: "admin" },
+  { id: "users", href: "/static/users.html", key: "nav.users", minimum: "admin" },
 ];
 
 function el(tag, attrs = {}, ...children) {
