@@ -70,16 +70,25 @@ class LeaseKeeper:
         # record it): no more handing over until the nodes change.
         self._refused_by: frozenset[str] | None = None
         self._started = False  # after the first round: leases under our id are no previous run's
+        self._wake = asyncio.Event()
 
     async def run(self) -> None:
         """Keep leases every renew_s until cancelled (the first round at once: a lone node records
         from its start); on the way out seal every held camera, then release its lease."""
         try:
             while True:
+                self._wake.clear()
                 await self.tick()
-                await asyncio.sleep(self.config.renew_s)
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.config.renew_s)
+                except TimeoutError:
+                    pass
         finally:
             await _uncancellable(self.release_all())
+
+    def wake(self) -> None:
+        """Run the next round now (a camera was added or changed: take its lease without waiting)."""
+        self._wake.set()
 
     async def tick(self) -> None:
         """One round: renew what is held, give up cameras no longer recorded here, hand one camera

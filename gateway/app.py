@@ -147,6 +147,7 @@ class Gateway:
                         tasks.create_task(membership.run(), name="node-heartbeat")
                         keeper = LeaseKeeper(LeaseBook(services.db, membership.node_id, settings.cluster.lease_s),
                                              services.recorder, settings.cluster, services.db)
+                        services.fleet.on_added(lambda _camera: keeper.wake())
                         tasks.create_task(keeper.run(), name="camera-leases")
                     self._start_triggers(tasks, services)
                     if settings.restream.rtsp.enabled:

@@ -133,3 +133,24 @@ async def test_a_camera_no_other_node_records_is_taken_over_the_share(db: async_
     assert len(ended) == 1, rec_a.events
     await rounds(2)
     assert len([kind for kind, _, _ in rec_a.events if kind == "ended"]) == 1, rec_a.events
+
+
+async def test_run_takes_an_added_camera_when_woken_and_releases_everything_when_cancelled(
+        db: async_sessionmaker[AsyncSession]) -> None:
+    keeper, recorder = await node(db, "node-a", ["c0"], lease_s=8)  # a round every 2 s
+    task = asyncio.create_task(keeper.run())
+    try:
+        for _ in range(20):
+            await asyncio.sleep(0.05)
+            if "c0" in recorder.recording:
+                break
+        assert "c0" in recorder.recording  # the first round at once
+        recorder.cameras = ["c0", "c1"]
+        keeper.wake()  # the fleet added c1
+        await asyncio.sleep(0.5)
+        assert sorted(recorder.recording) == ["c0", "c1"]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert recorder.recording == {} and recorder.held_when_stopped == [True, True]
+    assert await lease_counts(db) == {}
