@@ -30,6 +30,9 @@ from cases.mqtttriggers import MqttTriggers
 from cases.signing import MinutesSigner
 from cases.triggers import TriggerGate
 from cases.watch import CaseWatch
+from cluster.fencing import still_owner
+from cluster.keeper import LeaseKeeper
+from cluster.leases import LeaseBook
 from cluster.membership import Membership
 from core.clock import Clock, SystemClock
 from core.config import CameraConfig, Settings
@@ -142,6 +145,10 @@ class Gateway:
                     tasks.create_task(services.exports.run(), name="exports")
                     if membership is not None:
                         tasks.create_task(membership.run(), name="node-heartbeat")
+                        keeper = LeaseKeeper(LeaseBook(services.db, membership.node_id, settings.cluster.lease_s),
+                                             services.recorder, settings.cluster, services.db)
+                        services.fleet.on_added(lambda _camera: keeper.wake())
+                        tasks.create_task(keeper.run(), name="camera-leases")
                     self._start_triggers(tasks, services)
                     if settings.restream.rtsp.enabled:
                         self.rtsp = await self._start_rtsp(tasks, services)
@@ -247,7 +254,10 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
 
     fleet = CameraFleet(make_camera, [*settings.cameras, *onboarded])
     cameras = fleet.cameras
-    recorder = Recorder(settings, db, clock, cameras, RecordingLog(access_log), alerts)
+    # Several nodes: each records only the cameras it holds a lease on, and a segment is indexed only
+    # under its camera's current lease (cluster/keeper.py, cluster/fencing.py).
+    recorder = Recorder(settings, db, clock, cameras, RecordingLog(access_log), alerts,
+                        fence=still_owner if settings.cluster_enabled else None)
     token_key = await asyncio.to_thread(
         load_or_create_signing_key,
         settings.access.disposition.key_path or default_token_key_path(settings.data_dir),
