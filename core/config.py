@@ -180,6 +180,15 @@ class CameraConfig(Strict):
         description="rtsp://, rtsps:// or onvif://user:pass@host:port/?profile=main|sub|TOKEN URL."
     )
     transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP lower transport.")
+    tls_verify: bool = Field(
+        True,
+        description="Check an rtsps:// camera's certificate (its chain to tls_ca_file or the system's CAs); "
+        "false accepts any certificate, which lets whoever sits in between read and alter the video (logged at start).",
+    )
+    tls_ca_file: Path | None = Field(
+        None, description="PEM file of the CA (or the camera's own self-signed certificate) an rtsps:// camera's "
+        "certificate must chain to; unset: the system's CAs.",
+    )
     enabled: bool = Field(True, description="Pull this camera.")
     record: bool = Field(True, description="Record this camera continuously.")
     groups: list[str] = Field(default_factory=list, description="Camera groups for visibility rules.")
