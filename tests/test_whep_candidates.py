@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from aiortc import RTCSessionDescription
 
 from core.config import CameraConfig
 from core.webrtcconfig import WebRtcConfig
@@ -37,7 +38,8 @@ def test_screen_offer(networks: list[str], limit: int, hosts: list[str], kept: l
         line(h, 5000 + i, i) + "\r\n" for i, h in enumerate(hosts)) + "a=end-of-candidates\r\n"
     screened = rules.budget("cam", "session-id").screen_offer(sdp)
     assert [x.split()[4] for x in screened.splitlines() if x.startswith("a=candidate:")] == kept
-    assert screened.endswith("a=end-of-candidates\r\n")
+    # A screen that dropped a candidate does not pass the end of candidates on.
+    assert screened.endswith("a=end-of-candidates\r\n") == (kept == hosts)
 
 
 class Listener(asyncio.DatagramProtocol):
@@ -98,3 +100,31 @@ async def test_only_kept_candidates_are_checked(
         assert len(drops) == 1 and "1 outside webrtc.allowed_networks" in drops[0], drops
     else:
         assert all(checked), checked  # today's behaviour without the settings: every one
+
+
+async def test_a_viewer_whose_candidates_are_all_dropped_connects_by_its_own_checks(tmp_path: Path) -> None:
+    # A browser offers its host address as an mDNS name and ends its candidates: with
+    # allowed_networks set nothing of it is kept, and the gateway pairs with the address the
+    # viewer's checks come from (peer-reflexive).
+    webrtc = {"allowed_networks": ["192.0.2.0/24"]}
+    settings = make_settings(tmp_path, sqlite(tmp_path), CAMERAS, webrtc=webrtc)
+    async with running_gateway(settings) as client:
+        admin = await client.sign_in("admin", client.admin_password())
+        viewer = Viewer()
+        try:
+            offer = await viewer.offer()
+            port = next(x.split()[5] for x in offer.splitlines() if x.startswith("a=candidate:"))
+            mdns = f"a=candidate:1 1 udp 2130706431 0b6f1c9e-5e0a-4c4c-9b1e-2f7d6c1a9e11.local {port} typ host"
+            body = without_candidates(offer) + mdns + "\r\na=end-of-candidates\r\n"
+            async with client.http.post(client.url("/whep/live/lobby"), data=body,
+                                        headers={**SDP, "Authorization": f"Bearer {admin}"}) as resp:
+                answer = await resp.text()
+                assert resp.status == 201, answer
+            await viewer.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+            for _ in range(100):
+                if viewer.pc.connectionState in ("connected", "failed"):
+                    break
+                await asyncio.sleep(0.1)
+            assert viewer.pc.connectionState == "connected"
+        finally:
+            await viewer.close()

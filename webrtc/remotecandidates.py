@@ -7,7 +7,10 @@ candidates are screened before aiortc sees them, in the offer's a=candidate line
 PATCH fragments. A candidate named by an mDNS name (.local, what browsers offer instead of their
 host address) has no address to check before aioice resolves it: it is dropped when
 `allowed_networks` is set. The viewer's own checks still reach the gateway, and aioice pairs
-with the address they come from (a peer-reflexive candidate), which no offer can choose.
+with the address they come from (a peer-reflexive candidate), which no offer can choose. For
+that, a session that lost a candidate never tells aioice that the candidates ended
+(a=end-of-candidates): with none left, aioice would give up at once instead of waiting for those
+checks (the session's connect timeout still ends a viewer that never comes).
 """
 
 from __future__ import annotations
@@ -59,10 +62,12 @@ class CandidateBudget:
         self._camera = camera
         self._session = session
         self.kept = 0
+        #: Candidates dropped so far: while there are any, the viewer's end-of-candidates is not passed on.
+        self.dropped = 0
         self._logged = False
 
     def screen_offer(self, sdp: str) -> str:
-        """`sdp` without the a=candidate lines the rules drop."""
+        """`sdp` without the a=candidate lines the rules drop (nor, if it lost any, a=end-of-candidates)."""
         lines = sdp.splitlines()
         candidates = [i for i, line in enumerate(lines) if line.startswith("a=candidate:")]
 
@@ -73,6 +78,7 @@ class CandidateBudget:
         dropped = set(candidates) - set(kept)
         if not dropped:
             return sdp
+        dropped.update(i for i, line in enumerate(lines) if line.startswith("a=end-of-candidates"))
         return "".join(line + "\r\n" for i, line in enumerate(lines) if i not in dropped)
 
     def screen(self, items: list[T], address_of: Callable[[T], str]) -> list[T]:
@@ -91,6 +97,7 @@ class CandidateBudget:
                 self.kept += 1
             else:
                 reasons[reason] += 1
+                self.dropped += 1
                 addresses.append(address)
         if reasons and not self._logged:
             self._logged = True

@@ -78,7 +78,8 @@ class WhepSession:
         sent = len(fragment.candidates)
         if self.candidates is not None:
             kept = self.candidates.screen(list(fragment.candidates), lambda t: t.candidate.ip)
-            fragment = dataclasses.replace(fragment, candidates=tuple(kept))
+            fragment = dataclasses.replace(fragment, candidates=tuple(kept),
+                                           end=fragment.end and not self.candidates.dropped)
         added = await add_candidates(self.pc, fragment)
         self.trickled += sent
         return added
