@@ -50,6 +50,7 @@ from fleet.camerastore import KEY_NAME as CAMERA_KEY_NAME
 from fleet.camerastore import CameraStore
 from fleet.statealerts import StateAlerts
 from fleet.statushistory import StatusLog
+from gateway.http.tls import server_context
 from gateway.http.webapp import build_app
 from gateway.migrations import upgrade
 from gateway.services import Services
@@ -107,6 +108,7 @@ class Gateway:
     async def run(self, on_ready: Callable[[Gateway], None] | None = None) -> None:
         """Serve until cancelled; every task is awaited and every resource closed on the way out."""
         settings = self.settings
+        tls = server_context(settings.server)  # a bad certificate stops the start before anything runs
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.storage.path.mkdir(parents=True, exist_ok=True)
         if self.migrate and settings.database.migrate_on_start:
@@ -121,13 +123,13 @@ class Gateway:
             runner = web.AppRunner(build_app(services), handle_signals=False, access_log=None)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
-            site = web.TCPSite(runner, settings.server.host, settings.server.port)
+            site = web.TCPSite(runner, settings.server.host, settings.server.port, ssl_context=tls)
             await site.start()
             self.port = _bound_port(site)
             membership = await self._join_cluster(stack, services)
             log.info(
-                "listening on http://%s:%d with %d camera(s)",
-                settings.server.host, self.port, len(services.cameras),
+                "listening on %s://%s:%d with %d camera(s)",
+                "https" if tls else "http", settings.server.host, self.port, len(services.cameras),
             )
             # The access log's checkpointer outlives every other task, so whatever they
             # record while stopping is still covered by a final signed checkpoint.
