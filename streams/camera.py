@@ -26,8 +26,9 @@ PROBLEM_TEXT = {
     "frozen": "frozen picture",
     "black": "black picture",
     "blank": "blank picture",
-    "blur": "blurred picture",
-    "scene_change": "camera moved or covered",
+    "blurred": "blurred picture",
+    "scene_changed": "camera moved or covered",
+    "undecodable": "the picture does not decode",
 }
 #: The camera problem raised while its sub-stream is down (the main stream still up): degraded.
 SUBSTREAM_DOWN = "substream"

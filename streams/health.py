@@ -48,6 +48,14 @@ class PacketSource(Protocol):
     def subscribe(self, name: str, maxsize: int | None = None) -> Subscription: ...
 
 
+#: The problem raised when sampled keyframes keep failing to decode (a camera sending garbage, or
+#: a codec it claims but does not send): the camera is up, its picture is not.
+UNDECODABLE = "undecodable"
+#: Consecutive sampled keyframes that must fail before the picture is called undecodable (a P-frame
+#: flagged as a keyframe fails now and then on healthy cameras).
+UNDECODABLE_AFTER = 5
+
+
 class HealthMonitor:
     """Watches one camera's picture and reports the set of image problems whenever it changes."""
 
@@ -66,6 +74,7 @@ class HealthMonitor:
         self.keyframes = 0
         self.samples = 0
         self.decode_failures = 0
+        self._failed_in_a_row = 0
         self.checker = ImageChecker(config)
         self._hub = hub
         self._clock = clock
@@ -106,6 +115,7 @@ class HealthMonitor:
         """A (re)connect or a stop: new decoder, fresh frozen counter, maybe a new reference."""
         video = next((s for s in change.streams if s.kind == "video"), None)
         self._decoder = None
+        self._failed_in_a_row = 0
         self.checker.reset_frozen()
         self._next_sample_at = 0.0
         extra = {"camera": self.camera_id}
@@ -140,8 +150,12 @@ class HealthMonitor:
         extra = {"camera": self.camera_id}
         if gray is None:
             self.decode_failures += 1
+            self._failed_in_a_row += 1
             log.debug("camera %s: sampled keyframe did not decode", self.camera_id, extra=extra)
+            if self._failed_in_a_row >= UNDECODABLE_AFTER:
+                self._set_problems((UNDECODABLE,))
             return
+        self._failed_in_a_row = 0
         self.samples += 1
         self._set_problems(self.checker.check(gray))
 

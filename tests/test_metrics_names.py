@@ -17,11 +17,12 @@ from gateway.http.metrics import PROBLEMS, _storage_metrics
 from onvif_adapters.source import CLOCK_DRIFT
 from recorder.status import StorageState
 from streams.camera import SUBSTREAM_DOWN
+from streams.health import UNDECODABLE
 from streams.imagecheck import PROBLEMS as PROBLEM_NAMES
 
 
 def test_every_problem_name_is_a_label_value() -> None:
-    names = {*PROBLEM_NAMES, *(kind.value for kind in HEALTH_ALARMS), CLOCK_DRIFT, SUBSTREAM_DOWN}
+    names = {*PROBLEM_NAMES, UNDECODABLE, *(kind.value for kind in HEALTH_ALARMS), CLOCK_DRIFT, SUBSTREAM_DOWN}
     assert names == set(PROBLEMS), names ^ set(PROBLEMS)
 
 

@@ -18,11 +18,12 @@ from streams.state import CameraState
 
 REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 
-# Problem names a camera can have, a fixed set to keep label values bounded: the image checks', the
+# Problem names a camera can have, a fixed set to keep label values bounded: the image checks' (and
+# streams.health UNDECODABLE), the
 # camera's own alarms (camera_events HEALTH_ALARMS), its clock (onvif_adapters CLOCK_DRIFT) and its
 # sub-stream (streams.camera SUBSTREAM_DOWN). tests/test_metrics_names.py holds the list to them.
-PROBLEMS = ("frozen", "black", "blank", "blurred", "scene_changed", "tamper", "video_loss", "clock_drift",
-            "substream")
+PROBLEMS = ("frozen", "black", "blank", "blurred", "scene_changed", "undecodable", "tamper", "video_loss",
+            "clock_drift", "substream")
 
 
 class GatewayCollector(Collector):

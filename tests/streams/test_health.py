@@ -12,7 +12,7 @@ import numpy as np
 
 from core.clock import ManualClock, SystemClock
 from core.config import HealthConfig
-from streams.health import HealthMonitor
+from streams.health import UNDECODABLE, UNDECODABLE_AFTER, HealthMonitor
 from streams.hub import StreamHub
 from streams.packet import MediaPacket, StreamInfo
 from tests.fixtures_camera import CameraServer
@@ -108,6 +108,28 @@ async def test_undecodable_keyframes_are_counted_not_fatal() -> None:
         await until(lambda: monitor.decode_failures == 1)
         assert not task.done()
     assert reports == [] and monitor.samples == 0
+
+
+async def test_a_picture_that_keeps_failing_to_decode_is_a_problem() -> None:
+    """Five sampled keyframes in a row that do not decode (a camera sending garbage): the problem
+    `undecodable`; a good one clears it."""
+    hub = StreamHub("cam", 64)
+    reports: list[tuple[str, ...]] = []
+    monitor = HealthMonitor(
+        "cam", hub, HealthConfig(sample_interval_s=INTERVAL, frozen_samples=3, reference_after_samples=2), ManualClock(), reports.append
+    )
+    info, (good,) = keyframes([scene(1)])
+    garbage = dataclasses.replace(good, data=b"\x00\x00\x00\x01\x65" + bytes(100))
+    async with running(monitor, hub):
+        hub.set_streams((info,))
+        for n in range(1, UNDECODABLE_AFTER):
+            hub.publish(garbage)  # a failed sample tries the next keyframe at once
+            await until(lambda n=n: monitor.decode_failures == n)  # type: ignore[misc]
+        assert reports == []  # four in a row: a P-frame flagged as a keyframe now and then is no problem
+        hub.publish(garbage)
+        await until(lambda: reports == [(UNDECODABLE,)])
+        hub.publish(good)
+        await until(lambda: reports == [(UNDECODABLE,), ()])
 
 
 # --- end to end on the GStreamer test camera -------------------------------------------------
