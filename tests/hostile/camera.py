@@ -13,6 +13,7 @@ Usage: python camera.py MODE=PORT [MODE=PORT ...]; prints "ready" when every por
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import sys
@@ -91,8 +92,8 @@ async def main(specs: list[str]) -> None:
     servers = []
     for spec in specs:
         mode, port = spec.split("=")
-        servers.append(await asyncio.start_server(
-            lambda r, w, m=mode: serve(m, r, w), "127.0.0.1", int(port), limit=2**16))
+        servers.append(await asyncio.start_server(functools.partial(serve, mode), "127.0.0.1", int(port),
+                                                  limit=2**16))
     print("ready", flush=True)
     await asyncio.gather(*(s.serve_forever() for s in servers))
 
