@@ -73,6 +73,11 @@ class DispositionRules(Strict):
     )
     max_window_h: float = Field(24.0, gt=0, le=24 * 366, description="Longest time window one request may cover.")
     max_rate: float = Field(1.0, gt=0, le=64, description="Fastest playback speed for a token holder.")
+    view_time_factor: float = Field(
+        3.0, ge=1, le=100, description="One view of a token lasts at most this many times its window in wall time "
+        "(pauses included), and at least view_time_min_s: seeking back cannot stretch one view without end.",
+    )
+    view_time_min_s: float = Field(300.0, ge=1, le=86400, description="The shortest a token's view may last.")
     watermark: bool = Field(True, description="Show the grantee and token id over the picture (the player overlays it; "
                              "passthrough never burns one in).")
     audio: bool = Field(True, description="Serve the recorded sound to token holders (false: video only).")

@@ -310,6 +310,12 @@ class OnvifConfig(Strict):
     snapshot_max_bytes: int = Field(
         5 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest snapshot accepted from a camera."
     )
+    credential_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts besides a camera's own address that may receive its credentials (an NVR whose stream "
+                    "URIs name other hosts). Others never do: a stream URI naming another host is opened at the "
+                    "camera's address, a snapshot URI there is not fetched, service addresses are pinned.",
+    )
 
     @field_validator("discovery_interface")
     @classmethod

@@ -18,8 +18,15 @@ _RFC3339 = re.compile(
 RFC3339_HINT = "an RFC 3339 time with a zone, e.g. 2026-03-09T14:00:00Z"
 
 
+#: The instants a request may name: nothing Pantau keeps is older or newer, and arithmetic on times
+#: far outside (a day before 0001-01-01, a window after 9999) would overflow.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def parse_rfc3339(raw: str) -> datetime:
-    """`raw` as an aware datetime; ValueError when it is not RFC 3339 with a zone."""
+    """`raw` as an aware datetime; ValueError when it is not RFC 3339 with a zone, or not between
+    1970 and 2200."""
     match = _RFC3339.fullmatch(raw)
     if match is None:
         raise ValueError(f"must be {RFC3339_HINT}")
@@ -27,9 +34,13 @@ def parse_rfc3339(raw: str) -> datetime:
     zone = "+00:00" if zone in ("Z", "z") else "+" + zone[1:] if zone[0] == " " else zone
     text = f"{day}T{clock}{'.' + (fraction + '00000')[:6] if fraction else ''}{zone}"
     try:
-        return datetime.fromisoformat(text)
-    except ValueError as exc:
+        at = datetime.fromisoformat(text)
+        in_utc = at.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise ValueError("is not a valid time") from exc
+    if not EARLIEST <= in_utc < LATEST:
+        raise ValueError("must be between 1970 and 2200")
+    return at
 
 
 def format_utc(value: datetime) -> str:

@@ -34,6 +34,7 @@ from cluster.membership import Membership
 from core.clock import Clock, SystemClock
 from core.config import CameraConfig, Settings
 from core.db import make_engine, make_sessionmaker
+from core.sealing import load_or_create_key as load_sealing_key
 from desk.equipment import EquipmentProbes, database_ping, recorder_storage
 from desk.service import Desk
 from evidence.bookmarks import Bookmarks
@@ -42,6 +43,7 @@ from evidence.snapshots import Snapshots
 from evidence.jobwriter import BundleWriter
 from evidence.recordinglog import RecordingLog
 from fleet.camerafleet import CameraFleet
+from fleet.camerastore import KEY_NAME as CAMERA_KEY_NAME
 from fleet.camerastore import CameraStore
 from fleet.statealerts import StateAlerts
 from fleet.statushistory import StatusLog
@@ -235,7 +237,8 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
         state_alerts(camera_id, old, new)
         for listener in status_listeners:
             listener(camera_id, old, new)
-    camera_store = CameraStore(db, clock)
+    camera_store = CameraStore(db, clock, await asyncio.to_thread(
+        load_sealing_key, settings.data_dir / CAMERA_KEY_NAME, "camera-secrets"))
     onboarded = await camera_store.load({c.id for c in settings.cameras})
 
     def make_camera(cfg: CameraConfig) -> Camera:

@@ -26,6 +26,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
+from urllib.parse import urlsplit, urlunsplit
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -121,6 +122,23 @@ def parse_device_time(answer: Any) -> dt.datetime:
         raise OnvifMalformed("GetSystemDateAndTime: no UTCDateTime in the answer")
     d, t = utc.Date, utc.Time
     return dt.datetime(d.Year, d.Month, d.Day, t.Hour, t.Minute, t.Second, tzinfo=dt.UTC)
+
+
+def pin_host(url: str, host: str) -> str:
+    """`url` with its host replaced by `host` (port, path and query kept); as given when it names
+    `host` already or cannot be read."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    if not parts.hostname or parts.hostname.lower() == host.lower().strip("[]"):
+        return url
+    name = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    netloc = name if port is None else f"{name}:{port}"
+    if parts.username:
+        netloc = parts.netloc.rsplit("@", 1)[0] + "@" + netloc
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class OnvifClient:
@@ -225,6 +243,14 @@ class OnvifClient:
         # Both are private steps of update_xaddrs(), which starts by clearing dt_diff.
         if not await camera._update_xaddrs_from_services(devicemgmt):
             await camera._update_xaddrs_from_capabilities(devicemgmt)
+        # Our WS-Security credentials go to the address we were given, never to one the device names:
+        # a service address on another host (a NAT's inside address, or a lie) is pinned to ours.
+        for namespace, xaddr in list(camera.xaddrs.items()):
+            pinned = pin_host(xaddr, self.host)
+            if pinned != xaddr:
+                log.info("ONVIF %s: service %s named host %s; pinned to %s", self.address, namespace.rsplit("/", 2)[-2],
+                         urlsplit(xaddr).hostname, self.host)
+                camera.xaddrs[namespace] = pinned
 
     async def read_clock_offset(self) -> float:
         """Camera clock minus ours, in seconds, from an unauthenticated GetSystemDateAndTime."""

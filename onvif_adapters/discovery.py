@@ -13,6 +13,7 @@ timeout, on the event loop.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 import ipaddress
 import logging
 import socket
@@ -208,15 +209,25 @@ async def discover(
     password: str | None = None,
     interface: str | None = None,
 ) -> list[DeviceRecord]:
-    """Probe, then describe every device found, concurrently; `timeout_s` bounds each step."""
+    """Probe, then describe every device found, concurrently; `timeout_s` bounds each step.
+    Credentials go only to the addresses named in `targets`: a device that answered the multicast
+    probe (any host on the network can) is described without them."""
+    targets = list(targets)
+    named = {host.lower().strip("[]") for host, _port in targets}
     matches = await probe(timeout_s, targets, interface)
     records: list[DeviceRecord] = []
     tasks = []
     gate = asyncio.Semaphore(MAX_CONCURRENT_DESCRIBE)
 
     async def limited(host: str, port: int, scopes: tuple[str, ...]) -> DeviceRecord:
+        trusted = host.lower().strip("[]") in named
         async with gate:
-            return await describe(host, port, user, password, timeout_s, scopes)
+            record = await describe(host, port, user if trusted else None, password if trusted else None,
+                                    timeout_s, scopes)
+        if user and not trusted and record.error:
+            return replace(record, error=f"{record.error}; credentials are sent only to addresses named in the "
+                                         "probe, not to a device that answered the multicast")
+        return record
 
     async with asyncio.TaskGroup() as tg:
         for match in matches:

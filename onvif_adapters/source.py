@@ -29,7 +29,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from core.config import CameraConfig, OnvifConfig
 from core.schemes import RTSP_SCHEMES, check_onvif_source, is_onvif, scheme_of
-from onvif_adapters.client import OnvifClient
+from onvif_adapters.client import pin_host, OnvifClient
 from onvif_adapters.errors import OnvifError, OnvifFault, OnvifMalformed
 from onvif_adapters.media2 import Media2, media2_address
 from onvif_adapters.models import DeviceRecord, Profile
@@ -132,7 +132,7 @@ class OnvifSource:
             self._note_clock(client.clock_offset_s, report)
             info = await client.device_info()
             profiles, profile, uri = await self._stream(client)
-            url = with_credentials(uri, self._user, self._password)
+            url = with_credentials(self._pinned(uri, "stream URI"), self._user, self._password)
             try:
                 snapshot_uri = await client.snapshot_uri(profile.token)
             except OnvifError as exc:
@@ -142,6 +142,11 @@ class OnvifSource:
                 scopes = tuple(await client.scopes())
             except OnvifError:
                 scopes = ()
+        if snapshot_uri is not None and not self._may_receive(snapshot_uri):
+            log.warning("camera %s: its snapshot URI names host %s, not the camera's address %s: not fetched with "
+                        "its credentials (onvif.credential_hosts allows a host); the keyframe is used instead",
+                        self.camera_id, urlsplit(snapshot_uri).hostname, self.host)
+            snapshot_uri = None
         self.snapshot_uri = snapshot_uri
         self.device = DeviceRecord(
             self.address, info, tuple(profiles), scopes, client.clock_offset_s, profile=profile.token
@@ -152,6 +157,24 @@ class OnvifSource:
             extra={"camera": self.camera_id},
         )
         return url
+
+    def _may_receive(self, uri: str) -> bool:
+        """Whether `uri`'s host may receive the camera's credentials: its own address, or one the
+        administrator named in onvif.credential_hosts."""
+        try:
+            host = (urlsplit(uri).hostname or "").lower()
+        except ValueError:
+            return False
+        return host == self.host.lower().strip("[]") or host in {h.lower() for h in self.settings.credential_hosts}
+
+    def _pinned(self, uri: str, what: str) -> str:
+        """`uri` at the camera's own address unless its host may receive the credentials (a camera
+        behind NAT names its inside address; a lying one names anybody's)."""
+        if self._may_receive(uri):
+            return uri
+        log.warning("camera %s: its %s names host %s; opened at the camera's address %s instead "
+                    "(onvif.credential_hosts allows a host)", self.camera_id, what, urlsplit(uri).hostname, self.host)
+        return pin_host(uri, self.host)
 
     async def _stream(self, client: OnvifClient) -> tuple[list[Profile], Profile, str]:
         """Profiles, the chosen one and its RTSP URI: Media1, else Media2 (see the module doc)."""

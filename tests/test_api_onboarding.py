@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from gateway.http.onboarding import onvif_source
 from core.errors import BadRequest
+from core.db import make_engine
 from core.config import CameraConfig
 from tests.fixtures_camera import CameraServer
 from tests.gatewayutil import Client, make_settings, running_gateway, until
@@ -75,11 +77,32 @@ async def test_admin_adds_a_camera_it_records_at_once_and_survives_a_restart(
         assert len(added) == 1 and added[0]["actor"] == "admin", log
         assert PASSWORD not in json.dumps(log)
 
+    # The stored row holds no password (sealed with data_dir's camera-secrets.key), and a row kept
+    # plain by an older version is sealed at the next start.
+    engine = make_engine(settings.database_url)
+    try:
+        async with engine.begin() as conn:
+            [stored] = (await conn.execute(text("SELECT config FROM onboarded_cameras"))).scalars().all()
+            assert stored.startswith("sealed:v1:") and PASSWORD not in stored
+            await conn.execute(text("INSERT INTO onboarded_cameras (id, config, created_at, created_by) "
+                                    "VALUES ('old', :config, :at, 'admin')"),
+                               {"config": json.dumps({"id": "old", "source": server.url("added", f"cam:{PASSWORD}"),
+                                                      "enabled": False}), "at": now})
+    finally:
+        await engine.dispose()
+
     async with running_gateway(settings) as client:
         admin = await client.sign_in("admin", client.admin_password())
         cams = await client.get_json("/api/v1/cameras", admin)
-        assert [c["id"] for c in cams["cameras"]] == ["lobby"]
-        assert cams["cameras"][0]["groups"] == ["indoor"]
+        assert sorted(c["id"] for c in cams["cameras"]) == ["lobby", "old"]
+        assert next(c for c in cams["cameras"] if c["id"] == "lobby")["groups"] == ["indoor"]
+    engine = make_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT config FROM onboarded_cameras"))).scalars().all()
+        assert len(rows) == 2 and all(r.startswith("sealed:v1:") and PASSWORD not in r for r in rows)
+    finally:
+        await engine.dispose()
 
 
 async def _patch(client: Client, token: str, camera: str, body: Any) -> tuple[int, Any]:

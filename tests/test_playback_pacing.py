@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from core.clock import SystemClock
 from webrtc.playback import Player, PlaybackPlan
 
@@ -37,3 +39,24 @@ async def test_a_command_alone_wakes() -> None:
     player = _player()
     asyncio.get_running_loop().call_later(0.01, player.command, '{"op": "play"}')
     assert await player._wait_wake(5) is False
+
+
+async def test_a_tokens_view_ends_when_its_time_is_used_up() -> None:
+    """Seeking back cannot stretch one view of a token without end: the session ends after
+    max_view_s of wall time, paused or not."""
+    start = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    plan = PlaybackPlan(camera="gate", start=start, end=start + timedelta(seconds=2), viewer="Polres",
+                        role=None, client=None, max_rate=1.0, token_id="t1", max_view_s=1.5)
+    player = Player(plan, recordings=None, clock=SystemClock())  # type: ignore[arg-type]  # never read here
+    player.command('{"op": "pause"}')
+    ended: list[str] = []
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await asyncio.wait_for(player._watch(ended.append), 5)
+    assert len(ended) == 1 and ended[0].startswith("the view's time is used up")
+    assert 1.5 <= loop.time() - began < 3.5
+    unbounded = Player(PlaybackPlan(camera="gate", start=start, end=start + timedelta(seconds=2), viewer="ops",
+                                    role="operator", client=None, max_rate=1.0), recordings=None,  # type: ignore[arg-type]
+                       clock=SystemClock())
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(unbounded._watch(ended.append), 2.5)

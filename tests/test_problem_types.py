@@ -63,6 +63,12 @@ async def test_answers_carry_their_problem_type(tmp_path: Path) -> None:
             async with client.http.get(client.url(path), headers=headers) as resp:
                 body = await resp.json(content_type=None)
             assert resp.status == status and body["type"] == PROBLEM_TYPE + kind, body
+        # Times far outside what anything can have recorded are 400, never a 500 from an overflow.
+        for extreme in ("0001-01-01T00:00:00%2B14:00", "9999-12-31T23:59:59-14:00", "1969-12-31T23:59:59Z"):
+            for path in (f"/api/v1/bookmarks?start={extreme}", f"/api/v1/events?since={extreme}"):
+                async with client.http.get(client.url(path), headers={"Authorization": f"Bearer {admin}"}) as resp:
+                    body = await resp.json(content_type=None)
+                assert resp.status == 400 and body["type"] == PROBLEM_TYPE + "bad-request", (path, body)
         async with client.http.delete(client.url("/livez"), headers={"Authorization": f"Bearer {admin}"}) as resp:
             body = await resp.json(content_type=None)
         assert resp.status == 405 and body["type"] == PROBLEM_TYPE + "method-not-allowed", body

@@ -519,8 +519,13 @@ async def test_refusals_are_clean_4xx(rec: Recording) -> None:
             kwargs.setdefault("headers", dict(sdp))
         return await problem(client, "POST", path, status, bearer, **kwargs)
 
-    # A token for camera gate cannot play lobby; outside its window is refused.
-    await refused(f"/whep/playback/lobby?{window}", 403, token)
+    # A token for camera gate cannot play lobby: for it, lobby does not exist (the same answer as a
+    # camera nobody has, so a token cannot enumerate cameras). Outside its window is refused.
+    other = await refused(f"/whep/playback/lobby?{window}", 404, token)
+    nowhere = await refused(f"/whep/playback/nowhere?{window}", 404, token)
+    assert other["detail"].replace("lobby", "X") == nowhere["detail"].replace("nowhere", "X")
+    # The token is checked before the offer is read: a revoked or forged one is 403 even with junk.
+    await refused(f"/whep/playback/gate?{window}", 403, "not.a.token", data="junk")
     outside = f"start={z(start - timedelta(seconds=5))}&end={z(end)}"
     await refused(f"/whep/playback/gate?{outside}", 403, token)
     await refused(f"/whep/playback/gate?{window}", 401, None)
@@ -541,10 +546,12 @@ async def test_refusals_are_clean_4xx(rec: Recording) -> None:
     await refused(f"/whep/playback/gate?{window}", 400, token, data=broken)
     await refused(f"/whep/playback/gate?{window}", 400, token, json={"type": "answer", "sdp": offer})
     # None of that used the token's only view: the refusals above were all before redemption,
-    # except the wrong camera and the wrong window, which redeem() refused and logged.
+    # except the wrong window, which redeem() refused and logged; the wrong camera is a decision entry.
     redeemed = [e for e in await log_entries(rec, "token_redeemed") if e.get("token_id") == token_id]
-    assert [e["outcome"] for e in redeemed] == ["deny", "deny"]
-    assert {e["reason"].split(":")[0] for e in redeemed} == {"token_wrong_camera", "token_wrong_time_range"}
+    assert [e["outcome"] for e in redeemed] == ["deny"]
+    assert {e["reason"].split(":")[0] for e in redeemed} == {"token_wrong_time_range"}
+    wrong_camera = [e for e in await log_entries(rec, "decision") if e.get("camera") == "lobby"]
+    assert wrong_camera and wrong_camera[0]["reason"].startswith("token_wrong_camera")
     services = client.gateway.services
     assert services is not None and services.webrtc is not None
     assert services.webrtc.viewers("gate") == 0

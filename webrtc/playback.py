@@ -73,6 +73,9 @@ class PlaybackPlan:
     audio: bool = True
     #: Why the grant no longer stands (revoked), or None while it does; asked every CHECK_EVERY_S.
     revoked: Callable[[], Awaitable[str | None]] | None = None
+    #: The longest the session may last (wall seconds, pauses included): a token's view, so that
+    #: seeking back cannot make one view last for ever. None: no bound (a signed-in replay).
+    max_view_s: float | None = None
 
 
 @dataclass
@@ -466,11 +469,14 @@ class Player:
     async def _watch(self, end_session: Callable[[str], None]) -> None:
         plan = self.plan
         loop = asyncio.get_running_loop()
+        began = loop.time()
         while True:
             await asyncio.sleep(CHECK_EVERY_S)
             reason: str | None = None
             if plan.expires is not None and self._clock.now() >= plan.expires:
                 reason = "the disposition token expired"
+            elif plan.max_view_s is not None and loop.time() - began >= plan.max_view_s:
+                reason = f"the view's time is used up ({plan.max_view_s:.0f} s)"
             elif plan.revoked is not None:
                 try:
                     reason = await plan.revoked()

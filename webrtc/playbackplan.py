@@ -66,14 +66,15 @@ def playback_plan(
     role: str | None = None,
     revoked: Revocation | None = None,
     token: TokenUse | None = None,
+    max_view_s: float | None = None,
 ) -> PlaybackPlan:
     """The plan of an allowed playback of [start, end) with the rate cap (MAX_RATE when the allow
     sets none), the watermark and the sound the allow asks for; `token` when a disposition token
-    allowed it (its holder has no role)."""
+    allowed it (its holder has no role), with `max_view_s` the longest its view may last."""
     max_rate = allowed.max_rate
     return PlaybackPlan(
         camera, start, end, viewer, role, client, MAX_RATE if max_rate is None else max_rate, allowed.watermark,
         token_id=token.claims.token_id if token else None, request_id=token.claims.request_id if token else None,
         token_sha256=token.token_sha256 if token else None, expires=token.claims.expires if token else None,
-        revoked=revoked, audio=allowed.audio,
+        revoked=revoked, audio=allowed.audio, max_view_s=max_view_s,
     )

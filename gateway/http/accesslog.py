@@ -17,7 +17,7 @@ from policy.decision import Action
 from policy.audit.entries import AccessAction, AccessEvent
 from policy.audit.signingkey import load_key, public_key_text
 from policy.audit.export import export_log
-from policy.audit.reader import consistency_proof, inclusion_proof, iter_entries, latest_checkpoint, read_checkpoints
+from policy.audit.reader import iter_entries, latest_checkpoint, read_checkpoints
 
 routes = web.RouteTableDef()
 
@@ -78,7 +78,7 @@ async def proof_inclusion(request: web.Request) -> web.Response:
     if seq is None:
         raise BadRequest("seq is required")
     size = query_int(request, "size", None, low=1)
-    size, proof = await inclusion_proof(request.app[SERVICES].engine, seq, size)
+    size, proof = await request.app[SERVICES].access_log.proofs.inclusion(seq, size)
     return web.json_response({"seq": seq, "size": size, "proof": [h.hex() for h in proof]})
 
 
@@ -89,7 +89,7 @@ async def proof_consistency(request: web.Request) -> web.Response:
     old, new = query_int(request, "old", None, low=1), query_int(request, "new", None, low=1)
     if old is None or new is None or old > new:
         raise BadRequest("old and new are required, with old <= new")
-    proof = await consistency_proof(request.app[SERVICES].engine, old, new)
+    proof = await request.app[SERVICES].access_log.proofs.consistency(old, new)
     return web.json_response({"old": old, "new": new, "proof": [h.hex() for h in proof]})
 
 

@@ -22,7 +22,8 @@ from gateway.http.iceservers import whep_options
 from gateway.http.whep import created, read_offer
 from webrtc.playback import PlaybackPlan
 from webrtc.playbackplan import playback_plan
-from policy.decision import Action
+from policy.audit.entries import AccessAction, AccessEvent
+from policy.decision import Action, Reason
 
 routes = web.RouteTableDef()
 
@@ -51,10 +52,21 @@ async def start_playback(request: web.Request) -> web.Response:
     # Whom the session counts against under webrtc.max_sessions_per_user: a token is its holder.
     holder = signed_in(request).username if token is None else "token:" + hashlib.sha256(token.encode()).hexdigest()
     start, end = _window(request)
+    client = request.remote or ""
+    if token is not None:
+        # The token first (signature, standing; nothing used), and only its own cameras exist for
+        # it: a token holder cannot tell a camera it may not play from one that does not exist, and
+        # no SDP is read for a request that will be refused.
+        claims = await services.dispositions.check_token(token, client)
+        if camera_id not in claims.cameras:
+            await services.access_log.record(AccessEvent(
+                AccessAction.DECISION, actor=claims.grantee, client=client, camera=camera_id, outcome="deny",
+                reason=f"{Reason.TOKEN_WRONG_CAMERA.value}: the token does not cover this camera",
+                details={"action": Action.PLAYBACK.value, "token_id": claims.token_id, "route": request.path}))
+            raise NotFound(f"no camera {camera_id!r}")
     camera = services.cameras.get(camera_id)
     if camera is None:
         raise NotFound(f"no camera {camera_id!r}")
-    client = request.remote or ""
     plan: PlaybackPlan | None = None
     if token is None:
         who, decision = await authorize(request, Action.PLAYBACK, camera, start, end, hide_camera=True)
@@ -74,8 +86,11 @@ async def start_playback(request: web.Request) -> web.Response:
         async def revoked() -> str | None:
             return await dispositions.revocation(redemption.claims.token_id)
 
+        rules = services.settings.access.disposition
+        window_s = (redemption.end - redemption.start).total_seconds()
         return playback_plan(camera_id, redemption.start, redemption.end, client, redemption.decision,
-                             viewer=redemption.claims.grantee, revoked=revoked, token=redemption)
+                             viewer=redemption.claims.grantee, revoked=revoked, token=redemption,
+                             max_view_s=max(rules.view_time_min_s, rules.view_time_factor * window_s))
 
     # `?group=`: a synchronized replay; the holder's sessions of that id share one clock and control.
     group = request.query.get("group")

@@ -25,6 +25,7 @@ from core.errors import PantauError
 from policy.audit.entries import AccessEvent
 from policy.audit.encoding import GENESIS_PREV, StoredCheckpoint, entry_hash, leaf_of, payload_for, entry_time
 from policy.audit.models import AccessLogCheckpoint, AccessLogEntry
+from policy.audit.proofs import LogProofs
 from policy.audit.reader import iter_entries, latest_checkpoint
 from policy.audit.merkle import CompactRange
 from policy.audit.signednote import Checkpoint, NoteError, NoteSigner, open_checkpoint
@@ -71,6 +72,8 @@ class AccessLog:
         self._engine = engine
         self._signer = signer
         self.origin = origin
+        #: Inclusion and consistency proofs for readers of the log (the API).
+        self.proofs = LogProofs(engine)
         self._interval = checkpoint_interval_s
         self._clock = clock or SystemClock()
         self._witnesses = list(witnesses)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from policy.audit.accesslog import AccessLog, AccessLogError
 from policy.audit.entries import AccessAction, AccessEvent
 from policy.audit.encoding import LogEntry, StoredCheckpoint, entry_hash, leaf_of
-from policy.audit.reader import inclusion_proof, iter_entries, latest_checkpoint
+from policy.audit.reader import iter_entries, latest_checkpoint
 from policy.audit.merkle import verify_inclusion
 from policy.audit.signednote import Checkpoint, NoteError, NoteVerifier, open_checkpoint
 
@@ -73,7 +73,7 @@ async def log_export(access_log: AccessLog, engine: AsyncEngine, event: AccessEv
         entries = [e async for e in iter_entries(conn, seq, seq + 1)]
     if checkpoint is None or checkpoint.size <= seq or not entries:
         raise AccessLogError(f"no signed checkpoint covers the export's log entry {seq}")
-    _, proof = await inclusion_proof(engine, seq, checkpoint.size)
+    _, proof = await access_log.proofs.inclusion(seq, checkpoint.size)
     return ExportProof(entries[0], checkpoint, tuple(proof), public_key)
 
 

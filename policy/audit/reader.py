@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.errors import NotFound
 from policy.audit.encoding import LogEntry, StoredCheckpoint, leaf_of, entry_time
@@ -57,26 +57,3 @@ async def load_tree(conn: AsyncConnection, size: int) -> MerkleTree:
     if tree.size != size:
         raise NotFound(f"the log holds {tree.size} entries, fewer than {size}")
     return tree
-
-
-async def inclusion_proof(engine: AsyncEngine, seq: int, size: int | None = None) -> tuple[int, list[bytes]]:
-    """(tree size, proof) that entry `seq` is in the tree of `size` (default: the latest checkpoint)."""
-    async with engine.connect() as conn:
-        if size is None:
-            latest = await latest_checkpoint(conn)
-            if latest is None:
-                raise NotFound("no checkpoint yet")
-            size = latest.size
-        if not 0 <= seq < size:
-            raise NotFound(f"entry {seq} is not in a tree of size {size}")
-        tree = await load_tree(conn, size)
-    return size, tree.inclusion_proof(seq, size)
-
-
-async def consistency_proof(engine: AsyncEngine, old_size: int, new_size: int) -> list[bytes]:
-    """Proof that the tree of `old_size` is a prefix of the tree of `new_size`."""
-    if not 0 <= old_size <= new_size:
-        raise NotFound(f"no consistency proof from {old_size} to {new_size}")
-    async with engine.connect() as conn:
-        tree = await load_tree(conn, new_size)
-    return tree.consistency_proof(old_size, new_size)

@@ -13,31 +13,27 @@ get one.
 
 from __future__ import annotations
 
-import base64
 import logging
-import secrets
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
-from core.durablefile import create_private
+from core.sealing import SealingKeyUnusable, load_or_create_key
+from core.sealing import seal as seal_bytes
+from core.sealing import unseal as unseal_bytes
 from policy.identity.models import DeviceSecret, User
 
 log = logging.getLogger(__name__)
 
 KEY_NAME = "device-secrets.key"
-KEY_BYTES = 32
-NONCE_BYTES = 12
 #: The role whose accounts keep a device secret.
 DEVICE_ROLE = "integrator"
 
 
-class DeviceKeyUnusable(Exception):
-    """The key file is readable by others or is not 32 bytes."""
+#: The key file is readable by others or is not 32 bytes.
+DeviceKeyUnusable = SealingKeyUnusable
 
 
 def default_device_key_path(data_dir: Path) -> Path:
@@ -47,30 +43,20 @@ def default_device_key_path(data_dir: Path) -> Path:
 
 def load_or_create_device_key(path: Path) -> bytes:
     """The key at `path`, created (0600) if absent; DeviceKeyUnusable if others may read it."""
-    if not path.exists() and create_private(path, secrets.token_bytes(KEY_BYTES)):
-        log.info("created the device-secret key %s", path)
-    mode = path.stat().st_mode
-    if mode & 0o077:
-        raise DeviceKeyUnusable(f"device-secret key {path} is readable by others (mode {mode & 0o777:o}); chmod 600 it")
-    key = path.read_bytes()
-    if len(key) != KEY_BYTES:
-        raise DeviceKeyUnusable(f"device-secret key {path} does not hold {KEY_BYTES} bytes")
-    return key
+    return load_or_create_key(path, "device-secret")
 
 
 def seal(key: bytes, user_id: int, password: str) -> str:
     """base64(nonce || AES-GCM(password)), bound to `user_id`."""
-    nonce = secrets.token_bytes(NONCE_BYTES)
-    sealed = AESGCM(key).encrypt(nonce, password.encode(), str(user_id).encode())
-    return base64.b64encode(nonce + sealed).decode()
+    return seal_bytes(key, str(user_id), password.encode())
 
 
 def unseal(key: bytes, user_id: int, sealed: str) -> str | None:
     """The password, or None when the value is damaged, was sealed for another account or key."""
+    plain = unseal_bytes(key, str(user_id), sealed)
     try:
-        raw = base64.b64decode(sealed, validate=True)
-        return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], str(user_id).encode()).decode()
-    except (ValueError, InvalidTag, UnicodeDecodeError):
+        return plain.decode() if plain is not None else None
+    except UnicodeDecodeError:
         return None
 
 
