@@ -41,18 +41,13 @@ class ScrubbingFormatter(logging.Formatter):
     """Text format, one line per record: message escaped and scrubbed, a traceback appended."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
-        # `format` has just set record.message = record.getMessage(); escape it for this line only.
-        line = super().formatMessage(_with_message(record, escape_controls(record.message)))
-        return scrub(line)
+        # `format` has just set record.message = record.getMessage() (and every handler's formatter
+        # sets it afresh), so escaping it here changes this line only.
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
         return scrub(super().format(record))
-
-
-def _with_message(record: logging.LogRecord, message: str) -> logging.LogRecord:
-    copy = logging.makeLogRecord(vars(record))
-    copy.message = message
-    return copy
 
 
 class JsonFormatter(logging.Formatter):
