@@ -137,7 +137,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             # Not signed with our key (or not a token at all): nothing to redeem and nobody to name,
             # so a rate-limited text line rather than an access-log entry per try.
             services.refusals.bearer_refused(request.remote or "?", exc.reason.value)
-            raise UnknownBearer("the bearer token is not one this gateway issued") from exc
+            raise UnknownBearer(f"the bearer token is not one this gateway issued: {exc.detail}") from exc
         # Ours: the route redeems it, and the redemption logs its outcome (refusals included).
         request[DISPOSITION_TOKEN] = token
         return await handler(request)
