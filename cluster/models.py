@@ -37,7 +37,8 @@ class CameraLease(Base):
     epoch: Mapped[int] = mapped_column(BigInteger, nullable=False)
     #: When the current owner took it (epoch began).
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    #: The owner's last renewal.
+    #: The owner's last renewal; a release sets it to expires_at (how an acquire tells a released lease
+    #: from one that ran out).
     renewed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     #: Free for another node from this time on (a release sets it to the release's time).
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

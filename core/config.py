@@ -46,6 +46,19 @@ class ServerConfig(Strict):
         "wall served elsewhere; \"*\" for any. Empty: same origin only.",
     )
 
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of the reverse proxies in front of the gateway. A request whose "
+        "TCP peer is one of them has its client address taken from X-Forwarded-For (the rightmost untrusted entry); "
+        "from any other peer the header is ignored. Empty: trust nobody, the TCP peer is the client.",
+    )
+    tls_cert: Path | None = Field(
+        None,
+        description="PEM certificate (chain) file: the HTTP server speaks HTTPS (TLS 1.2 or later) with it and "
+        "tls_key. Unset (both): plain HTTP.",
+    )
+    tls_key: Path | None = Field(None, description="PEM private key file of tls_cert (unencrypted).")
+
     public_url: str | None = Field(
         None,
         description="The gateway's origin as its users reach it (scheme://host[:port], e.g. https://cctv.example): "
@@ -65,6 +78,35 @@ class ServerConfig(Strict):
     @classmethod
     def _public_url(cls, v: str | None) -> str | None:
         return _origin(v) if v is not None else None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)") from None
+        return v
+
+    @field_validator("tls_cert", "tls_key")
+    @classmethod
+    def _readable(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        if v is None:
+            return v
+        try:
+            with open(v, "rb"):
+                pass
+        except OSError as exc:
+            raise ValueError(f"server.{info.field_name} {str(v)!r} cannot be read: {exc.strerror}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServerConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            given, missing = ("tls_cert", "tls_key") if self.tls_key is None else ("tls_key", "tls_cert")
+            raise ValueError(f"server.{given} is set but server.{missing} is not: HTTPS needs both")
+        return self
 
 
 def _origin(origin: str) -> str:
@@ -138,6 +180,15 @@ class CameraConfig(Strict):
         description="rtsp://, rtsps:// or onvif://user:pass@host:port/?profile=main|sub|TOKEN URL."
     )
     transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP lower transport.")
+    tls_verify: bool = Field(
+        True,
+        description="Check an rtsps:// camera's certificate (its chain to tls_ca_file or the system's CAs); "
+        "false accepts any certificate, which lets whoever sits in between read and alter the video (logged at start).",
+    )
+    tls_ca_file: Path | None = Field(
+        None, description="PEM file of the CA (or the camera's own self-signed certificate) an rtsps:// camera's "
+        "certificate must chain to; unset: the system's CAs.",
+    )
     enabled: bool = Field(True, description="Pull this camera.")
     record: bool = Field(True, description="Record this camera continuously.")
     groups: list[str] = Field(default_factory=list, description="Camera groups for visibility rules.")

@@ -53,6 +53,15 @@ class WebRtcConfig(Strict):
         default_factory=list,
         description="Local IP addresses whose candidates are offered; empty: every interface.",
     )
+    allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="Networks (CIDR) or addresses a viewer's ICE candidates may be in; the gateway never checks "
+        "one elsewhere (nor one named by mDNS). Empty: any address.",
+    )
+    max_remote_candidates: int = Field(
+        32, ge=1, le=1000,
+        description="Remote ICE candidates one session keeps (offer and trickled together); later ones are dropped.",
+    )
     max_sessions: int = Field(200, ge=1, le=100_000, description="WHEP sessions (live and playback) at once; 503 beyond.")
     max_sessions_per_user: int = Field(
         32, ge=1, le=10_000, description="WHEP sessions one user (or one disposition token) holds at once; 503 beyond."
@@ -72,3 +81,13 @@ class WebRtcConfig(Strict):
             except ValueError:
                 raise ValueError(f"{host!r} is not an IP address") from None
         return hosts
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, networks: list[str]) -> list[str]:
+        for network in networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not an IP network (e.g. 10.20.0.0/16) or address") from None
+        return networks

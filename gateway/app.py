@@ -30,6 +30,9 @@ from cases.mqtttriggers import MqttTriggers
 from cases.signing import MinutesSigner
 from cases.triggers import TriggerGate
 from cases.watch import CaseWatch
+from cluster.fencing import still_owner
+from cluster.keeper import LeaseKeeper
+from cluster.leases import LeaseBook
 from cluster.membership import Membership
 from core.clock import Clock, SystemClock
 from core.config import CameraConfig, Settings
@@ -47,6 +50,7 @@ from fleet.camerastore import KEY_NAME as CAMERA_KEY_NAME
 from fleet.camerastore import CameraStore
 from fleet.statealerts import StateAlerts
 from fleet.statushistory import StatusLog
+from gateway.http.tls import server_context
 from gateway.http.webapp import build_app
 from gateway.migrations import upgrade
 from gateway.services import Services
@@ -105,6 +109,7 @@ class Gateway:
     async def run(self, on_ready: Callable[[Gateway], None] | None = None) -> None:
         """Serve until cancelled; every task is awaited and every resource closed on the way out."""
         settings = self.settings
+        tls = server_context(settings.server)  # a bad certificate stops the start before anything runs
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.storage.path.mkdir(parents=True, exist_ok=True)
         if self.migrate and settings.database.migrate_on_start:
@@ -119,13 +124,13 @@ class Gateway:
             runner = web.AppRunner(build_app(services), handle_signals=False, access_log=None)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
-            site = web.TCPSite(runner, settings.server.host, settings.server.port)
+            site = web.TCPSite(runner, settings.server.host, settings.server.port, ssl_context=tls)
             await site.start()
             self.port = _bound_port(site)
             membership = await self._join_cluster(stack, services)
             log.info(
-                "listening on http://%s:%d with %d camera(s)",
-                settings.server.host, self.port, len(services.cameras),
+                "listening on %s://%s:%d with %d camera(s)",
+                "https" if tls else "http", settings.server.host, self.port, len(services.cameras),
             )
             # The access log's checkpointer outlives every other task, so whatever they
             # record while stopping is still covered by a final signed checkpoint.
@@ -144,6 +149,10 @@ class Gateway:
                     tasks.create_task(services.refusals.run(), name="refusals")
                     if membership is not None:
                         tasks.create_task(membership.run(), name="node-heartbeat")
+                        keeper = LeaseKeeper(LeaseBook(services.db, membership.node_id, settings.cluster.lease_s),
+                                             services.recorder, settings.cluster, services.db)
+                        services.fleet.on_added(lambda _camera: keeper.wake())
+                        tasks.create_task(keeper.run(), name="camera-leases")
                     self._start_triggers(tasks, services)
                     if settings.restream.rtsp.enabled:
                         self.rtsp = await self._start_rtsp(tasks, services)
@@ -249,7 +258,10 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
 
     fleet = CameraFleet(make_camera, [*settings.cameras, *onboarded])
     cameras = fleet.cameras
-    recorder = Recorder(settings, db, clock, cameras, RecordingLog(access_log), alerts)
+    # Several nodes: each records only the cameras it holds a lease on, and a segment is indexed only
+    # under its camera's current lease (cluster/keeper.py, cluster/fencing.py).
+    recorder = Recorder(settings, db, clock, cameras, RecordingLog(access_log), alerts,
+                        fence=still_owner if settings.cluster_enabled else None)
     token_key = await asyncio.to_thread(
         load_or_create_signing_key,
         settings.access.disposition.key_path or default_token_key_path(settings.data_dir),

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from alembic.config import Config
 
 from alembic import command
 
-# alembic/ sits beside the packages at the top of the repository (see pyproject.toml).
-SCRIPT_LOCATION = Path(__file__).resolve().parent.parent / "alembic"
+
+def script_location() -> Path:
+    """The alembic script directory (env.py, versions/), shipped inside the gateway package.
+
+    It is package data, so it is found the same way in a checkout, an editable install and a
+    wheel installed into site-packages.
+    """
+    location = resources.files("gateway") / "alembic"
+    # alembic reads the chain from the file system; a zipped install has no directory to give it.
+    if not isinstance(location, Path) or not (location / "env.py").is_file():
+        raise RuntimeError(f"the alembic chain is missing from the installed gateway package ({location})")
+    return location
 
 
 def _config(url: str) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(SCRIPT_LOCATION))
+    cfg.set_main_option("script_location", str(script_location()))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 

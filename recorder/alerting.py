@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from core.alerting import AlertKind, Notice, Publisher
@@ -41,8 +41,12 @@ class RecordingAlerts:
         segment_s: float,
         config: AlertsConfig,
         storage: Path,
+        records_here: Callable[[str], bool] = lambda _camera: True,
     ) -> None:
         self._inner = inner
+        #: Whether this node records the camera now (several nodes: only while it holds the lease);
+        #: a camera another node records is not stalled here.
+        self._records_here = records_here
         self._publisher = publisher
         self._cameras = cameras
         self._clock = clock
@@ -80,7 +84,7 @@ class RecordingAlerts:
 
     def _check_stalls(self, now: float) -> None:
         for camera_id, camera in list(self._cameras.items()):
-            recorded = camera.config.record and camera.config.enabled
+            recorded = camera.config.record and camera.config.enabled and self._records_here(camera_id)
             up = recorded and camera.status.state.up
             if up and not self._was_up.get(camera_id, False):
                 self._progress[camera_id] = now  # it gets a full stall period from coming up

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
+from core.errors import PantauError
 from recorder.models import Gap, Segment
 from recorder.segment import SealedSegment
 
@@ -24,25 +26,55 @@ class CameraTail:
     end: datetime | None
 
 
+class SegmentFenced(PantauError):
+    """A segment written under a lease epoch that is no longer the camera's: another node records
+    the camera now, so this one must not be indexed (retrying cannot help)."""
+
+    status = 409
+    title = "Segment written under a lost camera lease"
+    retriable = False
+
+    def __init__(self, seg: SealedSegment) -> None:
+        super().__init__(f"camera {seg.camera_id}: segment {seg.path} was written under lease epoch "
+                         f"{seg.lease_epoch}, which is no longer the camera's")
+        self.segment = seg
+
+
+class LeaseCheck(Protocol):
+    """Whether `epoch` is still `camera`'s unexpired lease, checked in `session`'s transaction and
+    holding the lease against a new owner until it commits (cluster.fencing.still_owner)."""
+
+    async def __call__(self, session: AsyncSession, camera: str, epoch: int) -> bool: ...
+
+
 class SegmentIndex:
     """Reads and writes recording_segments and recording_gaps."""
 
-    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock, fence: LeaseCheck | None = None) -> None:
         self._db = db
         self._clock = clock
+        #: Set when several nodes share the database: a segment with a lease epoch is indexed only
+        #: while that epoch is its camera's, in the same transaction as the insert.
+        self._fence = fence
 
     async def add(self, seg: SealedSegment) -> Segment:
-        """Index a sealed segment; idempotent on its path."""
+        """Index a sealed segment; idempotent on its path. One with a lease epoch is fenced: raises
+        SegmentFenced when the epoch is no longer its camera's (nothing is written then)."""
         async with self._db() as session:
             existing = await session.scalar(select(Segment).where(Segment.path == seg.path))
             if existing is not None:
                 return existing
+            if self._fence is not None and seg.lease_epoch is not None:
+                if not await self._fence(session, seg.camera_id, seg.lease_epoch):
+                    await session.rollback()
+                    raise SegmentFenced(seg)
             row = Segment(
                 camera_id=seg.camera_id, start=seg.start, end=seg.end, path=seg.path, bytes=seg.bytes,
                 sha256=seg.sha256, prev_sha256=seg.prev_sha256, status=seg.status, codec=seg.codec,
                 width=seg.width, height=seg.height, audio_codec=seg.audio_codec,
                 audio_source_codec=seg.audio_source_codec, drift_ms=seg.drift_ms,
                 timestamps=seg.timestamps, sealed_at=self._clock.now(), stream=seg.stream,
+                lease_epoch=seg.lease_epoch,
             )
             session.add(row)
             await session.commit()

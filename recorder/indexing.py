@@ -1,15 +1,20 @@
-"""Sealed segments into the index, retried while the database is away, then counted and logged."""
+"""Sealed segments into the index, retried while the database is away, then counted and logged; a
+segment written under a lost camera lease is refused by the index and quarantined instead."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Protocol
 
+from recorder.index import SegmentFenced
+from recorder.recovery import quarantine
 from recorder.reports import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
 from recorder.segment import SealedSegment
 from recorder.status import StorageState
+from recorder.store import SegmentStore
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +44,33 @@ class SegmentIndexer:
         state: StorageState,
         events: RecordingEventSink,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        lease_epoch: int | None = None,
+        store: SegmentStore | None = None,
     ) -> None:
         self.index = index
         self.state = state
         self.events = events
         self._sleep = sleep
+        #: The camera lease this camera is recorded under (several nodes), stamped on each segment.
+        self.lease_epoch = lease_epoch
+        #: Where a fenced segment's file is quarantined from.
+        self.store = store
         self.indexed: list[SealedSegment] = []
+        #: Segments the index refused because the lease was lost meanwhile (their files quarantined).
+        self.fenced: list[SealedSegment] = []
 
     async def add(self, seg: SealedSegment) -> bool:
-        """Index `seg`, count it and report it; False when every try failed (logged)."""
+        """Index `seg`, count it and report it; False when every try failed (logged) or the index
+        refused it under a lost lease (quarantined, logged and reported)."""
+        if self.lease_epoch is not None:
+            seg = replace(seg, lease_epoch=self.lease_epoch)
         for delay in [*retry_delays(), None]:
             try:
                 await self.index.add(seg)
                 break
+            except SegmentFenced:
+                await self._quarantine(seg)
+                return False
             except Exception:
                 if delay is None:
                     log.exception("camera %s: segment %s sealed but not indexed; the next start indexes it",
@@ -68,3 +87,20 @@ class SegmentIndexer:
                      "drift_ms": seg.drift_ms, **({} if seg.stream == "main" else {"stream": seg.stream})},
         ))
         return True
+
+    async def _quarantine(self, seg: SealedSegment) -> None:
+        """Move a fenced segment's file aside (never deleted: it is what this node saw) and say so."""
+        self.fenced.append(seg)
+        where = seg.path
+        if self.store is not None:
+            try:
+                where = self.store.relative(await asyncio.to_thread(quarantine, self.store, self.store.absolute(seg.path)))
+            except OSError as error:
+                log.error("camera %s: fenced segment %s could not be quarantined: %s", seg.camera_id, seg.path, error)
+        log.warning("camera %s: segment %s written under lost lease epoch %s not indexed; quarantined as %s",
+                    seg.camera_id, seg.path, seg.lease_epoch, where, extra={"camera": seg.camera_id})
+        await emit(self.events, RecordingEvent(
+            RecordingEventKind.SEGMENT_QUARANTINED, seg.camera_id, seg.start, seg.end, seg.sha256,
+            reason=f"written under lease epoch {seg.lease_epoch} after another node took the camera",
+            details={"file": where, "lease_epoch": seg.lease_epoch},
+        ))

@@ -97,6 +97,20 @@ class Deletion(Base):
     deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
+class RetentionPeriod(Base):
+    """From `since` on, the camera's recordings were kept `days` (the retention in force then, floor
+    included). A segment is kept at least as long as the retention in force when it was recorded:
+    shortening a retention (in the config file, or through the API) applies to what is recorded
+    after, never to what was recorded before. Insert-only."""
+
+    __tablename__ = "retention_periods"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    days: Mapped[float] = mapped_column(Float, nullable=False)
+    since: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
 class Bookmark(Base):
     """A moment (or a range, `end` set) of a camera's recordings marked with a note; insert-only.
     `content` is the canonical record whose SHA-256 (`sha256`) the access-log entry `log_seq` carries."""

@@ -2,7 +2,8 @@
 
 Three rules, oldest first, never a segment under an active evidence hold:
   * age: a camera's segments that ended more than its retention_days ago (never fewer days than
-    recording.min_retention_days, whatever a camera says);
+    recording.min_retention_days, whatever a camera says), and more than the retention in force
+    when they were recorded (retention_periods: a shortening applies to what comes after);
   * budget: while indexed bytes exceed recording.max_bytes, segments older than
     recording.min_retention_days only (a small budget is no way to delete footage);
   * free-space floor: while the filesystem has less than recording.min_free_bytes free.
@@ -30,7 +31,7 @@ from core.clock import Clock
 from core.config import RecordingConfig
 from recorder.reports import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
 from recorder.holds import held
-from recorder.models import Deletion, Segment
+from recorder.models import Deletion, RetentionPeriod, Segment
 from recorder.segmentfile import fsync_dir
 from recorder.status import StorageState, disk_free
 from recorder.store import SegmentStore
@@ -89,21 +90,54 @@ class Retention:
             deleted += await self._by_free_space(self._config.min_free_bytes)
             return deleted
 
+    def days_of(self, camera: str) -> float:
+        """The retention in force for `camera` now: its own or the default, never under the floor."""
+        return max(self._camera_days.get(camera, self._config.retention_days), self._config.min_retention_days)
+
+    async def _periods(self, camera: str, days: float, now: datetime) -> list[RetentionPeriod]:
+        """The camera's retention periods, oldest first, with one more from `now` when `days` differs
+        from the last one's (the retention changed since: on record before anything is deleted)."""
+        async with self._db() as session:
+            periods = list((await session.scalars(
+                select(RetentionPeriod).where(RetentionPeriod.camera_id == camera).order_by(RetentionPeriod.since)
+            )).all())
+            if not periods or periods[-1].days != days:
+                row = RetentionPeriod(camera_id=camera, days=days, since=now)
+                session.add(row)
+                await session.commit()
+                periods.append(row)
+                if len(periods) > 1:
+                    log.warning("camera %s: retention %g days from now on (was %g); what was recorded before "
+                                "keeps its own", camera, days, periods[-2].days)
+        return periods
+
     async def _by_age(self) -> list[Deleted]:
+        """Each segment goes when it is older than the retention in force now and than the one in
+        force when it was recorded (its period's): shortening never reaches back."""
         now = self._clock.now()
         out: list[Deleted] = []
         async with self._db() as session:
             cameras = list((await session.scalars(select(Segment.camera_id).distinct())).all())
         for camera in cameras:
-            days = max(self._camera_days.get(camera, self._config.retention_days), self._config.min_retention_days)
-            cutoff = now - timedelta(days=days)
-            while True:
-                batch = await self._candidates(Segment.camera_id == camera, Segment.end < cutoff)
-                if not batch:
-                    break
-                for seg in batch:
-                    if (gone := await self._delete(seg, "age")) is not None:
-                        out.append(gone)
+            days = self.days_of(camera)
+            periods = await self._periods(camera, days, now)
+            # (segments ending in [since, until), the days they keep); before the first period: its days.
+            bounds = [p.since for p in periods[1:]] + [None]
+            spans = [(None if i == 0 else p.since, bounds[i], max(days, p.days)) for i, p in enumerate(periods)]
+            for since, until, keep in spans:
+                cutoff = now - timedelta(days=keep)
+                where = [Segment.camera_id == camera, Segment.end < cutoff]
+                if since is not None:
+                    where.append(Segment.end >= since)
+                if until is not None:
+                    where.append(Segment.end < until)
+                while True:
+                    batch = await self._candidates(*where)
+                    if not batch:
+                        break
+                    for seg in batch:
+                        if (gone := await self._delete(seg, "age")) is not None:
+                            out.append(gone)
         return out
 
     async def _by_budget(self, budget: int) -> list[Deleted]:

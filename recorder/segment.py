@@ -106,3 +106,6 @@ class SealedSegment:
     #: The codec the camera sent when the recorder transcoded the sound ("pcm_alaw"); None: the
     #: sound (if any) is stored as sent.
     audio_source_codec: str | None = None
+    #: The camera lease epoch it was written under (several nodes on PostgreSQL); None: no lease
+    #: (one node, or a segment recovery found on disk).
+    lease_epoch: int | None = None

@@ -19,7 +19,7 @@ from core.taskmap import TaskMap
 from recorder.reports import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
 from recorder.alerting import RecordingAlerts
 from recorder.holds import HoldStore
-from recorder.index import SegmentIndex
+from recorder.index import LeaseCheck, SegmentIndex
 from recorder.models import Deletion, Segment
 from recorder.reader import SegmentReader
 from recorder.recovery import describe_file, salvage
@@ -60,19 +60,27 @@ class Recorder:
         cameras: dict[str, Camera],
         events: RecordingEventSink,
         alerts: Publisher | None = None,
+        fence: LeaseCheck | None = None,
     ) -> None:
         self.settings = settings
         self.config = settings.recording
+        #: Several nodes share the database: a camera is recorded only while this node holds its lease
+        #: (cluster/keeper.py calls lease_acquired / lease_ended), and its segments are fenced.
+        self.follows_leases = fence is not None
+        #: By camera id: the lease epoch held, and the reason for the gap before its first segment
+        #: (None: the usual one), used once.
+        self._leases: dict[str, tuple[int, str | None]] = {}
         self.db = db
         self.clock = clock
         self.cameras = cameras
         #: Every report goes to `events` (the access log); those that matter to the room are alerts too.
         self.alerting = RecordingAlerts(
-            events, alerts or Discard(), cameras, clock, self.config.segment_s, settings.alerts, settings.storage.path
+            events, alerts or Discard(), cameras, clock, self.config.segment_s, settings.alerts, settings.storage.path,
+            self.records_here,
         )
         self.events: RecordingEventSink = self.alerting
         self.store = SegmentStore(settings.storage.path)
-        self.index = SegmentIndex(db, clock)
+        self.index = SegmentIndex(db, clock, fence)
         self.state = StorageState(settings.storage.path)
         self.holds = HoldStore(db, clock, events)
         self.reader = SegmentReader(db, self.store, self.stream_of)
@@ -105,7 +113,8 @@ class Recorder:
         return self.state.snapshot()
 
     async def run(self) -> None:
-        """Recover, then record every camera with `record: true` and apply retention, until cancelled."""
+        """Recover, then record every camera with `record: true` (following leases: those whose lease
+        this node holds) and apply retention, until cancelled."""
         self.store.root.mkdir(parents=True, exist_ok=True)
         self.recovery = await self.recover()
         used, oldest = await self.index.usage()
@@ -130,18 +139,53 @@ class Recorder:
     async def camera_removed(self, camera: Camera) -> None:
         """Stop recording a camera that is about to be stopped: its open segments are sealed and
         indexed before this returns, so nothing recorded is lost when the camera changes."""
-        for key in [k for k, w in self.writers.items() if w.camera_id == camera.id]:
+        await self._stop_writers(camera.id)
+        self._changed.add(camera.id)  # the gap until it records again says why
+
+    def recorded_cameras(self) -> list[str]:
+        """The cameras configured here to be recorded (enabled, `record: true`), by id."""
+        return sorted(c.id for c in self.cameras.values() if c.config.record and c.config.enabled)
+
+    def records_here(self, camera_id: str) -> bool:
+        """Whether this node is the one to record `camera_id` (always, unless following leases)."""
+        return not self.follows_leases or camera_id in self._leases
+
+    def lease_acquired(self, camera_id: str, epoch: int, because: str | None = None) -> None:
+        """This node holds `camera_id`'s lease under `epoch`: record it (now, or once `run()` starts).
+        `because` names the gap before its first segment (a failover); None: the usual reason."""
+        self._leases[camera_id] = (epoch, because)
+        camera = self.cameras.get(camera_id)
+        if camera is not None and self._tasks is not None:
+            self._start_writer(camera)
+
+    async def lease_ended(self, camera_id: str) -> None:
+        """This node no longer records `camera_id` (its lease was lost, or is about to be released):
+        the writers stop, their open segments are sealed and offered to the index before this
+        returns (under a lost lease the index refuses them and they are quarantined)."""
+        self._leases.pop(camera_id, None)
+        await self._stop_writers(camera_id)
+
+    async def _stop_writers(self, camera_id: str) -> None:
+        for key in [k for k, w in self.writers.items() if w.camera_id == camera_id]:
             await self._writing.stop(key)
             self.writers.pop(key, None)
         self.state.recording_cameras = len({w.camera_id for w in self.writers.values()})
-        self._changed.add(camera.id)  # the gap until it records again says why
 
     def _start_writer(self, camera: Camera) -> None:
-        """One writer per recorded stream (config record_streams), each with its own chain and gaps."""
+        """One writer per recorded stream (config record_streams), each with its own chain and gaps;
+        following leases, only for a camera whose lease this node holds."""
         if not (camera.config.record and camera.config.enabled):
             return
         assert self._tasks is not None
+        epoch: int | None = None
         because = "camera changed" if camera.id in self._changed else "recorder was not running"
+        if self.follows_leases:
+            if camera.id not in self._leases:
+                return
+            epoch, lease_because = self._leases[camera.id]
+            if lease_because is not None:
+                because = lease_because
+                self._leases[camera.id] = (epoch, None)
         for stream in camera.config.recorded_streams:
             feed = camera.feed(stream)
             key = writer_key(camera.id, stream)
@@ -149,7 +193,7 @@ class Recorder:
                 continue
             writer = SegmentWriter(
                 camera.id, feed.hub, self.store, self.index, self.state, self.events, self.clock,
-                self.config.segment_s, self._kick, because, stream,
+                self.config.segment_s, self._kick, because, stream, epoch,
             )
             self.writers[key] = writer
             self._writing.start(self._tasks, key, writer.run(), f"recorder:{key}")

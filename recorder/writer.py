@@ -53,6 +53,7 @@ class SegmentWriter:
         on_full: asyncio.Event | None = None,
         resumed_because: str = "recorder was not running",
         stream: str = "main",
+        lease_epoch: int | None = None,
     ) -> None:
         self.camera_id = camera_id
         #: Which of the camera's streams `hub` carries ("main" or "sub"): its own files, chain and gaps.
@@ -76,13 +77,21 @@ class SegmentWriter:
         self._anchor: UtcAnchor | None = None  # None while no stream of the connection is recordable
         self._cutter = Cutter(segment_s)
         self._gaps = Gaps(camera_id, index, events, stream)
-        self._indexer = SegmentIndexer(index, state, events)
+        #: The camera lease this writer records under (several nodes; None: one node, no lease): its
+        #: segments carry it, and the index refuses them once another node holds the camera.
+        self.lease_epoch = lease_epoch
+        self._indexer = SegmentIndexer(index, state, events, lease_epoch=lease_epoch, store=store)
         self._dropped_seen = 0
 
     @property
     def segments(self) -> list[SealedSegment]:
         """The segments this writer sealed and indexed, in order."""
         return self._indexer.indexed
+
+    @property
+    def fenced(self) -> list[SealedSegment]:
+        """The segments it sealed that the index refused under a lost lease (quarantined)."""
+        return self._indexer.fenced
 
     async def run(self) -> None:
         """Record until cancelled; the open segment is sealed and indexed on the way out."""

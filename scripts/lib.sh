@@ -30,18 +30,19 @@ python_ensure() {
   if ! "$PY" -c 'import venv, ensurepip' 2>/dev/null; then apt_ensure python3-venv; fi
 }
 
-# .venv with the project installed (editable) plus the extras named; re-installs when
-# pyproject.toml changes.
+# .venv with the project installed (editable) plus the extras named, every dependency at the
+# version constraints.txt pins (the versions the suite passed with; scripts/lock writes it);
+# re-installs when pyproject.toml or constraints.txt changes.
 venv_ensure() {
   local extras="${1:-}"
   python_ensure
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   local stamp=".venv/.pantau-installed${extras:+-$extras}"
   local want
-  want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+  want="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     .venv/bin/python -m pip install -q --upgrade pip >&2
-    .venv/bin/python -m pip install -q -e ".${extras:+[$extras]}" >&2
+    .venv/bin/python -m pip install -q -c constraints.txt -e ".${extras:+[$extras]}" >&2
     echo "$want" > "$stamp"
   fi
 }

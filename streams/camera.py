@@ -120,6 +120,10 @@ class Camera:
     async def run(self) -> None:
         """Ingest until cancelled; no worker thread outlives this call."""
         self._notify(None, self.status)  # the first state, for the shift report
+        if not self.config.tls_verify:
+            log.warning("camera %s: tls_verify is false: an rtsps:// certificate is not checked, whoever sits "
+                        "between the gateway and the camera can read and alter its video", self.id,
+                        extra={"camera": self.id})
         if not self.config.enabled:
             self._set(CameraState.DISABLED)
             await asyncio.Event().wait()

@@ -119,6 +119,13 @@ class RtspSource:
             # ffmpeg's CPU on its own (bench/RESULTS.md); PyAV keeps only the open timeout.
             "timeout": str(int(cfg.read_timeout_s * 1_000_000)),
         }
+        if urlsplit(cfg.source).scheme.lower() == "rtsps":
+            # FFmpeg's TLS checks nothing unless told (tls_verify defaults to 0). Its RTSP demuxer
+            # hands these to the TLS connection (checked against PyAV 18 / FFmpeg 8: a self-signed
+            # camera is refused with 1, accepted with its certificate as ca_file).
+            options["tls_verify"] = "1" if cfg.tls_verify else "0"
+            if cfg.tls_ca_file is not None:
+                options["ca_file"] = str(cfg.tls_ca_file)
         started = time.monotonic()
         try:
             container = av.open(

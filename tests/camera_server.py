@@ -286,7 +286,8 @@ class SharedEncoder:
         if codec != "h264" or bframes or audio:
             raise SystemExit(f"{spec!r}: `shared` takes H.264 without B-frames or audio")
         constant = mount_bitrate(spec)
-        encode = encoder(constant or bitrate, codec, bframes, constant is not None).rsplit(" ! rtph264pay", 1)[0]
+        encode = encoder(constant or bitrate, codec, bframes, constant is not None, mount_gop(spec)).rsplit(
+            " ! rtph264pay", 1)[0]
         self._pipeline = Gst.parse_launch(
             f"{video_pipeline(kind, width, height, encode)} ! video/x-h264,stream-format=byte-stream,alignment=au "
             "! appsink name=out emit-signals=true sync=false max-buffers=50 drop=true"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -38,7 +39,8 @@ class Client:
     def __init__(self, gateway: Gateway, session: aiohttp.ClientSession) -> None:
         self.gateway = gateway
         self.http = session
-        self.base = f"http://127.0.0.1:{gateway.port}"
+        scheme = "https" if gateway.settings.server.tls_cert is not None else "http"
+        self.base = f"{scheme}://127.0.0.1:{gateway.port}"
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -79,8 +81,11 @@ async def call(client: Client, method: str, path: str, token: str | None, status
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Client]:
-    """Start a gateway, yield a client; cancel and await it on the way out."""
+async def running_gateway(
+    settings: Settings, clock: Clock | None = None, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[Client]:
+    """Start a gateway, yield a client (trusting what `tls` trusts, for a gateway with
+    server.tls_cert); cancel and await it on the way out."""
     gateway = Gateway(settings, clock)
     ready = asyncio.Event()
     task = asyncio.create_task(gateway.run(on_ready=lambda _g: ready.set()))
@@ -91,7 +96,7 @@ async def running_gateway(settings: Settings, clock: Clock | None = None) -> Asy
         task.result()  # raises the start-up error
     assert ready.is_set(), "gateway did not start within 30 s"
     try:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls) if tls else None) as session:
             yield Client(gateway, session)
     finally:
         task.cancel()

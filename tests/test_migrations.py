@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 async def test_schema_matches_models(db_url: str) -> None:
-    # Every table the chain creates (the same list as alembic/env.py).
+    # Every table the chain creates (the same list as gateway/alembic/env.py).
     import alerts.outbox  # noqa: F401
     import camera_events.store  # noqa: F401
     import cases.models  # noqa: F401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import hashlib
 import hmac
@@ -21,6 +22,7 @@ from webrtc.audiotrack import HubAudioTrack
 from webrtc.limits import Reservation
 from webrtc.playback import Player
 from webrtc.playbacksound import PlaybackSoundTrack
+from webrtc.remotecandidates import CandidateBudget
 from webrtc.transcodes import TranscodeLease
 from webrtc.trickle import MAX_CANDIDATES, Fragment, add_candidates
 
@@ -59,6 +61,8 @@ class WhepSession:
     reservation: Reservation | None = None
     #: Remote candidates the viewer trickled (PATCH) so far.
     trickled: int = 0
+    #: The viewer's candidates kept so far (offer and trickled) under the webrtc: rules; None: all.
+    candidates: CandidateBudget | None = None
 
     def end(self, reason: str) -> None:
         """Ask the session's task to close it (first reason wins)."""
@@ -67,11 +71,17 @@ class WhepSession:
             self.ended.set()
 
     async def add_remote_candidates(self, fragment: Fragment) -> int:
-        """The viewer's trickled candidates (WHEP PATCH) for this session's peer; how many."""
+        """The viewer's trickled candidates (WHEP PATCH) for this session's peer, those the webrtc:
+        rules drop left out; how many were added."""
         if self.trickled + len(fragment.candidates) > MAX_CANDIDATES:
             raise BadRequest(f"at most {MAX_CANDIDATES} trickled candidates per session")
+        sent = len(fragment.candidates)
+        if self.candidates is not None:
+            kept = self.candidates.screen(list(fragment.candidates), lambda t: t.candidate.ip)
+            fragment = dataclasses.replace(fragment, candidates=tuple(kept),
+                                           end=fragment.end and not self.candidates.dropped)
         added = await add_candidates(self.pc, fragment)
-        self.trickled += added
+        self.trickled += sent
         return added
 
     def held_by(self, token: str) -> bool:

@@ -26,6 +26,7 @@ from webrtc.playback import PlaybackPlan, PlaybackTrack, Player
 from webrtc.playbackfeed import Recordings
 from webrtc.playbackgroup import PlaybackGroups
 from webrtc.playbacksound import PlaybackSoundTrack
+from webrtc.remotecandidates import RemoteCandidates
 from webrtc.session import SessionKind, WhepSession, group_details, offers_h264, prefer, sound_details, stop_event
 from webrtc.transcodes import TranscodeLease, Transcodes
 from policy.audit.entries import AccessAction, AccessEvent, AccessRecorder, Scalar
@@ -59,6 +60,8 @@ class WhepSessions:
         config = config or WebRtcConfig()
         #: STUN/TURN servers and the addresses offered (webrtc.ice_servers, interfaces, additional_hosts).
         self.network = IceNetwork(config)
+        #: The viewers' candidates the peers may check (webrtc.allowed_networks, max_remote_candidates).
+        self.remote_candidates = RemoteCandidates(config)
         #: Sessions open at once, in total and per user or disposition token.
         self.limits = SessionLimits(config.max_sessions, config.max_sessions_per_user)
         self._refusals = RefusalBursts()
@@ -176,7 +179,8 @@ class WhepSessions:
         # The sound comes from the camera's own hub, also when the picture is its transcode.
         sound = (HubAudioTrack(sound_from[0].subscribe(f"whep-sound:{session_id}", SOUND_QUEUE), sound_from[1],
                                lipsync) if sound_from is not None else None)
-        pc, answer = await self._negotiate(camera, track, offer, codec, sound, choice)
+        budget = self.remote_candidates.budget(camera, session_id)
+        pc, answer = await self._negotiate(camera, track, budget.screen_offer(offer), codec, sound, choice)
         try:
             await pc.setLocalDescription(answer)  # gathers every candidate: aiortc never trickles
             # Logged before any media can flow, and before the session can end (LIVE_STOP).
@@ -195,6 +199,7 @@ class WhepSessions:
         session = WhepSession(
             session_id, camera, owner, role, client, pc, track, self._clock.monotonic(), still_valid=still_valid,
             reservation=reservation, lease=lease, sound=sound, sound_codec=choice.name if choice else None,
+            candidates=budget,
         )
 
         self._start(session)
@@ -262,7 +267,8 @@ class WhepSessions:
         # Recordings hold AAC (the recorder turns G.711 into it): the sound is decoded and re-encoded.
         choice = choose_audio(offer, "aac")
         sound = PlaybackSoundTrack(choice.clock_rate) if choice is not None else None
-        pc, answer = await self._negotiate(camera, track, offer, sound=sound, choice=choice)
+        budget = self.remote_candidates.budget(camera, session_id)
+        pc, answer = await self._negotiate(camera, track, budget.screen_offer(offer), sound=sound, choice=choice)
         try:
             plan = await authorize()
             track.player = Player(plan, recordings, self._clock, sent, sound=sound is not None and plan.audio)
@@ -299,7 +305,7 @@ class WhepSessions:
         player = track.player
         session = WhepSession(session_id, camera, plan.viewer, plan.role, plan.client, pc, track,
                               self._clock.monotonic(), SessionKind.PLAYBACK, player, reservation=reservation,
-                              sound=sound, sound_codec=choice.name if choice else None)
+                              sound=sound, sound_codec=choice.name if choice else None, candidates=budget)
 
         @pc.on("datachannel")
         def _channel(channel: RTCDataChannel) -> None:

@@ -15,6 +15,7 @@ from gateway.http.cors import setup_cors
 from gateway.http.appkeys import SERVICES
 from gateway.http.metrics import REGISTRY, build_registry
 from gateway.http.problems import problem_middleware
+from gateway.http.proxies import TrustedProxies, forwarded_client_middleware
 from gateway.http.securityheaders import setup_security_headers
 from gateway.services import Services
 
@@ -29,8 +30,12 @@ async def _index(request: web.Request) -> web.FileResponse:
 
 
 def build_app(services: Services) -> web.Application:
-    """The HTTP application: problem+json outside, authentication inside, then routes."""
-    app = web.Application(middlewares=[problem_middleware, auth_middleware], client_max_size=MAX_BODY)
+    """The HTTP application: the client's address behind a trusted proxy outermost, problem+json,
+    authentication inside, then routes."""
+    proxies = TrustedProxies(services.settings.server.trusted_proxies)
+    # The client's address first: every later middleware, route and log line sees the real one.
+    middlewares = [forwarded_client_middleware(proxies)] if proxies else []
+    app = web.Application(middlewares=[*middlewares, problem_middleware, auth_middleware], client_max_size=MAX_BODY)
     app[SERVICES] = services
     app[REGISTRY] = build_registry(services)
     app[downloads.DOWNLOADS] = downloads.DownloadSlots(services.settings.recording.max_downloads)

@@ -1,7 +1,7 @@
 """Tables of the access log: append-only entries and signed checkpoints.
 
 Both refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL) by trigger; see
-alembic/versions/0002_access_log.py and policy/audit/dbrole.py for the grants.
+gateway/alembic/versions/0002_access_log.py and policy/audit/dbrole.py for the grants.
 """
 
 from __future__ import annotations

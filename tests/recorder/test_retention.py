@@ -146,3 +146,59 @@ async def test_no_setting_deletes_under_the_retention_floor(camera_server: Any, 
     async with recording(floorless) as run:
         await wait_for(lambda: run.recorder.state.deleted_total >= 3, 40)
     assert {d.reason for d in await deletions(sqlite_url)} <= {"age", "budget"}
+
+
+async def test_shortening_a_retention_never_reaches_back(tmp_path: Path, sqlite_url: str) -> None:
+    """A segment is kept as long as the retention in force when it was recorded: a shorter one
+    (config or API) applies to what is recorded after, and every retention in force is on record."""
+    from datetime import UTC, datetime
+
+    from core.clock import ManualClock
+    from core.config import RecordingConfig
+    from core.db import make_engine, make_sessionmaker
+    from recorder.models import RetentionPeriod, Segment
+    from recorder.reports import LogOnlySink
+    from recorder.retention import Retention
+    from recorder.status import StorageState
+    from recorder.store import SegmentStore
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    clock = ManualClock(now)
+    engine = make_engine(sqlite_url)
+    db = make_sessionmaker(engine)
+
+    async def add(name: str, ended_days_ago: float) -> None:
+        end = clock.now() - timedelta(days=ended_days_ago)
+        async with db() as session:
+            session.add(Segment(camera_id="gate", start=end - timedelta(minutes=1), end=end, path=f"gate/{name}.mp4",
+                                bytes=1, sha256=name.ljust(64, "0"), status="sealed", codec="h264", width=1,
+                                height=1, drift_ms=0.0, timestamps="{}", sealed_at=end, stream="main"))
+            await session.commit()
+
+    async def kept() -> set[str]:
+        async with db() as session:
+            return {p.rsplit("/", 1)[1][:-4] for p in (await session.scalars(select(Segment.path))).all()}
+
+    (tmp_path / "rec").mkdir()
+    try:
+        for name, age in (("a40", 40), ("b20", 20), ("c5", 5)):
+            await add(name, age)
+        config = RecordingConfig(retention_days=30, min_retention_days=0, min_free_bytes=0)
+        retention = Retention(db, SegmentStore(tmp_path / "rec"), StorageState(tmp_path / "rec"), clock, config, {},
+                              LogOnlySink())
+        await retention.run_once()
+        assert await kept() == {"b20", "c5"}
+        retention.set_camera_days("gate", 10)  # shortened: b20 and c5 were recorded under 30 days
+        await retention.run_once()
+        assert await kept() == {"b20", "c5"}
+        clock.advance(86400)
+        await add("d0", 0)  # recorded under 10 days
+        clock.advance(11 * 86400)
+        await retention.run_once()
+        # d0 (11 days old) went under its 10; b20 (32) under its 30; c5 (17) stays under its 30.
+        assert await kept() == {"c5"}
+        async with db() as session:
+            periods = (await session.scalars(select(RetentionPeriod).order_by(RetentionPeriod.id))).all()
+        assert [p.days for p in periods] == [30, 10]
+    finally:
+        await engine.dispose()

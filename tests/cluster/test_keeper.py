@@ -1,0 +1,156 @@
+"""The lease keeper on a real PostgreSQL, with a recorder that only notes what it is told: a lone
+node takes every camera in its first round, a second node gets its fair share handed over, a lost
+lease stops the camera at once, a clean stop seals before it releases, a camera nobody else
+records is taken over the share, and what the recorder is told about gaps."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cluster.keeper import FAILOVER_REASON, HANDOVER_REASON, LeaseKeeper, fair_share
+from cluster.leases import LeaseBook, lease_counts
+from cluster.registry import NodeRegistry
+from core.clusterconfig import ClusterConfig
+from core.db import make_engine, make_sessionmaker
+
+CAMERAS = ["c0", "c1", "c2", "c3"]
+
+
+class NotingRecorder:
+    """Records nothing; notes the lease events in order, and whether each camera's lease was still
+    held when its writer was stopped (a clean stop must seal before it releases)."""
+
+    def __init__(self, db: async_sessionmaker[AsyncSession], cameras: list[str]) -> None:
+        self.db = db
+        self.cameras = cameras
+        self.recording: dict[str, int] = {}
+        self.events: list[tuple[str, str, str | None]] = []
+        self.held_when_stopped: list[bool] = []
+
+    def recorded_cameras(self) -> list[str]:
+        return self.cameras
+
+    def lease_acquired(self, camera_id: str, epoch: int, because: str | None = None) -> None:
+        self.recording[camera_id] = epoch
+        self.events.append(("acquired", camera_id, because))
+
+    async def lease_ended(self, camera_id: str) -> None:
+        epoch = self.recording.pop(camera_id)
+        async with self.db() as session:
+            self.held_when_stopped.append(bool(await session.scalar(text(
+                "SELECT expires_at > statement_timestamp() FROM camera_leases WHERE camera_id = :c AND epoch = :e"),
+                {"c": camera_id, "e": epoch})))
+        self.events.append(("ended", camera_id, None))
+
+
+@pytest.fixture
+async def db(pg_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = make_engine(pg_url)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+async def node(db: async_sessionmaker[AsyncSession], node_id: str, cameras: list[str], lease_s: float = 4,
+               capacity: int = 64) -> tuple[LeaseKeeper, NotingRecorder]:
+    config = ClusterConfig(lease_s=lease_s, renew_s=lease_s / 4, capacity=capacity)
+    await NodeRegistry(db, node_id).register(f"http://{node_id}", capacity)
+    recorder = NotingRecorder(db, cameras)
+    return LeaseKeeper(LeaseBook(db, node_id, lease_s), recorder, config, db), recorder
+
+
+@pytest.mark.parametrize(("cameras", "nodes", "share"), [(4, 1, 4), (4, 2, 2), (5, 2, 3), (4, 3, 2), (1, 4, 1), (0, 2, 0)])
+def test_fair_share(cameras: int, nodes: int, share: int) -> None:
+    assert fair_share(cameras, nodes) == share
+
+
+async def test_a_second_node_gets_its_share_and_a_clean_stop_seals_then_releases(
+        db: async_sessionmaker[AsyncSession]) -> None:
+    a, rec_a = await node(db, "node-a", CAMERAS)
+    await a.tick()
+    assert sorted(rec_a.recording) == CAMERAS  # alone: every camera in the first round
+    assert {because for _, _, because in rec_a.events} == {None}
+    b, rec_b = await node(db, "node-b", CAMERAS)
+    await b.tick()
+    assert rec_b.recording == {}  # all held; B waits for A to hand some over
+    for _ in range(2):
+        await a.tick()  # one camera handed over a round
+        await b.tick()
+    assert await lease_counts(db) == {"node-a": 2, "node-b": 2}
+    assert sorted([*rec_a.recording, *rec_b.recording]) == CAMERAS
+    assert [because for kind, _, because in rec_b.events if kind == "acquired"] == [HANDOVER_REASON] * 2
+    await a.tick()
+    await b.tick()
+    assert await lease_counts(db) == {"node-a": 2, "node-b": 2}  # settled: no more moves
+    # A clean stop: each writer stopped while its lease still held, then released for B at once.
+    await NodeRegistry(db, "node-a").mark_stopped()
+    await a.release_all()
+    assert rec_a.held_when_stopped == [True] * 4 and rec_a.recording == {}
+    await b.tick()
+    assert sorted(rec_b.recording) == CAMERAS
+
+
+async def test_a_lost_lease_stops_the_camera_and_the_taker_records_a_failover(
+        db: async_sessionmaker[AsyncSession]) -> None:
+    a, rec_a = await node(db, "node-a", CAMERAS[:1], lease_s=2)
+    await a.tick()
+    b, rec_b = await node(db, "node-b", CAMERAS[:1], lease_s=2)
+    await asyncio.sleep(2.2)  # A paused past its lease
+    await b.tick()
+    assert rec_b.events == [("acquired", "c0", FAILOVER_REASON)]
+    await a.tick()  # A resumes: its renewal fails, the camera stops here at once
+    assert rec_a.events[-1] == ("ended", "c0", None) and rec_a.recording == {} and a.held == {}
+    assert rec_a.held_when_stopped == [False]
+
+
+async def test_a_camera_no_other_node_records_is_taken_over_the_share(db: async_sessionmaker[AsyncSession]) -> None:
+    a, rec_a = await node(db, "node-a", CAMERAS, lease_s=2)
+    b, rec_b = await node(db, "node-b", CAMERAS[:1], lease_s=2)  # B records c0 only
+    registry_b = NodeRegistry(db, "node-b")
+
+    async def rounds(seconds: float) -> None:
+        for _ in range(int(seconds / 0.5)):
+            await asyncio.sleep(0.5)
+            assert await registry_b.heartbeat()  # B stays alive (its membership task, in a gateway)
+            await b.tick()
+            await a.tick()
+
+    await b.tick()
+    await a.tick()
+    assert len(rec_a.recording) == 2 and "c0" not in rec_a.recording  # its share of four between two nodes
+    # Nobody takes the other two for a whole lease: A takes them over its share. Over its share, A
+    # hands one camera over to B, which holds fewer; B does not record it, so it comes back after a
+    # lease, and A hands nothing more over while the nodes stay the same.
+    await rounds(8)
+    assert sorted(rec_a.recording) == ["c1", "c2", "c3"] and rec_b.recording == {"c0": 1}
+    ended = [camera for kind, camera, _ in rec_a.events if kind == "ended"]
+    assert len(ended) == 1, rec_a.events
+    await rounds(2)
+    assert len([kind for kind, _, _ in rec_a.events if kind == "ended"]) == 1, rec_a.events
+
+
+async def test_run_takes_an_added_camera_when_woken_and_releases_everything_when_cancelled(
+        db: async_sessionmaker[AsyncSession]) -> None:
+    keeper, recorder = await node(db, "node-a", ["c0"], lease_s=8)  # a round every 2 s
+    task = asyncio.create_task(keeper.run())
+    try:
+        for _ in range(20):
+            await asyncio.sleep(0.05)
+            if "c0" in recorder.recording:
+                break
+        assert "c0" in recorder.recording  # the first round at once
+        recorder.cameras = ["c0", "c1"]
+        keeper.wake()  # the fleet added c1
+        await asyncio.sleep(0.5)
+        assert sorted(recorder.recording) == ["c0", "c1"]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert recorder.recording == {} and recorder.held_when_stopped == [True, True]
+    assert await lease_counts(db) == {}
