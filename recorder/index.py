@@ -31,6 +31,7 @@ class SegmentFenced(PantauError):
     the camera now, so this one must not be indexed (retrying cannot help)."""
 
     status = 409
+    kind = "segment-fenced"
     title = "Segment written under a lost camera lease"
     retriable = False
 
