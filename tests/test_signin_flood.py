@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from core.clock import ManualClock
@@ -77,14 +78,23 @@ async def test_throttled_sign_ins_are_one_entry_a_minute_with_their_count(tmp_pa
         assert failed[-1]["payload"]["actor"] == "alice"
 
 
+def _spray(url: str, count: int) -> list[int]:
+    """`count` concurrent wrong sign-ins from a client of its own (thread and loop), so the gateway's
+    loop does only the gateway's share of the work."""
+
+    async def run() -> list[int]:
+        async with aiohttp.ClientSession() as http:
+            async def wrong(i: int) -> int:
+                async with http.post(url, json={"username": f"user{i}", "password": "WrongGuess-42"}) as resp:
+                    return resp.status
+            return list(await asyncio.gather(*(wrong(i) for i in range(count))))
+
+    return asyncio.run(run())
+
+
 async def test_concurrent_sign_ins_from_one_address_do_not_stall_the_loop(tmp_path: Path, db_url: str) -> None:
     async with running_gateway(make_settings(tmp_path, db_url)) as client:
         await _admin(client)  # warm up
-        url = client.url("/api/v1/session")
-
-        async def wrong(i: int) -> int:
-            async with client.http.post(url, json={"username": f"user{i}", "password": "WrongGuess-42"}) as resp:
-                return resp.status
 
         async def livez() -> float:
             started = time.perf_counter()
@@ -92,13 +102,13 @@ async def test_concurrent_sign_ins_from_one_address_do_not_stall_the_loop(tmp_pa
                 assert resp.status == 200
             return time.perf_counter() - started
 
-        spray = asyncio.gather(*(wrong(i) for i in range(50)))
+        spray = asyncio.ensure_future(asyncio.to_thread(_spray, client.url("/api/v1/session"), 50))
         waits = []
         while not spray.done():
             waits.append(await livez())
             await asyncio.sleep(0.01)
         statuses = await spray
-    assert max(waits) < 0.2, max(waits)
+    assert max(waits) < 0.2, waits
     # One address gets its share of password checks; the rest are refused before any hashing.
     assert statuses.count(401) <= PER_ADDRESS and statuses.count(429) >= 50 - PER_ADDRESS, statuses
 
