@@ -18,6 +18,9 @@ class PantauError(Exception):
     title: str = "Internal error"
     #: Whether retrying the same operation later may succeed.
     retriable: bool = False
+    #: Whether the HTTP layer writes a text-log line for each refusal. False where the raiser
+    #: logs it itself, rate-limited (refusals an anonymous caller can repeat at will).
+    logged_each: bool = True
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(detail or self.title)
@@ -56,6 +59,14 @@ class Unauthorized(PantauError):
     status = 401
     kind = "unauthorized"
     title = "Unauthorized"
+
+
+class UnknownBearer(Unauthorized):
+    """A bearer token that is not ours (unknown, expired, revoked, or not signed with our key);
+    logged once a minute per address by gateway/refusallog.py, not per request."""
+
+    kind = "unauthorized"  # to a client, it is any other 401
+    logged_each = False
 
 
 class Forbidden(PantauError):
@@ -112,6 +123,14 @@ class TooManyRequests(PantauError):
     def __init__(self, detail: str = "", retry_after_s: float = 60.0) -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s
+
+
+class SignInThrottled(TooManyRequests):
+    """A sign-in refused before its password was checked; logged once a minute per user and
+    address by gateway/refusallog.py, not per request."""
+
+    kind = "too-many-requests"  # to a client, it is any other 429
+    logged_each = False
 
 
 class Unavailable(PantauError):

@@ -73,6 +73,7 @@ from policy.identity.linkuses import LinkUses
 from policy.identity.displays import DisplayStore
 from policy.identity.sessions import SessionStore
 from policy.identity.throttle import LoginThrottle
+from gateway.refusallog import RefusalLog
 from policy.identity.useradmin import UserAdmin
 from policy.identity.users import UserStore
 from recorder.service import Recorder
@@ -145,6 +146,7 @@ class Gateway:
                     tasks.create_task(services.desk.run(), name="desk")
                     tasks.create_task(CaseWatch(services.db, self.clock, services.cases).run(), name="cases")
                     tasks.create_task(services.exports.run(), name="exports")
+                    tasks.create_task(services.refusals.run(), name="refusals")
                     if membership is not None:
                         tasks.create_task(membership.run(), name="node-heartbeat")
                         keeper = LeaseKeeper(LeaseBook(services.db, membership.node_id, settings.cluster.lease_s),
@@ -306,6 +308,7 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
             clock, auth.max_failures, auth.failure_window_s, auth.lockout_s,
             burst=settings.alerts.signin_burst, burst_window_s=settings.alerts.signin_burst_window_s, alerts=alerts,
         ),
+        refusals=RefusalLog(access_log, clock),
         cameras=cameras,
         started_at=clock.now(),
         access_log=access_log,

@@ -1,22 +1,58 @@
-"""Process logging: text or JSON lines, with credentials scrubbed from every message."""
+"""Process logging: text or JSON lines, with credentials scrubbed and control characters escaped
+in every message.
+
+Messages carry what clients sent (user names, camera ids from paths, reasons, headers). A newline
+or a terminal escape in one of them would otherwise start a forged line in the text log, so the
+formatters escape every control character of the message (whoever logged it, however: %-args or
+an f-string) before the line is written; one record is always one line. Tracebacks keep their
+lines: they come from the code, not from a client.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+from typing import TextIO
 
 from core.redact import scrub
 
+# C0 controls, DEL, C1 controls and the Unicode line and paragraph separators: each can end or
+# rewrite a line on a terminal or in a log viewer.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every control character written as its escape (a newline as \\n)."""
+    return _CONTROL.sub(_escape_char, text)
+
+
 class ScrubbingFormatter(logging.Formatter):
-    """Text format, scrubbed."""
+    """Text format, one line per record: message escaped and scrubbed, a traceback appended."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        # `format` has just set record.message = record.getMessage() (and every handler's formatter
+        # sets it afresh), so escaping it here changes this line only.
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
         return scrub(super().format(record))
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line, scrubbed; `extra=` context fields are kept."""
+    """One JSON object per line, scrubbed; `extra=` context fields are kept. JSON escapes every
+    control character, so a client's newline stays inside its field."""
 
     _STANDARD = set(vars(logging.makeLogRecord({})))
 
@@ -35,13 +71,19 @@ class JsonFormatter(logging.Formatter):
         return scrub(json.dumps(body))
 
 
-def configure(level: str, fmt: str) -> None:
-    """Install one stderr handler on the root logger."""
-    handler = logging.StreamHandler(sys.stderr)
+def make_handler(fmt: str, stream: TextIO | None = None) -> logging.Handler:
+    """The handler `configure` installs: text or JSON lines to `stream` (stderr)."""
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    return handler
+
+
+def configure(level: str, fmt: str) -> None:
+    """Install one stderr handler on the root logger."""
+    handler = make_handler(fmt)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

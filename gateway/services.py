@@ -20,6 +20,7 @@ from evidence.exportjobs import ExportJobs
 from evidence.snapshots import Snapshots
 from fleet.camerafleet import CameraFleet
 from fleet.camerastore import CameraStore
+from gateway.refusallog import RefusalLog
 from onvif_adapters.ptz import PtzSessions
 from onvif_server.facade import OnvifServer
 from policy.identity.devicesecrets import DeviceSecrets
@@ -54,6 +55,8 @@ class Services:
     #: Enrolled wall displays: device tokens with the viewer role that outlive a person's sign-in.
     displays: DisplayStore
     throttle: LoginThrottle
+    #: Refused bearer tokens and throttled sign-ins, logged at most once a minute per caller.
+    refusals: RefusalLog
     cameras: dict[str, Camera]
     started_at: datetime
     #: The signed, hash-chained access log every access and change is recorded in.

@@ -27,8 +27,9 @@ Without a token, by the subject's role (no role: denied):
       if the rule asks for one, `no_audio` if the rule's `audio` is false.
   R5. `file_request`: role in `requester_roles`; the role sees the camera (`visibility`); the time
       range is given, non-empty, ends no later than now and spans at most `max_window_h` (log).
-  R6. `read_requests`: role in `reader_roles` (log). `read_token`: role in `approver_roles`, or
-      role in `requester_roles` and the subject is the request's owner (log).
+  R6. `read_requests`: role in `reader_roles` (log). `read_token` (the issued token itself): role in
+      `approver_roles` and the subject is one of the approvers whose approvals issued it, or role in
+      `requester_roles` and the subject is the request's owner (log).
   R7. `approve`, `refuse`: role in `approver_roles`; the request's owner is known and is not the
       subject (nobody decides their own request) (log).
   R8. `revoke`: role in `revoker_roles` (log).
@@ -152,9 +153,10 @@ def decide(rules: AccessConfig, subject: Subject, action: Action, resource: Reso
         return deny(Reason.NOT_PERMITTED, f"role {role!r} may end its own sessions only")
     d = rules.disposition
     if action is Action.READ_TOKEN:
-        if role in d.approver_roles or (role in d.requester_roles and subject.user == resource.owner):
+        if ((role in d.approver_roles and subject.user in resource.approvers)
+                or (role in d.requester_roles and subject.user == resource.owner)):
             return allow()
-        return deny(Reason.NOT_PERMITTED, "only approvers and the requester may read the token")
+        return deny(Reason.NOT_PERMITTED, "only the request's approvers and its requester may read the token")
     allowed_roles: Collection[str] = {
         Action.READ_REQUESTS: d.reader_roles,
         Action.APPROVE: d.approver_roles,

@@ -110,14 +110,16 @@ class Subject:
 
 @dataclass(frozen=True, slots=True)
 class Resource:
-    """What is asked for. `owner` is the requester of a playback request (approve/refuse) or the
-    viewer of a WHEP session (end_session)."""
+    """What is asked for. `owner` is the requester of a playback request (approve/refuse,
+    read_token) or the viewer of a WHEP session (end_session); `approvers` are the users whose
+    approvals issued a disposition (read_token)."""
 
     camera: str | None = None
     camera_groups: frozenset[str] = frozenset()
     start: datetime | None = None
     end: datetime | None = None
     owner: str | None = None
+    approvers: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

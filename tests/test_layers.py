@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # gets a package of its own beside the others (ARCHITECTURE.md, "Where a new capability goes").
 # The composition root (app.py, and onvifwiring.py: how it wires the ONVIF facade), the CLI, HTTP.
 GATEWAY_MODULES = {"__init__.py", "__main__.py", "app.py", "onvifwiring.py", "cli.py", "services.py", "logsetup.py",
+                   "refusallog.py",
                    "migrations.py", "usercli.py", "userlog.py"}
 
 

@@ -524,13 +524,14 @@ async def test_refusals_are_clean_4xx(rec: Recording) -> None:
     other = await refused(f"/whep/playback/lobby?{window}", 404, token)
     nowhere = await refused(f"/whep/playback/nowhere?{window}", 404, token)
     assert other["detail"].replace("lobby", "X") == nowhere["detail"].replace("nowhere", "X")
-    # The token is checked before the offer is read: a revoked or forged one is 403 even with junk.
-    await refused(f"/whep/playback/gate?{window}", 403, "not.a.token", data="junk")
+    # The token is checked before the offer is read: one we did not sign is 401 even with junk
+    # (refused before the route, with no access-log entry: gateway/refusallog.py).
+    await refused(f"/whep/playback/gate?{window}", 401, "not.a.token", data="junk")
     outside = f"start={z(start - timedelta(seconds=5))}&end={z(end)}"
     await refused(f"/whep/playback/gate?{outside}", 403, token)
     await refused(f"/whep/playback/gate?{window}", 401, None)
     await refused(f"/whep/playback/gate?{window}", 401, "pts_not-a-session")
-    await refused(f"/whep/playback/gate?{window}", 403, "not.a.token")
+    await refused(f"/whep/playback/gate?{window}", 401, "not.a.token")
     # Bad input, refused before the token is redeemed (no view used).
     await refused(f"/whep/playback/nowhere?{window}", 404, token)
     await refused("/whep/playback/gate", 400, token)

@@ -11,10 +11,12 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from core.errors import Unauthorized
+from core.errors import Unauthorized, UnknownBearer
 from gateway.http.appkeys import SERVICES
 from gateway.http.onvifservice import is_onvif_soap
 from policy.audit.entries import AccessAction, AccessEvent
+from policy.dispositions import tokens
+from policy.dispositions.tokens import TokenRejected
 from policy.identity import displays
 from policy.identity.links import LINK_PARAM
 from policy.identity.sessions import TOKEN_PREFIX
@@ -127,18 +129,28 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     token = bearer(request)
     if token is None and takes_link(request):
         return await handler(request)
+    services = request.app[SERVICES]
     if token is not None and not is_own_token(token) and takes_disposition_token(request):
+        try:
+            tokens.verify(token, services.dispositions.public_key)
+        except TokenRejected as exc:
+            # Not signed with our key (or not a token at all): nothing to redeem and nobody to name,
+            # so a rate-limited text line rather than an access-log entry per try.
+            services.refusals.bearer_refused(request.remote or "?", exc.reason.value)
+            raise UnknownBearer(f"the bearer token is not one this gateway issued: {exc.detail}") from exc
+        # Ours: the route redeems it, and the redemption logs its outcome (refusals included).
         request[DISPOSITION_TOKEN] = token
         return await handler(request)
     if token is not None:
         if token.startswith(displays.TOKEN_PREFIX):
             who = await _display(request, token)
         else:
-            who = await request.app[SERVICES].sessions.resolve(token)
+            who = await services.sessions.resolve(token)
         if who is not None:
             request[PRINCIPAL] = who
             return await handler(request)
-        raise Unauthorized("the bearer token is unknown, expired or revoked")
+        services.refusals.bearer_refused(request.remote or "?", "unknown, expired or revoked")
+        raise UnknownBearer("the bearer token is unknown, expired or revoked")
     if key in ADMIN_ADDRESS_ROUTES and from_admin_address(request):
         return await handler(request)
     raise Unauthorized("this route needs a bearer token (POST /api/v1/session)")

@@ -47,14 +47,15 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     try:
         return await handler(request)
     except PantauError as exc:
-        log.info(
-            "refused %s %s: %d %s",
-            request.method,
-            request.path,
-            exc.status,
-            exc.detail,
-            extra={"client": request.remote},
-        )
+        if exc.logged_each:
+            log.info(
+                "refused %s %s: %d %s",
+                request.method,
+                request.path,
+                exc.status,
+                exc.detail,
+                extra={"client": request.remote},
+            )
         members = {k: v for k, v in exc.members().items() if k not in STANDARD_MEMBERS}
         response = problem(exc.status, exc.title, exc.detail, exc.problem_type(), instance=request.path, **members)
         if isinstance(exc, TooManyRequests | Unavailable) and exc.retry_after_s is not None:

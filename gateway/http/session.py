@@ -6,11 +6,12 @@ import logging
 
 from aiohttp import web
 
-from core.errors import BadRequest, TooManyRequests, Unauthorized
+from core.errors import BadRequest, SignInThrottled, Unauthorized
 from gateway.http.auth import bearer, signed_in
 from gateway.http.body import read_json
 from gateway.http.appkeys import SERVICES
 from gateway.http.views import iso
+from gateway.refusallog import BUSY, THROTTLED
 from policy.audit.entries import AccessAction, AccessEvent
 from policy.identity.displays import USERNAME_PREFIX
 from policy.identity.users import SignInRefusal
@@ -31,17 +32,19 @@ async def sign_in(request: web.Request) -> web.Response:
     # The name as typed is logged (it may be unknown); never the password.
     name = username[:64]
     wait = services.throttle.retry_after(username, address)
-    if wait > 0:
-        log.warning("sign-in throttled: user=%s address=%s", name, address)
-        await services.access_log.record(
-            AccessEvent(AccessAction.SIGN_IN_FAILED, actor=name, client=address, outcome="deny",
-                        reason="throttled after repeated failures")
-        )
-        raise TooManyRequests("too many failed sign-ins; try again later", retry_after_s=wait)
-    who = await services.users.check(username, password)
+    hashing = services.users.hashing
+    if wait > 0 or not hashing.admits(address):
+        # Refused before any hashing, as often as an anonymous caller likes: one entry a minute per
+        # user and address carries the count (gateway/refusallog.py).
+        await services.refusals.sign_in_throttled(name, address, THROTTLED if wait > 0 else BUSY)
+        raise SignInThrottled("too many failed sign-ins; try again later" if wait > 0
+                              else "too many sign-ins in progress from this address; try again shortly",
+                              retry_after_s=max(wait, 1.0))
+    async with hashing.slot(address):
+        who = await services.users.check(username, password)
     if isinstance(who, SignInRefusal):
         services.throttle.failed(username, address)
-        log.warning("sign-in failed: user=%s address=%s reason=%s", name, address, who.value)
+        log.warning("sign-in failed: user=%r address=%s reason=%s", name, address, who.value)
         await services.access_log.record(
             AccessEvent(AccessAction.SIGN_IN_FAILED, actor=name, client=address, outcome="deny",
                         reason=who.value)

@@ -30,6 +30,9 @@ class AccessAction(enum.StrEnum):
     TOKEN_ISSUED = "token_issued"
     TOKEN_REDEEMED = "token_redeemed"
     TOKEN_REVOKED = "token_revoked"
+    TOKEN_REVEALED = "token_revealed"  # an issued token shown again to its requester or an approver
+    LETTER_READ = "letter_read"  # a playback request's scanned letter was downloaded
+    REQUESTS_LISTED = "requests_listed"  # the playback requests (or issued dispositions) were listed
     HOLD_PLACED = "hold_placed"
     HOLD_RELEASED = "hold_released"
     USER_CREATED = "user_created"

@@ -172,13 +172,18 @@ class DispositionService:
     async def list_requests(
         self, who: Principal, client: str = "", status: RequestStatus | None = None, limit: int = 100
     ) -> list[RequestInfo]:
-        """Requests, newest first."""
+        """Requests, newest first; the listing is a `requests_listed` entry (the parties and purposes
+        it shows are personal data)."""
         await self._require(_Actor(who, client), Action.READ_REQUESTS, Resource())
         query = select(PlaybackRequest.id).order_by(PlaybackRequest.created_at.desc()).limit(limit)
         if status is not None:
             query = query.where(PlaybackRequest.status == status.value)
         async with self._db() as session:
             ids = list((await session.scalars(query)).all())
+        await self._record(
+            AccessEvent(AccessAction.REQUESTS_LISTED, actor=who.username, role=who.role, client=client, outcome="ok",
+                        details={"what": "requests", "status": status.value if status else "any", "count": len(ids)})
+        )
         return [await self._request_info(i) for i in ids]
 
     async def get_request(self, who: Principal, request_id: str, client: str = "") -> RequestInfo:
@@ -187,7 +192,7 @@ class DispositionService:
         return await self._request_info(request_id)
 
     async def letter(self, who: Principal, request_id: str, client: str = "") -> tuple[Path, str, str]:
-        """(file, content type, sha256) of a request's letter."""
+        """(file, content type, sha256) of a request's letter; each read is a `letter_read` entry."""
         await self._require(_Actor(who, client), Action.READ_REQUESTS, Resource(), request_id=request_id)
         async with self._db() as session:
             row = (
@@ -198,6 +203,10 @@ class DispositionService:
             ).scalar_one_or_none()
         if row is None:
             raise NotFound(f"no playback request {request_id!r}")
+        await self._record(
+            AccessEvent(AccessAction.LETTER_READ, actor=who.username, role=who.role, client=client,
+                        request_id=request_id, outcome="ok", details={"letter_sha256": row.sha256})
+        )
         return self._data_dir / row.path, row.content_type, row.sha256
 
     async def _request_info(self, request_id: str) -> RequestInfo:
@@ -333,14 +342,19 @@ class DispositionService:
         return [disposition_info(r, views[r.token_id], views_per, token) for r in rows]
 
     async def list_dispositions(self, who: Principal, client: str = "", limit: int = 100) -> list[DispositionInfo]:
-        """Issued tokens, newest first (without the tokens themselves)."""
+        """Issued tokens, newest first (without the tokens themselves); a `requests_listed` entry."""
         await self._require(_Actor(who, client), Action.READ_REQUESTS, Resource())
         async with self._db() as session:
             rows = (await session.scalars(select(Disposition).order_by(Disposition.issued_at.desc()).limit(limit))).all()
+        await self._record(
+            AccessEvent(AccessAction.REQUESTS_LISTED, actor=who.username, role=who.role, client=client, outcome="ok",
+                        details={"what": "dispositions", "count": len(rows)})
+        )
         return await self._infos(rows)
 
     async def get_disposition(self, who: Principal, token_id: str, client: str = "") -> DispositionInfo:
-        """One disposition; the token too when the caller approves or filed the request."""
+        """One disposition; the token too when the caller is one of the approvers who issued it or
+        filed the request (policy rule R6), and then each reveal is a `token_revealed` entry."""
         actor = _Actor(who, client)
         await self._require(actor, Action.READ_REQUESTS, Resource(), token_id=token_id)
         async with self._db() as session:
@@ -354,12 +368,19 @@ class DispositionService:
         if found is None:
             raise NotFound(f"no disposition {token_id!r}")
         row, requester = found
+        claims = DispositionClaims.from_payload(json.loads(row.claims))
         may_read = decide(
-            self._rules, actor.subject, Action.READ_TOKEN, Resource(owner=requester), Context(self._clock.now(), client)
+            self._rules, actor.subject, Action.READ_TOKEN,
+            Resource(owner=requester, approvers=frozenset(claims.approvers)), Context(self._clock.now(), client),
         )
         token = None
         if may_read.allowed:
-            token = tokens.sign(DispositionClaims.from_payload(json.loads(row.claims)), self._key)
+            token = tokens.sign(claims, self._key)
+            await self._record(
+                AccessEvent(AccessAction.TOKEN_REVEALED, actor=who.username, role=who.role, client=client,
+                            token_id=token_id, request_id=row.request_id, outcome="allow",
+                            reason=may_read.text, details={"grantee": claims.grantee})
+            )
         return (await self._infos([row], token))[0]
 
     async def revoke(self, who: Principal, token_id: str, reason: str, client: str = "") -> DispositionInfo:

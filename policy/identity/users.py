@@ -1,4 +1,5 @@
-"""Users and roles: creating accounts and checking passwords (hashing runs off the loop)."""
+"""Users and roles: creating accounts and checking passwords (hashing runs off the loop; checks
+go through a HashBudget: policy/identity/hashbudget.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from core.clock import Clock
 from core.config import ROLES
 from core.errors import BadRequest, Conflict
 from policy.identity.devicesecrets import DEVICE_ROLE, DeviceSecrets
+from policy.identity.hashbudget import HashBudget
 from policy.identity.models import User
 from policy.identity.passwords import DUMMY_HASH, hash_password, verify_password
 
@@ -48,9 +50,10 @@ class UserStore:
     """Accounts in the database."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock,
-                 device_secrets: DeviceSecrets | None = None) -> None:
+                 device_secrets: DeviceSecrets | None = None, hashing: HashBudget | None = None) -> None:
         self._sessions = sessions
         self._clock = clock
+        self.hashing = hashing or HashBudget()
         self._device_secrets = device_secrets  # for integrator accounts (policy/identity/devicesecrets.py)
 
     async def add(self, username: str, role: str, password: str) -> Principal:
@@ -101,7 +104,7 @@ class UserStore:
         async with self._sessions() as session:
             user = await session.scalar(select(User).where(User.username == username))
         stored = user.password_hash if user is not None else DUMMY_HASH
-        ok = await asyncio.to_thread(verify_password, password, stored)
+        ok = await self.hashing.run(lambda: verify_password(password, stored))
         if not ok or user is None:
             return SignInRefusal.WRONG
         if user.disabled:

@@ -121,7 +121,8 @@ def oracle(rules: AccessConfig, subject: Subject, action: Action, res: Resource,
     if action == "read_requests":
         return role in d.reader_roles, {log}
     if action == "read_token":
-        return role in d.approver_roles or (role in d.requester_roles and subject.user == res.owner), {log}
+        return ((role in d.approver_roles and subject.user in res.approvers)
+                or (role in d.requester_roles and subject.user == res.owner)), {log}
     if action in ("approve", "refuse"):
         return role in d.approver_roles and res.owner is not None and res.owner != subject.user, {log}
     if action == "revoke":
@@ -277,7 +278,8 @@ query_st = st.tuples(
     # Every action is asked of every query (below), so each has the same cases however many there are.
     st.just(None),
     st.builds(
-        lambda camera, groups, window, owner: Resource(camera, groups, window[0], window[1], owner),
+        lambda camera, groups, window, owner, approvers: Resource(camera, groups, window[0], window[1], owner,
+                                                                  approvers),
         st.one_of(st.none(), st.sampled_from(CAMERAS), st.sampled_from(CAMERAS), st.sampled_from(CAMERAS)),
         st.frozensets(st.sampled_from(GROUPS), max_size=2),
         st.one_of(
@@ -286,6 +288,7 @@ query_st = st.tuples(
                       st.integers(1, 6)),  # recent and well-formed: the common case
         ),
         st.one_of(st.none(), st.sampled_from(USERS)),
+        st.frozensets(st.sampled_from(USERS), max_size=2),
     ),
     st.builds(Context, st.sampled_from([NOW, NOW, NOW + HALF_HOUR]) | time_st, st.just("10.0.0.1"),
               st.one_of(st.none(), st.none(), token_st, wide_token_st)),

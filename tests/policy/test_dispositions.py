@@ -499,3 +499,28 @@ async def test_a_revoked_token_uses_no_view_of_a_camera(world: World) -> None:
     assert await _plays(svc, token, "lobby", claims) is Reason.TOKEN_REVOKED
     shown = await svc.get_disposition(world.sup1, claims.token_id)
     assert shown.views_used == 0 and dict(shown.camera_views) == {"gate-north": 0, "lobby": 0}
+
+
+async def test_a_token_is_revealed_to_its_approvers_and_requester_only_and_every_reveal_is_logged(
+    world: World,
+) -> None:
+    svc = world.service()
+    request_id, token = await issued(world, svc)
+    token_id = tokens.verify(token, svc.public_key).token_id
+    # sup2 is a supervisor too, but did not approve this request: the disposition, not its token.
+    assert (await svc.get_disposition(world.sup2, token_id, "10.0.0.7")).token is None
+    assert (await svc.get_disposition(world.sup1, token_id, "10.0.0.6")).token == token
+    assert (await svc.get_disposition(world.operator, token_id, "10.0.0.5")).token == token
+    reveals = [e for e in world.recorder.events if e.action is AccessAction.TOKEN_REVEALED]
+    assert [(e.actor, e.client, e.token_id, e.request_id) for e in reveals] == [
+        ("sup1", "10.0.0.6", token_id, request_id), ("ops", "10.0.0.5", token_id, request_id)]
+    await svc.letter(world.sup2, request_id, "10.0.0.7")
+    await svc.list_requests(world.sup2, "10.0.0.7")
+    await svc.list_dispositions(world.sup2, "10.0.0.7")
+    read = [(e.action, e.actor, e.request_id) for e in world.recorder.events
+            if e.action in (AccessAction.LETTER_READ, AccessAction.REQUESTS_LISTED)]
+    assert read == [(AccessAction.LETTER_READ, "sup2", request_id), (AccessAction.REQUESTS_LISTED, "sup2", None),
+                    (AccessAction.REQUESTS_LISTED, "sup2", None)]
+    payloads = await _log_payloads(world)
+    assert any(p.get("action") == "token_revealed" and p.get("actor") == "ops" for p in payloads)
+    assert token not in json.dumps(payloads)  # named by its id, never the token itself

@@ -11,7 +11,8 @@ import { connect, hangUp } from "./whep.js";
 export const RATES = [0.5, 1, 2, 4, 8];
 
 export class Player {
-  // bearer: the token to present; start/end: Date of the window; onRefused(detail) on a 403.
+  // bearer: the token to present; start/end: Date of the window; onRefused(detail) on a 403, or a
+  // 401 (a token the gateway did not sign).
   constructor({ camera, label, start, end, bearer, maxRate = 8, onRefused }) {
     Object.assign(this, { camera, start, end, bearer, onRefused });
     this.session = null;
@@ -99,7 +100,7 @@ export class Player {
       this.say("");
     } catch (err) {
       this.element.pc = null;
-      if (err.status === 403) {
+      if (err.status === 403 || err.status === 401) {
         this.say(t("player.refused", { detail: err.detail || err.message }), "error");
         this.onRefused?.(err.detail || err.message);
       } else {
