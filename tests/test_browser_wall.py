@@ -424,7 +424,8 @@ async def test_request_approval_and_external_viewer(
         width = await page.evaluate("document.querySelector('.timeline .seg').getBoundingClientRect().width")
         assert width > 5, width  # a few seconds of a 10-minute view (a whole day draws them 2 px wide)
         await page.screenshot(ARTIFACTS / "recordings-timeline.png")
-        assert re.match(r"\d+ sealed segments", await page.evaluate("document.getElementById('rec-summary').textContent"))
+        # The summary is written once the marks have loaded too (after the timeline is drawn).
+        await page.wait_for("/^\\d+ sealed segments/.test(document.getElementById('rec-summary').textContent)")
         looks = await page.evaluate("""(async () => {
           const { Timeline } = await import('/static/js/timeline.js');
           const line = new Timeline({ onPick: () => {} });
