@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import jwt
 
-from core.durablefile import create_private
+from core.sealing import SealingKeyUnusable, load_or_create_key
 from core.errors import PantauError
 
 log = logging.getLogger(__name__)
@@ -167,14 +167,9 @@ def default_link_key_path(data_dir: Path) -> Path:
 
 
 def load_or_create_link_key(path: Path) -> bytes:
-    """The 32-byte key at `path`, created (mode 0600, directory 0700) if absent (core/durablefile.py:
-    two processes starting together end up with one key and nobody reads half a file)."""
-    if not path.exists() and create_private(path, secrets.token_bytes(KEY_BYTES)):
-        log.info("created the signed-link key %s", path)
-    mode = path.stat().st_mode
-    if mode & 0o077:
-        raise KeyUnusable(f"link key {path} is readable by others (mode {mode & 0o777:o}); chmod 600 it")
-    key = path.read_bytes()
-    if len(key) != KEY_BYTES:
-        raise KeyUnusable(f"link key {path} does not hold {KEY_BYTES} bytes")
-    return key
+    """The 32-byte key at `path`, created (mode 0600, directory 0700) if absent (core/sealing.py);
+    KeyUnusable when others may read it or it is not 32 bytes."""
+    try:
+        return load_or_create_key(path, "signed-link")
+    except SealingKeyUnusable as exc:
+        raise KeyUnusable(str(exc)) from exc
