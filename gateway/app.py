@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequ
 from datetime import datetime
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -55,6 +55,7 @@ from gateway.http.webapp import build_app
 from gateway.migrations import upgrade
 from gateway.services import Services
 from onvif_adapters.ptz import PtzSessions
+from gateway.rtspwiring import RtspRestreamLike, start_rtsp
 from gateway.onvifwiring import OnvifPtzBridge, relay_camera_events, relay_state
 from onvif_server.facade import OnvifServer
 from onvif_adapters.source import resolver_for
@@ -155,7 +156,7 @@ class Gateway:
                         tasks.create_task(keeper.run(), name="camera-leases")
                     self._start_triggers(tasks, services)
                     if settings.restream.rtsp.enabled:
-                        self.rtsp = await self._start_rtsp(tasks, services)
+                        self.rtsp = await start_rtsp(tasks, services, self.clock)
                     if services.onvif_server is not None:
                         tasks.create_task(services.onvif_server.run(), name="onvif-events")
                         tasks.create_task(relay_camera_events(services.events, services.onvif_server),
@@ -177,28 +178,6 @@ class Gateway:
         cfg, host = self.settings.cluster, socket.gethostname()
         membership = Membership(services.db, cfg, cfg.node_id_for(host, self.port), cfg.advertise_url_for(host, self.port))
         return await stack.enter_async_context(membership)
-
-    async def _start_rtsp(self, tasks: asyncio.TaskGroup, services: Services) -> RtspRestreamLike:
-        """The RTSP restream in the task group, its mounts following the fleet; returns once it listens."""
-        # Imported here: it loads PyGObject and GStreamer's typelibs, which a gateway without the
-        # restream need not have.
-        from restream.gate import RtspGate
-        from restream.service import RtspRestream
-
-        gate = RtspGate(services.device_secrets.password, self.settings.access,
-                        lambda camera: _camera_groups(services.cameras, camera), self.clock, services.access_log,
-                        services.throttle)
-        rtsp = RtspRestream(self.settings.restream.rtsp, services.cameras, gate, services.access_log,
-                            services.recorder.reader, services.recorder.index.span, self.clock)
-        services.fleet.on_removed(rtsp.camera_removed)
-        services.fleet.on_added(rtsp.camera_added)
-        task = tasks.create_task(rtsp.run(), name="rtsp")
-        ready = asyncio.create_task(rtsp.wait_ready())
-        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-        if not ready.done():
-            ready.cancel()
-            await task  # raises why it did not start (the TaskGroup stops the gateway with it)
-        return rtsp
 
     def _start_triggers(self, tasks: asyncio.TaskGroup, services: Services) -> None:
         """The trigger gate's log writer, and the MQTT and camera-input sources that feed it."""
@@ -382,18 +361,6 @@ def _readings(probes: EquipmentProbes) -> Callable[[], Awaitable[dict[str, dict[
         return {item: reading.as_dict() for item, reading in (await probes.probe_all()).items()}
 
     return probe_all
-
-
-class RtspRestreamLike(Protocol):
-    """What the gateway keeps of the RTSP restream (restream/service.py, imported only when enabled)."""
-
-    port: int
-
-
-def _camera_groups(cameras: dict[str, Camera], camera_id: str) -> frozenset[str] | None:
-    """A camera's groups; None when there is no such camera."""
-    camera = cameras.get(camera_id)
-    return frozenset(camera.config.groups) if camera is not None else None
 
 
 def _groups(cameras: dict[str, Camera], camera_id: str) -> tuple[str, ...]:
