@@ -20,6 +20,12 @@ from core.accessconfig import ReplayRule as ReplayRule
 from core.accessconfig import Role as Role
 from core.alertsconfig import AlertsConfig
 from core.configbase import BackoffConfig, Strict
+from core.onvifconfig import EventsConfig as EventsConfig
+from core.onvifconfig import OnvifConfig as OnvifConfig
+from core.recordingconfig import HubConfig as HubConfig
+from core.recordingconfig import RecordingConfig as RecordingConfig
+from core.recordingconfig import ReviewConfig as ReviewConfig
+from core.recordingconfig import below_floor as below_floor
 from core.casesconfig import CasesConfig
 from core.clusterconfig import ClusterConfig
 from core.deskconfig import DeskConfig
@@ -29,7 +35,6 @@ from core.webrtcconfig import WebRtcConfig
 from core.schemes import check_camera_url
 
 CAMERA_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-
 
 
 class ServerConfig(Strict):
@@ -282,38 +287,6 @@ class AuthConfig(Strict):
     lockout_s: float = Field(300.0, gt=0, description="How long a lockout lasts.")
 
 
-class HubConfig(Strict):
-    subscriber_queue: int = Field(
-        512, ge=8, le=100_000, description="Packets buffered per subscriber before drop-oldest."
-    )
-
-
-class RecordingConfig(Strict):
-    """Continuous recording to sealed segments (owned by recorder/)."""
-
-    segment_s: float = Field(60.0, ge=2, le=3600, description="Target segment length; cut on a keyframe.")
-    retention_days: float = Field(30.0, gt=0, le=3650, description="Default age after which segments may be deleted.")
-    min_retention_days: float = Field(
-        30.0, ge=0, le=3650,
-        description="The floor: no retention (this section's, a camera's) may be shorter, and the storage budget "
-                    "(max_bytes) deletes nothing younger. Only the free-space floor may, as the disk would fill.",
-    )
-    max_bytes: int | None = Field(None, gt=0, description="Storage budget for all recordings; oldest unheld go first.")
-    min_free_bytes: int = Field(
-        1024**3, ge=0, description="Free-space floor on the storage filesystem; retention keeps it free."
-    )
-    retention_interval_s: float = Field(60.0, ge=1, le=86400, description="How often retention runs.")
-    max_downloads: int = Field(
-        4, ge=1, le=256, description="Simultaneous GET /get downloads; one more is answered 503 with Retry-After."
-    )
-    max_exports: int = Field(
-        2, ge=1, le=64, description="Export jobs running at once; more wait in the queue, in order."
-    )
-    export_keep_h: float = Field(
-        72.0, gt=0, le=24 * 366, description="Hours a finished export's file is kept for download, then deleted (logged)."
-    )
-
-
 class AccessLogConfig(Strict):
     """The hash-chained, signed access log (owned by policy/)."""
 
@@ -339,74 +312,6 @@ class AccessLogConfig(Strict):
         None, description="Append-only file on another mount where every checkpoint is also written."
     )
     witness_url: str | None = Field(None, description="HTTP URL every checkpoint is POSTed to.")
-
-
-class OnvifConfig(Strict):
-    """ONVIF devices: discovery, onvif:// sources, their clocks and snapshots (onvif_adapters/)."""
-
-    timeout_s: float = Field(10.0, gt=0, le=120, description="Timeout of one ONVIF (SOAP) request.")
-    discovery_timeout_s: float = Field(
-        3.0, gt=0, le=60, description="How long discovery listens for answers when the caller does not say."
-    )
-    discovery_interface: str | None = Field(
-        None, description="IPv4 address of the interface discovery probes go out of; default: the system's choice."
-    )
-    clock_check_interval_s: float = Field(
-        600.0, ge=10, le=86400, description="How often an onvif:// camera's clock is read (also on every connect)."
-    )
-    clock_drift_limit_s: float = Field(
-        5.0, gt=0, le=86400, description="Camera clock further than this from ours is a health warning."
-    )
-    snapshot_timeout_s: float = Field(5.0, gt=0, le=60, description="Timeout of fetching the camera's snapshot URI.")
-    snapshot_max_bytes: int = Field(
-        5 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest snapshot accepted from a camera."
-    )
-    credential_hosts: list[str] = Field(
-        default_factory=list,
-        description="Hosts besides a camera's own address that may receive its credentials (an NVR whose stream "
-                    "URIs name other hosts). Others never do: a stream URI naming another host is opened at the "
-                    "camera's address, a snapshot URI there is not fetched, service addresses are pinned.",
-    )
-
-    @field_validator("discovery_interface")
-    @classmethod
-    def _ipv4(cls, v: str | None) -> str | None:
-        if v is not None:
-            ipaddress.IPv4Address(v)
-        return v
-
-
-class EventsConfig(Strict):
-    """ONVIF camera events: PullPoint subscriptions, the recent-events buffer, live streams (camera_events/service.py)."""
-
-    enabled: bool = Field(True, description="Subscribe to the events of every onvif:// camera that has an event service.")
-    recent: int = Field(1000, ge=10, le=1_000_000, description="Events kept in memory (what the list shows when store is false).")
-    store: bool = Field(True, description="Keep events in the database (table camera_events) so the list survives a restart.")
-    keep_days: float = Field(90.0, gt=0, le=3650, description="Stored events older than this are deleted.")
-    subscription_s: float = Field(
-        120.0, ge=1, le=86400, description="Subscription lifetime asked of the camera; renewed at 80 % of it."
-    )
-    pull_timeout_s: float = Field(5.0, ge=1, le=60, description="Longest PullMessages long poll.")
-    retry_initial_s: float = Field(1.0, gt=0, le=60, description="First wait before resubscribing after a loss.")
-    retry_max_s: float = Field(60.0, gt=0, le=3600, description="Cap on the wait before resubscribing.")
-    listener_queue: int = Field(
-        256, ge=8, le=100_000, description="Events buffered per live stream (SSE) client before its oldest are dropped."
-    )
-
-
-class ReviewConfig(Strict):
-    """The replay desk (recordings page): events on the timeline and the event list, and the thumbnail
-    strip along the timeline."""
-
-    preroll_s: float = Field(
-        5.0, ge=0, le=300,
-        description="Replay starts this many seconds before a clicked event (seconds, 0 to 300).",
-    )
-    thumbnail_cache_mb: int = Field(
-        256, ge=1, le=1_048_576,
-        description="Disk budget in MiB for keyframe thumbnails under data_dir/thumbnails; the least recently "
-        "used are removed first (they are made again from the recordings when asked for).",
-    )
 
 
 class LoggingConfig(Strict):
@@ -490,12 +395,6 @@ class Settings(Strict):
             if camera.retention_days is not None and camera.retention_days < floor:
                 found.append((("cameras", index, "retention_days"), below_floor(camera.retention_days, floor)))
         return found
-
-
-def below_floor(days: float, floor: float) -> str:
-    """Why a retention of `days` is refused under a floor of `floor` days."""
-    return (f"{days:g} days is under recording.min_retention_days ({floor:g}): recordings may not be kept "
-            "shorter than the floor")
 
 
 def _is_postgresql(url: str | None) -> bool:
