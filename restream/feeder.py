@@ -42,6 +42,26 @@ def to_ns(ts: int, info: StreamInfo) -> int:
     return ts * info.time_base.numerator * SECOND_NS // info.time_base.denominator
 
 
+#: Where each stream's packets go: stream index -> (the media's slot, the stream).
+Route = dict[int, tuple[int, StreamInfo]]
+
+
+def route_streams(codecs: Sequence[tuple[str, str]], streams: Sequence[StreamInfo]) -> tuple[Route, bytes | None]:
+    """The media's slots (`codecs`: kind and codec of each, video first) matched to `streams`, and
+    the video's parameter sets in Annex B. A stream whose codec the media does not carry has no slot
+    (a media's caps are fixed when it is built)."""
+    route: Route = {}
+    used: set[int] = set()
+    for info in streams:
+        for slot, (kind, codec) in enumerate(codecs):
+            if slot not in used and info.kind == kind and info.codec == codec:
+                route[info.index] = (slot, info)
+                used.add(slot)
+                break
+    video = next((info for slot, info in route.values() if slot == 0), None)
+    return route, extradata_to_annexb(video.codec, video.extradata) if video else None
+
+
 class MediaFeeder:
     """Copies a hub's packets of `streams` (the media's: video, maybe sound) into `sinks` (same order)
     until stopped; `fed(n)` counts the bytes handed over."""
@@ -54,7 +74,7 @@ class MediaFeeder:
         self._sinks = list(sinks)
         self._fed = fed
         self._subscription: Subscription | None = None
-        self._route: dict[int, tuple[int, StreamInfo]] = {}  # hub stream index -> (sink, stream)
+        self._route: Route = {}  # hub stream index -> (sink, stream)
         self._parameter_sets: bytes | None = None
         # Camera time (ns) that maps to _base on the media's running time; set by the first packet
         # of a connection.
@@ -92,17 +112,8 @@ class MediaFeeder:
     def _on_change(self, change: StreamChange) -> None:
         # The media's caps were fixed when it was built: a stream whose codec changed since is not
         # fed (its clients see the media stall; they reconnect and get a media of the new codec).
-        self._route = {}
-        used: set[int] = set()
-        for info in change.streams:
-            for slot, (kind, codec) in enumerate(self._codecs):
-                if slot not in used and info.kind == kind and info.codec == codec:
-                    self._route[info.index] = (slot, info)
-                    used.add(slot)
-                    break
-        video = next((info for slot, info in self._route.values() if slot == 0), None)
-        self._parameter_sets = extradata_to_annexb(video.codec, video.extradata) if video else None
-        if change.streams and 0 not in used:
+        self._route, self._parameter_sets = route_streams(self._codecs, change.streams)
+        if change.streams and 0 not in {slot for slot, _ in self._route.values()}:
             log.warning("rtsp %s: the camera now sends %s, the media carries %s: not fed until it reconnects",
                         self.name, [s.codec for s in change.streams if s.kind == "video"], self._codecs[0][1])
         if self._origin is not None:

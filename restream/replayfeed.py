@@ -23,7 +23,7 @@ from typing import Protocol
 
 from core.utctime import from_epoch
 from recorder.reader import GapMarker, ReadItem, SegmentOpened
-from restream.feeder import PLAYING_POLL_S, PLAYING_WAIT_S, RESUME_GAP_NS, SECOND_NS, Sink
+from restream.feeder import PLAYING_POLL_S, PLAYING_WAIT_S, RESUME_GAP_NS, SECOND_NS, Route, Sink, route_streams
 from restream.replayrequest import Window
 from streams.bitstream import extradata_to_annexb, with_parameter_sets
 from streams.packet import MediaPacket, StreamInfo
@@ -162,13 +162,13 @@ class ReplayFeeder:
         now = self._sinks[0].running_time_ns() or 0
         base = max(now + START_DELAY_NS, self._last_ns + RESUME_GAP_NS)
         origin: float | None = None  # recorded time (epoch s) that goes out at `base`
-        route: dict[int, tuple[int, StreamInfo]] = {}
+        route: Route = {}
         sets: bytes | None = None
         items = self._recordings.read(self._camera, window.start, window.end)
         try:
             async for item in items:
                 if isinstance(item, SegmentOpened):
-                    route, sets = self._route(item.streams)
+                    route, sets = route_streams(self._codecs, item.streams)
                     if 0 not in {slot for slot, _ in route.values()}:
                         log.warning("rtsp replay %s: the recording at %s is in another codec; the replay ends there",
                                     self.name, item.start)
@@ -196,18 +196,6 @@ class ReplayFeeder:
         self.sent.ended = True
         for sink in self._sinks:
             sink.end()
-
-    def _route(self, streams: Sequence[StreamInfo]) -> tuple[dict[int, tuple[int, StreamInfo]], bytes | None]:
-        route: dict[int, tuple[int, StreamInfo]] = {}
-        used: set[int] = set()
-        for info in streams:
-            for slot, (kind, codec) in enumerate(self._codecs):
-                if slot not in used and info.kind == kind and info.codec == codec:
-                    route[info.index] = (slot, info)
-                    used.add(slot)
-                    break
-        video = next((info for slot, info in route.values() if slot == 0), None)
-        return route, extradata_to_annexb(video.codec, video.extradata) if video else None
 
     async def _until(self, target_ns: int) -> None:
         while True:

@@ -268,38 +268,32 @@ async def test_profile_g_client_seeks_with_range_clock(tmp_path: Path, camera_se
             setup_url = url + "/stream=0"
             status, fields, _ = await rtsp.request(
                 "SETUP", setup_url, Transport="RTP/AVP/TCP;unicast;interleaved=0-1",
-                Authorization=digest_again(auth, "SETUP", setup_url))
+                Authorization=digest(auth, "SETUP", setup_url))
             assert status == 200, fields
             session = fields["session"].split(";")[0]
             # A Range that is not a time, then one the account may not replay (in the future is fine
             # for the policy; an empty window is not: refused), then the real seek.
             status, _, _ = await rtsp.request("PLAY", url, Session=session, Range="clock=yesterday-",
-                                              Authorization=digest_again(auth, "PLAY", url))
+                                              Authorization=digest(auth, "PLAY", url))
             assert status == 457
             seek = span[0] + timedelta(seconds=5.3)
             status, fields, _ = await rtsp.request(
                 "PLAY", url, Session=session, Range=f"clock={format_clock(seek)}-", Rate_Control="no",
-                Authorization=digest_again(auth, "PLAY", url))
+                Authorization=digest(auth, "PLAY", url))
             assert status == 200, fields
             nal = await rtsp.first_idr(10)
             first = await recorded_at(services, nal, seek)
             assert seek.timestamp() - GOP_S - 0.1 <= first <= seek.timestamp(), (first, seek)
-            await rtsp.request("TEARDOWN", url, Session=session, Authorization=digest_again(auth, "TEARDOWN", url))
+            await rtsp.request("TEARDOWN", url, Session=session, Authorization=digest(auth, "TEARDOWN", url))
         finally:
             writer.close()
 
 
-def digest(challenge: str, method: str, uri: str) -> str:
-    """An Authorization header answering `challenge` (RFC 2617 without qop, as ffmpeg answers)."""
-    nonce = re.search(r'nonce="([^"]+)"', challenge)
-    realm = re.search(r'realm="([^"]+)"', challenge)
-    assert nonce and realm
-    return _answer("nvr", realm.group(1), nonce.group(1), method, uri)
-
-
-def digest_again(previous: str, method: str, uri: str) -> str:
-    nonce = re.search(r'nonce="([^"]+)"', previous)
-    realm = re.search(r'realm="([^"]+)"', previous)
+def digest(header: str, method: str, uri: str) -> str:
+    """An Authorization header (RFC 2617 without qop, as ffmpeg answers) with the realm and nonce of
+    `header`: the server's challenge, or the previous Authorization (its nonce is still fresh)."""
+    nonce = re.search(r'nonce="([^"]+)"', header)
+    realm = re.search(r'realm="([^"]+)"', header)
     assert nonce and realm
     return _answer("nvr", realm.group(1), nonce.group(1), method, uri)
 
