@@ -26,6 +26,7 @@ from core.alerting import AlertKind, Notice, Scalar
 from core.alertsconfig import AlertsConfig
 from core.clock import Clock
 from core.redact import scrub
+from core.waiting import finish, within
 
 log = logging.getLogger(__name__)
 
@@ -107,15 +108,13 @@ class AlertBus:
     async def wait_beyond(self, seq: int, timeout_s: float) -> None:
         """Return once an alert with a seq above `seq` is stored, or after `timeout_s`."""
         async with self._stored:
-            try:
-                await asyncio.wait_for(self._stored.wait_for(lambda: self.last_seq > seq), timeout_s)
-            except TimeoutError:
-                pass
+            await within(self._stored.wait_for(lambda: self.last_seq > seq), timeout_s)
 
     async def run(self) -> None:
         """Store and hand on alerts until cancelled; what is queued then is stored first."""
         self.last_seq = await self.outbox.last_seq()
         prune_at = self._clock.monotonic()
+        pending: list[Alert] = []  # admitted, not stored yet: stored on the way out if a stop comes
         try:
             while True:
                 notices = await self._next_batch()
@@ -123,12 +122,14 @@ class AlertBus:
                 alerts = [a for n in notices for a in self._admit(n, now)]
                 alerts += [self._alert(Notice(kind, camera, details)) for camera, kind, details in self._flaps.settled(now)]
                 if alerts:
+                    pending = alerts
                     await self._store(alerts)
+                    pending = []
                 if now >= prune_at:
                     prune_at = now + PRUNE_EVERY_S
                     await self._prune()
         except asyncio.CancelledError:
-            rest = [a for n in self._drain() for a in self._admit(n, self._clock.monotonic())]
+            rest = pending + [a for n in self._drain() for a in self._admit(n, self._clock.monotonic())]
             if rest:
                 await asyncio.shield(self._store(rest, retries=1))
             for listener in list(self._listeners):
@@ -136,9 +137,8 @@ class AlertBus:
             raise
 
     async def _next_batch(self) -> list[Notice]:
-        try:
-            first = await asyncio.wait_for(self._queue.get(), TICK_S)
-        except TimeoutError:
+        first = await within(self._queue.get(), TICK_S)
+        if first is None:
             return []
         return [first, *self._drain(BATCH - 1)]
 
@@ -171,7 +171,7 @@ class AlertBus:
         attempt = 0
         while True:
             try:
-                stored = await self.outbox.append(alerts)
+                stored = await finish(self.outbox.append(alerts))  # a stop waits for the append
                 break
             except (SQLAlchemyError, OSError) as exc:
                 attempt += 1

@@ -18,6 +18,7 @@ from alerts.model import Alert
 from core.backoff import Backoff
 from core.configbase import BackoffConfig
 from core.errors import PantauError
+from core.waiting import stop_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class Courier:
             try:
                 await self.sink.deliver(alert)
             except DeliveryFailed as exc:
+                stop_if_cancelled()  # a sink's library may have swallowed the stop (core/waiting.py)
                 self.failed += 1
                 delay = self._backoff.next_delay()
                 if self.last_error != exc.detail:
@@ -108,6 +110,7 @@ class Courier:
                 self.last_error = exc.detail
                 await asyncio.sleep(delay)
                 continue
+            stop_if_cancelled()
             if self.last_error is not None:
                 log.info("alerts to %s: delivering again", self.sink.name)
             self.last_error = None

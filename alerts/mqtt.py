@@ -30,6 +30,7 @@ from core.alertsconfig import MqttConfig
 from core.backoff import Backoff
 from core.configbase import BackoffConfig
 from core.utctime import format_utc
+from core.waiting import stop_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +85,6 @@ def camera_state(alert: Alert) -> dict[str, Any] | None:
     state, reason_key = STATE_OF[alert.kind]
     reason = (alert.details or {}).get(reason_key) if reason_key else None
     return {"state": state.value, "reason": reason, "at": format_utc(alert.at)}
-
-
-def _stopping() -> bool:
-    """Whether this task is being cancelled: aiomqtt's disconnect can turn a CancelledError into an
-    MqttError, which a reconnect loop must not swallow."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 def _json(value: dict[str, Any]) -> str:
@@ -168,6 +162,7 @@ class MqttSink:
                 async with client:
                     try:
                         await self._announce(client)
+                        stop_if_cancelled()  # aiomqtt's wait_for may have swallowed a stop (core/waiting.py)
                         if down_since is not None:
                             log.info("MQTT broker %s reachable again after %.0f s", self.broker,
                                      loop.time() - down_since)
@@ -187,8 +182,9 @@ class MqttSink:
                         self._lost()
             # aiomqtt hands on what broke the socket (an OSError) as it is when it disconnects.
             except (aiomqtt.MqttError, OSError) as exc:
-                if _stopping():  # the disconnect after the goodbye failed: stop all the same
-                    raise asyncio.CancelledError from exc
+                # aiomqtt can turn a stop into an MqttError (its disconnect after the goodbye failed):
+                # stop all the same.
+                stop_if_cancelled()
                 delay = backoff.next_delay()
                 if down_since is None:
                     down_since = loop.time()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import json
@@ -26,6 +25,7 @@ from alerts.model import Alert
 from core.alertsconfig import WebhookConfig
 from core.clock import Clock, SystemClock
 from core.version import gateway_version
+from core.waiting import within
 
 #: Prefix of a webhook's sink name (its cursor and metrics label), apart from MQTT's.
 NAME_PREFIX = "webhook:"
@@ -113,8 +113,7 @@ class WebhookSink:
 
     async def _running_session(self) -> aiohttp.ClientSession:
         # The courier starts run() and its first delivery together; the first may come a moment early.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._opened.wait(), self.config.timeout_s)
+        await within(self._opened.wait(), self.config.timeout_s)
         if self._session is None:
             raise DeliveryFailed("the webhook sink is not running")
         return self._session

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import camfarm  # noqa: E402
 import ingest  # noqa: E402
 
 DEFAULT = "base,native-timeout,native-timeout+health-poll,native-timeout+health-poll+tick"
@@ -31,7 +32,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--variants", default=DEFAULT)
     args = ap.parse_args()
-    server = ingest.Server(ingest.ensure_media())
+    server = camfarm.Farm(ingest.ensure_media(), max(int(v) for v in args.n.split(",")))
     server.start()
     lines = ["| N | side | CPU s/stream-min | vs ffmpeg | fps med (min) | health decodes | machine busy cores |",
              "|---|---|---|---|---|---|---|"]

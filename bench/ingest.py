@@ -3,8 +3,9 @@
     .venv/bin/python bench/ingest.py [--quick] [--n 1,16,64] [--window S] [--warmup S]
                                      [--profile N] [--no-results]
 
-Pulls N RTSP streams from the GStreamer test camera (tests/camera_server.py, `file:` mount,
-one shared pipeline re-serving a pre-encoded 1080p25 ~3 Mbit/s H.264 file) and measures,
+Pulls N RTSP streams from GStreamer test cameras (bench/camfarm.py: tests/camera_server.py
+processes with shared `file:` mounts re-serving a pre-encoded 1080p25 ~3 Mbit/s H.264 file, at
+most 8 clients per mount and 32 per process) and measures,
 in the same run and against the same server:
 
   * Pantau: one worker process (this file with --worker) running N `streams.camera.Camera`
@@ -37,6 +38,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import camfarm
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -143,6 +148,10 @@ class Server:
     def url(self) -> str:
         return f"rtsp://127.0.0.1:{self.port}/clip"
 
+    def urls(self, n: int) -> list[str]:
+        """The URL of each of n cameras: all on the one mount (bench/camfarm.py spreads them)."""
+        return [self.url()] * n
+
     def start(self) -> None:
         cmd = [SYSTEM_PYTHON, str(SERVER_SCRIPT), "--port", str(self.port), "--mount", f"clip=file:{self.media}"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr, text=True,
@@ -207,7 +216,9 @@ async def _worker(args: argparse.Namespace) -> None:
     clock = SystemClock()
     health = HealthConfig()  # default sample_interval_s (5 s)
     queue = HubConfig().subscriber_queue
-    cameras = [Camera(CameraConfig(id=f"cam{i}", source=args.url), health, queue, clock) for i in range(n)]
+    urls = args.url.split(",")  # one per camera (bench/camfarm.py), or one for all
+    cameras = [Camera(CameraConfig(id=f"cam{i}", source=urls[i % len(urls)]), health, queue, clock)
+               for i in range(n)]
     video_packets = [0] * n
     all_items = [0] * n
 
@@ -392,8 +403,8 @@ def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> str
     raise RuntimeError(f"worker: no {marker} within {timeout:.0f} s")
 
 
-def pantau_phase(server: Server, n: int, warmup: float, window: float, variant: str = "") -> dict[str, object]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--n", str(n), "--url", server.url(),
+def pantau_phase(server: Server | camfarm.Farm, n: int, warmup: float, window: float, variant: str = "") -> dict[str, object]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--n", str(n), "--url", ",".join(server.urls(n)),
            "--warmup", str(warmup), "--window", str(window), "--variant", variant]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
@@ -428,14 +439,14 @@ def _last_frame(path: Path) -> int:
     return int(found[-1]) if found else 0
 
 
-def ffmpeg_phase(server: Server, n: int, warmup: float, window: float) -> dict[str, object]:
+def ffmpeg_phase(server: Server | camfarm.Farm, n: int, warmup: float, window: float) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="ffmpeg-progress-", dir=OUT))
     procs: list[subprocess.Popen[bytes]] = []
     progress = [tmp / f"p{i}.txt" for i in range(n)]
     try:
         for i in range(n):
             cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-nostats",
-                   "-rtsp_transport", "tcp", "-i", server.url(), "-c", "copy", "-f", "null", "-",
+                   "-rtsp_transport", "tcp", "-i", server.urls(n)[i], "-c", "copy", "-f", "null", "-",
                    "-progress", str(progress[i]), "-stats_period", "0.5"]
             procs.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL))
@@ -484,9 +495,9 @@ def fps_ok(res: dict[str, object]) -> bool:
 # --------------------------------------------------------------------------- profile
 
 
-def profile_phase(server: Server, n: int, warmup: float, seconds: float, variant: str = "") -> str:
+def profile_phase(server: Server | camfarm.Farm, n: int, warmup: float, seconds: float, variant: str = "") -> str:
     """perf (on-CPU samples: kernel, libav, libpython) then py-spy --gil (Python frames) on one worker."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--n", str(n), "--url", server.url(),
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--n", str(n), "--url", ",".join(server.urls(n)),
            "--warmup", str(warmup), "--window", str(2 * seconds + 6), "--variant", variant]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     tag = f"n{n}{'-' + variant if variant else ''}"
@@ -653,8 +664,8 @@ def render(rows: list[tuple[dict, dict | None, dict | None]], args: argparse.Nam
     today = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     out = [f"## Ingest CPU (bench/ingest.py), {today}{' (quick)' if args.quick else ''}", ""]
     out += [f"- Code: {info['commit']}", f"- Machine: {info['machine']}", f"- Python {info['python']}; {info['pyav']}",
-            f"- ffmpeg CLI: {info['ffmpeg']}", f"- Camera server: tests/camera_server.py, {info['gstreamer']}, "
-            f"one shared `file:` mount", f"- Media: {MEDIA.name} (1080p25, H.264 Main, ~3 Mbit/s, GOP 50, B-frames)",
+            f"- ffmpeg CLI: {info['ffmpeg']}", f"- Camera server: bench/camfarm.py (tests/camera_server.py processes, {info['gstreamer']}, "
+            "at most 8 clients per shared `file:` mount, 32 per process)", f"- Media: {MEDIA.name} (1080p25, H.264 Main, ~3 Mbit/s, GOP 50, B-frames)",
             f"- Window {args.window:g} s per side after {args.warmup:g} s warm-up; Pantau with default "
             "HealthConfig (sample every 5 s) and one draining subscriber per camera", ""]
     out += ["CPU s/stream-min = process CPU (user+sys) / (N x window minutes). Ratio = Pantau / ffmpeg "
@@ -720,7 +731,10 @@ def main() -> None:
     args.warmup = args.warmup if args.warmup is not None else (4.0 if args.quick else 6.0)
     profile_n = args.profile if args.profile is not None else 16
     media = ensure_media()
-    server = Server(media)
+    sys.path.insert(0, str(BENCH))
+    import camfarm
+    # Enough camera-server processes for the largest N (bench/camfarm.py); every N uses the first N URLs.
+    server = camfarm.Farm(media, max(ns))
     server.start()
     rows: list[tuple[dict, dict | None, dict | None]] = []
     notes: list[str] = []

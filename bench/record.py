@@ -4,8 +4,9 @@
     .venv/bin/python bench/record.py [--quick] [--n 1,16,64] [--window S] [--warmup S]
                                      [--segment S] [--no-results]
 
-Reuses bench/ingest.py's camera server (tests/camera_server.py re-serving a pre-encoded
-1080p25 ~3 Mbit/s H.264 file) and CPU helpers. Both sides write to a temporary directory on
+Cameras from bench/camfarm.py (tests/camera_server.py processes re-serving a pre-encoded
+1080p25 ~3 Mbit/s H.264 file, at most 8 clients per mount and 32 per process, a fresh farm per
+phase) and bench/ingest.py's CPU helpers. Both sides write to a temporary directory on
 the same disk; Pantau indexes into a SQLite file there. CPU seconds per stream-minute =
 cpu_s / (N * window_min), from getrusage (Pantau, all threads) and /proc/PID/stat (ffmpeg).
 Seal latency: from the cut decision to the fsynced, renamed, read-only file (Pantau only;
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import itertools
 import json
 import resource
 import statistics
@@ -31,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import ingest  # noqa: E402  (bench/ingest.py: Server, ensure_media, proc_cpu_s, system_cpu, ...)
+import camfarm  # noqa: E402  (bench/camfarm.py: enough camera-server processes for N)
+import ingest  # noqa: E402  (bench/ingest.py: ensure_media, proc_cpu_s, system_cpu, ...)
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 TARGET = 1.2
@@ -60,7 +63,7 @@ async def _worker(args: argparse.Namespace) -> None:
     settings = Settings(
         storage={"path": out / "rec"}, database={"url": db_url},
         recording={"segment_s": args.segment, "min_free_bytes": 0},
-        cameras=[CameraConfig(id=f"cam{i}", source=args.url) for i in range(args.n)],
+        cameras=[CameraConfig(id=f"cam{i}", source=url) for i, url in zip(range(args.n), itertools.cycle(args.url.split(",")))],
     )
     clock = SystemClock()
     engine = make_engine(db_url)
@@ -98,8 +101,8 @@ async def _worker(args: argparse.Namespace) -> None:
     }), flush=True)
 
 
-def pantau_phase(server: ingest.Server, n: int, args: argparse.Namespace, out: Path) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--n", str(n), "--url", server.url(),
+def pantau_phase(server: camfarm.Farm, n: int, args: argparse.Namespace, out: Path) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--n", str(n), "--url", ",".join(server.urls(n)),
            "--warmup", str(args.warmup), "--window", str(args.window), "--segment", str(args.segment),
            "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
@@ -120,14 +123,14 @@ def pantau_phase(server: ingest.Server, n: int, args: argparse.Namespace, out: P
     return res
 
 
-def ffmpeg_phase(server: ingest.Server, n: int, args: argparse.Namespace, out: Path) -> dict:
+def ffmpeg_phase(server: camfarm.Farm, n: int, args: argparse.Namespace, out: Path) -> dict:
     procs = []
     try:
         for i in range(n):
             d = out / f"ff{i}"
             d.mkdir(parents=True)
             cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp",
-                   "-i", server.url(), "-c", "copy", "-f", "segment", "-segment_time", str(args.segment),
+                   "-i", server.urls(n)[i], "-c", "copy", "-f", "segment", "-segment_time", str(args.segment),
                    "-segment_format", "mp4", "-reset_timestamps", "1", str(d / "s%05d.mp4")]
             procs.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL))
@@ -146,8 +149,8 @@ def ffmpeg_phase(server: ingest.Server, n: int, args: argparse.Namespace, out: P
             "segments_on_disk": len(list(out.rglob("*.mp4")))}
 
 
-def with_server(media: Path, phase: Any) -> dict:
-    server = ingest.Server(media)
+def with_server(media: Path, n: int, phase: Any) -> dict:
+    server = camfarm.Farm(media, n)
     server.start()
     try:
         return phase(server)
@@ -198,11 +201,11 @@ def main() -> None:
             # A fresh camera server per phase: a shared file mount left by the previous
             # phase's clients can refuse the next burst of opens.
             ingest.log(f"N={n}: Pantau recorder")
-            p = with_server(media, lambda srv, n=n, tmp=tmp: pantau_phase(srv, n, args, Path(tmp) / "pantau"))
+            p = with_server(media, n, lambda srv, n=n, tmp=tmp: pantau_phase(srv, n, args, Path(tmp) / "pantau"))
             ingest.log(f"  {per_min(p):.3f} CPU s/stream-min, sealed {p['sealed']}, busy {p['busy_cores']:.2f}, "
                        f"{p['pkts_per_s']:.0f} pkt/s")
             ingest.log(f"N={n}: ffmpeg -f segment")
-            f = with_server(media, lambda srv, n=n, tmp=tmp: ffmpeg_phase(srv, n, args, Path(tmp) / "ffmpeg"))
+            f = with_server(media, n, lambda srv, n=n, tmp=tmp: ffmpeg_phase(srv, n, args, Path(tmp) / "ffmpeg"))
             ingest.log(f"  {per_min(f):.3f} CPU s/stream-min; ratio {per_min(p) / per_min(f):.2f}x")
         rows.append((p, f))
         if not valid(p):
@@ -220,7 +223,7 @@ def render(rows: list[tuple[dict, dict]], args: argparse.Namespace, info: dict) 
     out = [f"## Recording: Pantau recorder vs ffmpeg -f segment, {dt.datetime.now():%Y-%m-%d %H:%M}"
            f"{' (quick)' if args.quick else ''}", "",
            f"- Machine: {info['machine']}", f"- {info['pyav']}; ffmpeg CLI: {info['ffmpeg']}",
-           f"- Media: {ingest.MEDIA.name} (1080p25 H.264 ~3 Mbit/s, GOP 2 s) from tests/camera_server.py",
+           f"- Media: {ingest.MEDIA.name} (1080p25 H.264 ~3 Mbit/s, GOP 2 s) from bench/camfarm.py",
            f"- Segments of {args.segment:g} s on both sides; window {args.window:g} s after {args.warmup:g} s "
            "warm-up. Pantau: Camera + hub + health sampling + Recorder (fMP4, SHA-256 while writing, fsync, "
            "rename, chmod, SQLite index). ffmpeg: `-c copy -f segment -segment_format mp4` (no fsync, no hash).",

@@ -96,8 +96,12 @@ class EventService:
         clients: ClientFactory,
         store: EventStore | None = None,
         alerts: Publisher | None = None,
+        here: Callable[[str], bool] = lambda _camera_id: True,
     ) -> None:
         self.settings = settings
+        #: Whether this process subscribes to a camera's events: several nodes, only the one that
+        #: ingests it (its lease holder; the keeper adds and removes it as the lease moves).
+        self._here = here
         self._alerts = alerts or Discard()
         self._last_alarm: dict[tuple[str, EventKind], float] = {}
         #: The database copy of every event (None: memory only, lost on restart).
@@ -145,7 +149,7 @@ class EventService:
 
     def _start(self, camera: Camera) -> None:
         assert self._tasks is not None
-        if not (self.settings.enabled and camera.config.enabled) or camera.id in self.subscribers:
+        if not (self.settings.enabled and camera.config.enabled and self._here(camera.id)) or camera.id in self.subscribers:
             return
         factory = self._clients(camera)
         if factory is None:

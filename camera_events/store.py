@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import Clock
 from core.db import Base, UTCDateTime
+from core.waiting import finish
 from onvif_adapters.subscription import CameraEvent
 from onvif_adapters.topics import EventKind
 
@@ -125,7 +126,7 @@ class EventStore:
                         continue
                 while len(batch) < BATCH and not self._queue.empty():
                     batch.append(self._queue.get_nowait())
-                if await self._write(batch):
+                if await finish(self._write(batch)):  # a stop waits for the batch in flight
                     batch = []
                     if self._queue.empty():
                         self._idle.set()

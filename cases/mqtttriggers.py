@@ -23,6 +23,7 @@ from core.backoff import Backoff
 from core.casesconfig import Playbook, TriggerBroker
 from core.configbase import BackoffConfig
 from core.errors import PantauError
+from core.waiting import stop_if_cancelled
 from policy.audit.entries import Scalar
 
 log = logging.getLogger(__name__)
@@ -38,13 +39,6 @@ KEEPALIVE_S = 30
 MAX_QUEUED = 1000
 #: The longest payload read; the rest is cut (it becomes a note, not a document).
 MAX_PAYLOAD = 4 * 1024
-
-
-def _stopping() -> bool:
-    """Whether this task is being cancelled: aiomqtt's disconnect can turn a CancelledError into an
-    MqttError, which the reconnect loop must not swallow (alerts/mqtt.py has the same)."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 def payload_details(payload: bytes) -> dict[str, Scalar]:
@@ -96,6 +90,7 @@ class MqttTriggers:
                 async with self._new_client() as client:
                     for topic in self.topics:
                         await client.subscribe(topic, qos=1, timeout=CONNECT_TIMEOUT_S)
+                        stop_if_cancelled()  # aiomqtt's wait_for may have swallowed a stop (core/waiting.py)
                     log.info("%s the trigger broker %s: %d topic(s)", "subscribed again at" if down else "subscribed at",
                              self.broker, len(self.topics))
                     down, self.connected = False, True
@@ -107,8 +102,7 @@ class MqttTriggers:
                         self.connected = False
             # aiomqtt hands on what broke the socket (an OSError) as it is when it disconnects.
             except (aiomqtt.MqttError, OSError) as exc:
-                if _stopping():
-                    raise asyncio.CancelledError from exc
+                stop_if_cancelled()  # aiomqtt can turn a stop into an MqttError: stop all the same
                 delay = backoff.next_delay()
                 if not down:
                     log.warning("no connection to the trigger broker %s (%s): MQTT triggers wait; reconnecting "

@@ -1,6 +1,7 @@
-"""The lease keeper: the task that makes camera leases drive recording. Every renew_s it renews the
-leases this node holds and takes free cameras up to its fair share; the recorder records exactly the
-cameras it holds. A lost renewal stops that camera's writer at once; a clean stop seals, then releases.
+"""The lease keeper: the task that makes camera leases drive ingest and recording. Every renew_s it
+renews the leases this node holds and takes free cameras up to its fair share; this node opens the
+sources of (LeasedIngest) and records (LeasedRecorder) exactly the cameras it holds. A lost renewal
+stops that camera's writer, then its sources, at once; a clean stop seals, closes, then releases.
 """
 
 from __future__ import annotations
@@ -10,15 +11,17 @@ import logging
 import math
 import time
 import zlib
-from collections.abc import Callable, Coroutine
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cluster.leases import Lease, LeaseBook, LeaseLost, lease_counts
+from cluster.reach import DatabaseReach
 from cluster.registry import list_nodes
 from core.clusterconfig import ClusterConfig
+from core.waiting import uncancellable, within
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,23 @@ class LeasedRecorder(Protocol):
 
     def lease_acquired(self, camera_id: str, epoch: int, because: str | None = None) -> None: ...
 
-    async def lease_ended(self, camera_id: str) -> None: ...
+    async def lease_ended(self, camera_id: str, lost: bool = False) -> None: ...
+
+
+class LeasedIngest(Protocol):
+    """What the keeper needs of the cameras' ingest (fleet/camerafleet.py CameraFleet, wrapped by the
+    composition root so live viewers are told too)."""
+
+    def leased_cameras(self) -> list[str]: ...
+
+    def ingest_acquired(self, camera_id: str) -> None: ...
+
+    async def ingest_ended(self, camera_id: str, reason: str) -> None: ...
+
+
+#: Why a camera's sources close here: its lease was lost (another node may hold it), or given up.
+LOST_REASON = "lease lost: another node ingests the camera"
+GIVEN_UP_REASON = "handed to another node"
 
 
 def fair_share(cameras: int, alive_nodes: int) -> int:
@@ -54,9 +73,16 @@ class LeaseKeeper:
         config: ClusterConfig,
         db: async_sessionmaker[AsyncSession],
         monotonic: Callable[[], float] = time.monotonic,
+        reach: DatabaseReach | None = None,
+        ingest: LeasedIngest | None = None,
     ) -> None:
         self.book = book
+        #: Whether the database answers this node's lease calls (for /health).
+        self.reach = reach or DatabaseReach()
         self.recorder = recorder
+        #: The cameras' sources, opened only under a lease (None: every node ingests every camera and
+        #: only recording follows the leases).
+        self.ingest = ingest
         self.config = config
         self._db = db
         self._monotonic = monotonic
@@ -70,6 +96,7 @@ class LeaseKeeper:
         # record it): no more handing over until the nodes change.
         self._refused_by: frozenset[str] | None = None
         self._started = False  # after the first round: leases under our id are no previous run's
+        self._round_failed = False  # a database call of the current round failed
         self._wake = asyncio.Event()
 
     async def run(self) -> None:
@@ -79,12 +106,16 @@ class LeaseKeeper:
             while True:
                 self._wake.clear()
                 await self.tick()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.config.renew_s)
-                except TimeoutError:
-                    pass
+                await within(self._wake.wait(), self.config.renew_s)
         finally:
-            await _uncancellable(self.release_all())
+            await uncancellable(self.release_all())
+
+    @property
+    def _call_timeout_s(self) -> float:
+        """How long one database call of a round may take: a database that does not answer (a network
+        partition, not a refused connection) must not hold the round past the point where this node
+        has to stop recording; a slow answer under load still counts."""
+        return self.config.lease_s - self.config.renew_s
 
     def wake(self) -> None:
         """Run the next round now (a camera was added or changed: take its lease without waiting)."""
@@ -93,17 +124,26 @@ class LeaseKeeper:
     async def tick(self) -> None:
         """One round: renew what is held, give up cameras no longer recorded here, hand one camera
         over when this node holds more than its share and another alive node fewer, take free ones."""
-        wanted = self.recorder.recorded_cameras()
+        wanted = self.ingest.leased_cameras() if self.ingest is not None else self.recorder.recorded_cameras()
+        self._round_failed = False
         await self._renew(set(wanted))
         try:
-            alive = await self._alive_nodes()
-        except (SQLAlchemyError, OSError) as error:
+            async with asyncio.timeout(self._call_timeout_s):
+                alive = await self._alive_nodes()
+        except (SQLAlchemyError, OSError, TimeoutError) as error:
             log.warning("node %s: could not read the registry: %s", self.book.node_id, error)
+            self._unreachable(error)
             return
         share = min(self.config.capacity, fair_share(len(wanted), len(alive)))
         await self._rebalance(share, alive)
         await self._acquire(wanted, share, alive)
         self._started = True
+        if not self._round_failed:
+            self.reach.reached()  # a whole round without a failed database call
+
+    def _unreachable(self, error: BaseException) -> None:
+        self._round_failed = True
+        self.reach.failed(error)
 
     async def release_all(self) -> None:
         """A clean stop: each held camera's writer seals and indexes (under the still valid lease),
@@ -112,21 +152,34 @@ class LeaseKeeper:
             await self._give_up(camera)
 
     async def _renew(self, wanted: set[str]) -> None:
+        lost: list[str] = []
+        unreachable: BaseException | None = None
         for camera, lease in list(self.held.items()):
             if camera not in wanted:
                 await self._give_up(camera)
                 continue
+            sent = self._monotonic()  # the database's expiry is at least lease_s after this
             try:
-                self.held[camera] = await self.book.renew(lease)
-                self._renewed[camera] = self._monotonic()
+                if unreachable is not None:
+                    raise unreachable  # one failed call this round: the others would wait as long
+                async with asyncio.timeout(self._call_timeout_s):
+                    self.held[camera] = await self.book.renew(lease)
+                self._renewed[camera] = sent
             except LeaseLost:
-                await self._lost(camera)
-            except (SQLAlchemyError, OSError) as error:
-                log.warning("camera %s: lease renewal failed: %s", camera, error, extra={"camera": camera})
-                if self._monotonic() - self._renewed[camera] >= self.config.lease_s:
-                    # Unrenewed for a whole lease: another node may hold it by now (the index would
-                    # refuse our segments anyway), so stop writing rather than fill the quarantine.
-                    await self._lost(camera)
+                lost.append(camera)
+            except (SQLAlchemyError, OSError, TimeoutError) as error:
+                if unreachable is None:
+                    log.warning("camera %s: lease renewal failed: %s", camera, error, extra={"camera": camera})
+                unreachable = error
+                self._unreachable(error)
+                # Stop a round (renew_s) before the last round that still ends before the lease can run
+                # out in the database (it was renewed at `_renewed` or later): the writers have sealed
+                # by then, another node may take the camera after, and no two nodes record it at once.
+                if self._monotonic() - self._renewed[camera] >= self.config.lease_s - 2 * self.config.renew_s:
+                    self.reach.stopped(camera)
+                    lost.append(camera)
+        # At once for every camera: each seals, tries its index once and leaves what fails to the next owner.
+        await asyncio.gather(*(self._lost(camera) for camera in lost))
 
     async def _rebalance(self, share: int, alive: list[str]) -> None:
         """Release one camera (sealed first) when this node holds more than `share` and another alive
@@ -163,10 +216,12 @@ class LeaseKeeper:
                 since = self._passed_over.setdefault(camera, now)
                 if now - since < self.config.lease_s:
                     continue
+            sent = self._monotonic()
             try:
                 lease = await self.book.acquire(camera, restart=not self._started)
             except (SQLAlchemyError, OSError) as error:
                 log.warning("camera %s: lease acquire failed: %s", camera, error, extra={"camera": camera})
+                self._unreachable(error)
                 return
             self._passed_over.pop(camera, None)
             if lease is None:
@@ -180,7 +235,9 @@ class LeaseKeeper:
                     self._refused_by = frozenset(alive)
             self._handed.discard(camera)
             self.held[camera] = lease
-            self._renewed[camera] = self._monotonic()
+            self._renewed[camera] = sent
+            if self.ingest is not None:
+                self.ingest.ingest_acquired(camera)
             self.recorder.lease_acquired(camera, lease.epoch, _gap_reason(lease))
 
     async def _alive_nodes(self) -> list[str]:
@@ -196,7 +253,9 @@ class LeaseKeeper:
         self._kept.discard(camera)
         log.warning("camera %s: lease lost; recording stops on node %s", camera, self.book.node_id,
                     extra={"camera": camera})
-        await self.recorder.lease_ended(camera)
+        await self.recorder.lease_ended(camera, lost=True)
+        if self.ingest is not None:
+            await self.ingest.ingest_ended(camera, LOST_REASON)
 
     async def _give_up(self, camera: str) -> None:
         """Seal `camera`'s recording here, then release its lease."""
@@ -204,6 +263,9 @@ class LeaseKeeper:
         self._renewed.pop(camera, None)
         self._kept.discard(camera)
         await self.recorder.lease_ended(camera)
+        if self.ingest is not None:
+            # Closed before the release: the next owner's RTSP session never overlaps this one.
+            await self.ingest.ingest_ended(camera, GIVEN_UP_REASON)
         try:
             await self.book.release(lease)
         except (SQLAlchemyError, OSError) as error:
@@ -228,19 +290,3 @@ def _rotated(cameras: list[str], node_id: str) -> list[str]:
         return []
     start = zlib.crc32(node_id.encode()) % len(cameras)
     return cameras[start:] + cameras[:start]
-
-
-async def _uncancellable(coro: Coroutine[Any, Any, None]) -> None:
-    """Await `coro` to the end even if the caller is cancelled meanwhile; re-raise that after."""
-    task = asyncio.ensure_future(coro)
-    cancelled = False
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if task.done():
-                break
-            cancelled = True
-    task.result()
-    if cancelled:
-        raise asyncio.CancelledError

@@ -1,5 +1,6 @@
-"""What `pantau nodes` and `/health` show: every node, its state (alive, stale, stopped) and the
-cameras it holds an unexpired lease on, with the lease ages, all on the database's clock."""
+"""What `pantau nodes` and `/health` show: every node, its state (alive, stale, stopped), whether it
+holds the cluster duty (cluster/duty.py) and the cameras it holds an unexpired lease on, with the
+lease ages, all on the database's clock."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cluster.dbclock import database_now
+from cluster.duty import duty_node, is_duty_node
 from cluster.models import CameraLease, Node
 
 
@@ -50,6 +52,8 @@ class NodeView:
     heartbeat_age_s: float
     started_at: datetime
     leases: tuple[HeldLease, ...]
+    #: Whether this node holds the cluster duty (runs the room's couriers, watches and triggers).
+    duty: bool = False
 
 
 def node_state(heartbeat_age_s: float, stopped: bool, lease_s: float) -> NodeState:
@@ -68,6 +72,7 @@ async def cluster_overview(db: async_sessionmaker[AsyncSession], lease_s: float)
         leases = (await session.scalars(
             select(CameraLease).where(CameraLease.expires_at > now).order_by(CameraLease.camera_id)
         )).all()
+        duty = await duty_node(await session.connection())
     held: dict[str, list[HeldLease]] = {}
     for lease in leases:
         held.setdefault(lease.owner, []).append(HeldLease(
@@ -78,7 +83,8 @@ async def cluster_overview(db: async_sessionmaker[AsyncSession], lease_s: float)
     for node in nodes:
         age = _age(now, node.heartbeat_at)
         views.append(NodeView(node.node_id, node.url, node.capacity, node_state(age, node.stopped_at is not None, lease_s),
-                              age, node.started_at, tuple(held.pop(node.node_id, ()))))
+                              age, node.started_at, tuple(held.pop(node.node_id, ())),
+                              is_duty_node(node.node_id, duty)))
     for owner, orphans in sorted(held.items()):
         views.append(NodeView(owner, "", 0, NodeState.STALE, float("inf"), now, tuple(orphans)))
     return views
@@ -96,7 +102,8 @@ def overview_text(views: list[NodeView]) -> str:
     for view in views:
         age = "never" if view.heartbeat_age_s == float("inf") else f"{view.heartbeat_age_s:.1f} s ago"
         lines.append(f"{view.node_id}  {view.state.value}  heartbeat {age}  "
-                     f"{len(view.leases)}/{view.capacity or '?'} cameras  {view.url or '(not registered)'}")
+                     f"{len(view.leases)}/{view.capacity or '?'} cameras  {view.url or '(not registered)'}"
+                     + ("  [duty]" if view.duty else ""))
         for lease in view.leases:
             lines.append(f"  {lease.camera}  epoch {lease.epoch}  held {lease.held_s:.1f} s  "
                          f"renewed {lease.renewed_s:.1f} s ago  expires in {lease.expires_in_s:.1f} s")

@@ -166,6 +166,11 @@ class AccessConfig(Strict):
         default=["admin"],
         description="Roles that may end another viewer's WHEP session (live or playback); anyone ends their own.",
     )
+    retention_approver_roles: list[Role] = Field(
+        default=["supervisor"],
+        description="Roles that approve or reject a shortening of a camera's retention asked through the API "
+        "(a second person: never the one who asked); lengthening takes effect at once.",
+    )
     holds: HoldRules = Field(default_factory=HoldRules)
     bookmarks: BookmarkRules = Field(default_factory=BookmarkRules)
     desk: DeskRules = Field(default_factory=DeskRules)

@@ -13,6 +13,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from core.alerting import AlertKind
 from core.configbase import BackoffConfig, Strict
+from core.destinations import literal_address, refused_address, refused_name
 
 SINK_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 #: Standard Webhooks' marker of a base64-serialized signing key.
@@ -164,6 +165,10 @@ def _sink_url(url: str, schemes: tuple[str, str], what: str, credentials: str) -
         raise ValueError(f"{what} must be {schemes[0]}:// or {schemes[1]}:// with a host")
     if parts.username or parts.password:
         raise ValueError(f"put no credentials in {what}; {credentials}")
+    address = literal_address(parts.hostname)
+    refused = refused_address(address) if address is not None else refused_name(parts.hostname)
+    if refused is not None:  # never a receiver: where cloud metadata answers (core/destinations.py)
+        raise ValueError(f"{what} may not point there: {refused}")
     return url
 
 

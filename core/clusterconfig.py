@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from core.configbase import Strict
 
 NODE_ID_MAX = 128
+CAPACITY_MAX = 10_000
 
 
 class ClusterConfig(Strict):
@@ -28,7 +29,11 @@ class ClusterConfig(Strict):
         None, description="http(s):// URL other nodes and operators reach this node at; default: "
         "http://HOST NAME:PORT.",
     )
-    capacity: int = Field(64, ge=1, le=10_000, description="Cameras this node may hold leases on.")
+    capacity: int = Field(
+        CAPACITY_MAX, ge=1, le=CAPACITY_MAX,
+        description="Cameras this node may hold leases on; default: no practical cap (set it to what this "
+        "machine can record, so a full node leaves the rest to others).",
+    )
     lease_s: float = Field(
         10.0, ge=2, le=300,
         description="A camera lease (and a node's heartbeat) not renewed for this long is free for another node; "

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from pathlib import Path
 from collections.abc import Iterator
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -21,6 +19,7 @@ from core.accessconfig import Role as Role
 from core.alertsconfig import AlertsConfig
 from core.configbase import BackoffConfig, Strict
 from core.onvifconfig import EventsConfig as EventsConfig
+from core.onboardingconfig import OnboardingConfig
 from core.onvifconfig import OnvifConfig as OnvifConfig
 from core.recordingconfig import HubConfig as HubConfig
 from core.recordingconfig import RecordingConfig as RecordingConfig
@@ -31,95 +30,12 @@ from core.clusterconfig import ClusterConfig
 from core.deskconfig import DeskConfig
 from core.redact import redact_url
 from core.integrationconfig import OnvifServerConfig, RestreamConfig
+from core.objectstoreconfig import ObjectStorageConfig as ObjectStorageConfig
+from core.serverconfig import ServerConfig as ServerConfig
 from core.webrtcconfig import WebRtcConfig
 from core.schemes import check_camera_url
 
 CAMERA_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-
-
-class ServerConfig(Strict):
-    host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
-    port: int = Field(8080, ge=0, le=65535, description="TCP port; 0 picks a free one.")
-    admin_hosts: list[str] = Field(
-        default_factory=lambda: ["127.0.0.1", "::1"],
-        description="Client addresses that may read /health and /metrics without a token.",
-    )
-    shutdown_timeout_s: float = Field(4.0, gt=0, le=60, description="Grace period on SIGTERM.")
-    cors_origins: list[str] = Field(
-        default_factory=list,
-        description="Origins (scheme://host[:port]) whose pages may call the API and WHEP, e.g. a video "
-        "wall served elsewhere; \"*\" for any. Empty: same origin only.",
-    )
-
-    trusted_proxies: list[str] = Field(
-        default_factory=list,
-        description="Addresses or networks (CIDR) of the reverse proxies in front of the gateway. A request whose "
-        "TCP peer is one of them has its client address taken from X-Forwarded-For (the rightmost untrusted entry); "
-        "from any other peer the header is ignored. Empty: trust nobody, the TCP peer is the client.",
-    )
-    tls_cert: Path | None = Field(
-        None,
-        description="PEM certificate (chain) file: the HTTP server speaks HTTPS (TLS 1.2 or later) with it and "
-        "tls_key. Unset (both): plain HTTP.",
-    )
-    tls_key: Path | None = Field(None, description="PEM private key file of tls_cert (unencrypted).")
-
-    public_url: str | None = Field(
-        None,
-        description="The gateway's origin as its users reach it (scheme://host[:port], e.g. https://cctv.example): "
-        "the base of absolute URLs it hands out (/list, signed links). Unset: /list answers relative URLs; "
-        "the request's Host header is never used there.",
-    )
-
-    @field_validator("cors_origins")
-    @classmethod
-    def _origins(cls, v: list[str]) -> list[str]:
-        for origin in v:
-            if origin != "*":
-                _origin(origin)
-        return v
-
-    @field_validator("public_url")
-    @classmethod
-    def _public_url(cls, v: str | None) -> str | None:
-        return _origin(v) if v is not None else None
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _proxies(cls, v: list[str]) -> list[str]:
-        for entry in v:
-            try:
-                ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)") from None
-        return v
-
-    @field_validator("tls_cert", "tls_key")
-    @classmethod
-    def _readable(cls, v: Path | None, info: ValidationInfo) -> Path | None:
-        if v is None:
-            return v
-        try:
-            with open(v, "rb"):
-                pass
-        except OSError as exc:
-            raise ValueError(f"server.{info.field_name} {str(v)!r} cannot be read: {exc.strerror}") from None
-        return v
-
-    @model_validator(mode="after")
-    def _tls_pair(self) -> ServerConfig:
-        if (self.tls_cert is None) != (self.tls_key is None):
-            given, missing = ("tls_cert", "tls_key") if self.tls_key is None else ("tls_key", "tls_cert")
-            raise ValueError(f"server.{given} is set but server.{missing} is not: HTTPS needs both")
-        return self
-
-
-def _origin(origin: str) -> str:
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query \
-            or parts.username or origin.endswith("/"):
-        raise ValueError(f"{origin!r} is not an origin; write scheme://host[:port], e.g. https://wall.example")
-    return origin
 
 
 class DatabaseConfig(Strict):
@@ -146,6 +62,8 @@ class DatabaseConfig(Strict):
 
 class StorageConfig(Strict):
     path: Path = Field(Path("data/recordings"), description="Directory for recordings.")
+    object: ObjectStorageConfig | None = Field(
+        None, description="S3-compatible object storage with object lock; unset: recordings stay on storage.path only.")
 
 
 class HealthConfig(Strict):
@@ -343,6 +261,7 @@ class Settings(Strict):
     restream: RestreamConfig = Field(default_factory=RestreamConfig)
     onvif_server: OnvifServerConfig = Field(default_factory=OnvifServerConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    onboarding: OnboardingConfig = Field(default_factory=OnboardingConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @field_validator("cameras")
@@ -374,6 +293,27 @@ class Settings(Strict):
             return self.cluster.enabled
         return _is_postgresql(self.database.url)
 
+    def workers_problem(self, workers: int | str | None = None) -> str | None:
+        """Why `workers` (default: server.workers) cannot run with this config; None when it can."""
+        wanted = self.server.workers if workers is None else workers
+        if wanted == "auto" or wanted == 1:
+            return None
+        if not _is_postgresql(self.database.url):
+            return (f"{wanted} workers need PostgreSQL (database.url: postgresql+asyncpg://...): SQLite serves "
+                    "one process; set server.workers to 1 or \"auto\"")
+        if not self.cluster_enabled:
+            return (f"{wanted} workers share cameras through camera leases, but cluster.enabled is false; "
+                    "set server.workers to 1 or enable cluster")
+        return None
+
+    def worker_count(self, cpus: int, workers: int | str | None = None) -> int:
+        """Worker processes to run: `workers` (default: server.workers), "auto" being `cpus` on
+        PostgreSQL with cluster on and 1 otherwise."""
+        wanted = self.server.workers if workers is None else workers
+        if wanted != "auto":
+            return int(wanted)
+        return max(1, cpus) if _is_postgresql(self.database.url) and self.cluster_enabled else 1
+
     @property
     def database_url(self) -> str:
         """The configured URL, or the embedded SQLite default under data_dir."""
@@ -394,6 +334,9 @@ class Settings(Strict):
         for index, camera in enumerate(self.cameras):
             if camera.retention_days is not None and camera.retention_days < floor:
                 found.append((("cameras", index, "retention_days"), below_floor(camera.retention_days, floor)))
+        locked = self.storage.object.retention_days if self.storage.object is not None else None
+        if locked is not None and locked < floor:
+            found.append((("storage", "object", "retention_days"), below_floor(locked, floor)))
         return found
 
 

@@ -185,6 +185,9 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
     except ValidationError as exc:
         raise ConfigError(_explain(exc, filename, doc.lines, overrides)) from exc
     floors = settings.retention_problems()
+    workers = settings.workers_problem()
+    if workers is not None:
+        floors.append((("server", "workers"), workers))
     if floors:
         raise ConfigError([_where(loc, filename, doc.lines, overrides) + message for loc, message in floors])
     return settings

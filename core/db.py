@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,11 +51,58 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+class ClosingSQLiteConnection(sqlite3.Connection):
+    """A sqlite3 connection whose close() really ends its transaction and lets go of the database's
+    write lock, whatever statements it left unfinished.
+
+    Python's close() (sqlite3_close_v2) leaves a connection that still has an unfinished statement
+    open as a "zombie": its transaction, and the write lock with it, lives on until the cursor holding
+    the statement is garbage-collected. That statement is there whenever a task is cancelled in the
+    middle of one (aiosqlite runs it to the end in its thread; an INSERT ... RETURNING whose rows were
+    never fetched stays unfinished) and SQLAlchemy then closes the connection. Every other writer
+    then waited the whole busy timeout and failed with "database is locked", again and again: a
+    gateway stopped during its start-up writes took 30-60 s to stop and lost what it wrote then.
+    Here close() first closes every cursor the connection made, then rolls back what is left."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cursors: weakref.WeakSet[sqlite3.Cursor] = weakref.WeakSet()
+
+    def cursor(self, *args: Any, **kwargs: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        cur = super().cursor(*args, **kwargs)
+        self._cursors.add(cur)
+        return cur
+
+    # The C methods make their cursors without calling cursor(): route them through it.
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        return self.cursor().executemany(sql, parameters)
+
+    def executescript(self, script: str, /) -> sqlite3.Cursor:
+        return self.cursor().executescript(script)
+
+    def close(self) -> None:
+        for cur in list(self._cursors):
+            try:
+                cur.close()  # resets and finalizes its statement
+            except sqlite3.Error:
+                pass
+        if self.in_transaction:
+            try:
+                self.rollback()  # what was never committed ends now, not when a cursor is collected
+            except sqlite3.Error:
+                pass
+        super().close()
+
+
 def make_engine(url: str, echo: bool = False) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    """An async engine; SQLite gets WAL, foreign keys, a busy timeout and connections that really
+    close (ClosingSQLiteConnection)."""
     kwargs: dict[str, Any] = {"echo": echo}
     if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"timeout": 30}
+        kwargs["connect_args"] = {"timeout": 30, "factory": ClosingSQLiteConnection}
     else:
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)

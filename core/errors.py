@@ -115,6 +115,14 @@ class Unprocessable(PantauError):
     title = "Unprocessable request"
 
 
+class DestinationRefused(Unprocessable):
+    """An address the gateway will not connect to (core/destinations.py): link-local (cloud metadata),
+    unspecified, multicast, reserved, or outside `onboarding.allowed_networks`."""
+
+    kind = "destination-refused"
+    title = "Destination refused"
+
+
 class TooManyRequests(PantauError):
     status = 429
     kind = "too-many-requests"

@@ -12,6 +12,11 @@ class HubConfig(Strict):
     subscriber_queue: int = Field(
         512, ge=8, le=100_000, description="Packets buffered per subscriber before drop-oldest."
     )
+    opens_per_s: float = Field(
+        20.0, gt=0, le=1000,
+        description="Camera connections started per second at most, spread evenly: a start (or the "
+        "network coming back) does not open every camera in the same instant.",
+    )
 
 
 class RecordingConfig(Strict):

@@ -33,7 +33,7 @@ LABELS: dict[str, dict[str, str]] = {
         "footer.sha": "SHA-256 catatan: {sha}", "footer.seq": "Log akses #{seq}",
         "footer.acceptance": "Penerimaan: {sha}", "draft": "DRAF — BELUM DITERIMA",
         "state.online": "daring", "state.offline": "terputus", "state.degraded": "terganggu",
-        "state.connecting": "menyambung", "state.disabled": "dinonaktifkan",
+        "state.connecting": "menyambung", "state.disabled": "dinonaktifkan", "state.remote": "di node lain",
     },
     "en": {
         "handover.title": "Shift handover report",
@@ -65,6 +65,6 @@ LABELS: dict[str, dict[str, str]] = {
         "footer.sha": "Record SHA-256: {sha}", "footer.seq": "Access log #{seq}",
         "footer.acceptance": "Acceptance: {sha}", "draft": "DRAFT — NOT YET ACCEPTED",
         "state.online": "online", "state.offline": "offline", "state.degraded": "degraded",
-        "state.connecting": "connecting", "state.disabled": "disabled",
+        "state.connecting": "connecting", "state.disabled": "disabled", "state.remote": "on another node",
     },
 }

@@ -33,6 +33,9 @@ class ExportJobs:
     #: Formats this gateway can write (`mp4` once recorder/mp4export.py is wired).
     formats: frozenset[str] = field(default_factory=lambda: frozenset({BUNDLE}))
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Fail the jobs a stopped gateway left running at start. False in a worker started beside others
+    #: (gateway/workerslot.py): their running jobs are not left over.
+    tidy_on_start: bool = True
 
     @property
     def directory(self) -> Path:
@@ -41,7 +44,8 @@ class ExportJobs:
     async def run(self) -> None:
         """Fail what a stopped gateway left running, remove stray files, then run jobs and expire
         results until cancelled."""
-        await self.keeper.tidy()
+        if self.tidy_on_start:
+            await self.keeper.tidy()
         self.ready.set()
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.runner.run(), name="exports:runner")

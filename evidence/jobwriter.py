@@ -14,10 +14,11 @@ file behind. Copying asks `cancelled()` before every block and reports progress 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.durablefile import publish_hashed
 from core.clock import Clock
+from core.errors import PantauError
 from core.version import gateway_version
 from evidence.readme import readme_text
 from policy.audit.accesslog import AccessLog
@@ -45,6 +47,7 @@ from recorder.bundle import (
 )
 from recorder.export_stream import PacketSource
 from recorder.models import Segment
+from recorder.reader import SegmentOpener
 from recorder.mp4export import ExportCancelled, Mp4Result, export_mp4, file_entries, frames_csv
 from recorder.store import SegmentStore
 
@@ -191,13 +194,29 @@ class BundleWriter:
     """Writes evidence zips against one access log and one segment store."""
 
     def __init__(self, access_log: AccessLog, engine: AsyncEngine, store: SegmentStore, public_key: str,
-                 clock: Clock, source: PacketSource | None = None) -> None:
+                 clock: Clock, source: PacketSource | None = None, files: SegmentOpener | None = None) -> None:
         self._log = access_log
         self._engine = engine
         self._store = store
+        #: Where segments are read from (storage.object: fetched back from the store when not local).
+        self._files = files
         self._public_key = public_key
         self._clock = clock
         self._source = source
+
+    @contextlib.asynccontextmanager
+    async def _local(self, plans: Sequence[CameraPlan]) -> AsyncIterator[None]:
+        """Every planned segment on local disk (fetched from the object store if need be) until the
+        block ends; the copy then reads and checks them as always."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._files is not None:
+                for seg in (s for p in plans for s in p.segments):
+                    try:
+                        await stack.enter_async_context(self._files.opened(seg))
+                    except PantauError as exc:
+                        raise BundleError(f"segment {seg.path} (camera {seg.camera_id}) cannot be read: "
+                                          f"{exc.detail}; export aborted, no bundle written") from exc
+            yield
 
     @property
     def formats(self) -> frozenset[str]:
@@ -221,7 +240,8 @@ class BundleWriter:
                     if BUNDLE in order.formats and not order.audio:
                         refuse_sound(plans)
                     if BUNDLE in order.formats:
-                        await asyncio.to_thread(_copy, zf, self._store, plans, progress, cancelled)
+                        async with self._local(plans):
+                            await asyncio.to_thread(_copy, zf, self._store, plans, progress, cancelled)
                     if MP4 in order.formats:
                         mp4s = await self._mp4s(plans, order, tmp, progress, cancelled)
                         await asyncio.to_thread(_add_mp4s, zf, mp4s)

@@ -28,7 +28,8 @@ class StateAlerts:
         elif new.state is CameraState.OFFLINE and was_up is not False:
             self._up[camera_id] = False
             publish(Notice(AlertKind.CAMERA_OFFLINE, camera_id, {"reason": new.reason}))
-        elif new.state is CameraState.DISABLED:
+        elif new.state in (CameraState.DISABLED, CameraState.REMOTE):
+            # Nothing to say: switched off, or another node ingests it now (and says what it sees).
             self._up.pop(camera_id, None)
         before = set(old.problems) if old is not None and old.state.up else set()
         after = set(new.problems) if new.state.up else set()

@@ -7,8 +7,9 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.waiting import finish
 from streams.models import CameraStateChange
-from streams.state import CameraStatus
+from streams.state import CameraState, CameraStatus
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,8 @@ class StatusLog:
     def __call__(self, camera_id: str, old: CameraStatus | None, new: CameraStatus) -> None:
         if old is not None and old.state == new.state and old.problems == new.problems:
             return  # attempt counters and retry times change often; only states are history
+        if new.state is CameraState.REMOTE:
+            return  # another node ingests it and stores what it sees in the same table
         try:
             self._queue.put_nowait((camera_id, new))
         except asyncio.QueueFull:
@@ -37,7 +40,7 @@ class StatusLog:
                 batch = [await self._queue.get()]
                 while not self._queue.empty() and len(batch) < 500:
                     batch.append(self._queue.get_nowait())
-                await self._write(batch)
+                await finish(self._write(batch))  # a stop waits for the batch in flight
         except asyncio.CancelledError:
             rest = []
             while not self._queue.empty():

@@ -6,8 +6,7 @@ import asyncio
 import logging
 import os
 import secrets
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -23,17 +22,11 @@ from alerts.sinks import configured_sinks
 from camera_events.service import EventService, onvif_clients
 from camera_events.store import EventStore
 from cases.book import CaseBook
-from cases.inputtriggers import InputTriggers
 from cases.minutes import Minutes
 from cases.numbering import next_number
-from cases.mqtttriggers import MqttTriggers
 from cases.signing import MinutesSigner
 from cases.triggers import TriggerGate
-from cases.watch import CaseWatch
 from cluster.fencing import still_owner
-from cluster.keeper import LeaseKeeper
-from cluster.leases import LeaseBook
-from cluster.membership import Membership
 from core.clock import Clock, SystemClock
 from core.config import CameraConfig, Settings
 from core.db import make_engine, make_sessionmaker
@@ -48,18 +41,22 @@ from evidence.recordinglog import RecordingLog
 from fleet.camerafleet import CameraFleet
 from fleet.camerastore import KEY_NAME as CAMERA_KEY_NAME
 from fleet.camerastore import CameraStore
+from fleet.retentionchanges import RetentionChanges
 from fleet.statealerts import StateAlerts
 from fleet.statushistory import StatusLog
+from gateway.clusterwiring import join_cluster, start_cluster
+from gateway.dutywiring import start_duties, start_input_triggers
+from gateway.http.appkeys import CORS
 from gateway.http.tls import server_context
 from gateway.http.webapp import build_app
 from gateway.migrations import upgrade
 from gateway.services import Services
+from gateway.workerslot import WorkerSlot
 from onvif_adapters.ptz import PtzSessions
 from gateway.rtspwiring import RtspRestreamLike, start_rtsp
 from gateway.onvifwiring import OnvifPtzBridge, relay_camera_events, relay_state
 from onvif_server.facade import OnvifServer
 from onvif_adapters.source import resolver_for
-from onvif_adapters.subscription import CameraEvent
 from policy.audit.accesslog import AccessLog
 from policy.audit.entries import AccessAction, AccessEvent
 from policy.audit.records import RecordWriter
@@ -73,12 +70,13 @@ from policy.identity.links import LinkSigner, default_link_key_path, load_or_cre
 from policy.identity.linkuses import LinkUses
 from policy.identity.displays import DisplayStore
 from policy.identity.sessions import SessionStore
-from policy.identity.throttle import LoginThrottle
+from policy.identity.throttle import DeviceThrottle, LoginThrottle
 from gateway.refusallog import RefusalLog
 from policy.identity.useradmin import UserAdmin
 from policy.identity.users import UserStore
 from recorder.service import Recorder
 from streams.camera import Camera
+from streams.openpace import OpenPace
 from streams.state import CameraStatus
 from webrtc.sessions import WhepSessions
 
@@ -98,11 +96,16 @@ def with_demo(settings: Settings) -> Settings:
 class Gateway:
     """One Pantau process: database, cameras, HTTP server."""
 
-    def __init__(self, settings: Settings, clock: Clock | None = None, migrate: bool = True) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None, migrate: bool = True,
+                 worker: WorkerSlot | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.migrate = migrate
+        #: Worker K of N behind one port (gateway/supervisor.py), or None: the only process.
+        self.worker = worker
         self.port: int | None = None
+        #: A worker's own port (its node URL), beside the shared one.
+        self.private_port: int | None = None
         self.services: Services | None = None
         #: The RTSP restream (restream.rtsp.enabled), once serving: tests read its port.
         self.rtsp: RtspRestreamLike | None = None
@@ -116,22 +119,33 @@ class Gateway:
         if self.migrate and settings.database.migrate_on_start:
             await asyncio.to_thread(upgrade, settings.database_url)
         async with AsyncExitStack() as stack:
-            services, status_log = await assemble(settings, self.clock, stack)
+            services, status_log = await assemble(settings, self.clock, stack, self.worker)
             for courier in services.couriers:
                 await courier.prepare()
             await record_config(settings, services.access_log)
             await self._bootstrap_admin(services.users, services.access_log)
             self.services = services
-            runner = web.AppRunner(build_app(services), handle_signals=False, access_log=None)
+            app = build_app(services)
+            runner = web.AppRunner(app, handle_signals=False, access_log=None)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
-            site = web.TCPSite(runner, settings.server.host, settings.server.port, ssl_context=tls)
+            worker = self.worker
+            port = settings.server.port if worker is None else worker.public_port
+            # Workers share the public port: the kernel spreads connections over them (SO_REUSEPORT).
+            site = web.TCPSite(runner, settings.server.host, port, ssl_context=tls, reuse_port=worker is not None)
             await site.start()
             self.port = _bound_port(site)
-            membership = await self._join_cluster(stack, services)
+            if worker is not None:
+                private = web.TCPSite(runner, settings.server.host,
+                                      worker.private_port(settings.server.worker_port_base), ssl_context=tls)
+                await private.start()
+                self.private_port = _bound_port(private)
+            membership = await join_cluster(stack, services, self.port, worker, self.private_port, tls is not None)
+            singletons = worker is None or worker.singletons
             log.info(
-                "listening on %s://%s:%d with %d camera(s)",
+                "listening on %s://%s:%d with %d camera(s)%s",
                 "https" if tls else "http", settings.server.host, self.port, len(services.cameras),
+                f" (worker {worker.index} of {worker.count}, own port {self.private_port})" if worker else "",
             )
             # The access log's checkpointer outlives every other task, so whatever they
             # record while stopping is still covered by a final signed checkpoint.
@@ -141,55 +155,36 @@ class Gateway:
                     tasks.create_task(status_log.run(), name="status-log")
                     tasks.create_task(services.recorder.run(), name="recorder")
                     tasks.create_task(services.webrtc.run(), name="whep")
-                    tasks.create_task(services.events.run(), name="events")
+                    if singletons or membership is not None:
+                        # One subscription per camera: several nodes (or workers) subscribe each to the
+                        # cameras whose leases they hold (gateway/clusterwiring.py FleetIngest).
+                        tasks.create_task(services.events.run(), name="events")
+                        start_input_triggers(tasks, services)  # read those cameras' events
                     tasks.create_task(services.fleet.run(), name="cameras")
                     tasks.create_task(services.alerts.run(), name="alerts")
-                    tasks.create_task(services.desk.run(), name="desk")
-                    tasks.create_task(CaseWatch(services.db, self.clock, services.cases).run(), name="cases")
                     tasks.create_task(services.exports.run(), name="exports")
                     tasks.create_task(services.refusals.run(), name="refusals")
                     if membership is not None:
-                        tasks.create_task(membership.run(), name="node-heartbeat")
-                        keeper = LeaseKeeper(LeaseBook(services.db, membership.node_id, settings.cluster.lease_s),
-                                             services.recorder, settings.cluster, services.db)
-                        services.fleet.on_added(lambda _camera: keeper.wake())
-                        tasks.create_task(keeper.run(), name="camera-leases")
-                    self._start_triggers(tasks, services)
-                    if settings.restream.rtsp.enabled:
+                        await start_cluster(tasks, services, membership, app[CORS].set_nodes)
+                    tasks.create_task(services.triggers.run(), name="triggers")
+                    if singletons:  # couriers, watches, MQTT triggers: once for the room (gateway/dutywiring.py)
+                        await start_duties(tasks, services, membership)
+                    if settings.restream.rtsp.enabled and singletons:
                         self.rtsp = await start_rtsp(tasks, services, self.clock)
                     if services.onvif_server is not None:
                         tasks.create_task(services.onvif_server.run(), name="onvif-events")
                         tasks.create_task(relay_camera_events(services.events, services.onvif_server),
                                           name="onvif-event-relay")
                         if settings.onvif_server.discovery:
-                            tasks.create_task(services.onvif_server.discovery(self.port).run(), name="onvif-discovery")
-                    for courier in services.couriers:
-                        tasks.create_task(courier.run(), name=f"alerts:{courier.sink.name}")
+                            # A worker's facade answers at its own port: the shared one may reach another worker.
+                            discovery_port = self.private_port or self.port
+                            tasks.create_task(services.onvif_server.discovery(discovery_port).run(),
+                                              name="onvif-discovery")
                     if on_ready is not None:
                         on_ready(self)
+                    if worker is not None:
+                        worker.tell_ready()
                     await asyncio.Event().wait()  # until cancelled
-
-    async def _join_cluster(self, stack: AsyncExitStack, services: Services) -> Membership | None:
-        """With cluster enabled, register this process as a node (its id and URL default to the host
-        name and the port it listens on), marked stopped when `stack` closes."""
-        if not self.settings.cluster_enabled:
-            return None
-        assert self.port is not None
-        cfg, host = self.settings.cluster, socket.gethostname()
-        membership = Membership(services.db, cfg, cfg.node_id_for(host, self.port), cfg.advertise_url_for(host, self.port))
-        return await stack.enter_async_context(membership)
-
-    def _start_triggers(self, tasks: asyncio.TaskGroup, services: Services) -> None:
-        """The trigger gate's log writer, and the MQTT and camera-input sources that feed it."""
-        cfg = self.settings.cases
-        tasks.create_task(services.triggers.run(), name="triggers")
-        if cfg.trigger_broker is not None:
-            # Its own task with its own reconnect loop: a broker that is away holds up nothing else.
-            tasks.create_task(MqttTriggers(cfg.trigger_broker, cfg.playbooks, services.triggers).run(),
-                              name="triggers:mqtt")
-        if any(p.onvif_inputs for p in cfg.playbooks):
-            tasks.create_task(InputTriggers(cfg.playbooks, services.triggers).run(CameraEventFeed(services.events)),
-                              name="triggers:onvif")
 
     async def _bootstrap_admin(self, users: UserStore, access_log: AccessLog) -> None:
         """First start: create `admin` with a random password in an owner-only file."""
@@ -206,9 +201,12 @@ class Gateway:
         log.warning("no users yet: created user 'admin'; its password is in %s", path)
 
 
-async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> tuple[Services, StatusLog]:
+async def assemble(
+    settings: Settings, clock: Clock, stack: AsyncExitStack, worker: WorkerSlot | None = None,
+) -> tuple[Services, StatusLog]:
     """Build every part and wire them together; resources close with `stack`. Nothing runs yet:
-    the caller owns the tasks (`Gateway.run`), so tests can build the same parts without serving."""
+    the caller owns the tasks (`Gateway.run`), so tests can build the same parts without serving.
+    A worker of several pulls only the cameras it records (gateway/workerslot.py)."""
     engine = make_engine(settings.database_url, echo=settings.database.echo)
     stack.push_async_callback(engine.dispose)
     db = make_sessionmaker(engine)
@@ -229,18 +227,25 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
         load_sealing_key, settings.data_dir / CAMERA_KEY_NAME, "camera-secrets"))
     onboarded = await camera_store.load({c.id for c in settings.cameras})
 
+    # One pace for every camera of this process: their connections start a few at a time.
+    pace = OpenPace(settings.hub.opens_per_s, clock)
+
     def make_camera(cfg: CameraConfig) -> Camera:
         return Camera(
             cfg, settings.camera_health(cfg), settings.hub.subscriber_queue, clock, on_status,
             resolver=resolver_for(cfg, settings.onvif), sub_resolver=resolver_for(cfg, settings.onvif, "sub"),
+            pace=pace,
         )
 
-    fleet = CameraFleet(make_camera, [*settings.cameras, *onboarded])
+    # Several nodes (and workers): a camera's sources open only on the node holding its lease
+    # (gateway/clusterwiring.py).
+    fleet = CameraFleet(make_camera, [*settings.cameras, *onboarded], follows_leases=settings.cluster_enabled)
     cameras = fleet.cameras
     # Several nodes: each records only the cameras it holds a lease on, and a segment is indexed only
     # under its camera's current lease (cluster/keeper.py, cluster/fencing.py).
     recorder = Recorder(settings, db, clock, cameras, RecordingLog(access_log), alerts,
-                        fence=still_owner if settings.cluster_enabled else None)
+                        fence=still_owner if settings.cluster_enabled else None,
+                        retention=worker is None or worker.singletons)
     token_key = await asyncio.to_thread(
         load_or_create_signing_key,
         settings.access.disposition.key_path or default_token_key_path(settings.data_dir),
@@ -252,7 +257,7 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
     fleet.on_added(recorder.camera_added)
     fleet.on_added(lambda cam: dispositions.add_camera(cam.id, cam.config.groups))
     event_store = EventStore(db, clock, settings.events.keep_days) if settings.events.store else None
-    events = EventService(settings.events, clock, cameras, onvif_clients, event_store, alerts)
+    events = EventService(settings.events, clock, cameras, onvif_clients, event_store, alerts, here=fleet.ingests)
     fleet.on_added(events.camera_added)
     ptz = PtzSessions()
     stack.push_async_callback(ptz.aclose)
@@ -267,12 +272,17 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
     cases = await _case_book(settings, clock, db, access_log, recorder, alerts, cameras)
     log_key = await asyncio.to_thread(load_or_create_key, key_path(settings))
     writer = BundleWriter(access_log, engine, recorder.store,
-                          public_key_text(log_key, access_log.origin), clock, recorder.reader)
+                          public_key_text(log_key, access_log.origin), clock, recorder.reader, recorder.files)
     exports = export_jobs(db, clock, settings.data_dir, writer, recorder.holds, access_log,
                           settings.recording.max_exports, settings.recording.export_keep_h, known=cameras.__contains__,
                           stream_of=recorder.stream_of)
+    exports.tidy_on_start = worker is None or worker.alone
     device_secrets = DeviceSecrets(db, await asyncio.to_thread(
         load_or_create_device_key, default_device_key_path(settings.data_dir)), clock)
+    throttle = LoginThrottle(
+        clock, auth.max_failures, auth.failure_window_s, auth.lockout_s,
+        burst=settings.alerts.signin_burst, burst_window_s=settings.alerts.signin_burst_window_s, alerts=alerts,
+    )
     services = Services(
         settings=settings,
         clock=clock,
@@ -283,11 +293,10 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
         device_secrets=device_secrets,
         sessions=SessionStore(db, clock, auth.session_ttl_s),
         displays=DisplayStore(db, clock),
-        throttle=LoginThrottle(
-            clock, auth.max_failures, auth.failure_window_s, auth.lockout_s,
-            burst=settings.alerts.signin_burst, burst_window_s=settings.alerts.signin_burst_window_s, alerts=alerts,
-        ),
+        throttle=throttle,
         refusals=RefusalLog(access_log, clock),
+        device_throttle=DeviceThrottle(throttle, LoginThrottle(clock, auth.max_failures, auth.failure_window_s,
+                                                               auth.lockout_s)),
         cameras=cameras,
         started_at=clock.now(),
         access_log=access_log,
@@ -298,6 +307,7 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
         events=events,
         ptz=ptz,
         camera_store=camera_store,
+        retention_changes=RetentionChanges(db, clock),
         alerts=alerts,
         couriers=[
             Courier(sink, alerts, retry, lambda camera: _groups(cameras, camera))
@@ -315,26 +325,12 @@ async def assemble(settings: Settings, clock: Clock, stack: AsyncExitStack) -> t
         bookmarks=Bookmarks(db, clock, RecordWriter(db, access_log)),
         snapshots=Snapshots(db, clock, access_log, settings.data_dir / "snapshots"),
     )
-    if settings.onvif_server.enabled:
+    if settings.onvif_server.enabled and (worker is None or worker.singletons):
         onvif_server = OnvifServer(settings, clock, cameras, access_log, device_secrets.password,
-                                   services.throttle, OnvifPtzBridge(ptz), recorder.index)
+                                   services.device_throttle, services.refusals, OnvifPtzBridge(ptz), recorder.index)
         services.onvif_server = onvif_server
         status_listeners.append(lambda camera_id, old, new: relay_state(onvif_server, camera_id, old, new))
     return services, status_log
-
-
-class CameraEventFeed:
-    """The events service as cases/inputtriggers.py reads it: cases/ does not import camera_events
-    (the same layer), so the composition root hands it a feed."""
-
-    def __init__(self, events: EventService) -> None:
-        self._events = events
-
-    async def follow(self, cameras: Collection[str]) -> AsyncIterator[CameraEvent]:
-        """Every event of `cameras` as it arrives, until the events service stops."""
-        with self._events.listen(lambda camera: camera in cameras) as listener:
-            while (event := await listener.queue.get()) is not None:
-                yield event
 
 
 async def _case_book(

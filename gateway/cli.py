@@ -14,29 +14,18 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from cases.minutescli import verify_minutes_cli
-from cases.signing import minutes_public_key_path
-from cluster.overview import cluster_overview, overview_text
-from core.clock import SystemClock
-from core.config import Settings
+from typing import TYPE_CHECKING
+
 from core.configfile import load_settings
-from core.db import make_engine, make_sessionmaker
 from core.errors import ConfigError, PantauError
-from core.progress import ProgressBars
 from core.version import gateway_version
 from gateway import logsetup, usercli
-from policy.audit.setup import key_path
-from gateway.app import Gateway, with_demo
-from evidence.bundles import ExportRequest, export_cli, verify_bundle
-from gateway.migrations import upgrade
-from onvif_adapters.discovery import discover, parse_target
-from policy.audit.signingkey import load_key, public_key_text
-from policy.audit.cli import verify_log
-from policy.audit.origin import known_origin
-from policy.audit.dbrole import grant_app_role
-from policy.dispositions.tokencli import verify_token_cli
-from policy.dispositions.tokenkeys import default_token_key_path, public_path
-from recorder.verify import reindex_recordings, verify_recordings
+
+# The commands import what they use when they run (below): `pantau --version` or `pantau user list`
+# need not load the video, WebRTC and PDF stacks that `pantau serve` does.
+if TYPE_CHECKING:
+    from core.config import Settings
+    from gateway.workerslot import WorkerSlot
 
 log = logging.getLogger("pantau")
 
@@ -55,6 +44,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--demo", action="store_true", help="add a built-in synthetic camera when none is configured"
     )
+    serve.add_argument("--workers", type=_workers, default=None, metavar="N",
+                       help="worker processes behind the one HTTP port, or auto (default: server.workers); "
+                            "more than 1 needs PostgreSQL")
+    # Set by the supervisor (gateway/supervisor.py) on the workers it starts.
+    serve.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--worker-count", type=int, default=1, help=argparse.SUPPRESS)
+    serve.add_argument("--worker-port", type=int, default=0, help=argparse.SUPPRESS)
+    serve.add_argument("--worker-first", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("file", nargs="?", type=Path, default=None)
     sub.add_parser("migrate", help="upgrade the database to the newest schema")
@@ -145,6 +143,18 @@ def _config_after_command(parser: argparse.ArgumentParser) -> None:
                 _config_after_command(command)
 
 
+def _workers(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers or auto") from None
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError("--workers must be 1-256 or auto")
+    return value
+
+
 def _rfc3339(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
@@ -156,6 +166,8 @@ def _rfc3339(text: str) -> datetime:
 
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from evidence.bundles import ExportRequest, export_cli
+
     if args.end <= args.start:
         print("pantau export: --end must be after --start", file=sys.stderr)
         return 2
@@ -176,19 +188,60 @@ def _load(path: Path | None) -> Settings:
     return settings
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, worker: WorkerSlot | None = None) -> None:
+    from core.clock import SystemClock
+    from gateway.app import Gateway
+
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
     assert main is not None
+
+    def stop() -> None:
+        # Once: a second cancel would interrupt the shutdown that seals the open segments.
+        if not main.cancelling():
+            main.cancel()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, main.cancel)
-    gateway = Gateway(settings, SystemClock())
+        loop.add_signal_handler(sig, stop)
+    # The supervisor migrated the database before starting its workers.
+    gateway = Gateway(settings, SystemClock(), migrate=worker is None, worker=worker)
     with contextlib.suppress(asyncio.CancelledError):
         await gateway.run()
     log.info("stopped")
 
 
+def _serve_command(settings: Settings, args: argparse.Namespace, argv: list[str]) -> int:
+    """`pantau serve`: one process, a worker the supervisor started, or the supervisor of N workers."""
+    from gateway.migrations import upgrade
+    from gateway.supervisor import Supervisor, free_public_port, worker_command
+    from gateway.workerslot import WorkerSlot
+
+    if args.worker_index is not None:
+        logsetup.configure(settings.logging.level, settings.logging.format, worker=f"w{args.worker_index}")
+        slot = WorkerSlot(args.worker_index, args.worker_count, args.worker_port, args.worker_first, args.ready_fd)
+        asyncio.run(_serve(settings, slot))
+        return 0
+    problem = settings.workers_problem(args.workers)
+    if problem is not None:
+        print(f"pantau: server.workers{' (--workers)' if args.workers is not None else ''}: {problem}",
+              file=sys.stderr)
+        return 1
+    count = settings.worker_count(os.cpu_count() or 1, args.workers)
+    if count == 1:
+        asyncio.run(_serve(settings))
+        return 0
+    if settings.database.migrate_on_start:
+        upgrade(settings.database_url)
+    port = settings.server.port or free_public_port(settings.server.host)
+    # The workers' own stop takes up to shutdown_timeout_s for HTTP plus sealing every open segment.
+    supervisor = Supervisor(worker_command(argv), count, port, settings.server.shutdown_timeout_s + 20)
+    return supervisor.run()
+
+
 async def _nodes(settings: Settings) -> str:
+    from cluster.overview import cluster_overview, overview_text
+    from core.db import make_engine, make_sessionmaker
+
     engine = make_engine(settings.database_url)
     try:
         return overview_text(await cluster_overview(make_sessionmaker(engine), settings.cluster.lease_s))
@@ -197,6 +250,9 @@ async def _nodes(settings: Settings) -> str:
 
 
 async def _grant(settings: Settings, role: str) -> None:
+    from core.db import make_engine
+    from policy.audit.dbrole import grant_app_role
+
     engine = make_engine(settings.database_url)
     try:
         async with engine.begin() as conn:
@@ -206,6 +262,11 @@ async def _grant(settings: Settings, role: str) -> None:
 
 
 def _verify_log(settings: Settings, args: argparse.Namespace) -> int:
+    from core.progress import ProgressBars
+    from policy.audit.cli import verify_log
+    from policy.audit.origin import known_origin
+    from policy.audit.setup import key_path
+
     public = args.public_key or key_path(settings)
     if not public.exists():
         print(f"pantau: no key at {public}; pass --public-key", file=sys.stderr)
@@ -220,6 +281,8 @@ def _verify_log(settings: Settings, args: argparse.Namespace) -> int:
 
 def _discover(settings: Settings, args: argparse.Namespace) -> int:
     """`pantau discover`: probe, describe, print; exit 0 even when nobody answered."""
+    from onvif_adapters.discovery import discover, parse_target
+
     timeout = args.timeout if args.timeout is not None else settings.onvif.discovery_timeout_s
     if not 0 < timeout <= 60:
         print("pantau: --timeout must be between 0 and 60 seconds", file=sys.stderr)
@@ -272,14 +335,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path or '<defaults>'}: ok ({len(settings.cameras)} camera(s))")
             return 0
         if args.command == "verify-bundle":
+            from evidence.bundles import verify_bundle
+
             return verify_bundle(args.bundle, args.public_key)
         settings = _load(_config_path(args.config))
         if args.command == "serve":
+            from gateway.app import with_demo
+
             if args.demo:
                 settings = with_demo(settings)
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-            asyncio.run(_serve(settings))
+            return _serve_command(settings, args, list(sys.argv[1:] if argv is None else argv))
         elif args.command == "migrate":
+            from gateway.migrations import upgrade
+
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             upgrade(settings.database_url)
             print("database is at the newest schema")
@@ -300,10 +369,20 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_grant(settings, args.role))
             print(f"role {args.role} may run the gateway; the access log is append-only for it")
         elif args.command == "verify-recordings":
+            from core.progress import ProgressBars
+            from recorder.verify import verify_recordings
+
             return verify_recordings(settings, bars=ProgressBars.for_terminal(args.quiet))
         elif args.command == "reindex":
+            from core.progress import ProgressBars
+            from recorder.verify import reindex_recordings
+
             return reindex_recordings(settings, apply=not args.dry_run, bars=ProgressBars.for_terminal(args.quiet))
         elif args.command == "log-key":
+            from policy.audit.origin import known_origin
+            from policy.audit.setup import key_path
+            from policy.audit.signingkey import load_key, public_key_text
+
             # Printing a key must not make one: a new key would not be the one that signed the log.
             path = key_path(settings)
             if not path.exists():
@@ -317,11 +396,17 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "discover":
             return _discover(settings, args)
         elif args.command == "token":
+            from policy.dispositions.tokencli import verify_token_cli
+            from policy.dispositions.tokenkeys import default_token_key_path, public_path
+
             default = public_path(
                 settings.access.disposition.key_path or default_token_key_path(settings.data_dir)
             )
             return verify_token_cli(args.token, args.public_key or default)
         elif args.command == "verify-berita-acara":
+            from cases.minutescli import verify_minutes_cli
+            from cases.signing import minutes_public_key_path
+
             public = args.public_key or minutes_public_key_path(settings.cases, settings.data_dir)
             return verify_minutes_cli(args.pdf, args.signature, public)
         return 0

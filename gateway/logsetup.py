@@ -10,6 +10,7 @@ lines: they come from the code, not from a client.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -71,19 +72,46 @@ class JsonFormatter(logging.Formatter):
         return scrub(json.dumps(body))
 
 
-def make_handler(fmt: str, stream: TextIO | None = None) -> logging.Handler:
-    """The handler `configure` installs: text or JSON lines to `stream` (stderr)."""
+class CancelledPoolReset(logging.Filter):
+    """Drops SQLAlchemy's ERROR "Exception during reset or similar" when what interrupted the reset
+    was a cancellation (a stop, a deadline): the pool then closes the connection, which is all that
+    is needed (core.db.ClosingSQLiteConnection lets go of its lock), so it is no error. It came with a
+    traceback at about one stop in five. Any other failure of a reset is still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (record.name.startswith("sqlalchemy.pool") and isinstance(exc, asyncio.CancelledError))
+
+
+class WorkerTag(logging.Filter):
+    """Marks every record with the worker that wrote it (`worker`: "w0", "w1"...): workers share stderr."""
+
+    def __init__(self, tag: str) -> None:
+        super().__init__()
+        self.tag = tag
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.worker = self.tag
+        return True
+
+
+def make_handler(fmt: str, stream: TextIO | None = None, worker: str | None = None) -> logging.Handler:
+    """The handler `configure` installs: text or JSON lines to `stream` (stderr), with the worker's tag."""
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        tag = "%(worker)s " if worker is not None else ""
+        handler.setFormatter(ScrubbingFormatter(f"%(asctime)s {tag}%(levelname)s %(name)s: %(message)s"))
+    if worker is not None:
+        handler.addFilter(WorkerTag(worker))
+    handler.addFilter(CancelledPoolReset())
     return handler
 
 
-def configure(level: str, fmt: str) -> None:
-    """Install one stderr handler on the root logger."""
-    handler = make_handler(fmt)
+def configure(level: str, fmt: str, worker: str | None = None) -> None:
+    """Install one stderr handler on the root logger (a worker's lines carry its tag)."""
+    handler = make_handler(fmt, worker=worker)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

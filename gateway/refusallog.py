@@ -10,7 +10,13 @@
   with no later one are written when a second minute has passed, or on stop (as cases/triggers.py
   does for `trigger_refused`).
 
-A failed sign-in that was checked (right shape, wrong password) is not counted here: it is logged
+- A refused sign-in on the device protocols (RTSP Digest, ONVIF WS-UsernameToken or snapshot
+  Digest: wrong credentials or throttled, policy/identity/throttle.py's DeviceSignIns) is a
+  `sign_in_failed` entry at most once a minute per protocol and address; `details.count` counts
+  those held back, and the entry names the last user name tried. A device retries a stale password
+  for ever, and a Digest check costs nothing, so every failure is aggregated, not only throttled ones.
+
+A failed HTTP sign-in that was checked (right shape, wrong password) is not counted here: it is logged
 each time, and the throttle ends it after `auth.max_failures`.
 """
 
@@ -18,78 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Hashable
-from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 from core.clock import Clock
+from core.minutetally import MinuteTally
 from policy.audit.entries import AccessAction, AccessEvent, AccessRecorder
 
 log = logging.getLogger(__name__)
 
-WINDOW_S = 60.0
-# Bound on the keys tracked, so a flood from many addresses or names cannot grow memory without
-# limit; beyond it every new key shares one window.
-MAX_KEYS = 4096
 THROTTLED = "throttled after repeated failures"
 BUSY = "too many password checks in flight from this address"
-
-K = TypeVar("K", bound=Hashable)
-
-
-@dataclass
-class _Window:
-    opened: float
-    held: int = 0
-    reason: str = ""
-
-
-class MinuteTally(Generic[K]):
-    """Per key, the first event of a minute is reported at once and the later ones are held back
-    and counted into the key's next report. Pure logic over an injected clock."""
-
-    def __init__(self, clock: Clock, overflow: K, window_s: float = WINDOW_S, max_keys: int = MAX_KEYS) -> None:
-        self._clock = clock
-        self._overflow = overflow
-        self._window_s = window_s
-        self._max_keys = max_keys
-        self._windows: dict[K, _Window] = {}
-
-    def note(self, key: K, reason: str = "") -> tuple[K, int] | None:
-        """Count an event: (key, count to report now) when it opens the key's minute, where count is
-        it plus the events held back before it; None when it is held back."""
-        now = self._clock.monotonic()
-        if key not in self._windows and len(self._windows) >= self._max_keys:
-            key = self._overflow
-        window = self._windows.get(key)
-        if window is not None and now - window.opened < self._window_s:
-            window.held += 1
-            window.reason = reason
-            return None
-        held = window.held if window is not None else 0
-        self._windows[key] = _Window(opened=now)
-        return key, 1 + held
-
-    def due(self, stopping: bool = False) -> list[tuple[K, int, str]]:
-        """Held-back counts to report now (key, count, the last reason): a key's window with no
-        event for a second minute (an event would have carried the count), or all when `stopping`.
-        Quiet windows are forgotten."""
-        now = self._clock.monotonic()
-        out: list[tuple[K, int, str]] = []
-        for key, window in list(self._windows.items()):
-            age = now - window.opened
-            if window.held == 0 and (stopping or age >= self._window_s):
-                del self._windows[key]
-            elif window.held and (stopping or age >= 2 * self._window_s):
-                out.append((key, window.held, window.reason))
-                del self._windows[key]
-        return out
-
-    def next_due(self) -> float:
-        """Seconds until `due` may have something to do."""
-        now = self._clock.monotonic()
-        ends = [w.opened + (2 if w.held else 1) * self._window_s for w in self._windows.values()]
-        return max(0.0, min(ends) - now) if ends else self._window_s
 
 
 class RefusalLog:
@@ -99,6 +42,7 @@ class RefusalLog:
         self._access_log = access_log
         self._bearers: MinuteTally[str] = MinuteTally(clock, "(other addresses)")
         self._throttled: MinuteTally[tuple[str, str]] = MinuteTally(clock, ("(other users)", "(other addresses)"))
+        self._devices: MinuteTally[tuple[str, str]] = MinuteTally(clock, ("(other)", "(other addresses)"))
 
     def bearer_refused(self, address: str, reason: str) -> None:
         """A bearer token that is not ours: one warning line per address a minute, with the count."""
@@ -116,13 +60,32 @@ class RefusalLog:
         log.warning("sign-in throttled: user=%r address=%s count=%d (%s)", name, client, count, reason)
         await self._access_log.record(_throttled(name if user == name.lower() else user, client, reason, count))
 
+    async def device_sign_in_refused(self, via: str, username: str | None, address: str, reason: str) -> None:
+        """An RTSP or ONVIF sign-in refused: one entry per protocol and address a minute, with the count."""
+        name = (username or "")[:64]
+        noted = self._devices.note((via, address), reason, name)
+        if noted is None:
+            return
+        (protocol, client), count = noted
+        await self._device_entry(protocol, client, name, reason, count)
+
+    async def _device_entry(self, via: str, address: str, name: str, reason: str, count: int) -> None:
+        log.warning("%s sign-in refused: user=%r address=%s count=%d (%s)", via, name, address, count, reason)
+        await self._access_log.record(AccessEvent(
+            AccessAction.SIGN_IN_FAILED, actor=name or None, client=address, outcome="deny", reason=reason,
+            details={"via": via, "count": count}))
+
     async def write_due(self, stopping: bool = False) -> None:
         """Write the held-back counts that are due (`stopping`: all of them)."""
-        for address, count, reason in self._bearers.due(stopping):
-            _warn_bearer(address, count, reason)
-        for (user, address), count, reason in self._throttled.due(stopping):
-            log.warning("sign-in throttled: user=%r address=%s count=%d (%s)", user, address, count, reason)
-            await self._access_log.record(_throttled(user, address, reason, count))
+        for bearer in self._bearers.due(stopping):
+            _warn_bearer(bearer.key, bearer.count, bearer.reason)
+        for held in self._throttled.due(stopping):
+            user, address = held.key
+            log.warning("sign-in throttled: user=%r address=%s count=%d (%s)", user, address, held.count, held.reason)
+            await self._access_log.record(_throttled(user, address, held.reason, held.count))
+        for device in self._devices.due(stopping):
+            via, address = device.key
+            await self._device_entry(via, address, device.who, device.reason, device.count)
 
     async def run(self) -> None:
         """Write held-back counts as they fall due until cancelled; on the way out, all of them
@@ -130,7 +93,8 @@ class RefusalLog:
         try:
             while True:
                 await self.write_due()
-                await asyncio.sleep(min(self._bearers.next_due(), self._throttled.next_due()) + 0.05)
+                await asyncio.sleep(min(self._bearers.next_due(), self._throttled.next_due(),
+                                        self._devices.next_due()) + 0.05)
         finally:
             await self.write_due(stopping=True)
 

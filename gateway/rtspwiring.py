@@ -34,7 +34,7 @@ async def start_rtsp(tasks: asyncio.TaskGroup, services: Services, clock: Clock)
     settings = services.settings
     gate = RtspGate(services.device_secrets.password, settings.access,
                     lambda camera: camera_groups(services.cameras, camera), clock, services.access_log,
-                    services.throttle)
+                    services.device_throttle, services.refusals)
     rtsp = RtspRestream(settings.restream.rtsp, services.cameras, gate, services.access_log,
                         services.recorder.reader, services.recorder.index.span, clock)
     services.fleet.on_removed(rtsp.camera_removed)

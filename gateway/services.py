@@ -12,6 +12,9 @@ from alerts.delivery import Courier
 from camera_events.service import EventService
 from cases.book import CaseBook
 from cases.triggers import TriggerGate
+from cluster.duty import DutyHolder
+from cluster.reach import DatabaseReach
+from cluster.owners import CameraOwners
 from core.clock import Clock
 from core.config import Settings
 from desk.service import Desk
@@ -20,6 +23,7 @@ from evidence.exportjobs import ExportJobs
 from evidence.snapshots import Snapshots
 from fleet.camerafleet import CameraFleet
 from fleet.camerastore import CameraStore
+from fleet.retentionchanges import RetentionChanges
 from gateway.refusallog import RefusalLog
 from onvif_adapters.ptz import PtzSessions
 from onvif_server.facade import OnvifServer
@@ -30,7 +34,7 @@ from policy.identity.displays import DisplayStore
 from policy.identity.links import LinkSigner
 from policy.identity.linkuses import LinkUses
 from policy.identity.sessions import SessionStore
-from policy.identity.throttle import LoginThrottle
+from policy.identity.throttle import DeviceThrottle, LoginThrottle
 from policy.identity.useradmin import UserAdmin
 from policy.identity.users import UserStore
 from recorder.service import Recorder
@@ -55,6 +59,8 @@ class Services:
     #: Enrolled wall displays: device tokens with the viewer role that outlive a person's sign-in.
     displays: DisplayStore
     throttle: LoginThrottle
+    #: RTSP's and ONVIF's: `throttle` per user and address, and one per address besides.
+    device_throttle: DeviceThrottle
     #: Refused bearer tokens and throttled sign-ins, logged at most once a minute per caller.
     refusals: RefusalLog
     cameras: dict[str, Camera]
@@ -71,6 +77,8 @@ class Services:
     fleet: CameraFleet
     #: Cameras onboarded through the API (kept in the database).
     camera_store: CameraStore
+    #: Shortenings of onboarded cameras' retention waiting for (or given) a second person's verdict.
+    retention_changes: RetentionChanges
     #: ONVIF camera events (subscriptions, recent buffer, live streams).
     events: EventService
     #: Open ONVIF PTZ connections per camera.
@@ -97,6 +105,13 @@ class Services:
     snapshots: Snapshots
     #: The ONVIF device facade (`onvif_server.enabled`), else None.
     onvif_server: OnvifServer | None = None
+    #: Several nodes: whether this node's lease keeper reaches the database (/health `cluster:database`).
+    cluster_reach: DatabaseReach | None = None
+    #: Several nodes: this node's id once registered, and who ingests each camera (read every renew_s).
+    node_id: str | None = None
+    owners: CameraOwners | None = None
+    #: Several nodes, a node's first worker: its part in the cluster duty (gateway/dutywiring.py).
+    duty: DutyHolder | None = None
 
     @property
     def configured_cameras(self) -> frozenset[str]:

@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 import lxml.etree
 
+from core.destinations import literal_address, refused_address, refused_name
+
 from onvif_adapters.client import OnvifClient
 from onvif_adapters.errors import OnvifAuthError, OnvifError
 from onvif_adapters.models import DeviceRecord, ProbeMatch
@@ -236,6 +238,11 @@ async def discover(
                 records.append(
                     DeviceRecord(match.endpoint, None, (), match.scopes, error="no HTTP XAddr in the ProbeMatch")
                 )
+                continue
+            address = literal_address(where[0])
+            refused = refused_address(address) if address is not None else refused_name(where[0])
+            if refused is not None:  # a responder naming a metadata service: nothing is sent there
+                records.append(DeviceRecord(match.endpoint, None, (), match.scopes, error=f"XAddr refused: {refused}"))
                 continue
             tasks.append(tg.create_task(limited(*where, match.scopes)))
     records.extend(t.result() for t in tasks)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from core.clock import Clock
 from core.config import AccessConfig
+from core.minutetally import MinuteTally
 from onvif_server.calls import Call, Caller
 from policy.audit.entries import AccessAction, AccessEvent, AccessRecorder
 from policy.decision import Action, Context, Decision, Resource, Subject, decide
@@ -15,9 +16,8 @@ from streams.camera import Camera
 
 
 #: A client sending bodies we refuse to parse gets one access-log entry a minute (with a count), so a
-#: flood of garbage cannot flood the signed log; failed credentials are logged every time, as sign-ins are.
-REFUSAL_LOG_INTERVAL_S = 60.0
-MAX_TRACKED_CLIENTS = 10_000
+#: flood of garbage cannot flood the signed log (core/minutetally.py); failed credentials go to the
+#: gateway's refusal log (policy/identity/throttle.py DeviceSignIns), aggregated the same way.
 
 
 class OnvifAccess:
@@ -29,7 +29,7 @@ class OnvifAccess:
         self._clock = clock
         self._cameras = cameras
         self._log = access_log
-        self._refusals: dict[str, tuple[float, int]] = {}
+        self._refusals: MinuteTally[str] = MinuteTally(clock, "(other addresses)")
 
     def decision(self, call: Call, caller: Caller, action: Action, camera: Camera) -> Decision:
         """The pure decision for one camera (nothing logged)."""
@@ -73,21 +73,12 @@ class OnvifAccess:
                      **details}))
         return decision.allowed
 
-    async def refused(self, call: Call, username: str | None, reason: str, *, credentials: bool) -> None:
-        """A refused call: wrong credentials (a failed sign-in, every time) or a body we would not parse
-        (at most one entry a minute per client, counting the others)."""
-        count = 1
-        if not credentials:
-            now = self._clock.monotonic()
-            since, suppressed = self._refusals.get(call.client, (-REFUSAL_LOG_INTERVAL_S, 0))
-            if now - since < REFUSAL_LOG_INTERVAL_S:
-                self._refusals[call.client] = (since, suppressed + 1)
-                return
-            if len(self._refusals) >= MAX_TRACKED_CLIENTS:
-                self._refusals.clear()
-            self._refusals[call.client] = (now, 0)
-            count += suppressed
+    async def refused(self, call: Call, reason: str) -> None:
+        """A body we would not parse: at most one entry a minute per client, counting the others."""
+        noted = self._refusals.note(call.client, reason)
+        if noted is None:
+            return
+        client, count = noted
         await self._log.record(AccessEvent(
-            AccessAction.SIGN_IN_FAILED if credentials else AccessAction.DECISION,
-            actor=username, client=call.client, outcome="deny", reason=reason,
+            AccessAction.DECISION, client=client, outcome="deny", reason=reason,
             details={"route": f"onvif:{call.service.value}", "via": "onvif", "count": count}))

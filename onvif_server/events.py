@@ -30,6 +30,7 @@ from lxml import etree
 
 from core.clock import Clock
 from core.utctime import parse_rfc3339
+from core.waiting import within
 from onvif_server.access import OnvifAccess
 from onvif_server.calls import Call, Caller, ServiceName
 from onvif_server.soap import WSNT, SoapFault, SoapRequest, el, invalid_arg, text_of
@@ -204,10 +205,7 @@ class PullPoints:
         wait = (duration_or_time(text_of(req.body, "tev:Timeout"), now) - now).total_seconds()
         if not point.queue and not self._closing:
             point.arrived.clear()
-            try:
-                await asyncio.wait_for(point.arrived.wait(), min(wait, MAX_PULL_WAIT_S))
-            except TimeoutError:
-                pass
+            await within(point.arrived.wait(), min(wait, MAX_PULL_WAIT_S))
         messages: list[etree._Element] = []
         while point.queue and len(messages) < limit:
             notice = point.queue.popleft()

@@ -37,7 +37,7 @@ from onvif_server.soap import (
 from onvif_server.usernametoken import TokenChecker, TokenRefused
 from policy.audit.entries import AccessRecorder
 from policy.identity.devicesecrets import DEVICE_ROLE
-from policy.identity.throttle import LoginThrottle
+from policy.identity.throttle import DeviceSignIns, DeviceThrottle
 from policy.decision import Action
 from recorder.index import SegmentIndex
 from streams.snapshot import keyframe_jpeg
@@ -71,14 +71,15 @@ class OnvifServer:
     """Answers SOAP calls to the device, media, events, PTZ, search and replay services."""
 
     def __init__(self, settings: Settings, clock: Clock, cameras: dict[str, Camera], access_log: AccessRecorder,
-                 password_of: Callable[[str], Awaitable[str | None]], throttle: LoginThrottle,
-                 ptz: CameraPtz | None = None, index: SegmentIndex | None = None) -> None:
+                 password_of: Callable[[str], Awaitable[str | None]], throttle: DeviceThrottle,
+                 refusals: DeviceSignIns, ptz: CameraPtz | None = None, index: SegmentIndex | None = None) -> None:
         cfg = settings.onvif_server
         self.config = cfg
         self._access = OnvifAccess(settings.access, clock, cameras, access_log)
         self._tokens = TokenChecker(clock, cfg.clock_skew_s, password_of)
         self._digest = DigestAuth.create(clock, password_of)
         self._throttle = throttle
+        self._refusals = refusals
         # Profile G: the search service needs the segment index; replay, the RTSP restream besides.
         self._profile_g = index is not None and settings.restream.rtsp.enabled
         device = DeviceService(cfg, settings.data_dir, clock, cameras, ptz is not None, index is not None,
@@ -179,9 +180,8 @@ class OnvifServer:
         except HttpAuthRefused as refused:
             if refused.username is not None:
                 self._throttle.failed(refused.username, call.client)
-                log.warning("ONVIF snapshot from %s: not authorized (%s)", call.client, refused.reason)
-                await self._access.refused(call, refused.username, f"ONVIF snapshot: {refused.reason}",
-                                           credentials=True)
+                await self._refusals.device_sign_in_refused("onvif-snapshot", refused.username, call.client,
+                                                            f"ONVIF snapshot: {refused.reason}")
             return SnapshotAnswer(401, reason="credentials needed", challenge=self._digest.challenge(
                 stale=refused.reason == "stale nonce"))
         self._throttle.succeeded(username, call.client)
@@ -222,7 +222,7 @@ class OnvifServer:
         except SoapFault as fault:
             log.warning("ONVIF request from %s refused: %s", call.client, fault.reason,
                         extra={"client": call.client, "service": call.service.value})
-            await self._access.refused(call, None, f"SOAP request refused: {fault.reason}", credentials=False)
+            await self._access.refused(call, f"SOAP request refused: {fault.reason}")
             raise
         if call.camera is not None and call.camera not in self._cameras:
             raise SoapFault("Sender", ("ter:InvalidArgVal",), "no such device")
@@ -246,10 +246,9 @@ class OnvifServer:
         except TokenRefused as refused:
             if refused.username is not None:
                 self._throttle.failed(refused.username, call.client)
-            log.warning("ONVIF %s from %s: not authorized (%s)", req.operation[:64], call.client, refused.reason,
-                        extra={"client": call.client, "user": refused.username})
-            await self._access.refused(call, refused.username, f"ONVIF {req.operation[:64]}: {refused.reason}",
-                                       credentials=True)
+            # One entry (and text-log line) a minute per address, with the count: a device retries for ever.
+            await self._refusals.device_sign_in_refused("onvif", refused.username, call.client,
+                                                        f"ONVIF {req.operation[:64]}: {refused.reason}")
             raise not_authorized() from refused
         self._throttle.succeeded(username, call.client)
         return Caller(username, DEVICE_ROLE)

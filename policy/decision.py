@@ -58,6 +58,13 @@ Without a token, by the subject's role (no role: denied):
       camera is named (only a listing of bookmarks may name none, and then each is decided with its
       camera) and the role sees it (`visibility`) (log).
 
+  R20. `read_retention_changes`: role in `admin_roles` or `retention_approver_roles` (log).
+      `decide_retention` (approve or reject a shortening of a camera's retention): role in
+      `retention_approver_roles`; the change's owner (who asked) is known and is not the subject
+      (a second person decides) (log).
+      `withdraw_retention` (take back a pending shortening before it is decided): the subject is the
+      change's owner (who asked) and still has a role in `admin_roles` (log).
+
 A camera matches a list of groups when the list holds "*" or one of the camera's groups.
 """
 
@@ -151,6 +158,8 @@ def decide(rules: AccessConfig, subject: Subject, action: Action, resource: Reso
         if (resource.owner is not None and resource.owner == subject.user) or role in rules.end_session_roles:
             return allow()
         return deny(Reason.NOT_PERMITTED, f"role {role!r} may end its own sessions only")
+    if action in (Action.READ_RETENTION_CHANGES, Action.DECIDE_RETENTION, Action.WITHDRAW_RETENTION):
+        return _retention_rule(rules, subject, action, resource)
     d = rules.disposition
     if action is Action.READ_TOKEN:
         if ((role in d.approver_roles and subject.user in resource.approvers)
@@ -173,6 +182,28 @@ def decide(rules: AccessConfig, subject: Subject, action: Action, resource: Reso
             return deny(Reason.NOT_PERMITTED, "the request's owner is unknown")
         if resource.owner == subject.user:
             return deny(Reason.OWN_REQUEST, "nobody decides their own request")
+    return allow()
+
+
+def _retention_rule(rules: AccessConfig, subject: Subject, action: Action, resource: Resource) -> Decision:
+    role = subject.role
+    approvers = rules.retention_approver_roles
+    if action is Action.READ_RETENTION_CHANGES:
+        if role in approvers or role in rules.admin_roles:
+            return allow()
+        return deny(Reason.NOT_PERMITTED, f"role {role!r} may not read retention changes")
+    if action is Action.WITHDRAW_RETENTION:
+        if role not in rules.admin_roles:
+            return deny(Reason.NOT_PERMITTED, f"role {role!r} may not withdraw a change of retention")
+        if resource.owner is None or resource.owner != subject.user:
+            return deny(Reason.NOT_PERMITTED, "only the one who asked for a change withdraws it")
+        return allow()
+    if role not in approvers:
+        return deny(Reason.NOT_PERMITTED, f"role {role!r} may not approve or reject a shortening of retention")
+    if resource.owner is None:
+        return deny(Reason.NOT_PERMITTED, "who asked for the change is unknown")
+    if resource.owner == subject.user:
+        return deny(Reason.OWN_REQUEST, "a shortening of retention is decided by a second person, not the one who asked")
     return allow()
 
 

@@ -48,6 +48,9 @@ class Action(enum.StrEnum):
     READ_REPORTER = "read_reporter"  # a complainant's name and contact (personal data)
     READ_EXPORTS = "read_exports"  # export jobs and their results (owner: who asked)
     CANCEL_EXPORT = "cancel_export"  # stop an export job (owner: who asked)
+    READ_RETENTION_CHANGES = "read_retention_changes"  # shortenings of retention waiting for (or given) a verdict
+    DECIDE_RETENTION = "decide_retention"  # approve or reject a shortening of retention (owner: who asked)
+    WITHDRAW_RETENTION = "withdraw_retention"  # take back one's own pending shortening (owner: who asked)
 
 
 class Reason(enum.StrEnum):

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from recorder.reports import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
+from recorder.index import GapFenced
 from recorder.models import Gap
 from streams.packet import StreamChange
 
@@ -30,11 +31,13 @@ def failure_reason(disk_full: bool, error: str) -> str:
 class GapIndex(Protocol):
     """The part of the segment index that keeps gap rows."""
 
-    async def open_gap(self, camera: str, start: datetime, reason: str, stream: str = "main") -> int: ...
+    async def open_gap(
+        self, camera: str, start: datetime, reason: str, stream: str = "main", lease_epoch: int | None = None
+    ) -> int: ...
 
-    async def close_gap(self, gap_id: int, end: datetime) -> Gap | None: ...
+    async def close_gap(self, gap_id: int, end: datetime, lease_epoch: int | None = None) -> Gap | None: ...
 
-    async def adopt_open_gap(self, camera: str, stream: str = "main") -> Gap | None: ...
+    async def adopt_open_gap(self, camera: str, stream: str = "main", lease_epoch: int | None = None) -> Gap | None: ...
 
 
 class Gaps:
@@ -45,8 +48,14 @@ class Gaps:
     index is logged and recording goes on: a gap row is worth less than the segments.
     """
 
-    def __init__(self, camera_id: str, index: GapIndex, events: RecordingEventSink, stream: str = "main") -> None:
+    def __init__(
+        self, camera_id: str, index: GapIndex, events: RecordingEventSink, stream: str = "main",
+        lease_epoch: int | None = None,
+    ) -> None:
         self.camera_id = camera_id
+        #: The camera lease the writer records under (several nodes): every gap row is written under it,
+        #: and refused once another node holds the camera (its gaps are the new owner's to keep).
+        self.lease_epoch = lease_epoch
         #: The camera's stream whose recording these gaps interrupt ("main" or "sub").
         self.stream = stream
         self.index = index
@@ -57,7 +66,11 @@ class Gaps:
     async def resume(self, last_end: datetime | None, because: str) -> None:
         """On start: continue the gap a previous run left open, or open one at `last_end` (the
         end of the camera's last segment) for `because`."""
-        left_open = await self.index.adopt_open_gap(self.camera_id, self.stream)
+        try:
+            left_open = await self.index.adopt_open_gap(self.camera_id, self.stream, self.lease_epoch)
+        except GapFenced as fenced:
+            log.warning("camera %s: %s", self.camera_id, fenced.detail)
+            return
         if left_open is not None:
             self._open = (left_open.id, left_open.start)
         elif last_end is not None:
@@ -82,7 +95,10 @@ class Gaps:
             return
         (gap_id, start), self._open = self._open, None
         try:
-            gap = await self.index.close_gap(gap_id, at)
+            gap = await self.index.close_gap(gap_id, at, self.lease_epoch)
+        except GapFenced as fenced:
+            log.warning("camera %s: end of gap not written: %s", self.camera_id, fenced.detail)
+            return
         except Exception:
             log.exception("camera %s: could not record the end of a gap", self.camera_id)
             return
@@ -96,7 +112,10 @@ class Gaps:
         if self._open is not None:
             return
         try:
-            gap_id = await self.index.open_gap(self.camera_id, start, reason, self.stream)
+            gap_id = await self.index.open_gap(self.camera_id, start, reason, self.stream, self.lease_epoch)
+        except GapFenced as fenced:
+            log.warning("camera %s: gap not written: %s", self.camera_id, fenced.detail)
+            return
         except Exception:
             log.exception("camera %s: could not record the start of a gap", self.camera_id)
             return

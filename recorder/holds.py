@@ -3,6 +3,7 @@ caller), never deleted."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import and_, exists, select
@@ -30,10 +31,15 @@ def held(segment: type[Segment] = Segment) -> ColumnElement[bool]:
 class HoldStore:
     """Creates, lists and releases holds; every change is reported to the event sink."""
 
-    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock, events: RecordingEventSink) -> None:
+    def __init__(
+        self, db: async_sessionmaker[AsyncSession], clock: Clock, events: RecordingEventSink,
+        changed: Callable[[], None] = lambda: None,
+    ) -> None:
         self._db = db
         self._clock = clock
         self._events = events
+        #: Called after a hold is placed or released (storage.object: legal holds follow holds).
+        self._changed = changed
 
     async def place(self, camera: str, start: datetime, end: datetime, reason: str, owner: str) -> Hold:
         """A new hold on camera's recordings in [start, end)."""
@@ -46,6 +52,7 @@ class HoldStore:
         async with self._db() as session:
             session.add(hold)
             await session.commit()
+        self._changed()
         await emit(self._events, RecordingEvent(
             RecordingEventKind.HOLD_PLACED, camera, start, end, reason=hold.reason, actor=owner,
             details={"hold_id": hold.id},
@@ -66,6 +73,7 @@ class HoldStore:
             hold.released_by = by
             hold.release_reason = reason.strip()[:1024]
             await session.commit()
+        self._changed()
         await emit(self._events, RecordingEvent(
             RecordingEventKind.HOLD_RELEASED, hold.camera_id, hold.start, hold.end, reason=hold.release_reason,
             actor=by, details={"hold_id": hold.id, "owner": hold.owner},

@@ -41,6 +41,21 @@ class SegmentFenced(PantauError):
         self.segment = seg
 
 
+class GapFenced(PantauError):
+    """A gap row written under a lease epoch that is no longer the camera's: the node that lost the
+    lease must not open, close or take over the camera's gaps (the new owner keeps them)."""
+
+    status = 409
+    kind = "gap-fenced"
+    title = "Gap written under a lost camera lease"
+    retriable = False
+
+    def __init__(self, camera: str, epoch: int) -> None:
+        super().__init__(f"camera {camera}: gap row under lease epoch {epoch}, which is no longer the camera's")
+        self.camera = camera
+        self.epoch = epoch
+
+
 class LeaseCheck(Protocol):
     """Whether `epoch` is still `camera`'s unexpired lease, checked in `session`'s transaction and
     holding the lease against a new owner until it commits (cluster.fencing.still_owner)."""
@@ -90,28 +105,44 @@ class SegmentIndex:
             )
         return CameraTail(row.sha256, row.end) if row else CameraTail(None, None)
 
-    async def open_gap(self, camera: str, start: datetime, reason: str, stream: str = "main") -> int:
+    async def _fenced(self, session: AsyncSession, camera: str, lease_epoch: int | None) -> None:
+        """Raise GapFenced (rolling back) unless `lease_epoch` is still `camera`'s lease, checked in
+        `session`'s transaction like a segment's insert (no lease: nothing to check)."""
+        if self._fence is not None and lease_epoch is not None:
+            if not await self._fence(session, camera, lease_epoch):
+                await session.rollback()
+                raise GapFenced(camera, lease_epoch)
+
+    async def open_gap(
+        self, camera: str, start: datetime, reason: str, stream: str = "main", lease_epoch: int | None = None
+    ) -> int:
+        """A new open gap row; under a lease epoch only while it is the camera's (else GapFenced)."""
         async with self._db() as session:
+            await self._fenced(session, camera, lease_epoch)
             gap = Gap(camera_id=camera, start=start, end=None, reason=reason[:256], stream=stream)
             session.add(gap)
             await session.commit()
             return gap.id
 
-    async def close_gap(self, gap_id: int, end: datetime) -> Gap | None:
+    async def close_gap(self, gap_id: int, end: datetime, lease_epoch: int | None = None) -> Gap | None:
+        """Close a gap row at `end`; under a lease epoch only while it is the camera's (else GapFenced)."""
         async with self._db() as session:
             gap = await session.get(Gap, gap_id)
             if gap is None:
                 return None
+            await self._fenced(session, gap.camera_id, lease_epoch)
             gap.end = max(end, gap.start)
             await session.commit()
             return gap
 
-    async def adopt_open_gap(self, camera: str, stream: str = "main") -> Gap | None:
+    async def adopt_open_gap(self, camera: str, stream: str = "main", lease_epoch: int | None = None) -> Gap | None:
         """The gap a previous run left open (it stopped during an outage), to be continued.
 
-        Older open gaps (several crashes in one outage) end where the next one starts.
+        Older open gaps (several crashes in one outage) end where the next one starts. Under a lease
+        epoch only while it is the camera's (else GapFenced).
         """
         async with self._db() as session:
+            await self._fenced(session, camera, lease_epoch)
             rows = list((await session.scalars(
                 select(Gap).where(Gap.camera_id == camera, Gap.stream == stream, Gap.end.is_(None))
                 .order_by(Gap.start, Gap.id)

@@ -58,10 +58,22 @@ class SegmentIndexer:
         self.indexed: list[SealedSegment] = []
         #: Segments the index refused because the lease was lost meanwhile (their files quarantined).
         self.fenced: list[SealedSegment] = []
+        self._lost = asyncio.Event()  # set when this node lost the camera's lease: see `add`
+
+    def mark_lease_lost(self) -> None:
+        """This node lost the camera's lease (cluster/keeper.py): stop retrying (see `add`)."""
+        self._lost.set()
+
+    @property
+    def lease_lost(self) -> bool:
+        return self._lost.is_set()
 
     async def add(self, seg: SealedSegment) -> bool:
         """Index `seg`, count it and report it; False when every try failed (logged) or the index
-        refused it under a lost lease (quarantined, logged and reported)."""
+        refused it under a lost lease (quarantined, logged and reported). Once the lease is lost, one
+        try and no more waiting (the writer is stopping): a segment that cannot be indexed because the
+        database is away stays where it is, for the camera's next owner to index when it takes the lease
+        (recorder/takeover.py), if it continues the chain."""
         if self.lease_epoch is not None:
             seg = replace(seg, lease_epoch=self.lease_epoch)
         for delay in [*retry_delays(), None]:
@@ -69,14 +81,21 @@ class SegmentIndexer:
                 await self.index.add(seg)
                 break
             except SegmentFenced:
-                await self._quarantine(seg)
+                await self._quarantine(seg, f"written under lease epoch {seg.lease_epoch} after another node "
+                                            "took the camera")
                 return False
             except Exception:
-                if delay is None:
-                    log.exception("camera %s: segment %s sealed but not indexed; the next start indexes it",
-                                  seg.camera_id, seg.path)
+                if self.lease_lost:
+                    log.warning("camera %s: segment %s sealed after the lease was lost and not indexed (the "
+                                "database is away); left for the camera's next owner", seg.camera_id, seg.path,
+                                extra={"camera": seg.camera_id})
                     return False
-                await self._sleep(delay)
+                if delay is None:
+                    log.exception("camera %s: segment %s sealed but not indexed; %s", seg.camera_id, seg.path,
+                                  "left for the camera's next owner" if self.lease_epoch is not None
+                                  else "the next start indexes it")
+                    return False
+                await self._pause(delay)
         self.indexed.append(seg)
         recovered = seg.status == "recovered"
         self.state.note_sealed(seg.camera_id, seg.start, seg.bytes, seg.seal_latency_s, recovered)
@@ -88,7 +107,18 @@ class SegmentIndexer:
         ))
         return True
 
-    async def _quarantine(self, seg: SealedSegment) -> None:
+    async def _pause(self, delay: float) -> None:
+        """Wait `delay` before the next try, or until the lease is lost."""
+        sleeping = asyncio.ensure_future(self._sleep(delay))
+        lost = asyncio.ensure_future(self._lost.wait())
+        try:
+            await asyncio.wait({sleeping, lost}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in (sleeping, lost):
+                waiting.cancel()
+            await asyncio.gather(sleeping, lost, return_exceptions=True)
+
+    async def _quarantine(self, seg: SealedSegment, reason: str) -> None:
         """Move a fenced segment's file aside (never deleted: it is what this node saw) and say so."""
         self.fenced.append(seg)
         where = seg.path
@@ -97,10 +127,10 @@ class SegmentIndexer:
                 where = self.store.relative(await asyncio.to_thread(quarantine, self.store, self.store.absolute(seg.path)))
             except OSError as error:
                 log.error("camera %s: fenced segment %s could not be quarantined: %s", seg.camera_id, seg.path, error)
-        log.warning("camera %s: segment %s written under lost lease epoch %s not indexed; quarantined as %s",
-                    seg.camera_id, seg.path, seg.lease_epoch, where, extra={"camera": seg.camera_id})
+        log.warning("camera %s: segment %s written under lost lease epoch %s not indexed; quarantined as %s (%s)",
+                    seg.camera_id, seg.path, seg.lease_epoch, where, reason, extra={"camera": seg.camera_id})
         await emit(self.events, RecordingEvent(
             RecordingEventKind.SEGMENT_QUARANTINED, seg.camera_id, seg.start, seg.end, seg.sha256,
-            reason=f"written under lease epoch {seg.lease_epoch} after another node took the camera",
+            reason=reason,
             details={"file": where, "lease_epoch": seg.lease_epoch},
         ))

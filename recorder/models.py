@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Float, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
@@ -127,3 +127,22 @@ class Bookmark(Base):
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     content: Mapped[str] = mapped_column(Text, nullable=False)
     log_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class SegmentObject(Base):
+    """A sealed segment's copy in the object store (storage.object): uploaded, its SHA-256 checked
+    against the index, locked until `retain_until`. The local file is only a cache once this row exists."""
+
+    __tablename__ = "segment_objects"
+
+    segment_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    key: Mapped[str] = mapped_column(String(1024), nullable=False)
+    #: The object version written (the bucket is versioned: object lock requires it).
+    version_id: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    #: The SHA-256 (hex) the store confirmed for the object; equal to the segment's when it was uploaded.
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    lock_mode: Mapped[str] = mapped_column(String(16), nullable=False)
+    retain_until: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    #: Whether a legal hold is set on the object (it follows the evidence holds covering the segment).
+    legal_hold: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())

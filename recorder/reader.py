@@ -4,14 +4,18 @@ times, across segments and gaps, with their original timestamps, from verified f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
+from pathlib import Path
+from typing import Protocol
 
 import av
 import av.bitstream
@@ -173,15 +177,33 @@ def read_verified(path: str, expected: str, size: int) -> bytes:
     return data
 
 
+class SegmentOpener(Protocol):
+    """Where a sealed segment's file is read from (recorder/objectcache.py SegmentFiles: local disk,
+    or fetched back from the object store): the one place a reader opens a segment."""
+
+    def opened(self, seg: Segment) -> AbstractAsyncContextManager[Path]: ...
+
+
+class LocalFiles:
+    """Segments on local disk only (no object storage)."""
+
+    def __init__(self, store: SegmentStore) -> None:
+        self._store = store
+
+    @contextlib.asynccontextmanager
+    async def opened(self, seg: Segment) -> AsyncIterator[Path]:
+        yield self._store.absolute(seg.path)
+
+
 class SegmentReader:
     """Yields a camera's recording between two times; reads sealed, verified segments only."""
 
     def __init__(
         self, db: async_sessionmaker[AsyncSession], store: SegmentStore,
-        stream_of: Callable[[str], str] = lambda _camera: "main",
+        stream_of: Callable[[str], str] = lambda _camera: "main", files: SegmentOpener | None = None,
     ) -> None:
         self._index = SegmentIndex(db, _NoClock())
-        self._store = store
+        self._files = files or LocalFiles(store)
         #: The stream read when none is named: the camera's main stream unless it records only its sub.
         self._stream_of = stream_of
 
@@ -197,7 +219,8 @@ class SegmentReader:
         for seg in segments:
             if seg.start - cursor > TOUCH:
                 yield GapMarker(cursor, seg.start, _reason(gaps, cursor, seg.start))
-            loaded = await asyncio.to_thread(_load_verified, str(self._store.absolute(seg.path)), seg)
+            async with self._files.opened(seg) as path:
+                loaded = await asyncio.to_thread(_load_verified, str(path), seg)
             yield SegmentOpened(seg.id, seg.path, seg.start, seg.end, seg.sha256, loaded.streams, seg.bytes)
             # Hand the packets out one by one and keep none that was handed out: the next segment
             # is loaded while only this one's unread rest (usually nothing) is still held.

@@ -119,6 +119,70 @@ def salvage(store: SegmentStore, partial: Path, started: float | None = None) ->
     return sealed_from_probe(store, final, found, sha, size, "recovered", time.monotonic() - started)
 
 
+#: Beside a copy being made by `salvage_copy` (never matched by the partial or final globs).
+COPY_SUFFIX = ".recovering"
+
+
+def salvage_copy(store: SegmentStore, partial: Path, started: float | None = None) -> SealedSegment | None:
+    """Recovery of an unsealed file another node wrote, on storage several nodes share: copy its playable
+    prefix into a new file, quarantine the original, seal the copy as "recovered"; None if nothing was
+    playable (the original quarantined). The original is never truncated, renamed to its final name or
+    sealed in place: its writer may be paused, not dead, and what it appends after resuming goes to the
+    quarantined file, while its own seal finds no file to rename (or the copy's final name taken) and fails.
+    """
+    started = time.monotonic() if started is None else started
+    named = parse_segment_name(partial.name)
+    copy = partial.with_name(partial.name + COPY_SUFFIX)
+    if copy.exists():
+        os.unlink(copy)  # a copy a crashed recovery left half made (ours: the original is the source)
+    found: Probe | None = None
+    try:
+        keep = complete_prefix(partial)
+        if keep:
+            _copy_prefix(partial, copy, keep)
+            found = probe(copy)
+    except OSError as exc:
+        log.warning("%s: cannot copy: %s", partial, exc)
+    if found is None or named is None or (found.meta.camera, found.meta.stream) != (named[0], named[2]):
+        if copy.exists():
+            os.unlink(copy)
+        try:
+            target = quarantine(store, partial)
+        except FileNotFoundError:
+            return None  # its writer sealed it meanwhile: not an unsealed file any more
+        log.warning("unplayable unsealed segment quarantined: %s", target)
+        return None
+    sha, size = hash_file(copy)
+    final = store.final_path(found.meta.camera, found.meta.start, found.meta.stream)
+    try:
+        target = quarantine(store, partial)
+        seal_file(copy, final)
+    except (FileNotFoundError, FileExistsError):
+        # Its writer resumed and sealed it between our copy and the quarantine: that file is its to index
+        # (the index refuses it under the old epoch, and its writer quarantines it).
+        os.unlink(copy)
+        log.warning("camera %s: %s was sealed by its writer during recovery; copy dropped", found.meta.camera,
+                    final.name)
+        return None
+    log.warning("camera %s: recovered a copy of unsealed segment %s (%d packets); the original is %s",
+                found.meta.camera, final.name, found.packets, target)
+    return sealed_from_probe(store, final, found, sha, size, "recovered", time.monotonic() - started)
+
+
+def _copy_prefix(source: Path, target: Path, length: int) -> None:
+    """Copy the first `length` bytes of `source` into a new file `target` and fsync it."""
+    with open(source, "rb") as src, open(target, "xb") as dst:
+        remaining = length
+        while remaining > 0:
+            block = src.read(min(remaining, 1 << 20))
+            if not block:
+                raise OSError(f"{source} shrank while being copied")
+            dst.write(block)
+            remaining -= len(block)
+        dst.flush()
+        os.fsync(dst.fileno())
+
+
 def sealed_from_probe(
     store: SegmentStore, path: Path, found: Probe, sha: str, size: int, status: str, latency: float = 0.0
 ) -> SealedSegment:

@@ -9,7 +9,10 @@ Three rules, oldest first, never a segment under an active evidence hold:
   * free-space floor: while the filesystem has less than recording.min_free_bytes free.
 Only the free-space floor may take segments younger than the retention floor: it exists so the
 disk never fills (and storage.low has warned before it acts); each such deletion says so in its
-reason. Held segments are the only ones it may not take. Each deletion is
+reason. Held segments are the only ones it may not take. With storage.object, a segment whose object is
+still locked (segment_objects.retain_until) is not a candidate, and its object version is deleted
+before its row: a store that refuses (the lock as it sees it, a legal hold) keeps row and file, and
+it is logged and tried again on a later pass. Each deletion is
 recorded (with the segment's hash) before the file is unlinked, so a crash in between
 leaves a file that recovery recognises as deleted, never an index row without a file.
 """
@@ -24,14 +27,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, select
+from sqlalchemy import CursorResult, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.config import RecordingConfig
 from recorder.reports import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
 from recorder.holds import held
-from recorder.models import Deletion, RetentionPeriod, Segment
+from recorder.models import Deletion, RetentionPeriod, Segment, SegmentObject
+from recorder.objectcache import SegmentFiles
+from recorder.objectstore import ObjectLocked, ObjectMissing, ObjectStore, ObjectStoreError
 from recorder.segmentfile import fsync_dir
 from recorder.status import StorageState, disk_free
 from recorder.store import SegmentStore
@@ -63,8 +68,20 @@ class Retention:
         config: RecordingConfig,
         camera_days: dict[str, float],
         events: RecordingEventSink,
+        objects: ObjectStore | None = None,
+        files: SegmentFiles | None = None,
+        shared_index: bool = False,
     ) -> None:
         self._db = db
+        #: storage.object: segments' objects are deleted with them, when their lock allows.
+        self._objects = objects
+        self._files = files
+        #: Several nodes share the index: a segment with neither a file on this node's disk nor an object
+        #: is on another node's disk, and that node deletes it.
+        self._shared_index = shared_index
+        #: Segments this pass leaves alone (tried again next pass): the store refused to delete their
+        #: object, or their file is on another node's disk.
+        self._refused: set[int] = set()
         self._store = store
         self._state = state
         self._clock = clock
@@ -83,6 +100,7 @@ class Retention:
 
     async def run_once(self) -> list[Deleted]:
         async with self._lock:
+            self._refused.clear()
             deleted: list[Deleted] = []
             deleted += await self._by_age()
             if self._config.max_bytes is not None:
@@ -186,12 +204,22 @@ class Retention:
                     break
 
     async def _candidates(self, *where: object) -> list[Segment]:
-        """Oldest unheld segments matching `where`."""
+        """Oldest unheld segments matching `where` (with storage.object: whose objects are no longer locked)."""
         query = select(Segment).where(~held(), *where).order_by(Segment.start, Segment.id).limit(BATCH)  # type: ignore[arg-type]
+        if self._objects is not None:
+            query = query.where(~exists().where(SegmentObject.segment_id == Segment.id,
+                                                SegmentObject.retain_until > self._clock.now()))
+        if self._refused:
+            query = query.where(Segment.id.not_in(self._refused))
         async with self._db() as session:
             return list((await session.scalars(query)).all())
 
     async def _delete(self, seg: Segment, reason: str) -> Deleted | None:
+        if self._shared_index and not await self._ours(seg):
+            self._refused.add(seg.id)
+            return None
+        if not await self._delete_object(seg):
+            return None
         async with self._db() as session:
             session.add(Deletion(
                 camera_id=seg.camera_id, start=seg.start, end=seg.end, path=seg.path, bytes=seg.bytes,
@@ -203,10 +231,16 @@ class Retention:
             )
             if not cast(CursorResult[Any], result).rowcount:
                 await session.rollback()
+                if await self._gone(seg):
+                    return None  # another node's retention deleted it first (on a shared disk)
+                await self._object_deleted_under_hold(seg)
                 return None  # a hold arrived meanwhile
+            await session.execute(delete(SegmentObject).where(SegmentObject.segment_id == seg.id))
             await session.commit()
+        if self._files is not None:
+            self._files.forget(seg.id)
         path = self._store.absolute(seg.path)
-        await asyncio.to_thread(_unlink, path)
+        await asyncio.to_thread(_unlink, path, self._objects is not None)
         self._state.note_deleted(seg.bytes)
         log.info("retention (%s): deleted %s sha256=%s", reason, seg.path, seg.sha256)
         await emit(self._events, RecordingEvent(
@@ -216,10 +250,65 @@ class Retention:
         return Deleted(seg.camera_id, seg.start, seg.end, seg.sha256, seg.bytes, reason)
 
 
-def _unlink(path: os.PathLike[str]) -> None:
+    async def _ours(self, seg: Segment) -> bool:
+        """Whether this node may delete `seg`: its file is on this node's disk (a shared one, or the
+        node that wrote it), or it has an object (any node deletes that)."""
+        if await asyncio.to_thread(self._store.absolute(seg.path).exists):
+            return True
+        if self._objects is None:
+            return False
+        async with self._db() as session:
+            return await session.get(SegmentObject, seg.id) is not None
+
+    async def _gone(self, seg: Segment) -> bool:
+        async with self._db() as session:
+            return await session.get(Segment, seg.id) is None
+
+    async def _object_deleted_under_hold(self, seg: Segment) -> None:
+        """A hold arrived between the object's deletion and the row's: forget the object, so the
+        uploader uploads the local file again (under the legal hold)."""
+        if self._objects is None:
+            return
+        async with self._db() as session:
+            await session.execute(delete(SegmentObject).where(SegmentObject.segment_id == seg.id))
+            await session.commit()
+        if self._files is not None:
+            self._files.forget(seg.id)
+        local = await asyncio.to_thread(self._store.absolute(seg.path).exists)
+        log.error("retention: a hold arrived on %s while its object was being deleted; %s", seg.path,
+                  "the local copy is uploaded again" if local else "no local copy is left")
+
+    async def _delete_object(self, seg: Segment) -> bool:
+        """Delete the segment's object version first (True: gone, or there was none); False when the
+        store refuses or fails: the row and the file stay, and a later pass tries again."""
+        if self._objects is None:
+            return True
+        async with self._db() as session:
+            obj = await session.get(SegmentObject, seg.id)
+        if obj is None:
+            return True
+        try:
+            await self._objects.delete(obj.key, obj.version_id)
+        except ObjectMissing:
+            log.error("retention: the object of %s (%s) was already gone from the store", seg.path, obj.key)
+        except ObjectLocked as exc:
+            self._refused.add(seg.id)
+            log.warning("retention: the store refuses to delete %s (object lock until %s, or a legal hold): %s; "
+                        "kept", obj.key, obj.retain_until.isoformat(), exc)
+            return False
+        except ObjectStoreError as exc:
+            self._refused.add(seg.id)
+            log.warning("retention: %s not deleted, the object store failed: %s; kept", seg.path, exc)
+            return False
+        return True
+
+
+def _unlink(path: os.PathLike[str], cached: bool = False) -> None:
+    """`cached`: the file was a local copy of an object, which the cache may have evicted."""
     try:
         os.unlink(path)
     except FileNotFoundError:
-        log.error("retention: %s was already gone from disk", path)
+        if not cached:
+            log.error("retention: %s was already gone from disk", path)
         return
     fsync_dir(Path(path).parent)

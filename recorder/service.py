@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import stat
@@ -16,11 +17,15 @@ from core.alerting import Discard, Publisher
 from core.clock import Clock
 from core.config import Settings
 from core.taskmap import TaskMap
+from core.waiting import within
 from recorder.reports import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
 from recorder.alerting import RecordingAlerts
 from recorder.holds import HoldStore
 from recorder.index import LeaseCheck, SegmentIndex
 from recorder.models import Deletion, Segment
+from recorder.objectcache import SegmentFiles
+from recorder.objectstore import ObjectStore
+from recorder.objectupload import ObjectUploader, UploadStatus, WakeOnSeal
 from recorder.reader import SegmentReader
 from recorder.recovery import describe_file, salvage
 from recorder.retention import Retention
@@ -28,6 +33,7 @@ from recorder.segment import SealedSegment
 from recorder.segmentfile import fsync_dir
 from recorder.status import StorageState, StorageStatus, disk_free
 from recorder.store import SegmentStore
+from recorder.takeover import TakeoverReport, recover_camera
 from recorder.thumbcache import ThumbnailCache
 from recorder.thumbnails import Thumbnails
 from recorder.writer import SegmentWriter
@@ -61,8 +67,12 @@ class Recorder:
         events: RecordingEventSink,
         alerts: Publisher | None = None,
         fence: LeaseCheck | None = None,
+        retention: bool = True,
     ) -> None:
         self.settings = settings
+        #: Whether this process applies retention: of worker processes sharing one storage
+        #: (gateway/workerslot.py) one does, or two passes would race over the same segments.
+        self.applies_retention = retention
         self.config = settings.recording
         #: Several nodes share the database: a camera is recorded only while this node holds its lease
         #: (cluster/keeper.py calls lease_acquired / lease_ended), and its segments are fenced.
@@ -70,6 +80,11 @@ class Recorder:
         #: By camera id: the lease epoch held, and the reason for the gap before its first segment
         #: (None: the usual one), used once.
         self._leases: dict[str, tuple[int, str | None]] = {}
+        #: Cameras whose lease was acquired and whose files were not recovered under it yet: their
+        #: writers start once that is done (recorder/takeover.py).
+        self._unrecovered: set[str] = set()
+        #: The last recovery at lease acquisition of each camera (following leases).
+        self.takeovers: dict[str, TakeoverReport] = {}
         self.db = db
         self.clock = clock
         self.cameras = cameras
@@ -82,13 +97,23 @@ class Recorder:
         self.store = SegmentStore(settings.storage.path)
         self.index = SegmentIndex(db, clock, fence)
         self.state = StorageState(settings.storage.path)
-        self.holds = HoldStore(db, clock, events)
-        self.reader = SegmentReader(db, self.store, self.stream_of)
+        #: storage.object: sealed segments are uploaded under object lock, local files become a cache.
+        object_cfg = settings.storage.object
+        self.objects = ObjectStore(object_cfg) if object_cfg is not None else None
+        self.files = SegmentFiles(db, self.store, self.objects, object_cfg.cache_bytes if object_cfg else 0)
+        self.uploader: ObjectUploader | None = None
+        if self.objects is not None:
+            self.uploader = ObjectUploader(db, self.store, self.objects, self.files, clock, self._days_of)
+            self.events = WakeOnSeal(self.alerting, self.uploader.wake)
+        self.holds = HoldStore(db, clock, events, self.uploader.wake if self.uploader is not None else lambda: None)
+        self.reader = SegmentReader(db, self.store, self.stream_of, self.files)
         #: Keyframe thumbnails for the recordings page, cached under data_dir (never beside the recordings).
         self.thumbnails = Thumbnails(self.index, self.store, ThumbnailCache(
-            settings.data_dir / "thumbnails", settings.review.thumbnail_cache_mb * 1024 * 1024))
+            settings.data_dir / "thumbnails", settings.review.thumbnail_cache_mb * 1024 * 1024),
+            fetch=self.files.fetch if self.objects is not None else None)
         camera_days = {c.id: c.config.retention_days for c in cameras.values() if c.config.retention_days is not None}
-        self.retention = Retention(db, self.store, self.state, clock, self.config, camera_days, events)
+        self.retention = Retention(db, self.store, self.state, clock, self.config, camera_days, events,
+                                   self.objects, self.files, shared_index=fence is not None)
         #: By camera id (its main stream) or "id/sub" (its sub-stream): see writer_key().
         self.writers: dict[str, SegmentWriter] = {}
         self._writing = TaskMap()
@@ -96,6 +121,13 @@ class Recorder:
         self._kick = asyncio.Event()
         self._tasks: asyncio.TaskGroup | None = None
         self.recovery: RecoveryReport | None = None
+
+    def _days_of(self, camera_id: str) -> float:
+        return self.retention.days_of(camera_id)
+
+    def upload_status(self) -> UploadStatus | None:
+        """The object store uploader's figures (None without storage.object), for /health and /metrics."""
+        return self.uploader.status() if self.uploader is not None else None
 
     def stream_of(self, camera_id: str) -> str:
         """The stream a camera's recordings are read from when a request names none: its main stream,
@@ -119,11 +151,15 @@ class Recorder:
         self.recovery = await self.recover()
         used, oldest = await self.index.usage()
         self.state.bytes_used, self.state.oldest = used, oldest
-        async with asyncio.TaskGroup() as tasks:
+        async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as tasks:
             self._tasks = tasks
             try:
                 for camera in list(self.cameras.values()):
                     self._start_writer(camera)
+                if self.objects is not None and self.uploader is not None:
+                    # Opening builds the client only: a store that is away delays nothing here.
+                    await stack.enter_async_context(self.objects)
+                    tasks.create_task(self.uploader.run(), name="recorder:upload")
                 tasks.create_task(self._retention_loop(), name="recorder:retention")
                 tasks.create_task(self.alerting.run(), name="recorder:alerts")
                 await asyncio.Event().wait()
@@ -154,16 +190,41 @@ class Recorder:
         """This node holds `camera_id`'s lease under `epoch`: record it (now, or once `run()` starts).
         `because` names the gap before its first segment (a failover); None: the usual reason."""
         self._leases[camera_id] = (epoch, because)
+        self._unrecovered.add(camera_id)
         camera = self.cameras.get(camera_id)
         if camera is not None and self._tasks is not None:
             self._start_writer(camera)
 
-    async def lease_ended(self, camera_id: str) -> None:
-        """This node no longer records `camera_id` (its lease was lost, or is about to be released):
+    async def lease_ended(self, camera_id: str, lost: bool = False) -> None:
+        """This node no longer records `camera_id` (its lease was `lost`, or is about to be released):
         the writers stop, their open segments are sealed and offered to the index before this
-        returns (under a lost lease the index refuses them and they are quarantined)."""
+        returns (under a lost lease with one try: what the index refuses is quarantined, what it cannot
+        take because the database is away is left for the camera's next owner)."""
         self._leases.pop(camera_id, None)
+        if lost:
+            for writer in self.writers.values():
+                if writer.camera_id == camera_id:
+                    writer.lease_lost()
+        self._unrecovered.discard(camera_id)
+        await self._writing.stop(recovery_key(camera_id))
         await self._stop_writers(camera_id)
+
+    async def _recover_then_record(self, camera_id: str, epoch: int) -> None:
+        """Recover `camera_id`'s files under the lease just acquired, then start its writers (unless
+        the lease ended meanwhile). A failed recovery is logged and recording starts anyway: the
+        files stay where they are for the camera's next owner."""
+        try:
+            self.takeovers[camera_id] = await recover_camera(
+                camera_id, epoch, self.store, self.index, self.db, self.state, self.events)
+        except Exception:
+            log.exception("camera %s: recovery at lease acquisition failed", camera_id, extra={"camera": camera_id})
+        held = self._leases.get(camera_id)
+        if held is None or held[0] != epoch:
+            return
+        self._unrecovered.discard(camera_id)
+        camera = self.cameras.get(camera_id)
+        if camera is not None and self._tasks is not None:
+            self._start_writer(camera)
 
     async def _stop_writers(self, camera_id: str) -> None:
         for key in [k for k, w in self.writers.items() if w.camera_id == camera_id]:
@@ -183,6 +244,13 @@ class Recorder:
             if camera.id not in self._leases:
                 return
             epoch, lease_because = self._leases[camera.id]
+            if camera.id in self._unrecovered:
+                # Its files first (a previous owner's partials), then the writers: see _recover_then_record.
+                key = recovery_key(camera.id)
+                if key not in self._writing:
+                    self._writing.start(self._tasks, key, self._recover_then_record(camera.id, epoch),
+                                        f"recorder:{key}")
+                return
             if lease_because is not None:
                 because = lease_because
                 self._leases[camera.id] = (epoch, None)
@@ -203,7 +271,8 @@ class Recorder:
     async def _retention_loop(self) -> None:
         while True:
             try:
-                await self.retention.run_once()
+                if self.applies_retention:
+                    await self.retention.run_once()
             except Exception:
                 log.exception("retention failed; retrying at the next interval")
             if self.state.full:
@@ -212,10 +281,7 @@ class Recorder:
             else:
                 timeout = self.config.retention_interval_s
             self._kick.clear()
-            try:
-                await asyncio.wait_for(self._kick.wait(), timeout)
-            except TimeoutError:
-                pass
+            await within(self._kick.wait(), timeout)
 
     async def _check_resume(self) -> None:
         try:
@@ -230,8 +296,12 @@ class Recorder:
 
     # ---- crash recovery ---------------------------------------------------------------------
     async def recover(self) -> RecoveryReport:
-        """Seal or quarantine unsealed files; index sealed files the index lacks; finish deletions."""
+        """Seal or quarantine unsealed files; index sealed files the index lacks; finish deletions.
+        Following leases, nothing here: other nodes may be writing under the same storage.path, so
+        each camera is recovered when its lease is acquired (recorder/takeover.py)."""
         report = RecoveryReport()
+        if self.follows_leases:
+            return report
         for partial in await asyncio.to_thread(lambda: list(self.store.partials())):
             sealed = await asyncio.to_thread(salvage, self.store, partial)
             if sealed is None:
@@ -272,6 +342,11 @@ class Recorder:
 def writer_key(camera: str, stream: str) -> str:
     """`Recorder.writers` key: the camera id for its main stream, "id/sub" for its sub-stream."""
     return camera if stream == "main" else f"{camera}/{stream}"
+
+
+def recovery_key(camera: str) -> str:
+    """The `Recorder._writing` key of a camera's recovery at lease acquisition."""
+    return f"{camera}#recovery"
 
 
 def _unlink(path: os.PathLike[str]) -> None:

@@ -79,6 +79,19 @@ class SegmentStore:
             if part_dir.is_dir():
                 yield from sorted(part_dir.glob(f"*{PARTIAL_SUFFIX}"))
 
+    def partials_of(self, camera: str) -> list[Path]:
+        """One camera's unsealed files (its streams' partials), in name order."""
+        part_dir = self.root / camera / PARTIAL_DIR
+        return sorted(part_dir.glob(f"*{PARTIAL_SUFFIX}")) if part_dir.is_dir() else []
+
+    def finals_of(self, camera: str) -> list[Path]:
+        """One camera's sealed segment files, in time order."""
+        cam_dir = self.root / camera
+        if not cam_dir.is_dir():
+            return []
+        return [path for path in sorted(cam_dir.glob(f"[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/*{SUFFIX}"))
+                if parse_name(path.name) is not None]
+
     def finals(self) -> Iterator[Path]:
         """Every sealed segment file on disk, in camera then time order."""
         if not self.root.exists():

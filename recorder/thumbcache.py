@@ -66,7 +66,8 @@ class ThumbnailCache:
         """Keep `data` as `name`, then remove the least recently used files over the budget."""
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f"{path.name}.{threading.get_ident()}{TEMP_SUFFIX}")
+        # The process too: worker processes share the cache directory (gateway/workerslot.py).
+        temp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}{TEMP_SUFFIX}")
         temp.write_bytes(data)
         os.replace(temp, path)
         with self._lock:

@@ -24,7 +24,7 @@ import bisect
 import io
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -37,6 +37,7 @@ import cv2
 from recorder.fragments import FragmentError, Scanned, SegmentBuffer, scan
 from recorder.index import SegmentIndex
 from recorder.models import Segment
+from recorder.objectcache import SegmentUnavailable
 from recorder.reader import SegmentCorrupt
 from recorder.segment import META_KEY, SegmentMeta
 from recorder.store import SegmentStore
@@ -195,9 +196,13 @@ class Thumbnails:
     """Thumbnails of a camera's recordings, made from sealed segments on demand and cached on disk."""
 
     def __init__(self, index: SegmentIndex, store: SegmentStore, cache: ThumbnailCache,
-                 width: int = THUMB_WIDTH, parallel: int = PARALLEL) -> None:
+                 width: int = THUMB_WIDTH, parallel: int = PARALLEL,
+                 fetch: Callable[[Segment], Coroutine[Any, Any, None]] | None = None) -> None:
         self._index = index
         self._store = store
+        #: storage.object: puts a segment that is not on local disk back there (recorder/objectcache.py).
+        self._fetch = fetch
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.cache = cache
         self.width = width
         self._slots = asyncio.Semaphore(parallel)
@@ -210,6 +215,7 @@ class Thumbnails:
             raise ValueError(f"count must be between 1 and {MAX_COUNT}")
         segments = await self._index.segments(camera, start, end, stream)
         points = instants(start, end, count)
+        self._loop = asyncio.get_running_loop()
         async with self._slots:
             made = await asyncio.to_thread(self._make, camera, segments, points)
         self.decoded += made.decoded
@@ -233,9 +239,9 @@ class Thumbnails:
             if seg.id in per_segment:
                 try:
                     self._segment(camera, seg, per_segment[seg.id], out, buffer)
-                except (SegmentCorrupt, FileNotFoundError, av.error.FFmpegError) as exc:
+                except (SegmentCorrupt, SegmentUnavailable, FileNotFoundError, av.error.FFmpegError) as exc:
                     reason = "failed verification" if isinstance(exc, SegmentCorrupt) else \
-                        "missing" if isinstance(exc, FileNotFoundError) else "not readable"
+                        "missing" if isinstance(exc, (FileNotFoundError, SegmentUnavailable)) else "not readable"
                     log.warning("thumbnails: segment %d (%s) left out: %s", seg.id, seg.path, exc,
                                 extra={"camera": camera})
                     out.skipped[seg.id] = reason
@@ -271,7 +277,12 @@ class Thumbnails:
             out.thumbnails.append(Thumbnail(seg.start + timedelta(seconds=keys.offsets[i]), seg.id, jpeg))
 
     def _open(self, seg: Segment, buffer: SegmentBuffer) -> _Opened | _Walked:
-        data = buffer.read_verified(str(self._store.absolute(seg.path)), seg.sha256, seg.bytes)
+        path = self._store.absolute(seg.path)
+        if self._fetch is not None and self._loop is not None and not path.exists():
+            # From this worker thread, on the loop: fetched and checked into the local cache, then
+            # read (and verified again) here like any local segment.
+            asyncio.run_coroutine_threadsafe(self._fetch(seg), self._loop).result()
+        data = buffer.read_verified(str(path), seg.sha256, seg.bytes)
         try:
             return _Walked(data, scan(data))
         except FragmentError as exc:

@@ -22,7 +22,8 @@ from core.config import Settings
 from core.db import make_engine, make_sessionmaker
 from core.progress import QUIET, ProgressBars
 from recorder.index import SegmentIndex
-from recorder.models import Deletion, Segment
+from recorder.models import Deletion, Segment, SegmentObject
+from recorder.objectstore import ObjectMissing, ObjectStore, ObjectStoreError
 from recorder.recovery import describe_file
 from recorder.segment import META_KEY, SegmentMeta
 from recorder.segmentfile import hash_file
@@ -71,16 +72,23 @@ def _check_file(path: str, seg_sha: str, seg_bytes: int) -> list[str]:
 
 
 async def verify_index(
-    db: async_sessionmaker[AsyncSession], store: SegmentStore, bars: ProgressBars = QUIET
+    db: async_sessionmaker[AsyncSession], store: SegmentStore, bars: ProgressBars = QUIET,
+    objects: ObjectStore | None = None,
 ) -> list[Mismatch]:
-    """Re-hash every indexed segment; check chains, headers, overlaps and unindexed files."""
+    """Re-hash every indexed segment (and, with `objects`, every uploaded segment's object); check
+    chains, headers, overlaps and unindexed files."""
     async with db() as session:
         # One chain per camera and stream (main, sub).
         rows = list((await session.scalars(select(Segment).order_by(Segment.camera_id, Segment.stream,
                                                                      Segment.start, Segment.id))).all())
         deleted = {(d.camera_id, d.sha256) for d in (await session.scalars(select(Deletion))).all()}
+        uploaded = {o.segment_id: o for o in (await session.scalars(select(SegmentObject))).all()}
     with bars.bar("verifying segments", sum(seg.bytes for seg in rows), "bytes") as advance:
-        out = await _verify_rows(rows, deleted, store, advance)
+        out = await _verify_rows(rows, deleted, store, advance, uploaded)
+    if objects is not None:
+        with bars.bar("verifying objects", sum(seg.bytes for seg in rows if seg.id in uploaded), "bytes") as advance:
+            out += await verify_objects(objects, [(seg, uploaded[seg.id]) for seg in rows if seg.id in uploaded],
+                                        advance)
     known = {seg.path for seg in rows}
     for file in await asyncio.to_thread(lambda: list(store.finals())):
         rel = store.relative(file)
@@ -89,8 +97,31 @@ async def verify_index(
     return out
 
 
+async def verify_objects(
+    objects: ObjectStore, pairs: list[tuple[Segment, SegmentObject]], advance: Callable[[int], None] = lambda _: None
+) -> list[Mismatch]:
+    """Read every uploaded segment's object back and compare its SHA-256 and size with the index."""
+    out: list[Mismatch] = []
+    for seg, obj in pairs:
+        try:
+            sha, size = await objects.digest(obj.key, obj.version_id)
+        except ObjectMissing:
+            out.append(Mismatch(seg.camera_id, seg.path, f"object {obj.key} (version {obj.version_id}) missing "
+                                                         "from the store"))
+        except ObjectStoreError as exc:
+            out.append(Mismatch(seg.camera_id, seg.path, f"object {obj.key} could not be read: {exc}"))
+        else:
+            if size != seg.bytes:
+                out.append(Mismatch(seg.camera_id, seg.path, f"object {obj.key}: size {size} != indexed {seg.bytes}"))
+            if sha != seg.sha256:
+                out.append(Mismatch(seg.camera_id, seg.path, f"object {obj.key}: sha256 {sha} != indexed {seg.sha256}"))
+        advance(seg.bytes)
+    return out
+
+
 async def _verify_rows(
-    rows: list[Segment], deleted: set[tuple[str, str]], store: SegmentStore, advance: Callable[[int], None]
+    rows: list[Segment], deleted: set[tuple[str, str]], store: SegmentStore, advance: Callable[[int], None],
+    uploaded: dict[int, SegmentObject],
 ) -> list[Mismatch]:
     out: list[Mismatch] = []
     previous: Segment | None = None
@@ -99,6 +130,10 @@ async def _verify_rows(
             previous = None
         path = str(store.absolute(seg.path))
         problems = await asyncio.to_thread(_check_file, path, seg.sha256, seg.bytes)
+        # Evicted from the local cache: the object is the copy (verify_objects reads it).
+        local = not (problems == ["file missing"] and seg.id in uploaded)
+        if not local:
+            problems = []
         out += [Mismatch(seg.camera_id, seg.path, p) for p in problems]
         expected_prev = previous.sha256 if previous is not None else None
         # A prev_sha256 that names a segment retention deleted (logged with its hash) is fine.
@@ -108,8 +143,8 @@ async def _verify_rows(
                                 f"{expected_prev}"))
         if previous is not None and seg.start < previous.end - OVERLAP_TOLERANCE:
             out.append(Mismatch(seg.camera_id, seg.path, f"overlaps {previous.path}"))
-        meta = await asyncio.to_thread(_file_meta, path)
-        if meta is not None or not problems:
+        meta = await asyncio.to_thread(_file_meta, path) if local else None
+        if local and (meta is not None or not problems):
             if meta is None:
                 out.append(Mismatch(seg.camera_id, seg.path, "no readable segment header"))
             elif (meta.camera, meta.start, meta.prev_sha256, meta.stream) != (
@@ -128,11 +163,12 @@ async def reindex(
     async with db() as session:
         rows = {s.path: s for s in (await session.scalars(select(Segment))).all()}
         deleted = {d.sha256 for d in (await session.scalars(select(Deletion))).all()}
+        uploaded = set((await session.scalars(select(SegmentObject.segment_id))).all())
     files = await asyncio.to_thread(lambda: list(store.finals()))
     with bars.bar("reading segment files", len(files)) as advance:
         out, seen = await _reindex_files(db, store, files, rows, deleted, apply, advance)
     for rel, row in rows.items():
-        if rel not in seen:
+        if rel not in seen and row.id not in uploaded:  # an uploaded segment's local copy may be evicted
             out.append(Mismatch(row.camera_id, rel, "in the index but not on disk"))
     return out
 
@@ -186,10 +222,18 @@ async def _with_db(settings: Settings, fn: Callable[..., Awaitable[T]], *args: o
         await engine.dispose()
 
 
+async def _verify_all(settings: Settings, bars: ProgressBars) -> list[Mismatch]:
+    if settings.storage.object is None:
+        return await _with_db(settings, verify_index, bars)
+    async with ObjectStore(settings.storage.object) as objects:
+        return await _with_db(settings, verify_index, bars, objects)
+
+
 def verify_recordings(settings: Settings, out: TextIO | None = None, bars: ProgressBars = QUIET) -> int:
-    """CLI `pantau verify-recordings`: 0 when every segment verifies, else 1 naming each mismatch."""
+    """CLI `pantau verify-recordings`: 0 when every segment (and, with storage.object, every uploaded
+    segment's object) verifies, else 1 naming each mismatch."""
     out = out or sys.stdout
-    mismatches = asyncio.run(_with_db(settings, verify_index, bars))
+    mismatches = asyncio.run(_verify_all(settings, bars))
     for m in mismatches:
         print(f"MISMATCH {m}", file=out)
     print(f"{len(mismatches)} mismatch(es)" if mismatches else "all recordings verify", file=out)

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
 from datetime import datetime
-from typing import Any
 
 from core.clock import Clock
+from core.waiting import uncancellable
 from recorder.cutter import Cutter, SegmentState, starts_segment
 from recorder.reports import RecordingEvent, RecordingEventKind, RecordingEventSink, emit
 from recorder.gaps import Gaps, failure_reason, fell_behind_reason, stream_change_reason
@@ -76,7 +75,7 @@ class SegmentWriter:
         self._preroll: Preroll[tuple[MediaPacket, int, int]] = Preroll()
         self._anchor: UtcAnchor | None = None  # None while no stream of the connection is recordable
         self._cutter = Cutter(segment_s)
-        self._gaps = Gaps(camera_id, index, events, stream)
+        self._gaps = Gaps(camera_id, index, events, stream, lease_epoch)
         #: The camera lease this writer records under (several nodes; None: one node, no lease): its
         #: segments carry it, and the index refuses them once another node holds the camera.
         self.lease_epoch = lease_epoch
@@ -92,6 +91,11 @@ class SegmentWriter:
     def fenced(self) -> list[SealedSegment]:
         """The segments it sealed that the index refused under a lost lease (quarantined)."""
         return self._indexer.fenced
+
+    def lease_lost(self) -> None:
+        """This node lost the camera's lease: its segments are tried once more at most, without waiting
+        (recorder/indexing.py), so the writer stops at once."""
+        self._indexer.mark_lease_lost()
 
     async def run(self) -> None:
         """Record until cancelled; the open segment is sealed and indexed on the way out."""
@@ -116,7 +120,7 @@ class SegmentWriter:
                         self._cut_for_gap(fell_behind_reason(lost))
                     await self._packet(item)
         finally:
-            await _uncancellable(self._shutdown(consumer))
+            await uncancellable(self._shutdown(consumer))
 
     async def _shutdown(self, consumer: asyncio.Task[None]) -> None:
         thread = self._thread
@@ -237,19 +241,3 @@ def recorded_streams(streams: tuple[StreamInfo, ...]) -> list[StreamInfo]:
     sound the recorder transcodes to AAC (G.711 and the like; an audio-only camera's is not)."""
     video = any(s.kind == "video" and recordable(s) for s in streams)
     return [s for s in streams if recordable(s) or (video and needs_transcode(s))]
-
-
-async def _uncancellable(coro: Coroutine[Any, Any, None]) -> None:
-    """Await `coro` to the end even if the caller is cancelled meanwhile; re-raise that after."""
-    task = asyncio.ensure_future(coro)
-    cancelled = False
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if task.done():
-                break
-            cancelled = True
-    task.result()
-    if cancelled:
-        raise asyncio.CancelledError

@@ -16,7 +16,7 @@ from core.utctime import format_utc
 from policy.audit.entries import AccessAction, AccessEvent, AccessRecorder
 from policy.decision import Action, Context, ObligationKind, Reason, Resource, Subject, decide
 from policy.identity.devicesecrets import DEVICE_ROLE
-from policy.identity.throttle import LoginThrottle
+from policy.identity.throttle import DeviceSignIns, DeviceThrottle
 from restream.digest import DigestAnswer, response_matches
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class RtspGate:
     def __init__(
         self, password_of: Callable[[str], Awaitable[str | None]], access: AccessConfig,
         groups_of: Callable[[str], frozenset[str] | None], clock: Clock, access_log: AccessRecorder,
-        throttle: LoginThrottle | None = None,
+        throttle: DeviceThrottle, refusals: DeviceSignIns,
     ) -> None:
         self._password_of = password_of
         self._access = access
@@ -68,28 +68,22 @@ class RtspGate:
         self._clock = clock
         self._log = access_log
         self._throttle = throttle
+        self._refusals = refusals
 
     async def sign_in(self, answer: DigestAnswer, method: str, client: str) -> Viewer | None:
-        """The account when `answer` proves its password; else None, logged as a failed sign-in."""
+        """The account when `answer` proves its password; else None, a failed sign-in (throttled per
+        user and address and per address, logged once a minute per address with the count)."""
         name = answer.username
-        if self._throttle is not None and self._throttle.retry_after(name, client) > 0:
-            await self._failed(name, client, "throttled after repeated failures")
+        if self._throttle.retry_after(name, client) > 0:
+            await self._refusals.device_sign_in_refused("rtsp", name, client, "throttled after repeated failures")
             return None
         password = await self._password_of(name)
         if password is None or not response_matches(answer, method, password):
-            if self._throttle is not None:
-                self._throttle.failed(name, client)
-            log.warning("rtsp sign-in failed: user=%s address=%s", name, client)
-            await self._failed(name, client, "unknown user or wrong password")
+            self._throttle.failed(name, client)
+            await self._refusals.device_sign_in_refused("rtsp", name, client, "unknown user or wrong password")
             return None
-        if self._throttle is not None:
-            self._throttle.succeeded(name, client)
+        self._throttle.succeeded(name, client)
         return Viewer(name)
-
-    async def _failed(self, name: str, client: str, reason: str) -> None:
-        await self._log.record(AccessEvent(
-            AccessAction.SIGN_IN_FAILED, actor=name, client=client, outcome="deny", reason=reason,
-            details={"via": "rtsp", "method": "digest"}))
 
     async def may_watch(self, viewer: Viewer, camera: str, path: str, client: str) -> Verdict:
         """`live` for the camera behind `path`: OK, or NOT_FOUND (unknown, or not the viewer's to

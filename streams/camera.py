@@ -12,6 +12,7 @@ from core.clock import Clock
 from core.config import CameraConfig, HealthConfig
 from streams.feed import Feed, ProblemReport, StreamName, UrlResolver
 from streams.hub import StreamHub, Subscription
+from streams.openpace import OpenPace
 from streams.state import CameraState, CameraStatus, StatusListener
 from streams.stats import StreamStats
 
@@ -72,6 +73,7 @@ class Camera:
         on_status: StatusListener | None = None,
         resolver: SourceResolver | None = None,
         sub_resolver: UrlResolver | None = None,
+        pace: OpenPace | None = None,
     ) -> None:
         self.config = config
         #: Resolves the main stream's URL on every connect (onvif://); None: open config.source.
@@ -79,13 +81,13 @@ class Camera:
         self.id = config.id
         self.health_config = health
         self.clock = clock
-        self.main = Feed(StreamName.MAIN, config, hub_queue, clock, self, resolver, self.set_source_problem)
+        self.main = Feed(StreamName.MAIN, config, hub_queue, clock, self, resolver, self.set_source_problem, pace)
         #: The sub-stream (config.substream), or None.
         self.sub: Feed | None = None
         if config.substream is not None:
             # The main stream's resolver watches the device's clock; the sub-stream's only resolves.
             self.sub = Feed(StreamName.SUB, config.model_copy(update={"source": config.substream}), hub_queue,
-                            clock, self, sub_resolver)
+                            clock, self, sub_resolver, pace=pace)
         self._on_status = on_status
         self._problems: tuple[str, ...] = ()
         #: Problems the source resolver reports (e.g. "clock_drift"), with their text.
@@ -151,6 +153,14 @@ class Camera:
             await monitor.run()
         except Exception:
             log.exception("camera %s: health monitor failed; image checks are off", self.id)
+
+    def ingested_elsewhere(self, reason: str) -> None:
+        """Several nodes: another node ingests this camera (call after `run()` was cancelled, or
+        before it ever ran): its feeds are parked and its state is remote, not offline."""
+        for feed in self.feeds:
+            feed.parked(reason)
+        if self.config.enabled:
+            self._set(CameraState.REMOTE, reason=reason)
 
     # ---- what the feeds tell -------------------------------------------------------------
     def feed_connecting(self, feed: Feed) -> None:

@@ -19,6 +19,7 @@ from core.clock import Clock
 from core.config import CameraConfig
 from core.errors import SourceError
 from streams.hub import StreamHub
+from streams.openpace import OpenPace
 from streams.packet import MediaPacket, StreamInfo
 from streams.source import SourceThread
 from streams.stats import StreamStats
@@ -74,6 +75,7 @@ class Feed:
         listener: FeedListener,
         resolver: UrlResolver | None = None,
         report: ProblemReport | None = None,
+        pace: OpenPace | None = None,
     ) -> None:
         self.name = name
         self.config = config
@@ -81,6 +83,8 @@ class Feed:
         self.clock = clock
         #: Resolves the URL to open on every connect (onvif://); None: open config.source.
         self.resolver = resolver
+        #: The gateway's open turns (streams/openpace.py); None: open at once.
+        self.pace = pace
         self.hub = StreamHub(config.id if name is StreamName.MAIN else f"{config.id}/{name}", hub_queue)
         self.stats = StreamStats(extra_dropped=lambda: self.hub.dropped_total)
         #: Whether the stream is delivering (connected and not stalled).
@@ -124,6 +128,14 @@ class Feed:
             if not self._down_noted:
                 self._down(reason)
             await asyncio.sleep(max(0.0, self._retry_due - loop.time()))
+
+    def parked(self, reason: str) -> None:
+        """Ingest stopped on purpose (its run() was cancelled): the hub's viewers learn why, and the
+        stream is down without a retry (another node ingests it)."""
+        if self.hub.streams:
+            self.hub.set_streams((), reason)
+        self.up = False
+        self.reason = reason
 
     def _give_up(self, reason: str) -> None:
         """A failure that retrying cannot cure (a refused scheme, bad credentials): down for good."""
@@ -170,6 +182,8 @@ class Feed:
 
     async def _connect_once(self) -> str:
         """One connection from open to end; returns why it ended, raises SourceError on failure."""
+        if self.pace is not None:
+            await self.pace.turn()  # not every camera in the same second (a start, a network back)
         cfg = await self._resolve()
         self._opened_at = self._last_packet_at = None
         ended: list[str | SourceError] = []

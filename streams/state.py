@@ -16,6 +16,8 @@ class CameraState(enum.StrEnum):
     DEGRADED = "degraded"
     OFFLINE = "offline"
     DISABLED = "disabled"
+    #: Several nodes: another node holds the camera's lease and ingests it; this one does not connect.
+    REMOTE = "remote"
 
     @property
     def up(self) -> bool:

@@ -31,14 +31,17 @@ Modifiers after the kind, joined with "+" (as city cameras come): `ball+h265+pcm
            camera set to CBR sends whatever the picture: main >> sub in a bandwidth test)
   shared   every mount with the same spec re-sends one encoder's H.264 (no audio, no B-frames): 16
            cameras' 720p streams for the price of one encode (live encoding 16 of them needs ~4 cores)
-Options: --size WxH (default 640x360), --bitrate KBPS (default 1000).
+Options: --size WxH (default 640x360), --bitrate KBPS (default 1000), --sessions FILE (the number of
+RTSP clients playing each mount, rewritten as JSON {"mount": n} whenever it changes).
 Prints "ready PORT" on stdout once listening.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
 import struct
 import sys
 import threading
@@ -359,12 +362,47 @@ def key_frame_on_join(_client: GstRtspServer.RTSPClient, ctx: GstRtspServer.RTSP
         pay.send_event(GstVideo.video_event_new_upstream_force_key_unit(Gst.CLOCK_TIME_NONE, True, 0))
 
 
+class SessionCount:
+    """The clients playing each mount, written to `path` (atomically) on every change: a PLAY adds its
+    client to the mount, the client's TEARDOWN or closed connection takes it away."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.playing: dict[GstRtspServer.RTSPClient, str] = {}
+        self._write()
+
+    def connected(self, client: GstRtspServer.RTSPClient) -> None:
+        client.connect("play-request", self._play)
+        client.connect("teardown-request", lambda c, _ctx: self._gone(c))
+        client.connect("closed", self._gone)
+
+    def _play(self, client: GstRtspServer.RTSPClient, ctx: GstRtspServer.RTSPContext) -> None:
+        path = ctx.uri.abspath if ctx.uri is not None else ""
+        mount = path.strip("/").split("/")[0]
+        if self.playing.get(client) != mount:
+            self.playing[client] = mount
+            self._write()
+
+    def _gone(self, client: GstRtspServer.RTSPClient) -> None:
+        if self.playing.pop(client, None) is not None:
+            self._write()
+
+    def _write(self) -> None:
+        counts: dict[str, int] = {}
+        for mount in self.playing.values():
+            counts[mount] = counts.get(mount, 0) + 1
+        with open(self.path + ".tmp", "w") as out:
+            json.dump(counts, out)
+        os.replace(self.path + ".tmp", self.path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8554)
     parser.add_argument("--mount", action="append", default=[], help="NAME=KIND")
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--bitrate", type=int, default=1000)
+    parser.add_argument("--sessions", help="FILE: keep the playing clients per mount in it (JSON)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     Gst.init(None)
@@ -400,6 +438,9 @@ def main() -> None:
             factory.connect("media-configure", start_flash, w, h, sound)
         mounts.add_factory(f"/{name}", factory)
     server.connect("client-connected", lambda _server, client: client.connect("play-request", key_frame_on_join))
+    if args.sessions:
+        sessions = SessionCount(args.sessions)
+        server.connect("client-connected", lambda _server, client: sessions.connected(client))
     if server.attach(None) == 0:
         print(f"cannot listen on port {args.port}", file=sys.stderr, flush=True)
         raise SystemExit(1)

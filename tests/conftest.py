@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures_db",
     "tests.fixtures_mqtt",
     "tests.fixtures_onvif",
+    "tests.fixtures_s3",
     "tests.fixtures_turn",
 ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import selectors
 import signal
@@ -37,6 +38,15 @@ class CameraServer:
         self.bitrate = bitrate
         self.port = free_port()
         self._proc: subprocess.Popen[str] | None = None
+        # The server keeps its playing clients per mount here (sessions()); stop() removes it.
+        self.sessions_file = Path(tempfile.gettempdir()) / f"camera-sessions-{os.getpid()}-{self.port}-{id(self)}.json"
+
+    def sessions(self) -> dict[str, int]:
+        """RTSP clients playing each mount now (mounts nobody plays are absent), as the server counts."""
+        try:
+            return {mount: int(n) for mount, n in json.loads(self.sessions_file.read_text()).items()}
+        except FileNotFoundError:
+            return {}
 
     def url(self, mount: str, credentials: str | None = None) -> str:
         """rtsp:// URL of one mount, optionally with user:password."""
@@ -61,6 +71,8 @@ class CameraServer:
             self.size,
             "--bitrate",
             str(self.bitrate),
+            "--sessions",
+            str(self.sessions_file),
         ]
         for name, kind in self.mounts.items():
             cmd += ["--mount", f"{name}={kind}"]
@@ -98,6 +110,7 @@ class CameraServer:
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+        self.sessions_file.unlink(missing_ok=True)
 
     def pause(self) -> None:
         """Freeze the server (SIGSTOP): connections stay open and go silent."""

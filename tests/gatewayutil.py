@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import io
+import logging
 import ssl
+import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+import traceback
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from datetime import datetime
 from typing import Any
@@ -17,6 +21,8 @@ import aiohttp
 from core.clock import Clock
 from core.config import CameraConfig, Settings
 from gateway.app import INITIAL_PASSWORD_FILE, Gateway
+
+log = logging.getLogger(__name__)
 
 
 def make_settings(
@@ -100,8 +106,39 @@ async def running_gateway(
             yield Client(gateway, session)
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # A stop that drags is named in the test's log: which tasks were still stopping, and where.
+        slow = asyncio.get_running_loop().call_later(SLOW_STOP_S, _say_slow_stop)
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        finally:
+            slow.cancel()
+
+
+#: A gateway that takes longer than this to stop has its unfinished tasks logged.
+SLOW_STOP_S = 3.0
+
+
+def _say_slow_stop() -> None:
+    for thread_id, frame in sys._current_frames().items():
+        where = traceback.format_stack(frame, limit=12)
+        log.warning("gateway still stopping after %.0f s: thread %d at %s", SLOW_STOP_S, thread_id,
+                    " -> ".join(line.strip().splitlines()[0].replace("File ", "") for line in where))
+    for pending in asyncio.all_tasks():
+        if not pending.done():
+            log.warning("gateway still stopping after %.0f s: task %s at %s", SLOW_STOP_S, pending.get_name(),
+                        " -> ".join(_awaiting(pending.get_coro())))
+
+
+def _awaiting(coro: Any) -> list[str]:
+    """Where a coroutine waits, outermost first: file:line down its chain of awaits."""
+    where: list[str] = []
+    while coro is not None and len(where) < 12:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            where.append(f"{frame.f_code.co_filename.rsplit('/', 2)[-1]}:{frame.f_lineno}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return where
 
 
 # The smallest file the letter sniffing takes for a PNG scan.
@@ -140,13 +177,18 @@ async def approved_disposition(
 
 
 
-async def until(check: Callable[[], Awaitable[Any]], within: float = 15.0, what: str = "condition") -> Any:
-    """Poll `await check()` (the gateway's state, seen over HTTP) until it is truthy; return it."""
+async def until(check: Callable[[], Any], within: float = 15.0, what: str = "condition",
+                detail: Callable[[], str] | None = None) -> Any:
+    """Poll `check()` (awaited when it returns an awaitable: the gateway's state, seen over HTTP)
+    until it is truthy; return it. On time out the assertion says `what`, and `detail()` (a log's
+    tail) when given."""
     deadline = time.monotonic() + within
     while True:
-        result = await check()
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {within} s")
+            raise AssertionError(f"{what}: not within {within} s" + (f"\n{detail()}" if detail else ""))
         await asyncio.sleep(0.25)

@@ -24,6 +24,14 @@ REALTIME_FILES = frozenset({
     # Floods the gateway with random RTP from three hostile cameras (CPU) and measures the healthy
     # camera's frame rate and /livez beside it: apart from the other measuring files, not beside them.
     "tests/test_hostile_camera.py",
+    # 32 cameras in two worker processes whose CPU shares it measures, and a stop it times.
+    "tests/cluster/test_workers.py",
+    # Three nodes and twelve cameras: failover within 15 s, a cut-off node stopping within its lease.
+    "tests/cluster/test_three_nodes.py",
+    # Bounds how soon the wall plays a camera again after kill -9 of the node that ingested it.
+    "tests/cluster/test_wall_failover.py",
+    # Bounds how soon an alert is delivered and the survivor of a kill -9 takes the cluster duty.
+    "tests/cluster/test_duty_failover.py",
 })
 
 

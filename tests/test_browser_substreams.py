@@ -97,7 +97,7 @@ async def sampled_swap(page: Page, action: Any, stream: str, width: int) -> list
     return samples
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(420)
 async def test_sixteen_sub_stream_tiles_cost_under_a_third_and_full_screen_switches_without_black(
     tmp_path: Path, camera_server: Any
 ) -> None:
@@ -122,7 +122,7 @@ async def test_sixteen_sub_stream_tiles_cost_under_a_third_and_full_screen_switc
         assert all(c["substream"] for c in listed["cameras"])
 
         # The grid plays every camera's sub-stream.
-        await page.wait_for(all_playing("sub", 320), within_s=60)
+        await page.wait_for(all_playing("sub", 320), within_s=120)  # 16 tiles starting in a software Chromium beside two other CI workers
         listed = await client.get_json("/api/v1/cameras", token)
         first = listed["cameras"][0]["streams"]
         assert (first["main"]["codec"], first["main"]["width"], first["main"]["height"]) == ("h264", MAIN_W, MAIN_H)
@@ -143,8 +143,10 @@ async def test_sixteen_sub_stream_tiles_cost_under_a_third_and_full_screen_switc
         async def one_session_each() -> bool:
             return all(services.webrtc.viewers(c.id) == 1 for c in cams)
 
-        # (On a loaded machine closing 16 peers and logging each live_stop has taken over 10 s.)
-        await until(one_session_each, 30, "one session per tile")
+        # (On a loaded machine closing 16 peers and logging each live_stop has taken over 10 s, and
+        # once over 30 s: SQLite's writes stalled for its 30 s busy timeout, the stall described in
+        # the session notes, not yet cured.)
+        await until(one_session_each, 90, "one session per tile")
         main_sent, main_received = await measure(page, services.webrtc.sent_bytes)
         ratio = sub_sent / main_sent
         print(f"16 tiles, {WINDOW_S:g} s: sub-streams {sub_sent} B sent ({sub_received} B received), "
@@ -161,7 +163,7 @@ async def test_sixteen_sub_stream_tiles_cost_under_a_third_and_full_screen_switc
         # Back to the sub-streams; then full screen on the first tile switches it to its main stream.
         await page.evaluate("(() => { const s = document.getElementById('grid-stream'); s.value = 'sub';"
                             " s.dispatchEvent(new Event('change')); })()")
-        await page.wait_for(all_playing("sub", 320), within_s=60)
+        await page.wait_for(all_playing("sub", 320), within_s=120)  # as at the start, beside other CI workers
         box = await page.evaluate("(() => { const r = document.getElementById('cam-c00').getBoundingClientRect();"
                                   " return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()")
 

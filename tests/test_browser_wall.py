@@ -97,6 +97,12 @@ PURE_LOGIC = r"""(async () => {
   check('retry badge', r.badge === 'reconnecting' && /^refused — next try at .* \(in (8|9) s\)$/.test(r.text));
   check('offline', describe({state: 'offline', reason: 'gone'}).badge === 'offline');
   check('connecting', describe({state: 'connecting', attempt: 0}).badge === 'connecting');
+  // Several nodes: a camera another node ingests plays from there; between nodes it waits.
+  const { playable } = await import('/static/js/livetile.js');
+  const away = {state: 'remote', node: {id: 'node-b', url: 'http://b:8080', here: false}, live_url: 'http://b:8080/whep/live/x'};
+  check('remote badge', describe(away).badge === 'remote' && describe(away).text === 'Ingested by node node-b');
+  check('remote plays', playable(away) && !playable({...away, node: null, live_url: null}));
+  check('between nodes', describe({state: 'remote', node: null}).badge === 'connecting');
   check('reconnecting', describe({state: 'connecting', attempt: 2}).text === 'Connecting again (attempt 2)');
   check('degraded', describe({state: 'degraded', problems: ['frozen', 'new_one']}).text === 'frozen picture, new_one');
   const { claimsOf } = await import('/static/js/jwt.js');
@@ -113,7 +119,7 @@ PURE_LOGIC = r"""(async () => {
 
 # Keys built at run time from a prefix and a value the API or the code supplies.
 DYNAMIC: dict[str, list[str]] = {
-    "state": ["online", "degraded", "connecting", "reconnecting", "offline", "disabled"],
+    "state": ["online", "degraded", "connecting", "reconnecting", "offline", "disabled", "remote"],
     "alarm": ["tamper", "video_loss"],
     "role": list(ROLES),
     "lang": ["en", "id"],

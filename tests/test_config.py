@@ -258,7 +258,7 @@ def test_cluster_defaults_follow_the_database() -> None:
     pg = load_settings(None, {"PANTAU_DATABASE__URL": "postgresql+asyncpg://pantau@db/pantau"})
     assert pg.cluster_enabled
     cfg = pg.cluster
-    assert (cfg.capacity, cfg.lease_s, cfg.renew_s) == (64, 10.0, 3.0)
+    assert (cfg.capacity, cfg.lease_s, cfg.renew_s) == (10_000, 10.0, 3.0)
     assert cfg.node_id_for("cctv-1", 8080) == "cctv-1:8080"
     assert cfg.advertise_url_for("cctv-1", 8080) == "http://cctv-1:8080"
     off = load_settings(None, {"PANTAU_DATABASE__URL": "postgresql+asyncpg://pantau@db/pantau",

@@ -93,3 +93,55 @@ async def test_without_trusted_proxies_the_header_is_ignored(tmp_path: Path, db_
     async with running_gateway(settings) as client:
         assert (await raw(client, PROXY, "GET", "/health", {"X-Forwarded-For": "203.0.113.7"}))[0] == 401
         assert (await raw(client, PROXY, "GET", "/health", {"X-Forwarded-For": "unknown"}))[0] == 401
+
+
+@pytest.mark.parametrize(("peer", "header", "client", "proto"), [
+    ("10.0.0.5", ['for=198.51.100.7;proto=https'], "198.51.100.7", "https"),
+    ("10.0.0.5", ['for=203.0.113.1, for=198.51.100.7'], "198.51.100.7", None),  # the client's own not reached
+    ("10.0.0.5", ['for=203.0.113.1', 'for=198.51.100.7;proto=http'], "198.51.100.7", "http"),  # two lines
+    ("10.0.0.5", ['for="[2001:db8:cafe::17]:4711";proto=HTTPS;by=10.0.0.5'], "2001:db8:cafe::17", "https"),
+    ("10.0.0.5", ['for="198.51.100.7:8080"'], "198.51.100.7", None),  # IPv4 with a port, quoted
+    ("10.0.0.5", ['For=198.51.100.7 ; Proto=http, for=10.0.0.6;proto=https'], "198.51.100.7", "http"),
+    ("10.0.0.5", ['for=_hidden, for=198.51.100.7'], "198.51.100.7", None),  # left of the client: unread
+    ("10.0.0.5", ['for=10.0.0.6'], "10.0.0.6", None),  # proxies all the way
+    ("192.0.2.9", ['for=198.51.100.7'], "192.0.2.9", None),  # a stranger's header is ignored
+    ("192.0.2.9", ['for=unknown'], "192.0.2.9", None),
+    ("10.0.0.5", [], "10.0.0.5", None),
+])
+def test_forwarded_client(peer: str, header: list[str], client: str, proto: str | None) -> None:
+    assert TrustedProxies(["10.0.0.0/29"]).client_forwarded(peer, header) == (client, proto)
+
+
+@pytest.mark.parametrize(("header", "problem"), [
+    ('for=unknown', "hides"),
+    ('for=_gazonk', "hides"),
+    ('for="_x:_p"', "not an IPv4"),  # obfuscated host with a port: no address either
+    ('for="198.51.100.7:_p";proto=https, for=unknown', "hides"),
+    ('for="2001:db8::1"', "not an IPv4"),  # IPv6 must be bracketed
+    ('for=[2001:db8::1]', "no value"),  # and quoted: [ is no token character
+    ('for="[2001:db8::1]:x80"', "bad port"),
+    ('for="[198.51.100.7]"', "only IPv6"),
+    ('proto=https', "without for="),
+    ('for=198.51.100.7;proto=gopher', "not http or https"),
+    ('for=198.51.100.7;for=203.0.113.1', "twice"),
+    ('for="198.51.100.7', "unterminated"),
+    ('for=198.51.100.7 junk', "expected ';' or ','"),
+    (", ".join(["for=10.0.0.6"] * 65), "more than 64"),
+])
+def test_forwarded_refused(header: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        TrustedProxies(["10.0.0.0/29"]).client_forwarded("10.0.0.5", [header])
+
+
+async def test_forwarded_header_from_a_trusted_proxy(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'p.db'}", server={
+        "trusted_proxies": [PROXY], "admin_hosts": ["2001:db8::7"], "proxy_header": "forwarded"})
+    async with running_gateway(settings) as client:
+        ipv6 = {"Forwarded": 'for="[2001:db8::7]:4711";proto=https'}
+        assert (await raw(client, PROXY, "GET", "/health", ipv6))[0] == 200
+        assert (await raw(client, STRANGER, "GET", "/health", ipv6))[0] == 401
+        # X-Forwarded-For is not read when the proxy speaks Forwarded (it may pass a client's own through).
+        assert (await raw(client, PROXY, "GET", "/health", {"X-Forwarded-For": "2001:db8::7"}))[0] == 401
+        status, payload = await raw(client, PROXY, "GET", "/health", {"Forwarded": "for=_hidden"})
+        assert status == 400 and b"obfuscated" in payload
+        assert (await raw(client, STRANGER, "GET", "/health", {"Forwarded": "for=_hidden"}))[0] == 401

@@ -12,10 +12,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # The composition root, the CLI and process set-up; HTTP lives in gateway/http/. A capability
 # gets a package of its own beside the others (ARCHITECTURE.md, "Where a new capability goes").
-# The composition root (app.py, onvifwiring.py and rtspwiring.py: how it wires the ONVIF facade and the
-# RTSP restream), the CLI, HTTP.
-GATEWAY_MODULES = {"__init__.py", "__main__.py", "app.py", "onvifwiring.py", "rtspwiring.py", "cli.py", "services.py", "logsetup.py",
-                   "refusallog.py",
+# The composition root (app.py, onvifwiring.py, rtspwiring.py and clusterwiring.py: how it wires the ONVIF
+# facade, the RTSP restream and a cluster node; supervisor.py and workerslot.py: several worker processes),
+# the CLI, HTTP.
+GATEWAY_MODULES = {"__init__.py", "__main__.py", "app.py", "onvifwiring.py", "rtspwiring.py", "clusterwiring.py", "dutywiring.py", "cli.py", "services.py", "logsetup.py",
+                   "refusallog.py", "supervisor.py", "workerslot.py",
                    "migrations.py", "usercli.py", "userlog.py"}
 
 

@@ -257,7 +257,7 @@ async def test_no_member_runs_ahead_of_one_still_on_its_way_unless_that_one_stal
     groups.join("g-12345678", "ops", b)
     b.join(group)
     reports: list[dict[str, object]] = []
-    a._send = lambda message: reports.append(json.loads(message))  # type: ignore[method-assign]
+    a._send = lambda message, stale_later=False: reports.append(json.loads(message))  # type: ignore[method-assign]
     for p in (a, b):
         await p._queue.put((p.epoch, Frame(b"\0\0\0\1e", AT, True)))
         await p.next_packet()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from core.clock import SystemClock
 from webrtc.playback import Player, PlaybackPlan
+from webrtc.playbackcontrol import event
 
 
 def _player() -> Player:
@@ -60,3 +62,34 @@ async def test_a_tokens_view_ends_when_its_time_is_used_up() -> None:
                        clock=SystemClock())
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(unbounded._watch(ended.append), 2.5)
+
+
+class _Channel:
+    """The viewer's control channel as the player sees it."""
+
+    label = "control"
+    readyState = "open"
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, object]] = []
+
+    def on(self, _name: str) -> object:
+        return lambda handler: handler
+
+    def send(self, message: str) -> None:
+        self.sent.append(json.loads(message))
+
+
+def test_what_was_said_before_the_control_channel_opened_is_said_when_it_does() -> None:
+    """The picture can start before the viewer's data channel opens (a slow machine): a gap or
+    the end passed meanwhile must still reach the viewer, and a stale position must not."""
+    player = _player()
+    player._send(event("gap", start="a", end="b", reason="camera offline"))
+    player._report_position()
+    player._send(event("end", at="b"))
+    channel = _Channel()
+    player.attach(channel)  # type: ignore[arg-type]
+    assert [m["event"] for m in channel.sent] == ["gap", "end", "position"]
+    player._send(event("error", detail="x"))
+    assert channel.sent[-1] == {"event": "error", "detail": "x"}
+    assert len(player._unsent) == 0

@@ -97,6 +97,10 @@ def reason(text: str) -> Callable[[], dict[str, Any]]:
     return lambda: {"json": {"note": text, "reason": text}}
 
 
+def NOTE() -> dict[str, Any]:  # noqa: N802 (a body like the others, named as a constant)
+    return {"json": {"note": "seen"}}
+
+
 PTZ_DENIED = guarded(Action.PTZ, vera())
 ADMINISTER = guarded(Action.ADMINISTER, vera())
 READ_LOG = guarded(Action.READ_ACCESS_LOG, vera())
@@ -159,6 +163,14 @@ ROUTES: dict[tuple[str, str], Open | SignedIn | Guarded] = {
     ("POST", "/api/v1/displays/{display_id}/revocation"): guarded(
         Action.ADMINISTER, posting("sam", 403, reason("stolen"))),
     ("PATCH", "/api/v1/cameras/{camera_id}"): ADMINISTER,
+    ("GET", "/api/v1/retention-changes"): guarded(Action.READ_RETENTION_CHANGES, vera(), Refusal("omar", 403)),
+    ("GET", "/api/v1/retention-changes/{change_id}"): guarded(Action.READ_RETENTION_CHANGES, vera()),
+    ("POST", "/api/v1/retention-changes/{change_id}/approval"): guarded(
+        Action.DECIDE_RETENTION, posting("vera", 403, NOTE), posting("audrey", 403, NOTE)),
+    ("POST", "/api/v1/retention-changes/{change_id}/rejection"): guarded(
+        Action.DECIDE_RETENTION, posting("omar", 403, NOTE)),
+    ("POST", "/api/v1/retention-changes/{change_id}/withdrawal"): guarded(
+        Action.WITHDRAW_RETENTION, posting("sam", 403, NOTE), posting("vera", 403, NOTE)),
     ("GET", "/api/v1/users"): ADMINISTER,
     ("PATCH", "/api/v1/users/{username}"): guarded(
         Action.ADMINISTER, posting("vera", 403, lambda: {"json": {"role": "admin"}}),
@@ -346,13 +358,14 @@ async def fixture(client: Client) -> Fixture:
         assert resp.status == 201, await resp.text()
         request_id = (await resp.json())["id"]
     display, _ = await services.displays.enrol("Lobby wall", "admin")
+    change = await services.retention_changes.request("lobby", 30.0, 7.0, 7.0, "admin")
     snapshot = await services.snapshots.keep(Actor("admin", "admin"), "gate", b"\xff\xd8 not decoded here \xff\xd9",
                                              NOW, SnapshotSource.LIVE)
     ids = {"camera_id": "lobby", "token": "preset-1", "request_id": request_id, "token_id": "dsp_unknown",
            "hold_id": str(lobby_hold), "gate_hold": str(gate_hold), "display_id": display.id,
            **await shift_records(client, tokens["omar"]), "case_id": await a_case(client, tokens["omar"]),
            "step_id": "look", "job_id": await an_export(services), "snapshot_id": snapshot.id,
-           "username": "vera"}
+           "username": "vera", "change_id": change.id}
     return Fixture(client, tokens, ids)
 
 
@@ -425,7 +438,7 @@ async def test_without_a_token_only_open_routes_answer(tmp_path: Path) -> None:
                                  "hold_id": "1", "session_id": "A" * 24, "shift_id": "s", "check_id": "c",
                                  "patrol_id": "p", "handover_id": "h", "display_id": "d", "case_id": "c",
                                  "step_id": "s", "job_id": "exp_x", "snapshot_id": "snap-x",
-                                 "username": "vera"})
+                                 "username": "vera", "change_id": "ret_x"})
         for (method, route), guard in ROUTES.items():
             path = guard.path if isinstance(guard, Open) and guard.path else route
             status = await f.call(method, path, None)

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from core.config import CameraConfig
 from gateway.http.auth import SIGNED_OUT
 from gateway.http.users import USER_DISABLED
@@ -179,6 +181,7 @@ async def pantau(config: Path, *args: str, stdin: str | None = None) -> tuple[in
     return proc.returncode, out.decode(), err.decode()
 
 
+@pytest.mark.timeout(300)  # ten `pantau` commands, each a fresh interpreter (about 3 s apiece on a busy CI)
 async def test_the_user_commands_against_a_running_gateway(
     tmp_path: Path, db_url: str, camera_server: Callable[..., CameraServer]
 ) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ HOLD_RECHECK_S = 0.25
 CHECK_EVERY_S = 1.0
 # After the window is played out the session stays for a seek back this long, then ends.
 END_LINGER_S = 60.0
+#: Messages kept for a control channel that has not opened yet (the oldest go first).
+UNSENT_MAX = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,9 @@ class Player:
         self._last_stamp = -1
         self._position = plan.start.timestamp()
         self._channel: RTCDataChannel | None = None
+        #: What was said before the viewer's control channel opened (a gap, the end, an error):
+        #: sent when it does, so a viewer whose channel opens late still hears it.
+        self._unsent: deque[str] = deque(maxlen=UNSENT_MAX)
         self._reported = float("-inf")  # time.monotonic() of the last position report
         self._held = False  # in a group: waiting for the clock or a slower member (reported)
         self._step = 0.04  # recorded seconds between the last two frames sent (decode times)
@@ -368,6 +374,7 @@ class Player:
         if channel.label != CHANNEL_LABEL:
             return
         self._channel = channel
+        unsent, self._unsent = list(self._unsent), deque(maxlen=UNSENT_MAX)
 
         @channel.on("message")
         def _on_message(message: str | bytes) -> None:
@@ -378,6 +385,8 @@ class Player:
 
         if self.plan.watermark:
             self._send(event("watermark", text=self.plan.watermark))
+        for message in unsent:
+            self._send(message)
         self._report_position()
 
     def command(self, message: str | bytes) -> None:
@@ -443,10 +452,14 @@ class Player:
         return event("position", at=iso(self._position), rate=self._rate, paused=self._paused, sent=sent,
                      group=self.group.id, clock=iso(clock), held=self._held)
 
-    def _send(self, message: str) -> None:
+    def _send(self, message: str, stale_later: bool = False) -> None:
+        """Say `message` on the control channel; before it opens, keep it for then (unless it is a
+        position report, `stale_later`: a fresh one goes when the channel opens)."""
         channel = self._channel
         if channel is not None and channel.readyState == "open":
             channel.send(message)
+        elif channel is None and not stale_later:
+            self._unsent.append(message)
 
     def say_closed(self, reason: str) -> None:
         """Tell the viewer why the server ends the session (before the peer closes)."""
@@ -454,7 +467,7 @@ class Player:
 
     def _report_position(self) -> None:
         self._reported = time.monotonic()
-        self._send(self._position_event())
+        self._send(self._position_event(), stale_later=True)
 
     async def _report(self) -> None:
         """Reports while no frame leaves (paused, played out, in a gap); playing, each second's

@@ -15,6 +15,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from core.clock import Clock
 from core.errors import BadRequest, Unavailable
 from core.webrtcconfig import WebRtcConfig
+from core.waiting import within
 from webrtc import h265
 from webrtc.audiocodec import AudioChoice, choose_audio
 from webrtc.audiotrack import HubAudioTrack
@@ -399,9 +400,7 @@ class WhepSessions:
     @staticmethod
     async def _connect_deadline(session: WhepSession) -> None:
         """End the session if ICE has not connected within CONNECT_TIMEOUT_S."""
-        try:
-            await asyncio.wait_for(session.connected.wait(), CONNECT_TIMEOUT_S)
-        except TimeoutError:
+        if await within(session.connected.wait(), CONNECT_TIMEOUT_S) is None:
             session.end("ICE did not connect")
 
     async def _watch(self, session: WhepSession) -> None:

@@ -12,6 +12,7 @@ import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from core.waiting import uncancellable
 from streams.hub import StreamHub
 from streams.packet import MediaPacket, StreamChange, StreamInfo
 from webrtc.reencode import Reencoder, ReencodeCounts
@@ -109,15 +110,7 @@ async def _finish(executor: ThreadPoolExecutor, reencoder: Reencoder | None) -> 
     end, even when cancelled meanwhile (the codecs must not be freed under a running decode)."""
     closing: Future[None] = executor.submit(_close, reencoder)
     executor.shutdown(wait=False)
-    waiting = asyncio.wrap_future(closing)
-    cancelled = False
-    while not waiting.done():
-        try:
-            await asyncio.shield(waiting)
-        except asyncio.CancelledError:
-            cancelled = True
-    if cancelled:
-        raise asyncio.CancelledError
+    await uncancellable(asyncio.wrap_future(closing))
 
 
 def _close(reencoder: Reencoder | None) -> None:

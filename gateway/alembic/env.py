@@ -11,6 +11,7 @@ from core.db import Base, make_engine
 
 # Every package's tables must be imported so autogenerate sees one MetaData.
 import fleet.camerastore  # noqa: F401
+import fleet.retentionchanges  # noqa: F401
 import alerts.outbox  # noqa: F401
 import desk.models  # noqa: F401
 import evidence.models  # noqa: F401

@@ -32,6 +32,7 @@ def event_json(event: CameraEvent) -> dict[str, Any]:
         "active": event.active,
         "at": iso(event.at),
         "topic": event.topic,
+        "initial": event.initial,
     }
 
 

@@ -11,6 +11,7 @@ from camera_events.service import onvif_source
 from gateway.http.auth import signed_in
 from gateway.http.guard import authorize, decision_for
 from gateway.http.appkeys import SERVICES
+from gateway.http.placement import placement_json
 from gateway.http.params import query_limit, query_time
 from gateway.http.views import camera_detail, camera_summary, iso
 from onvif_adapters.source import OnvifSource
@@ -46,7 +47,7 @@ async def list_cameras(request: web.Request) -> web.Response:
     # Whether the caller may move each camera (an ONVIF camera and policy `ptz`): the wall
     # offers PTZ controls only there, instead of asking each camera and being refused (logged).
     return web.json_response({"cameras": [
-        {**camera_summary(c, mono),
+        {**camera_summary(c, mono), **placement_json(services, c.id),
          "ptz": onvif_source(c) is not None and decision_for(request, who, Action.PTZ, c).allowed}
         for c in visible
     ]})
@@ -58,6 +59,7 @@ async def get_camera(request: web.Request) -> web.Response:
     camera = await _camera(request)
     services = request.app[SERVICES]
     body = camera_detail(camera, services.clock.monotonic(), services.configured_cameras)
+    body.update(placement_json(services, camera.id))
     if isinstance(camera.resolver, OnvifSource):
         device = camera.resolver.device
         body["device"] = device.as_json() if device is not None else None

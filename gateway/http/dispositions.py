@@ -15,7 +15,7 @@ from core.errors import BadRequest, NotFound, Unauthorized
 from gateway.http.auth import principal
 from gateway.http.body import FormLimits, read_form, read_json
 from gateway.http.appkeys import SERVICES
-from gateway.http.params import query_limit, rfc3339
+from gateway.http.params import parse_int, query_limit, rfc3339
 from gateway.http.views import iso
 from policy.dispositions.models import RequestStatus
 from policy.dispositions.forms import DispositionInfo, RequestForm, RequestInfo
@@ -49,10 +49,7 @@ def _int(fields: dict[str, str], name: str) -> int | None:
     raw = fields.get(name, "").strip()
     if not raw:
         return None
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be an integer") from exc
+    return parse_int(raw, name)
 
 
 def _form_limits(letter_limit: int) -> FormLimits:

@@ -47,10 +47,9 @@ def _last_event_id(request: web.Request) -> int | None:
     raw = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
     if not raw:
         return None
-    try:
-        return max(0, int(raw))
-    except ValueError:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
         return None  # not one of ours (a browser keeps whatever it saw last): start live
+    return int(raw)
 
 
 def _frame(kind: str, data: dict[str, Any], event_id: int | None = None) -> bytes:

@@ -13,12 +13,14 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from cluster.duty import duty_node
 from cluster.overview import NodeState, NodeView, cluster_overview
 from core.version import gateway_version
 from gateway.http.auth import principal
 from gateway.http.guard import authorize
 from gateway.http.appkeys import SERVICES
 from gateway.http.metrics import REGISTRY
+from gateway.http.placement import owner_elsewhere
 from gateway.http.views import health_checks, iso
 from gateway.services import Services
 from policy.decision import Action
@@ -63,6 +65,24 @@ async def _nodes(services: Services, now: str | None) -> list[dict[str, Any]]:
     return [_node_entry(view, now) for view in views]
 
 
+async def _duty(services: Services, now: str | None) -> list[dict[str, Any]]:
+    """Which node holds the cluster duty (runs the room's couriers, watches and trigger sources), as
+    the database sees it: the same answer on every node."""
+    try:
+        async with asyncio.timeout(2.0):
+            async with services.engine.connect() as conn:
+                holder = await duty_node(conn)
+    except Exception as exc:  # the database check says why; here only that the holder is unknown
+        return [{"componentType": "system", "status": "warn", "time": now,
+                 "output": f"duty holder unknown: {type(exc).__name__}"}]
+    if holder is None:
+        return [{"componentType": "system", "status": "warn", "time": now,
+                 "output": "no node holds the cluster duty right now: alerts wait in the outbox"}]
+    here = services.duty is not None and services.duty.holding
+    return [{"componentId": holder, "componentType": "system", "status": "pass", "time": now,
+             "output": f"held by node {holder}" + (" (this node)" if here else "")}]
+
+
 def _node_entry(view: NodeView, now: str | None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "componentId": view.node_id, "componentType": "system",
@@ -71,6 +91,8 @@ def _node_entry(view: NodeView, now: str | None) -> dict[str, Any]:
         "cameras": [{"camera": lease.camera, "epoch": lease.epoch, "heldSeconds": round(lease.held_s, 1),
                      "renewedSecondsAgo": round(lease.renewed_s, 1)} for lease in view.leases],
     }
+    if view.duty:
+        entry["duty"] = True  # runs the room's couriers, watches and trigger sources (cluster:duty)
     if view.url:
         entry["links"] = {"self": view.url}
     if view.heartbeat_age_s != float("inf"):
@@ -103,6 +125,19 @@ async def _admin_only(request: web.Request) -> None:
         await authorize(request, Action.ADMINISTER, log_allowed=False)
 
 
+def _ingested_by(services: Services, camera_id: str) -> tuple[str, str] | None:
+    """Several nodes: which node ingests a camera this node does not, and the state check's status
+    (a warning while no node holds it: nobody records it); None when this one does."""
+    if services.owners is None:
+        return None
+    here, owner = owner_elsewhere(services, camera_id)
+    if here:
+        return None
+    if owner is None:
+        return "no node holds its lease right now: nobody records it (every node at cluster.capacity?)", "warn"
+    return f"ingested by node {owner.node_id} ({owner.url})", "pass"
+
+
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
     """health+json: one check per camera, the database and storage."""
@@ -114,7 +149,10 @@ async def health(request: web.Request) -> web.Response:
     # Keys are component:measurement (the health+json draft); each camera is an entry with its
     # componentId under camera:state, camera:lastPacketAge and camera:PROBLEM.
     for cam in services.cameras.values():
+        elsewhere = _ingested_by(services, cam.id)
         for check in health_checks(cam, mono):
+            if elsewhere is not None and check["measurementName"] == "state":
+                check["output"], check["status"] = elsewhere
             checks.setdefault(f"camera:{check['measurementName']}", []).append(check)
     db_ok, db_ms, db_why = await _database_ms(services)
     checks["database:responseTime"] = [
@@ -142,15 +180,31 @@ async def health(request: web.Request) -> web.Response:
         checks.setdefault("recordings:oldest", []).append(
             {"componentId": camera_id, "componentType": "camera", "status": "pass",
              "observedValue": iso(oldest), "time": now})
+    cut_off = services.cluster_reach.problem if services.cluster_reach is not None else None
+    uploads = services.recorder.upload_status()
+    if uploads is not None:
+        # A store that is away is a warning: segments wait on local disk, recording goes on.
+        checks["objectStore:uploadBacklog"] = [
+            {"componentType": "datastore", "status": "warn" if uploads.last_error else "pass",
+             "observedValue": uploads.backlog, "observedUnit": "segments", "time": now,
+             "output": f"{uploads.backlog_bytes} bytes wait to be uploaded"
+             + (f"; {uploads.last_error}" if uploads.last_error else "")}
+        ]
     if services.settings.cluster_enabled:
         checks["nodes:heartbeatAge"] = await _nodes(services, now)
+        checks["cluster:duty"] = await _duty(services, now)
+        # The lease keeper's own view: cut off from the database, this node records nothing.
+        checks["cluster:database"] = [
+            {"componentType": "datastore", "status": "fail" if cut_off else "pass", "time": now,
+             **({"output": cut_off} if cut_off else {})}
+        ]
     tampered = services.access_log.tampered
     checks["accessLog:integrity"] = [
         {"componentType": "datastore", "status": "fail" if tampered else "pass", "time": now,
          **({"output": f"access log tampered: {tampered}"} if tampered else {})}
     ]
     statuses = {c["status"] for entries in checks.values() for c in entries}
-    if not (db_ok and st_ok) or tampered:
+    if not (db_ok and st_ok) or tampered or cut_off:
         overall = "fail"
     elif statuses - {"pass"}:
         overall = "warn"
@@ -162,6 +216,8 @@ async def health(request: web.Request) -> web.Response:
         "releaseId": gateway_version(),
         "serviceId": "pantau",
         "description": "Pantau CCTV gateway",
+        # Which node answered: with several workers behind one port, each answers for itself.
+        **({"nodeId": services.node_id} if services.node_id is not None else {}),
         "checks": checks,
     }
     return web.Response(

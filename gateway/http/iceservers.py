@@ -12,7 +12,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from core.errors import Unauthorized
-from gateway.http.appkeys import SERVICES
+from gateway.http.appkeys import CORS, SERVICES
 from gateway.http.auth import bearer, disposition_token, is_own_token, signed_in
 from gateway.http.cors import cors_headers, is_preflight, preflight
 from policy.identity import displays
@@ -55,7 +55,7 @@ async def _may_view(request: web.Request) -> bool:
 async def whep_options(request: web.Request) -> web.Response:
     """OPTIONS on a WHEP endpoint: 204 with Accept-Post and the ICE servers as Link headers (with
     TURN credentials for a bearer who may view); a CORS preflight is answered as such."""
-    origins = request.app[SERVICES].settings.server.cors_origins
+    origins = request.app[CORS].all()
     if is_preflight(request):
         return preflight(request, origins)
     headers = ice_links(request, credentials=await _may_view(request))

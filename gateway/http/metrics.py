@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 from aiohttp import web
@@ -9,10 +10,12 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from cluster.owners import CameraOwners
 from core.version import gateway_version
 from gateway.services import Services
 from webrtc.limits import Cap
 from webrtc.session import SessionKind
+from recorder.objectupload import UploadStatus
 from recorder.status import StorageStatus
 from streams.state import CameraState
 
@@ -67,7 +70,8 @@ class GatewayCollector(Collector):
             snap = cam.stats.snapshot(mono)
             for st in CameraState:
                 state.add_metric([cid, st.value], 1.0 if status.state is st else 0.0)
-            up.add_metric([cid], 1.0 if status.state.up else 0.0)
+            if status.state is not CameraState.REMOTE:  # another node ingests it: its /metrics says
+                up.add_metric([cid], 1.0 if status.state.up else 0.0)
             for name in PROBLEMS:
                 problem.add_metric([cid, name], 1.0 if name in status.problems else 0.0)
             packets.add_metric([cid], snap.packets_total)
@@ -86,6 +90,11 @@ class GatewayCollector(Collector):
         yield from _whep_metrics(services)
         yield from _alert_metrics(services)
         yield from _storage_metrics(services.recorder.storage_status())
+        uploads = services.recorder.upload_status()
+        if uploads is not None:
+            yield from _object_metrics(uploads)
+        if services.owners is not None:
+            yield from _cluster_metrics(services, services.owners)
         tampered = GaugeMetricFamily(
             "pantau_access_log_tampered", "1 when the stored log no longer matches its signed checkpoints"
         )
@@ -199,6 +208,51 @@ def _storage_metrics(status: StorageStatus) -> Iterator[Metric]:
     for camera_id, start in sorted(status.oldest.items()):
         oldest.add_metric([camera_id], start.timestamp())
     yield oldest
+
+
+def _object_metrics(status: UploadStatus) -> Iterator[Metric]:
+    """The object storage tier (storage.object): what waits to be uploaded, what was, the local cache."""
+    for name, doc, value in [
+        ("pantau_object_upload_backlog", "Sealed segments not yet uploaded to the object store", status.backlog),
+        ("pantau_object_upload_backlog_bytes", "Bytes of sealed segments not yet uploaded", status.backlog_bytes),
+        ("pantau_object_cache_bytes", "Local copies of uploaded segments (evicted over the cache budget)",
+         status.cached_bytes),
+        ("pantau_object_store_failing", "1 while the last attempt to reach the object store failed",
+         1.0 if status.last_error else 0.0),
+    ]:
+        gauge = GaugeMetricFamily(name, doc)
+        gauge.add_metric([], value)
+        yield gauge
+    for name, doc, value in [
+        ("pantau_object_uploads", "Segments uploaded and verified since start", status.uploaded_total),
+        ("pantau_object_upload_failures", "Failed upload attempts since start", status.failed_total),
+    ]:
+        counter = CounterMetricFamily(name, doc)
+        counter.add_metric([], value)
+        yield counter
+
+
+def _cluster_metrics(services: Services, owners: CameraOwners) -> Iterator[Metric]:
+    """Several nodes: which node answers, the cluster as this node last read it (cameras per node,
+    cameras nobody holds), and whether its lease keeper reaches the database."""
+    node = GaugeMetricFamily("pantau_node_info", "1, labelled with the id of the node that answers", labels=["node"])
+    node.add_metric([owners.node_id], 1.0)
+    nodes = GaugeMetricFamily("pantau_cluster_nodes", "Nodes registered and not stopped, as last read")
+    nodes.add_metric([], len(owners.nodes))
+    per_node = GaugeMetricFamily("pantau_cluster_node_cameras", "Cameras each node holds the lease of, as last read",
+                                 labels=["node"])
+    counts = Counter(ref.node_id for ref in owners.by_camera.values())
+    for node_id in sorted(set(owners.nodes) | set(counts)):
+        per_node.add_metric([node_id], counts.get(node_id, 0))
+    unowned = GaugeMetricFamily("pantau_cluster_unowned_cameras",
+                                "Enabled cameras no node holds the lease of (nobody ingests or records them)")
+    unowned.add_metric([], sum(1 for cam in services.cameras.values()
+                                if cam.config.enabled and owners.owner_of(cam.id) is None))
+    reach = services.cluster_reach
+    reachable = GaugeMetricFamily("pantau_cluster_database_reachable",
+                                  "1 while this node's lease keeper reaches the database, 0 while cut off")
+    reachable.add_metric([], 0.0 if reach is not None and reach.unreachable_since is not None else 1.0)
+    yield from (node, nodes, per_node, unowned, reachable)
 
 
 def build_registry(services: Services) -> CollectorRegistry:

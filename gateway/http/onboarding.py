@@ -1,5 +1,6 @@
 """Onboarding: `POST /api/v1/cameras` adds a camera (e.g. one found by ONVIF discovery) while running;
 `PATCH /api/v1/cameras/{id}` changes one that was added so, and restarts it with the change.
+A shorter retention is the exception: it waits for a second person (gateway/http/retention.py).
 
 There is no DELETE on purpose: the SOP forbids deleting recorded data, and a camera's
 recordings are reached through its id. `enabled: false` takes a camera out of service and
@@ -20,10 +21,12 @@ from core.errors import BadRequest, Conflict, NotFound, Unprocessable
 from core.schemes import onvif_url
 from fleet.camerafleet import CameraFleet
 from fleet.camerastore import CameraStore
+from fleet.retentionchanges import RetentionChange
 from gateway.http.body import read_json
+from gateway.http.destinationcheck import check_camera
 from gateway.http.guard import authorize
 from gateway.http.appkeys import SERVICES
-from gateway.http.views import camera_detail
+from gateway.http.views import camera_detail, iso
 from gateway.services import Services
 from policy.decision import Action
 from policy.audit.entries import AccessAction, AccessEvent
@@ -94,6 +97,7 @@ async def add_camera(request: web.Request) -> web.Response:
     """Add a camera, store it and start it now (admin); 201 with the camera and its Location."""
     who, services, fleet, store = await _admin(request)
     cfg = within_floor(camera_config(await read_json(request, MAX_BODY)), services.settings.recording.min_retention_days)
+    await check_camera(request, who, cfg)
     if cfg.id in fleet.cameras:
         raise Conflict(f"camera {cfg.id!r} already exists")
     await store.add(cfg, who.username)
@@ -130,9 +134,38 @@ def patched(cfg: CameraConfig, patch: dict[str, Any]) -> CameraConfig:
     return camera_config(fields)
 
 
+def retention_in_force(cfg: CameraConfig, services: Services) -> float:
+    """The retention `cfg` puts in force: its own or the default, never under the floor."""
+    rec = services.settings.recording
+    days = cfg.retention_days if cfg.retention_days is not None else rec.retention_days
+    return max(days, rec.min_retention_days)
+
+
+async def apply_change(request: web.Request, who: Principal, stored: CameraConfig, cfg: CameraConfig,
+                       reason: str = "camera changed", **details: str) -> web.Response:
+    """Store `cfg` in place of `stored`, log it as a config change and restart the camera with it
+    (the caller holds `store.changing`); 200 with the camera."""
+    services = request.app[SERVICES]
+    before, after = stored.model_dump(), cfg.model_dump()
+    changed = sorted(key for key in after if before.get(key) != after[key])
+    if changed:
+        await services.camera_store.update(cfg)
+        await services.access_log.record(
+            AccessEvent(AccessAction.CONFIG_CHANGED, actor=who.username, role=who.role, client=request.remote,
+                        camera=cfg.id, reason=reason,
+                        details={"camera": cfg.id, "changed": ",".join(changed), "source": cfg.display_source,
+                                 "enabled": cfg.enabled, "record": cfg.record, **details})
+        )
+        camera = await services.fleet.replace(cfg)
+    else:  # nothing to do: no restart, no log entry
+        camera = services.fleet.cameras[cfg.id]
+    return web.json_response(camera_detail(camera, services.clock.monotonic(), services.configured_cameras))
+
+
 @routes.patch("/api/v1/cameras/{camera_id}")
 async def change_camera(request: web.Request) -> web.Response:
-    """Change an onboarded camera (admin) and restart it with the change; 200 with the camera."""
+    """Change an onboarded camera (admin) and restart it with the change; 200 with the camera. A
+    shorter retention is not applied: 202 with the pending change a second person decides."""
     who, services, fleet, store = await _admin(request)
     camera_id = request.match_info["camera_id"]
     patch = await read_json(request, MAX_BODY, MERGE_PATCH)
@@ -144,17 +177,38 @@ async def change_camera(request: web.Request) -> web.Response:
         if stored is None or camera_id not in fleet.cameras:
             raise NotFound(f"no camera {camera_id!r}")
         cfg = within_floor(patched(stored, patch), services.settings.recording.min_retention_days)
-        before, after = stored.model_dump(), cfg.model_dump()
-        changed = sorted(key for key in after if before.get(key) != after[key])
-        if changed:
-            await store.update(cfg)
-            await services.access_log.record(
-                AccessEvent(AccessAction.CONFIG_CHANGED, actor=who.username, role=who.role, client=request.remote,
-                            camera=cfg.id, reason="camera changed",
-                            details={"camera": cfg.id, "changed": ",".join(changed), "source": cfg.display_source,
-                                     "enabled": cfg.enabled, "record": cfg.record})
-            )
-            camera = await fleet.replace(cfg)
-        else:  # nothing to do: no restart, no log entry
-            camera = fleet.cameras[camera_id]
-    return web.json_response(camera_detail(camera, services.clock.monotonic(), services.configured_cameras))
+        await check_camera(request, who, cfg)
+        now_days, new_days = retention_in_force(stored, services), retention_in_force(cfg, services)
+        if new_days < now_days:
+            return await _ask_shortening(request, who, stored, cfg, patch, now_days, new_days)
+        return await apply_change(request, who, stored, cfg)
+
+
+async def _ask_shortening(request: web.Request, who: Principal, stored: CameraConfig, cfg: CameraConfig,
+                          patch: dict[str, Any], now_days: float, new_days: float) -> web.Response:
+    """A shorter retention deletes footage sooner: stored as a pending change for a second person
+    (`access.retention_approver_roles`), logged; 202 with the change."""
+    if set(patch) != {"retention_days"}:
+        raise Unprocessable("a shorter retention_days waits for a second person's approval: send it alone, "
+                            "without other changes")
+    services = request.app[SERVICES]
+    change = await services.retention_changes.request(stored.id, now_days, cfg.retention_days, new_days, who.username)
+    await services.access_log.record(
+        AccessEvent(AccessAction.RETENTION_CHANGE_REQUESTED, actor=who.username, role=who.role, client=request.remote,
+                    camera=stored.id, reason="a shorter retention waits for a second person",
+                    request_id=change.id,
+                    details={"camera": stored.id, "from_days": now_days, "to_days": new_days})
+    )
+    return web.json_response(change_view(change), status=202,
+                             headers={"Location": f"/api/v1/retention-changes/{change.id}"})
+
+
+def change_view(change: RetentionChange) -> dict[str, Any]:
+    """A retention change as the API shows it."""
+    return {
+        "id": change.id, "camera": change.camera_id, "state": change.state.value,
+        "from_days": change.from_days, "to_days": change.effective_days,
+        "retention_days": change.to_days, "requested_by": change.requested_by,
+        "requested_at": iso(change.requested_at), "decided_by": change.decided_by,
+        "decided_at": iso(change.decided_at), "note": change.note,
+    }

@@ -12,7 +12,9 @@ from typing import Any
 from aiohttp import web
 
 from core.errors import BadRequest
+from gateway.http.auth import signed_in
 from gateway.http.body import read_json
+from gateway.http.destinationcheck import check_host
 from gateway.http.guard import authorize
 from gateway.http.appkeys import SERVICES
 from onvif_adapters.discovery import discover, parse_target
@@ -54,6 +56,9 @@ def _targets(raw: list[Any]) -> list[tuple[str, int]]:
 async def _run(
     request: web.Request, listen_s: float, targets: list[tuple[str, int]], user: str | None, password: str | None
 ) -> web.Response:
+    who = signed_in(request)
+    for host, _port in targets:
+        await check_host(request, who, host, "discovery target")
     settings = request.app[SERVICES].settings.onvif
     records = await discover(listen_s, targets, user, password, settings.discovery_interface)
     return web.json_response({"timeout_s": listen_s, "devices": [r.as_json() for r in records]})

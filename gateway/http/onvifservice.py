@@ -13,6 +13,7 @@ from gateway.http.appkeys import SERVICES
 from gateway.http.body import read_body
 from onvif_server.calls import CAMERA_PARAM, SERVICE_PATHS, SNAPSHOT_PATH, Call, ServiceName
 from onvif_server.events import SUBSCRIPTION_PARAM
+from onvif_server.facade import OnvifServer
 from onvif_server.soap import CONTENT_TYPE, MAX_REQUEST_BYTES, fault_envelope, malformed
 
 routes = web.RouteTableDef()
@@ -49,10 +50,19 @@ def _reached(request: web.Request) -> tuple[str, str]:
     return f"{request.scheme}://{shown}:{port}", host.strip("[]")
 
 
-async def _serve(request: web.Request, service: ServiceName) -> web.Response:
-    server = request.app[SERVICES].onvif_server
-    if server is None:
+def _facade(request: web.Request) -> OnvifServer:
+    """The facade, or 404: off, or (several workers) run by worker 0, which WS-Discovery announces."""
+    services = request.app[SERVICES]
+    if services.onvif_server is None:
+        if services.settings.onvif_server.enabled:
+            raise NotFound("the ONVIF device facade runs in worker 0: use the address WS-Discovery announces "
+                           "(worker 0's own port)")
         raise NotFound("the ONVIF device facade is off (onvif_server.enabled)")
+    return services.onvif_server
+
+
+async def _serve(request: web.Request, service: ServiceName) -> web.Response:
+    server = _facade(request)
     body = await _body(request)
     if body is None:
         fault = malformed(f"the request is larger than {MAX_REQUEST_BYTES} bytes")
@@ -89,9 +99,7 @@ async def events_service(request: web.Request) -> web.Response:
 @routes.get(SNAPSHOT_PATH + "/{profile}")
 async def snapshot(request: web.Request) -> web.Response:
     """The JPEG a GetSnapshotUri URL names (HTTP Digest or Basic with an integrator account)."""
-    server = request.app[SERVICES].onvif_server
-    if server is None:
-        raise NotFound("the ONVIF device facade is off (onvif_server.enabled)")
+    server = _facade(request)
     base_url, host = _reached(request)
     call = Call(ServiceName.MEDIA, b"", request.remote or "", base_url, host)
     answer = await server.snapshot(call, request.match_info["profile"], request.headers.get("Authorization"),

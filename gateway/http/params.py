@@ -3,6 +3,7 @@ integers in bounds, page limits."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from aiohttp import web
@@ -28,17 +29,30 @@ def query_time(request: web.Request, name: str, required: bool = True) -> dateti
     return rfc3339(raw, name)
 
 
+#: The largest integer a database column holds (a signed 64-bit BIGINT): a larger one in a query is
+#: refused here, not by the database driver as an overflow (a 500).
+MAX_INT = 2**63 - 1
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
+
+
+def parse_int(raw: str, name: str) -> int:
+    """ASCII digits with an optional minus, as written (Python's int() also takes spaces, `1_000` and
+    other scripts' digits); else 400."""
+    if not _INTEGER.fullmatch(raw):
+        raise BadRequest(f"{name} must be an integer")
+    return int(raw)
+
+
 def query_int(request: web.Request, name: str, default: int | None, low: int = 0, high: int | None = None) -> int | None:
-    """The query parameter `name` as an integer in [low, high]; `default` when absent; else 400."""
+    """The query parameter `name` as an integer in [low, high] (high at most MAX_INT); `default` when
+    absent; else 400."""
     raw = request.query.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be an integer") from exc
-    if value < low or (high is not None and value > high):
-        raise BadRequest(f"{name} must be between {low} and {high if high is not None else 'any'}")
+    value = parse_int(raw, name)
+    top = MAX_INT if high is None else min(high, MAX_INT)
+    if value < low or value > top:
+        raise BadRequest(f"{name} must be between {low} and {top}")
     return value
 
 
@@ -47,10 +61,7 @@ def query_limit(request: web.Request, high: int, default: int = 100) -> int:
     raw = request.query.get("limit")
     if raw is None:
         return default
-    try:
-        return min(max(int(raw), 1), high)
-    except ValueError as exc:
-        raise BadRequest("limit must be an integer") from exc
+    return min(max(parse_int(raw, "limit"), 1), high)
 
 
 STREAMS = ("main", "sub")

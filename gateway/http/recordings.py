@@ -131,10 +131,10 @@ async def place_hold(request: web.Request) -> web.Response:
 async def release_hold(request: web.Request) -> web.Response:
     """Release a hold (recorded with who and why); recordings then age out normally."""
     signed_in(request)
-    try:
-        hold_id = int(request.match_info["hold_id"])
-    except ValueError as exc:
-        raise NotFound("no such hold") from exc
+    raw = request.match_info["hold_id"]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:  # no row has such an id (nor a BIGINT)
+        raise NotFound("no such hold")
+    hold_id = int(raw)
     holds = request.app[SERVICES].recorder.holds
     held = await holds.get(hold_id)
     camera = None if held is None else request.app[SERVICES].cameras.get(held.camera_id) or held.camera_id

@@ -23,6 +23,14 @@ HEADERS = {
 }
 
 
+def connecting_to(policy: str, origins: list[str]) -> str:
+    """`policy` that also lets the page connect (fetch) to `origins`: the wall of a cluster node
+    opens live sessions on the node that ingests a camera."""
+    if not origins:
+        return policy
+    return policy.replace("default-src 'self';", f"default-src 'self'; connect-src 'self' {' '.join(origins)};", 1)
+
+
 async def _add_headers(request: web.Request, response: web.StreamResponse) -> None:
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from aiohttp import web
@@ -9,14 +10,14 @@ from aiohttp import web
 from gateway.http import accesslog, cameras, dispositions, health, onboarding, openapi, playback, recordings, session, whep
 from gateway.http import alerts, camera_events, cases, displays, downloads, eventstream, handovers, onvif, ptz, shifts
 from gateway.http import bookmarks, exports, iceservers, links, onvifservice, review, snapshots, thumbnails, triggers
-from gateway.http import users
+from gateway.http import retention, users
 from gateway.http.auth import auth_middleware
-from gateway.http.cors import setup_cors
-from gateway.http.appkeys import SERVICES
+from gateway.http.cors import CorsOrigins, setup_cors
+from gateway.http.appkeys import CORS, SERVICES
 from gateway.http.metrics import REGISTRY, build_registry
 from gateway.http.problems import problem_middleware
 from gateway.http.proxies import TrustedProxies, forwarded_client_middleware
-from gateway.http.securityheaders import setup_security_headers
+from gateway.http.securityheaders import CONTENT_SECURITY_POLICY, connecting_to, setup_security_headers
 from gateway.services import Services
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -25,8 +26,17 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 MAX_BODY = 256 * 1024
 
 
-async def _index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "index.html")
+async def _index(request: web.Request) -> web.StreamResponse:
+    """The wall. On a cluster node its Content-Security-Policy (header and <meta>) also lets it
+    connect to the other running nodes, where it opens live sessions of the cameras they ingest."""
+    nodes = sorted(request.app[CORS].nodes)
+    if not nodes:
+        return web.FileResponse(STATIC / "index.html")
+    page = await asyncio.to_thread((STATIC / "index.html").read_text, "utf-8")
+    meta = page.split('http-equiv="Content-Security-Policy" content="', 1)[1].split('"', 1)[0]
+    page = page.replace(meta, connecting_to(meta, nodes), 1)
+    return web.Response(text=page, content_type="text/html", headers={
+        "Content-Security-Policy": connecting_to(CONTENT_SECURITY_POLICY, nodes), "Cache-Control": "no-store"})
 
 
 def build_app(services: Services) -> web.Application:
@@ -34,7 +44,8 @@ def build_app(services: Services) -> web.Application:
     authentication inside, then routes."""
     proxies = TrustedProxies(services.settings.server.trusted_proxies)
     # The client's address first: every later middleware, route and log line sees the real one.
-    middlewares = [forwarded_client_middleware(proxies)] if proxies else []
+    header = services.settings.server.proxy_header
+    middlewares = [forwarded_client_middleware(proxies, header)] if proxies else []
     app = web.Application(middlewares=[*middlewares, problem_middleware, auth_middleware], client_max_size=MAX_BODY)
     app[SERVICES] = services
     app[REGISTRY] = build_registry(services)
@@ -49,6 +60,7 @@ def build_app(services: Services) -> web.Application:
     app.add_routes(eventstream.routes)
     app.add_routes(alerts.routes)
     app.add_routes(onboarding.routes)
+    app.add_routes(retention.routes)
     app.add_routes(onvif.routes)
     app.add_routes(onvifservice.routes)
     app.add_routes(openapi.routes)
@@ -71,6 +83,7 @@ def build_app(services: Services) -> web.Application:
     app.add_routes(links.routes)
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC, follow_symlinks=False)
-    setup_cors(app, services.settings.server.cors_origins)
+    app[CORS] = CorsOrigins(services.settings.server.cors_origins)
+    setup_cors(app, app[CORS], cluster=services.settings.cluster_enabled)
     setup_security_headers(app)
     return app

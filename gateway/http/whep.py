@@ -19,6 +19,7 @@ from gateway.http.auth import disposition_token, signed_in, sign_in_watch
 from gateway.http.guard import authorize
 from gateway.http.appkeys import SERVICES
 from gateway.http.iceservers import ice_links, whep_options
+from gateway.http.placement import route_live
 from policy.decision import Action
 from streams.feed import StreamName
 from webrtc.h265 import offers_h265
@@ -74,7 +75,8 @@ routes.route("OPTIONS", "/whep/live/{camera_id}", name="whep-live-options")(whep
 @routes.post("/whep/live/{camera_id}")
 async def start_live(request: web.Request) -> web.Response:
     """Start a live session of the camera's main stream or (`?stream=sub`) its sub-stream: policy first,
-    then negotiate; 201 with the answer and Location."""
+    then negotiate; 201 with the answer and Location. Several nodes: 307 to the node that ingests the
+    camera, 503 while none does."""
     camera_id = request.match_info["camera_id"]
     stream = live_stream(request)
     camera = request.app[SERVICES].cameras.get(camera_id)
@@ -82,6 +84,7 @@ async def start_live(request: web.Request) -> web.Response:
         signed_in(request)
         raise NotFound(f"no camera {camera_id!r}")
     who, decision = await authorize(request, Action.LIVE, camera, hide_camera=True)
+    route_live(request, request.app[SERVICES], camera_id)  # several nodes: 307 to the one that ingests it
     feed = camera.feed(stream)
     if feed is None:
         raise NotFound(f"camera {camera_id!r} has no sub-stream")

@@ -22,6 +22,7 @@ import aiohttp
 from core.alerting import AlertKind, Discard, Notice, Publisher
 from core.clock import Clock, SystemClock
 from core.errors import PantauError
+from core.waiting import within
 from policy.audit.entries import AccessEvent
 from policy.audit.encoding import GENESIS_PREV, StoredCheckpoint, entry_hash, leaf_of, payload_for, entry_time
 from policy.audit.models import AccessLogCheckpoint, AccessLogEntry
@@ -29,6 +30,7 @@ from policy.audit.proofs import LogProofs
 from policy.audit.reader import iter_entries, latest_checkpoint
 from policy.audit.merkle import CompactRange
 from policy.audit.signednote import Checkpoint, NoteError, NoteSigner, open_checkpoint
+from policy.audit.signerlock import MIN_IDLE_TIMEOUT_S, SignerLock
 from policy.audit.witness import Witness
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,8 @@ class AccessLog:
         self._clock = clock or SystemClock()
         self._witnesses = list(witnesses)
         self._pg = engine.dialect.name == "postgresql"
+        #: On PostgreSQL while `run()` runs: the advisory lock that makes one process the signer.
+        self._signer_lock: SignerLock | None = None
         self._pending: list[tuple[AccessEvent, asyncio.Future[int]]] = []
         self._write_lock = asyncio.Lock()
         self._appended = asyncio.Event()
@@ -154,15 +158,16 @@ class AccessLog:
 
     async def run(self) -> None:
         """Sign a checkpoint soon after every append (and poll for other processes' appends).
+        On PostgreSQL only while this process holds the signer lock (policy/audit/signerlock.py):
+        the others keep appending, and one of them takes over when the signer stops or goes silent.
 
         Safe to cancel: on cancellation it signs a final checkpoint before re-raising.
         """
+        if self._pg:
+            self._signer_lock = SignerLock(self._engine, max(MIN_IDLE_TIMEOUT_S, 4 * self._interval))
         try:
             while True:
-                try:
-                    await asyncio.wait_for(self._appended.wait(), timeout=self._interval)
-                except TimeoutError:
-                    pass
+                await within(self._appended.wait(), self._interval)
                 self._appended.clear()
                 await self._checkpoint_logged()
                 # Coalesce bursts: at most four checkpoints per interval.
@@ -176,6 +181,14 @@ class AccessLog:
         finally:
             for witness in self._witnesses:
                 await witness.close()
+            if self._signer_lock is not None:
+                await self._signer_lock.close()
+                self._signer_lock = None
+
+    @property
+    def signing(self) -> bool:
+        """Whether this process signs the checkpoints (always, unless several share PostgreSQL)."""
+        return not self._pg or (self._signer_lock is not None and self._signer_lock.held)
 
     async def _checkpoint_logged(self) -> None:
         try:
@@ -189,21 +202,50 @@ class AccessLog:
             log.warning("access log checkpoint failed, will retry: %s", exc)
 
     async def checkpoint(self) -> StoredCheckpoint | None:
-        """Sign and store a checkpoint over every committed entry if the tree grew; push it to witnesses."""
+        """Sign and store a checkpoint over every committed entry if the tree grew; push it to witnesses.
+        On PostgreSQL only as the signer (None otherwise): the running checkpointer's lock, or for a
+        one-off call (the CLI) the lock taken for this call, when no running process holds it."""
         async with self._checkpoint_lock:
+            if not self._pg:
+                return await self._sign(None)
+            if self._signer_lock is not None:
+                session = await self._signer_lock.session()
+                return None if session is None else await self._sign(session)
+            once = SignerLock(self._engine)
+            try:
+                session = await once.session()
+                return None if session is None else await self._sign(session)
+            finally:
+                await once.close()
+
+    async def checkpoint_covering(self, seq: int, wait_s: float | None = None) -> None:
+        """Have entry `seq` covered by a stored checkpoint: signed here, or (another process being the
+        signer) by waiting up to `wait_s` for the signer's. The caller reads the newest checkpoint after."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (wait_s if wait_s is not None else max(5.0, 4 * self._interval))
+        while True:
+            await self.checkpoint()
             async with self._engine.connect() as conn:
-                if self._tree is None:
-                    await self._load(conn)
-                await self._extend(conn)
-                assert self._tree is not None
-                size = self._tree.size
-                root = self._tree.root()
-            stored: StoredCheckpoint | None = None
-            if size > self._signed_size and size > 0:
-                stored = await self._store(size, root)
-                self._signed_size = size
-            await self._push_witnesses()
-            return stored
+                latest = await latest_checkpoint(conn)
+            if (latest is not None and latest.size > seq) or loop.time() >= deadline:
+                return
+            await asyncio.sleep(min(0.2, self._interval / 4))
+
+    async def _sign(self, session: AsyncConnection | None) -> StoredCheckpoint | None:
+        """The checkpoint itself, stored through `session` (the signer lock's) or a transaction of its own."""
+        async with self._engine.connect() as conn:
+            if self._tree is None:
+                await self._load(conn)
+            await self._extend(conn)
+            assert self._tree is not None
+            size = self._tree.size
+            root = self._tree.root()
+        stored: StoredCheckpoint | None = None
+        if size > self._signed_size and size > 0:
+            stored = await self._store(size, root, session)
+            self._signed_size = size
+        await self._push_witnesses()
+        return stored
 
     async def _load(self, conn: AsyncConnection) -> None:
         """Rebuild the tree from the database and check it against the newest checkpoint."""
@@ -234,15 +276,18 @@ class AccessLog:
             tree.append(leaf_of(entry.payload))
             self._tree_tail = entry.entry_hash
 
-    async def _store(self, size: int, root: bytes) -> StoredCheckpoint:
+    async def _store(self, size: int, root: bytes, session: AsyncConnection | None) -> StoredCheckpoint:
         note = self._signer.sign(Checkpoint(self.origin, size, root).text())
         now = self._clock.now()
+        row = {"size": size, "root_hash": root.hex(), "note": note, "created_at": now}
         try:
-            async with self._engine.begin() as conn:
-                await conn.execute(
-                    insert(AccessLogCheckpoint),
-                    {"size": size, "root_hash": root.hex(), "note": note, "created_at": now},
-                )
+            if session is not None:
+                # Through the lock holder's session (autocommit): if that session has ended, so has
+                # the lock, and this fails instead of storing beside another signer's.
+                await session.execute(insert(AccessLogCheckpoint), row)
+            else:
+                async with self._engine.begin() as conn:
+                    await conn.execute(insert(AccessLogCheckpoint), row)
         except IntegrityError:
             # Another gateway process signed this size first, over the same tree.
             log.debug("checkpoint %d already stored by another process", size)

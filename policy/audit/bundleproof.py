@@ -66,8 +66,8 @@ async def log_export(access_log: AccessLog, engine: AsyncEngine, event: AccessEv
     """Append the export's entry, have a checkpoint signed over it, and prove its inclusion."""
     seq = await access_log.append(event)
     # Sign now rather than wait for a running gateway's checkpointer: this may be the only
-    # process writing the log. Another process signing the same size stores the same note.
-    await access_log.checkpoint()
+    # process writing the log. When another process is the signer, wait for its checkpoint.
+    await access_log.checkpoint_covering(seq)
     async with engine.connect() as conn:
         checkpoint = await latest_checkpoint(conn)
         entries = [e async for e in iter_entries(conn, seq, seq + 1)]

@@ -41,6 +41,10 @@ class AccessAction(enum.StrEnum):
     DISPLAY_REVOKED = "display_revoked"
     DISPLAY_USED = "display_used"  # first use of a display's token since start or after a minute idle
     CONFIG_CHANGED = "config_changed"
+    RETENTION_CHANGE_REQUESTED = "retention_change_requested"  # a shortening, waiting for a second person
+    RETENTION_CHANGE_APPROVED = "retention_change_approved"  # applied (with a config_changed entry)
+    RETENTION_CHANGE_REJECTED = "retention_change_rejected"
+    RETENTION_CHANGE_WITHDRAWN = "retention_change_withdrawn"  # taken back by who asked, before a verdict
     SEGMENT_SEALED = "segment_sealed"
     SEGMENT_DELETED = "segment_deleted"
     SEGMENT_QUARANTINED = "segment_quarantined"

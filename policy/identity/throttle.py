@@ -1,10 +1,12 @@
 """Sign-in throttling: too many failures for one (user, address) pair locks that pair out; many
-failures across the gateway (a password spray) raise `security.signin_burst`."""
+failures across the gateway (a password spray) raise `security.signin_burst`. The device protocols
+(RTSP, ONVIF) are throttled per address besides (DeviceThrottle)."""
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from core.alerting import AlertKind, Discard, Notice, Publisher
 from core.clock import Clock
@@ -98,3 +100,40 @@ class LoginThrottle:
         if len(self._records) >= self.MAX_KEYS:  # still full: drop the oldest entries
             for key in list(self._records)[: self.MAX_KEYS // 10]:
                 del self._records[key]
+
+
+class DeviceSignIns(Protocol):
+    """Where RTSP and ONVIF report a refused sign-in (wrong credentials or throttled): a device
+    retries a stale password for ever, so the record is kept to one entry a minute per protocol
+    and address, with the count (gateway/refusallog.py, as for HTTP's throttled sign-ins)."""
+
+    async def device_sign_in_refused(self, via: str, username: str | None, address: str, reason: str) -> None: ...
+
+
+class DeviceThrottle:
+    """The sign-in throttle of the device protocols (RTSP Digest, ONVIF WS-UsernameToken and
+    snapshot Digest): the gateway's throttle per user and address (shared with HTTP sign-ins, so a
+    failure anywhere counts everywhere, with its burst alert), and besides it one per address
+    whatever the name, so an address cannot try name after name. A device is one address with one
+    account; HTTP is not throttled per address (a city's NAT puts many people behind one)."""
+
+    #: The name the per-address throttle files every failure under.
+    ANY = "\x00any"
+
+    def __init__(self, per_user: LoginThrottle, per_address: LoginThrottle) -> None:
+        self._per_user = per_user
+        self._per_address = per_address
+
+    def retry_after(self, username: str, address: str) -> float:
+        """Seconds until `username` may try again from `address`; 0 when it may try now."""
+        return max(self._per_user.retry_after(username, address), self._per_address.retry_after(self.ANY, address))
+
+    def failed(self, username: str, address: str) -> None:
+        """Record a failed sign-in on both."""
+        self._per_user.failed(username, address)
+        self._per_address.failed(self.ANY, address)
+
+    def succeeded(self, username: str, address: str) -> None:
+        """Forget the pair's and the address's failures after a good sign-in."""
+        self._per_user.succeeded(username, address)
+        self._per_address.succeeded(self.ANY, address)

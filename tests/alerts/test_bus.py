@@ -121,3 +121,40 @@ async def test_a_courier_retries_in_order_and_keeps_its_cursor_across_restarts(d
 
 async def _got(sink: FlakySink, n: int) -> bool:
     return len(sink.got) >= n
+
+
+class SwallowingSink(FlakySink):
+    """A sink whose library answers a stop that arrives with the broker's answer by returning
+    (asyncio.wait_for on Python 3.11, as aiomqtt's publish uses): the stop is swallowed."""
+
+    def __init__(self) -> None:
+        super().__init__(failures=0)
+        self.delivering = asyncio.Event()
+        self.swallowed = False
+
+    async def deliver(self, alert: Alert) -> None:
+        self.delivering.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            if self.swallowed:  # once: a failing test still ends at the test's own cancel
+                raise
+            self.swallowed = True  # returns as if delivered; the task is still being cancelled
+        self.got.append(alert)
+
+
+async def test_a_courier_stops_even_when_its_sinks_library_swallows_the_stop(db_url: str) -> None:
+    async with running_bus(db_url) as bus:
+        sink = SwallowingSink()
+        courier = Courier(sink, bus, BackoffConfig(initial_s=0.05, max_s=0.2, jitter=0), lambda camera: ())
+        await courier.prepare()
+        task = asyncio.create_task(courier.run())
+        for camera in ("a", "b"):
+            bus.publish(Notice(AlertKind.CAMERA_OFFLINE, camera))
+        async with asyncio.timeout(10):
+            await sink.delivering.wait()
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=5)
+        assert done, "the courier went on delivering after it was stopped"
+        assert task.cancelled()
+        assert [a.camera for a in sink.got] == ["a"]  # the one in flight; the next was not started

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -29,11 +30,10 @@ from cluster.keeper import FAILOVER_REASON
 from cluster.leases import lease_counts
 from cluster.models import CameraLease
 from core.config import CameraConfig
-from core.db import make_engine, make_sessionmaker
 from recorder.models import Gap, Segment
 from recorder.store import QUARANTINE_DIR, SegmentStore
 from tests.fixtures_camera import CameraServer, free_port
-from tests.gatewayutil import make_settings, running_gateway
+from tests.gatewayutil import make_settings, running_gateway, until
 
 ROOT = Path(__file__).resolve().parents[2]
 CAMERAS = [f"c{n}" for n in range(4)]
@@ -53,29 +53,26 @@ def cameras(camera_server: Callable[..., CameraServer]) -> list[CameraConfig]:
     return [CameraConfig(id=cam, source=server.url(cam)) for cam in CAMERAS]
 
 
-@pytest.fixture
-async def db(pg_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_engine(pg_url)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
-
-
 @contextmanager
-def node_b(tmp_path: Path, pg_url: str, cameras: list[CameraConfig]) -> Iterator[subprocess.Popen[bytes]]:
-    """`pantau serve` as node "node-b" on the same database, its own port, data and storage."""
+def node_b(tmp_path: Path, pg_url: str, cameras: list[CameraConfig], port: int | None = None,
+           sections: dict[str, Any] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """`pantau serve` as node "node-b" on the same database, its own port (advertised on loopback),
+    data and storage; `sections` adds config sections (alerts: ...)."""
     home = tmp_path / "b"
     home.mkdir()
     config = home / "config.yaml"
+    port = port or free_port()
     config.write_text(yaml.safe_dump({
         "data_dir": str(home / "data"),
-        "server": {"host": "127.0.0.1", "port": free_port()},
+        # One process: the test kills, freezes and cuts off a node as one process ("auto" would start a
+        # supervisor and a worker per core, each a node of its own: tests/cluster/test_workers.py).
+        "server": {"host": "127.0.0.1", "port": port, "workers": 1},
         "database": {"url": pg_url},
         "storage": {"path": str(home / "rec")},
         "recording": RECORDING,
-        "cluster": {"node_id": "node-b", **CLUSTER},
+        "cluster": {"node_id": "node-b", "advertise_url": f"http://127.0.0.1:{port}", **CLUSTER},
         "cameras": [{"id": c.id, "source": str(c.source)} for c in cameras],
+        **(sections or {}),
     }))
     with (home / "gateway.log").open("ab") as out:
         proc = subprocess.Popen(
@@ -108,16 +105,8 @@ def log_tail(log: Path | None) -> str:
 
 
 async def wait_for(check: Callable[[], object], within: float, what: str, log: Path | None = None) -> object:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {within} s\n{log_tail(log)}")
-        await asyncio.sleep(0.25)
+    """`until` with a node's log tail in the failure."""
+    return await until(check, within, what, lambda: log_tail(log))
 
 
 async def leases(db: async_sessionmaker[AsyncSession]) -> dict[str, CameraLease]:
@@ -177,7 +166,8 @@ async def test_two_nodes_share_the_cameras_and_the_survivor_of_a_kill_9_takes_ov
         with node_b(tmp_path, pg_url, cameras) as proc:
             await settle_two_ways(db, log)
             settled = datetime.now(UTC)
-            await wait_for(lambda: recording_since(db, settled, 2), 20, "both nodes recording", log)
+            # Two segments each after the handover (generous: a loaded CI machine starts node B slowly).
+            await wait_for(lambda: recording_since(db, settled, 2), 40, "both nodes recording", log)
             held = await leases(db)
             for cam in CAMERAS:
                 recent = [s for s in await segments(db, cam) if s.start >= settled]
@@ -241,7 +231,7 @@ async def test_a_node_paused_past_its_lease_cannot_index_what_it_wrote(
         with node_b(tmp_path, pg_url, cameras) as proc:
             await settle_two_ways(db, log)
             settled = datetime.now(UTC)
-            await wait_for(lambda: recording_since(db, settled, 1), 20, "both nodes recording", log)
+            await wait_for(lambda: recording_since(db, settled, 1), 40, "both nodes recording", log)
             held = await leases(db)
             b_cameras = sorted(cam for cam, lease in held.items() if lease.owner == "node-b")
             b_epochs = {cam: held[cam].epoch for cam in b_cameras}

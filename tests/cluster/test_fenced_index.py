@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cluster.fencing import still_owner
 from cluster.leases import LeaseBook
 from core.clock import SystemClock
-from core.db import make_engine, make_sessionmaker
 from recorder.index import SegmentFenced, SegmentIndex
 from recorder.indexing import SegmentIndexer
 from recorder.models import Segment
@@ -30,15 +28,6 @@ from recorder.store import QUARANTINE_DIR, SegmentStore
 CAMERA = "gate"
 LEASE_S = 1.0
 T = datetime(2026, 12, 5, 7, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(pg_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_engine(pg_url)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 def sealed(store: SegmentStore, n: int) -> SealedSegment:

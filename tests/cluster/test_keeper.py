@@ -1,22 +1,21 @@
 """The lease keeper on a real PostgreSQL, with a recorder that only notes what it is told: a lone
 node takes every camera in its first round, a second node gets its fair share handed over, a lost
 lease stops the camera at once, a clean stop seals before it releases, a camera nobody else
-records is taken over the share, and what the recorder is told about gaps."""
+records is taken over the share, what the recorder is told about gaps, and a node cut off from the
+database stops every camera before its leases can run out and says why."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cluster.keeper import FAILOVER_REASON, HANDOVER_REASON, LeaseKeeper, fair_share
-from cluster.leases import LeaseBook, lease_counts
+from cluster.keeper import FAILOVER_REASON, GIVEN_UP_REASON, HANDOVER_REASON, LOST_REASON, LeaseKeeper, fair_share
+from cluster.leases import Lease, LeaseBook, lease_counts
 from cluster.registry import NodeRegistry
 from core.clusterconfig import ClusterConfig
-from core.db import make_engine, make_sessionmaker
 
 CAMERAS = ["c0", "c1", "c2", "c3"]
 
@@ -39,22 +38,13 @@ class NotingRecorder:
         self.recording[camera_id] = epoch
         self.events.append(("acquired", camera_id, because))
 
-    async def lease_ended(self, camera_id: str) -> None:
+    async def lease_ended(self, camera_id: str, lost: bool = False) -> None:
         epoch = self.recording.pop(camera_id)
         async with self.db() as session:
             self.held_when_stopped.append(bool(await session.scalar(text(
                 "SELECT expires_at > statement_timestamp() FROM camera_leases WHERE camera_id = :c AND epoch = :e"),
                 {"c": camera_id, "e": epoch})))
         self.events.append(("ended", camera_id, None))
-
-
-@pytest.fixture
-async def db(pg_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_engine(pg_url)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 async def node(db: async_sessionmaker[AsyncSession], node_id: str, cameras: list[str], lease_s: float = 4,
@@ -154,3 +144,96 @@ async def test_run_takes_an_added_camera_when_woken_and_releases_everything_when
         await asyncio.gather(task, return_exceptions=True)
     assert recorder.recording == {} and recorder.held_when_stopped == [True, True]
     assert await lease_counts(db) == {}
+
+
+class NotingIngest:
+    """Opens nothing; notes into the recorder's event list when a camera's sources would open and
+    close, and whether the lease was still held when they closed."""
+
+    def __init__(self, recorder: NotingRecorder, cameras: list[str]) -> None:
+        self.recorder = recorder
+        self.cameras = cameras
+
+    def leased_cameras(self) -> list[str]:
+        return self.cameras
+
+    def ingest_acquired(self, camera_id: str) -> None:
+        self.recorder.events.append(("ingest", camera_id, None))
+
+    async def ingest_ended(self, camera_id: str, reason: str) -> None:
+        async with self.recorder.db() as session:
+            held = bool(await session.scalar(text(
+                "SELECT expires_at > statement_timestamp() FROM camera_leases WHERE camera_id = :c"), {"c": camera_id}))
+        self.recorder.events.append(("closed" if held else "closed unheld", camera_id, reason))
+
+
+async def test_ingest_opens_before_recording_and_closes_after_the_seal_before_the_release(
+        db: async_sessionmaker[AsyncSession]) -> None:
+    config = ClusterConfig(lease_s=4, renew_s=1)
+    await NodeRegistry(db, "node-a").register("http://node-a", 64)
+    recorder = NotingRecorder(db, ["c0"])  # c1 is not recorded, and still leased: someone must pull it
+    keeper = LeaseKeeper(LeaseBook(db, "node-a", 4), recorder, config, db, ingest=NotingIngest(recorder, ["c0", "c1"]))
+    await keeper.tick()
+    # Per camera (the node asks for them in its own rotated order): sources first, then the writers.
+    assert sorted(recorder.events, key=lambda e: str(e[1])) == [("ingest", "c0", None), ("acquired", "c0", None),
+                                                                 ("ingest", "c1", None), ("acquired", "c1", None)]
+    recorder.events.clear()
+    async with db() as session:  # another node took c1 meanwhile: its sources close at once
+        await session.execute(text("UPDATE camera_leases SET owner = 'node-b', epoch = epoch + 1 WHERE camera_id = 'c1'"))
+        await session.commit()
+    await keeper.tick()
+    assert recorder.events == [("ended", "c1", None), ("closed", "c1", LOST_REASON)]
+    recorder.events.clear()
+    await keeper.release_all()
+    assert recorder.events == [("ended", "c0", None), ("closed", "c0", GIVEN_UP_REASON)]
+    assert await lease_counts(db) == {"node-b": 1}
+
+
+class CutBook(LeaseBook):
+    """A LeaseBook whose database calls can be cut (refused, as a closed proxy refuses them)."""
+
+    cut = False
+
+    async def renew(self, lease: Lease) -> Lease:
+        if self.cut:
+            raise ConnectionRefusedError(111, "Connect call failed")
+        return await super().renew(lease)
+
+
+class Ticking:
+    """The keeper's monotonic clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_cut_off_from_the_database_the_keeper_stops_two_rounds_before_the_lease_runs_out(
+        db: async_sessionmaker[AsyncSession]) -> None:
+    config = ClusterConfig(lease_s=4, renew_s=1)
+    await NodeRegistry(db, "node-a").register("http://node-a", 64)
+    recorder, clock = NotingRecorder(db, CAMERAS), Ticking()
+    book = CutBook(db, "node-a", config.lease_s)
+    keeper = LeaseKeeper(book, recorder, config, db, monotonic=clock)
+    await keeper.tick()
+    assert sorted(recorder.recording) == CAMERAS and keeper.reach.problem is None
+    book.cut = True
+    clock.now += 1
+    await keeper.tick()  # one failed round: still recording (the lease has 3 s left, at least)
+    assert sorted(recorder.recording) == CAMERAS
+    problem = keeper.reach.problem
+    assert problem is not None and problem.startswith("cannot reach the database since ")
+    assert "ConnectionRefusedError" in problem and "recording stopped" not in problem
+    clock.now += 1
+    await keeper.tick()  # lease_s - 2 renew_s after the last renewal sent: every camera stops, lost
+    assert recorder.recording == {} and keeper.held == {}
+    assert sorted(c for kind, c, _ in recorder.events if kind == "ended") == CAMERAS
+    assert recorder.held_when_stopped == [True] * 4  # stopped before the lease could run out
+    assert f"recording stopped for 4 camera(s) whose leases could not be renewed: {', '.join(CAMERAS)}" in str(
+        keeper.reach.problem)
+    book.cut = False
+    clock.now += 1
+    await keeper.tick()  # a round without a failed call: /health passes again
+    assert keeper.reach.problem is None

@@ -4,7 +4,6 @@ and takeover with epoch + 1, the lost renewal, and a stale epoch's segment inser
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,15 +18,6 @@ from recorder.models import Segment
 CAMERAS = [f"cam-{n:02d}" for n in range(12)]
 #: Short leases so the test waits one out; the config's floor (2 s) is for real networks.
 LEASE_S = 1.0
-
-
-@pytest.fixture
-async def db(pg_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_engine(pg_url)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 def segment(camera: str, epoch: int, n: int) -> Segment:

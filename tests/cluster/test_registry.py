@@ -4,7 +4,6 @@ ages measured on the database's clock."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select, text
@@ -13,16 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cluster.leases import LeaseBook
 from cluster.overview import NodeState, cluster_overview, node_state, overview_text
 from cluster.registry import NodeRegistry, list_nodes
-from core.db import make_engine, make_sessionmaker
-
-
-@pytest.fixture
-async def db(pg_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_engine(pg_url)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 async def db_time(db: async_sessionmaker[AsyncSession]) -> object:

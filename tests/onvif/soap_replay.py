@@ -8,7 +8,9 @@ Unsubscribe ends it, a subscription not renewed in time expires, and a PullMessa
 subscription the device does not know is answered with a fault, as a camera does after a
 reboot (`reboot()` forgets every subscription). `push()` queues a recorded notification
 message (tests/onvif/recorded/events/message_*.xml) for every live subscription; a waiting
-PullMessages returns at once with it. Replies are the recorded envelopes with their times and
+PullMessages returns at once with it. As a camera does, the device keeps each property's last
+value and a new subscription's first pull carries them, marked PropertyOperation="Initialized"
+(so a change pushed while no subscription was live is not lost to the client). Replies are the recorded envelopes with their times and
 addresses filled in; zeep parses them for real on the client side.
 
 Every request is checked (a SOAP 1.2 envelope, a WS-Security UsernameToken with the right
@@ -84,6 +86,8 @@ class EventDevice:
         self.faults = 0
         self.operations: list[str] = []
         self.problems: list[str] = []
+        #: Each property's last pushed value (kind -> value), replayed to every new subscription.
+        self.state: dict[str, str] = {}
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -123,6 +127,7 @@ class EventDevice:
     def push(self, kind: str, value: str = "true") -> None:
         """Queue recorded message `message_<kind>.xml` for every live subscription."""
         xml = (RECORDED / f"message_{kind}.xml").read_text().replace("{value}", value)
+        self.state[kind] = value
         for sub in self.subscriptions.values():
             sub.queue.append(xml)
             sub.wake.set()
@@ -237,6 +242,9 @@ class EventDevice:
         initial = element.findtext("{http://www.onvif.org/ver10/events/wsdl}InitialTerminationTime")
         expires = now + (parse_duration(initial) if initial else timedelta(seconds=60))
         sub = Subscription(next(self._ids), expires)
+        for kind, value in self.state.items():
+            xml = (RECORDED / f"message_{kind}.xml").read_text().replace("{value}", value)
+            sub.queue.append(xml.replace('PropertyOperation="Changed"', 'PropertyOperation="Initialized"'))
         self.subscriptions[sub.id] = sub
         self.created += 1
         text = (RECORDED / "create_pull_point_subscription.xml").read_text()

@@ -17,8 +17,9 @@ from streams.camera import Camera
 from tests.fixtures_camera import SilentCamera
 from tests.onvif.soap_replay import EventDevice
 
-# Short enough that renewal and loss happen within a test, long enough for a loaded machine.
-FAST = SubscriptionSettings(termination_s=2.0, pull_timeout_s=1.0, retry_initial_s=0.2, retry_max_s=1.0)
+# Short enough that renewal and loss happen within a test, long enough for a loaded machine (4 s: a
+# renewal held up a second or two still comes before the device drops the subscription).
+FAST = SubscriptionSettings(termination_s=4.0, pull_timeout_s=1.0, retry_initial_s=0.2, retry_max_s=1.0)
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ async def test_subscribes_renews_before_expiry_and_unsubscribes_on_stop(device: 
     sub = subscriber(device, events)
     async with asyncio.TaskGroup() as tg:
         task = tg.create_task(sub.run())
-        # Three renewals of a 2 s subscription: well past its first expiry, still the same one.
+        # Three renewals of a 4 s subscription: well past its first expiry, still the same one.
         await device.wait_for(lambda: device.renewed >= 3, within=15)
         assert device.created == 1 and device.live == 1 and device.faults == 0
         device.push("tamper")
@@ -85,6 +86,24 @@ async def test_resubscribes_after_the_camera_forgets_the_subscription(device: Ev
         task.cancel()
     # Nothing left behind on the camera: the lost one is gone, the new one unsubscribed.
     assert device.live == 0 and device.unsubscribed == 1
+
+
+async def test_a_change_made_while_unsubscribed_arrives_as_the_next_subscriptions_initial_state(
+    device: EventDevice,
+) -> None:
+    events = Collected()
+    sub = subscriber(device, events)
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(sub.run())
+        await device.wait_for(lambda: sub.state == "subscribed")
+        device.push("tamper", "true")
+        await events.until(1)
+        device.reboot()  # our subscription is gone ...
+        device.push("tamper", "false")  # ... when the tamper clears: no subscription hears it
+        cleared = (await events.until(2, within=15))[1]
+        task.cancel()
+    assert (cleared.kind, cleared.active, cleared.initial) == (EventKind.TAMPER, False, True)
+    assert device.created == 2
 
 
 async def test_topics_map_to_kinds_and_unknown_ones_are_kept(device: EventDevice) -> None:
@@ -149,5 +168,33 @@ async def test_a_hanging_camera_delays_no_other_and_a_non_onvif_camera_gets_no_s
         assert (event.camera, event.kind, event.active) == ("good", EventKind.VIDEO_LOSS, True)
         assert set(service.subscribers) == {"good", "silent"}  # "plain" is not an ONVIF camera
         assert service.subscribers["silent"].state != "subscribed"
+        task.cancel()
+    assert device.live == 0
+
+
+async def test_several_nodes_subscribe_a_camera_only_on_the_node_that_holds_its_lease(device: EventDevice) -> None:
+    """Several nodes: a camera's events are subscribed by the node that ingests it (`here`), so the
+    shared event store gets each event once; the subscription follows the lease as the keeper moves it
+    (gateway/clusterwiring.py FleetIngest calls camera_added / camera_removed)."""
+    clock = SystemClock()
+    cameras = {cid: Camera(CameraConfig(id=cid, source="rtsp://127.0.0.1:9/x"), HealthConfig(), 16, clock)
+               for cid in ("mine", "theirs")}
+    held = {"mine"}
+    settings = EventsConfig(subscription_s=2, pull_timeout_s=1, retry_initial_s=0.2, retry_max_s=1)
+    service = EventService(settings, clock, cameras,
+                           lambda cam: lambda: OnvifClient(device.host, device.port, device.user, device.password,
+                                                           timeout_s=5.0),
+                           here=held.__contains__)
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(service.run())
+        await device.wait_for(lambda: device.live == 1)
+        assert set(service.subscribers) == {"mine"}
+        held.add("theirs")  # this node takes the other camera's lease
+        service.camera_added(cameras["theirs"])
+        await device.wait_for(lambda: device.live == 2)
+        held.discard("mine")  # and loses its first: unsubscribed before its sources close
+        await service.camera_removed(cameras["mine"])
+        assert set(service.subscribers) == {"theirs"}
+        await device.wait_for(lambda: device.live == 1)
         task.cancel()
     assert device.live == 0

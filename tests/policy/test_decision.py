@@ -158,6 +158,13 @@ def oracle(rules: AccessConfig, subject: Subject, action: Action, res: Resource,
         return role in e.reader_roles or (role in rules.export and res.owner in (None, subject.user)), {log}
     if action == "cancel_export":
         return (res.owner is not None and res.owner == subject.user) or role in rules.exports.cancel_roles, {log}
+    if action == "read_retention_changes":
+        return role in rules.retention_approver_roles or role in rules.admin_roles, {log}
+    if action == "decide_retention":
+        return (role in rules.retention_approver_roles and res.owner is not None
+                and res.owner != subject.user), {log}
+    if action == "withdraw_retention":
+        return role in rules.admin_roles and res.owner == subject.user, {log}
     k = rules.desk
     if action == "read_duty":
         return role in k.duty_roles, {log}
@@ -206,10 +213,10 @@ def role_map(values: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[Any, Any]
 
 rules_st = st.builds(
     lambda vis, play, exp, ptz, audit, admin, alerts, end_session, holds, disp, desk, cases, exports, live_audio,
-    bookmarks: AccessConfig(
+    bookmarks, retention: AccessConfig(
         visibility=vis, playback=play, export=exp, ptz=ptz, audit_roles=audit, admin_roles=admin,
         gateway_alert_roles=alerts, end_session_roles=end_session, holds=holds, disposition=disp, desk=desk,
-        cases=cases, exports=exports, live_audio=live_audio, bookmarks=bookmarks,
+        cases=cases, exports=exports, live_audio=live_audio, bookmarks=bookmarks, retention_approver_roles=retention,
     ),
     role_map(grants_st),
     role_map(rule_st),
@@ -241,6 +248,7 @@ rules_st = st.builds(
     st.fixed_dictionaries({"reader_roles": role_list_st, "cancel_roles": role_list_st}),
     role_list_st,
     st.fixed_dictionaries({"place_roles": role_list_st, "read_roles": role_list_st}),
+    role_list_st,
 )
 token_st = st.builds(
     lambda tid, grantee, cams, start, length, nbf, life, max_views, used, revoked, copies: TokenGrant(
@@ -497,6 +505,31 @@ def test_bookmark_cases(rules: AccessConfig, role: str | None, action: Action, r
     assert got.allowed is (reason is Reason.ALLOWED)
 
 
+@pytest.mark.parametrize(
+    ("role", "action", "owner", "reason"),
+    [
+        ("supervisor", Action.DECIDE_RETENTION, "other", Reason.ALLOWED),
+        ("supervisor", Action.DECIDE_RETENTION, "me", Reason.OWN_REQUEST),
+        ("supervisor", Action.DECIDE_RETENTION, None, Reason.NOT_PERMITTED),
+        ("admin", Action.DECIDE_RETENTION, "other", Reason.NOT_PERMITTED),
+        ("operator", Action.DECIDE_RETENTION, "other", Reason.NOT_PERMITTED),
+        ("admin", Action.READ_RETENTION_CHANGES, None, Reason.ALLOWED),
+        ("supervisor", Action.READ_RETENTION_CHANGES, None, Reason.ALLOWED),
+        ("operator", Action.READ_RETENTION_CHANGES, None, Reason.NOT_PERMITTED),
+        ("auditor", Action.READ_RETENTION_CHANGES, None, Reason.NOT_PERMITTED),
+        ("admin", Action.WITHDRAW_RETENTION, "me", Reason.ALLOWED),
+        ("admin", Action.WITHDRAW_RETENTION, "other", Reason.NOT_PERMITTED),
+        ("admin", Action.WITHDRAW_RETENTION, None, Reason.NOT_PERMITTED),
+        ("supervisor", Action.WITHDRAW_RETENTION, "me", Reason.NOT_PERMITTED),  # no longer an administrator
+    ],
+)
+def test_retention_change_cases(role: str, action: Action, owner: str | None, reason: Reason) -> None:
+    """A shortening of retention is decided by a supervisor who is not the one who asked (R20)."""
+    got = decide(DEFAULT, Subject("me", role), action, Resource(owner=owner), Context(NOW, "10.0.0.1"))
+    assert got.reason is reason, got
+    assert got.allowed is (reason is Reason.ALLOWED)
+
+
 def test_a_token_neither_holds_nor_ends_sessions() -> None:
     for action in (Action.READ_HOLDS, Action.PLACE_HOLD, Action.RELEASE_HOLD, Action.END_SESSION):
         got = decide(DEFAULT, Subject("Polres", None), action, CAM, Context(NOW, "", grant()))
@@ -532,7 +565,7 @@ def test_deny_by_default_with_empty_rules() -> None:
                          cases={"open_roles": [], "handle_roles": [], "close_roles": [], "read_roles": [],
                                 "reporter_roles": []},
                          exports={"reader_roles": [], "cancel_roles": []},
-                         bookmarks={"place_roles": [], "read_roles": []})
+                         bookmarks={"place_roles": [], "read_roles": []}, retention_approver_roles=[])
     for role in ROLES:
         for action in Action:
             got = decide(rules, Subject("x", role), action, Resource("cam1", frozenset({"a"}), CAM.start, CAM.end,

@@ -30,7 +30,9 @@ class FakeGapIndex:
         self.failing = False
         self.opening: asyncio.Event | None = None  # when set, open_gap waits for it
 
-    async def open_gap(self, camera: str, start: datetime, reason: str, stream: str = "main") -> int:
+    async def open_gap(
+        self, camera: str, start: datetime, reason: str, stream: str = "main", lease_epoch: int | None = None
+    ) -> int:
         if self.opening is not None:
             await self.opening.wait()
         if self.failing:
@@ -40,7 +42,7 @@ class FakeGapIndex:
                                 stream=stream)
         return gap_id
 
-    async def close_gap(self, gap_id: int, end: datetime) -> Gap | None:
+    async def close_gap(self, gap_id: int, end: datetime, lease_epoch: int | None = None) -> Gap | None:
         if self.failing:
             raise ConnectionError("database away")
         gap = self.rows.get(gap_id)
@@ -48,7 +50,7 @@ class FakeGapIndex:
             gap.end = max(end, gap.start)
         return gap
 
-    async def adopt_open_gap(self, camera: str, stream: str = "main") -> Gap | None:
+    async def adopt_open_gap(self, camera: str, stream: str = "main", lease_epoch: int | None = None) -> Gap | None:
         open_rows = [g for g in self.rows.values() if (g.camera_id, g.stream) == (camera, stream) and g.end is None]
         return open_rows[-1] if open_rows else None
 

@@ -202,3 +202,70 @@ async def test_shortening_a_retention_never_reaches_back(tmp_path: Path, sqlite_
         assert [p.days for p in periods] == [30, 10]
     finally:
         await engine.dispose()
+
+
+async def test_nodes_sharing_an_index_delete_only_what_is_on_their_disk_and_each_segment_once(
+    tmp_path: Path, pg_url: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Several nodes, one index: a node's retention leaves a segment whose file is on another node's
+    disk to that node (it used to delete the row and leave the file behind for good); nodes on one
+    shared disk racing over the same segments delete each once, with one Deletion row and no error."""
+    from datetime import UTC, datetime
+
+    from core.clock import ManualClock
+    from core.config import RecordingConfig
+    from recorder.models import Segment
+    from recorder.reports import LogOnlySink
+    from recorder.retention import Retention
+    from recorder.status import StorageState
+
+    clock = ManualClock(datetime(2026, 12, 1, tzinfo=UTC))
+    engine = make_engine(pg_url)
+    db = make_sessionmaker(engine)
+    config = RecordingConfig(retention_days=30, min_retention_days=0, min_free_bytes=0)
+
+    async def add(disk: Path, name: str) -> None:
+        end = clock.now() - timedelta(days=40)
+        (disk / "gate").mkdir(parents=True, exist_ok=True)
+        (disk / "gate" / f"{name}.mp4").write_bytes(b"x")
+        async with db() as session:
+            session.add(Segment(camera_id="gate", start=end - timedelta(minutes=1), end=end, path=f"gate/{name}.mp4",
+                                bytes=1, sha256=sha(name), status="sealed", codec="h264", width=1,
+                                height=1, drift_ms=0.0, timestamps="{}", sealed_at=end, stream="main"))
+            await session.commit()
+
+    def sha(name: str) -> str:
+        return name.encode().hex().ljust(64, "0")
+
+    def node(disk: Path) -> Retention:
+        return Retention(db, SegmentStore(disk), StorageState(disk), clock, config, {}, LogOnlySink(),
+                         shared_index=True)
+
+    async def left() -> set[str]:
+        async with db() as session:
+            return set((await session.scalars(select(Segment.path))).all())
+
+    disk_a, disk_b, shared = tmp_path / "a", tmp_path / "b", tmp_path / "shared"
+    for disk in (disk_a, disk_b, shared):
+        disk.mkdir()
+    try:
+        await add(disk_a, "on-a")
+        await add(disk_b, "on-b")
+        assert [d.sha256 for d in await node(disk_b).run_once()] == [sha("on-b")]
+        assert await left() == {"gate/on-a.mp4"}  # A's file is A's to delete
+        assert (disk_a / "gate" / "on-a.mp4").exists()
+        assert [d.sha256 for d in await node(disk_a).run_once()] == [sha("on-a")]
+        assert not (disk_a / "gate" / "on-a.mp4").exists()
+
+        names = [f"s{n:02d}" for n in range(12)]
+        for name in names:
+            await add(shared, name)
+        caplog.clear()
+        first, second = await asyncio.gather(node(shared).run_once(), node(shared).run_once())
+        assert sorted(d.sha256 for d in first + second) == sorted(sha(n) for n in names)
+        assert await left() == set()
+        gone = [d.path for d in await deletions(pg_url)]
+        assert sorted(gone) == sorted(["gate/on-a.mp4", "gate/on-b.mp4"] + [f"gate/{n}.mp4" for n in names])
+        assert not [r for r in caplog.records if r.levelno >= 40], [r.getMessage() for r in caplog.records]
+    finally:
+        await engine.dispose()

@@ -3,6 +3,7 @@
 import { getJSON, problem, request, sendJSON } from "./api.js";
 import { apply, t } from "./i18n.js";
 import { requestHead, requestRow, verdictText, viewsText } from "./reqview.js";
+import { showRetentionChanges } from "./retentionapprovals.js";
 import { el, start } from "./shell.js";
 import { dateTime } from "./timefmt.js";
 
@@ -124,6 +125,7 @@ if (who) {
     try {
       const { requests } = await getJSON("/api/v1/playback-requests?status=pending");
       pending.replaceChildren(...(requests.length ? requests.map(card) : [el("p", { class: "note" }, t("appr.nonePending"))]));
+      await showRetentionChanges(document.getElementById("retention"), refresh, who.username);
       const done = await getJSON("/api/v1/playback-requests?limit=20");
       const list = await getJSON("/api/v1/dispositions?limit=20");
       const byRequest = new Map(list.dispositions.map((d) => [d.request_id, d]));

@@ -1,5 +1,5 @@
 // The gateway's live stream, GET /api/v1/events/stream (server-sent events) with three event types:
-// `camera-event` (ONVIF alarms, {camera, kind, active, at, topic}), `alert` (an alert with its
+// `camera-event` (ONVIF alarms, {camera, kind, active, at, topic, initial}), `alert` (an alert with its
 // seq as the event id) and `export` (an export job's JSON as it changes, jobs the caller may read). EventSource cannot send a bearer header, so the stream is read with fetch;
 // for the same reason the browser does not resend the last id by itself, so every reconnect sends
 // the last alert seq as Last-Event-ID and the gateway replays what was missed from its outbox.

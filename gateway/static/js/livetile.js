@@ -4,6 +4,11 @@
 // stream the gateway will not play (its codec, transcoding off or busy) says why in the middle.
 // The RTCPeerConnection is reachable as `element.pc`, the stream it plays as `element.dataset.stream`.
 //
+// Several nodes: a camera another node ingests is "remote" here, with that node's WHEP URL in
+// `live_url`; the tile plays it from there (the bearer token is shared through the database). When
+// the polled owner changes (a failover, a handover) the tile closes and reconnects to the new
+// owner at once, without waiting for its retry backoff or a reload.
+//
 // A camera with a sub-stream plays it in a grid and its main stream full screen (and in a large
 // tile). Switching opens the other stream's session beside the playing one, with its video under
 // the playing video; only once that video has a decoded frame does it take the playing one's
@@ -26,6 +31,11 @@ const SWITCH_TIMEOUT_MS = 10000; // the other stream's first frame; a camera's G
 const SWITCH_RETRY_MS = 30000; // a stream that could not play is tried again after this
 const STALL_CHECKS = 4; // refreshes (about 3 s apart) without the video advancing before a restart
 const UP = new Set(["online", "degraded"]);
+
+// Whether the camera's video can be played now: up here, or ingested by another node that is known.
+export function playable(camera) {
+  return UP.has(camera.state) || (camera.state === "remote" && !!camera.live_url);
+}
 const ALARM_KINDS = ["tamper", "video_loss"];
 
 function retryTime(at) { return { time: clock(at), in: seconds(at - Date.now()) }; }
@@ -50,6 +60,9 @@ export function describe(camera, now = Date.now()) {
       }
       return { badge: "offline", text: reason };
     case "disabled": return { badge: "disabled", text: "" };
+    case "remote":
+      return camera.node ? { badge: "remote", text: t("tile.onNode", { node: camera.node.id }) }
+        : { badge: "connecting", text: t("tile.betweenNodes") };
     default: return { badge: "offline", text: reason };
   }
 }
@@ -97,8 +110,10 @@ export class LiveTile {
   // report: offer "Report" (an incident from this camera, now); operators and supervisors only.
   // snapshot: offer "Snapshot" (the gateway takes the camera's newest frame; a person, not a wall display).
   // gridStream: what a small tile of a camera with a sub-stream plays, "sub" (default) or "main".
-  constructor(camera, { large = false, ptz = false, report = false, snapshot = false, gridStream = "sub" } = {}) {
+  // onLost: called when the tile's session fails (the page re-reads the cameras: maybe another node has it now).
+  constructor(camera, { large = false, ptz = false, report = false, snapshot = false, gridStream = "sub", onLost = null } = {}) {
     this.camera = camera;
+    this.onLost = onLost;
     this.large = large;
     this.gridStream = gridStream;
     this.video = videoElement();
@@ -161,14 +176,15 @@ export class LiveTile {
   }
 
   get wanted() {
-    return !this.destroyed && this.inView && document.visibilityState === "visible" && UP.has(this.camera.state);
+    return !this.destroyed && this.inView && document.visibilityState === "visible" && playable(this.camera);
   }
 
   // The stream this tile should play now: the main stream full screen, in a large tile, for a
   // camera without a sub-stream or while its sub-stream is down; else the grid's choice.
   get wantedStream() {
     const sub = this.camera.streams?.sub;
-    if (!this.camera.substream || !sub || sub.up === false) return "main";
+    // A remote camera's streams are parked here: whether its sub-stream is up is the owner's to say.
+    if (!this.camera.substream || !sub || (sub.up === false && this.camera.state !== "remote")) return "main";
     if (this.large || document.fullscreenElement === this.element) return "main";
     return this.gridStream === "main" ? "main" : "sub";
   }
@@ -180,7 +196,14 @@ export class LiveTile {
 
   // polled: false for a state pushed between polls (it is no refresh for the stall check).
   update(camera, { polled = true } = {}) {
+    const moved = (camera.live_url ?? null) !== (this.camera.live_url ?? null);
     this.camera = camera;
+    if (moved && camera.live_url) {
+      // Another node ingests it now: reconnect there at once (the old session, if any, is dead or ending).
+      this.close();
+      this.clearRetry();
+      this.attempt = 0;
+    }
     this.ptz?.recheck();
     if (polled) this.checkStall();
     this.render();
@@ -224,7 +247,7 @@ export class LiveTile {
     this.element.dataset.refusal = refusedWhy ? this.refusal.reason : "";
     let line = text;
     const failure = this.switchFailure;
-    if (UP.has(cam.state)) {
+    if (playable(cam)) {
       if (failure && this.session && this.stream !== this.wantedStream && failure.stream === this.wantedStream) {
         // The other stream cannot play (the server's reason): this one goes on, and the tile says so.
         line = t(failure.stream === "main" ? "tile.mainUnavailable" : "tile.subUnavailable", { why: failure.why });
@@ -256,13 +279,13 @@ export class LiveTile {
     } else {
       this.close();
       this.clearRetry();
-      if (!UP.has(this.camera.state)) this.attempt = 0;
+      if (!playable(this.camera)) this.attempt = 0;
     }
     this.render();
   }
 
   url(stream) {
-    const path = `/whep/live/${encodeURIComponent(this.camera.id)}`;
+    const path = this.camera.live_url || `/whep/live/${encodeURIComponent(this.camera.id)}`;
     return stream === "sub" ? `${path}?stream=sub` : path;
   }
 
@@ -365,7 +388,7 @@ export class LiveTile {
   // A connected peer whose video stopped advancing while the camera is online is restarted.
   checkStall() {
     const pc = this.session?.pc;
-    if (!pc || pc.connectionState !== "connected" || this.camera.state !== "online") {
+    if (!pc || pc.connectionState !== "connected" || !["online", "remote"].includes(this.camera.state)) {
       this.stall = { time: -1, count: 0 };
       return;
     }
@@ -378,6 +401,7 @@ export class LiveTile {
   fail(why, slow = false, atLeastMs = 0) {
     if (this.destroyed) return;
     this.close();
+    this.onLost?.();
     this.attempt += 1;
     this.peerError = why;
     const delay = Math.max(atLeastMs, backoff(slow ? Math.max(this.attempt, 5) : this.attempt));

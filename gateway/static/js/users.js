@@ -22,11 +22,14 @@ if (who) {
   const result = document.getElementById("users-result");
   let users = [];
 
-  async function change(user, body, done) {
+  // `undo` puts the control back as the server has it when the change is refused (a role picker still
+  // showing the refused role would say the change was made; the refresh skips a focused picker).
+  async function change(user, body, done, undo) {
     try {
       const changed = await sendJSON("PATCH", `/api/v1/users/${encodeURIComponent(user.username)}`, body);
       say(result, done(changed), "ok");
     } catch (err) {
+      undo?.();
       say(result, err.message, "error");
     }
     await refresh();
@@ -38,7 +41,7 @@ if (who) {
     }
     const select = el("select", { name: "role", "aria-label": t("usr.roleFor", { name: user.username }),
       onchange: () => change(user, { role: select.value },
-        (u) => t("usr.roleOk", { name: u.username, role: t(`role.${u.role}`) })) },
+        (u) => t("usr.roleOk", { name: u.username, role: t(`role.${u.role}`) }), () => { select.value = user.role; }) },
     ...ROLES.map((role) => el("option", { value: role, selected: role === user.role, dataset: { i18n: `role.${role}` } })));
     return el("td", {}, select);
   }

@@ -12,7 +12,7 @@ import { followDuty } from "./duty.js";
 import { EmergencyWall } from "./emergency.js";
 import { EventStream } from "./eventstream.js";
 import { apply, t } from "./i18n.js";
-import { LiveTile } from "./livetile.js";
+import { LiveTile, playable } from "./livetile.js";
 import { el, start } from "./shell.js";
 import { AlertTray } from "./tray.js";
 
@@ -107,7 +107,8 @@ if (who) {
     const cells = visible.map((cam) => {
       let tile = tiles.get(cam.id);
       if (!tile) {
-        tile = new LiveTile(cam, { ptz: cam.ptz === true, report: canReport, snapshot: canSnapshot, gridStream: prefs.gridStream });
+        tile = new LiveTile(cam, { ptz: cam.ptz === true, report: canReport, snapshot: canSnapshot, gridStream: prefs.gridStream,
+          onLost: () => refresh() });
         tiles.set(cam.id, tile);
       } else tile.update(cam, { polled: fromPoll });
       tile.setAlarms(alarms.get(cam.id) || new Set());
@@ -128,7 +129,7 @@ if (who) {
 
   function count() {
     const list = shown();
-    const up = list.filter((c) => c.state === "online" || c.state === "degraded").length;
+    const up = list.filter(playable).length; // up here, or on the node that ingests it
     summary.textContent = t("wall.summary", { up, total: list.length });
   }
 

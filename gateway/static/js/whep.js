@@ -69,9 +69,18 @@ export async function connect(url, bearer, { video, control = false, audio = fal
       method: "POST",
       headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${bearer}` },
       body: pc.localDescription.sdp,
+      // A node answers 307 for a camera another node ingests; a browser would follow it without the
+      // Authorization header (cross-origin). Not followed: the page asks the API for the owner's URL.
+      redirect: "manual",
     });
+    if (res.type === "opaqueredirect") {
+      throw Object.assign(new Error("the camera moved to another node"), { status: 307, retryAfterMs: 1000 });
+    }
     if (res.status !== 201) throw await problem(res);
-    const location = res.headers.get("Location");
+    // Relative to where the offer was answered: after a redirect to the node that ingests the
+    // camera, the session lives there, not on the node that served the page.
+    const where = res.headers.get("Location");
+    const location = where ? new URL(where, res.url).href : null;
     const answer = await res.text();
     await pc.setRemoteDescription({ type: "answer", sdp: answer });
     return { pc, location, channel, audio: soundOf(answer) };
