@@ -21,7 +21,7 @@ from cluster.leases import Lease, LeaseBook, LeaseLost, lease_counts
 from cluster.reach import DatabaseReach
 from cluster.registry import list_nodes
 from core.clusterconfig import ClusterConfig
-from core.waiting import uncancellable, within
+from core.waiting import finish, stop_if_cancelled, uncancellable, within
 
 log = logging.getLogger(__name__)
 
@@ -216,9 +216,13 @@ class LeaseKeeper:
                 since = self._passed_over.setdefault(camera, now)
                 if now - since < self.config.lease_s:
                     continue
+            stop_if_cancelled()  # a stop that came during the last acquire: take no more
             sent = self._monotonic()
             try:
-                lease = await self.book.acquire(camera, restart=not self._started)
+                # To its end even if a stop comes meanwhile: a lease taken in the database but never
+                # noted here would not be released on the way out (it would block the camera for a
+                # whole lease).
+                lease = await finish(self.book.acquire(camera, restart=not self._started))
             except (SQLAlchemyError, OSError) as error:
                 log.warning("camera %s: lease acquire failed: %s", camera, error, extra={"camera": camera})
                 self._unreachable(error)
@@ -258,7 +262,11 @@ class LeaseKeeper:
             await self.ingest.ingest_ended(camera, LOST_REASON)
 
     async def _give_up(self, camera: str) -> None:
-        """Seal `camera`'s recording here, then release its lease."""
+        """Seal `camera`'s recording here, then release its lease. To the end even if a stop comes
+        meanwhile (a handover cut after the lease left `held` would leave it unreleased)."""
+        await uncancellable(self._hand_back(camera))
+
+    async def _hand_back(self, camera: str) -> None:
         lease = self.held.pop(camera)
         self._renewed.pop(camera, None)
         self._kept.discard(camera)
@@ -267,8 +275,9 @@ class LeaseKeeper:
             # Closed before the release: the next owner's RTSP session never overlaps this one.
             await self.ingest.ingest_ended(camera, GIVEN_UP_REASON)
         try:
-            await self.book.release(lease)
-        except (SQLAlchemyError, OSError) as error:
+            async with asyncio.timeout(self._call_timeout_s):  # a database that does not answer
+                await self.book.release(lease)
+        except (SQLAlchemyError, OSError, TimeoutError) as error:
             log.warning("camera %s: lease release failed (it expires instead): %s", camera, error,
                         extra={"camera": camera})
 

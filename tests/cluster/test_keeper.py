@@ -237,3 +237,67 @@ async def test_cut_off_from_the_database_the_keeper_stops_two_rounds_before_the_
     clock.now += 1
     await keeper.tick()  # a round without a failed call: /health passes again
     assert keeper.reach.problem is None
+
+
+class LateBook(LeaseBook):
+    """A LeaseBook whose acquire answers late: the lease is taken in the database, then the answer
+    takes `late_s` to arrive (a stop lands in between)."""
+
+    late_s = 0.0
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.taken = asyncio.Event()
+
+    async def acquire(self, camera: str, restart: bool = False) -> Lease | None:
+        lease = await super().acquire(camera, restart)
+        self.taken.set()
+        await asyncio.sleep(self.late_s)
+        return lease
+
+
+async def test_a_stop_while_a_lease_is_being_taken_still_releases_it(db: async_sessionmaker[AsyncSession]) -> None:
+    config = ClusterConfig(lease_s=8, renew_s=2)
+    await NodeRegistry(db, "node-a").register("http://node-a", 64)
+    recorder = NotingRecorder(db, CAMERAS)
+    book = LateBook(db, "node-a", config.lease_s)
+    book.late_s = 0.3
+    task = asyncio.create_task(LeaseKeeper(book, recorder, config, db).run())
+    await asyncio.wait_for(book.taken.wait(), 5)
+    task.cancel()  # the first lease is in the database; its answer is on the way
+    await asyncio.gather(task, return_exceptions=True)
+    assert task.cancelled()
+    # The camera whose acquire was under way was taken, recorded and released; no other was taken.
+    assert [kind for kind, _, _ in recorder.events] == ["acquired", "ended"]
+    assert await lease_counts(db) == {}
+
+
+class SlowSealRecorder(NotingRecorder):
+    """A recorder whose writer takes a while to seal; `sealing` is set when one starts."""
+
+    def __init__(self, db: async_sessionmaker[AsyncSession], cameras: list[str]) -> None:
+        super().__init__(db, cameras)
+        self.sealing = asyncio.Event()
+
+    async def lease_ended(self, camera_id: str, lost: bool = False) -> None:
+        self.sealing.set()
+        await asyncio.sleep(0.3)
+        await super().lease_ended(camera_id, lost)
+
+
+async def test_a_stop_during_a_handover_finishes_it_and_releases_every_lease(
+        db: async_sessionmaker[AsyncSession]) -> None:
+    config = ClusterConfig(lease_s=8, renew_s=2)
+    await NodeRegistry(db, "node-a").register("http://node-a", 64)
+    recorder = SlowSealRecorder(db, CAMERAS)
+    keeper = LeaseKeeper(LeaseBook(db, "node-a", config.lease_s), recorder, config, db)
+    await keeper.tick()  # alone: A takes all four
+    assert len(keeper.held) == 4
+    await NodeRegistry(db, "node-b").register("http://node-b", 64)
+    task = asyncio.create_task(keeper.run())  # over its share with B alive: it hands one over
+    await asyncio.wait_for(recorder.sealing.wait(), 5)
+    task.cancel()  # mid-handover: the camera has left `held`, its writer is sealing
+    await asyncio.gather(task, return_exceptions=True)
+    assert task.cancelled()
+    assert recorder.recording == {} and recorder.held_when_stopped == [True] * 4
+    assert await lease_counts(db) == {}
