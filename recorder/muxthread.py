@@ -133,6 +133,9 @@ class MuxThread:
         self._muxer: SegmentMuxer | None = None
         self._audio: AudioPath | None = None  # thread side: the connection's sound, if it has any
         self._failed = False
+        #: Set from the loop when this node lost the camera's lease: the new owner's recovery may take
+        #: the open segment's file away (sealing it, or moving it to quarantine), which is expected then.
+        self.lease_lost = False
         self.done: asyncio.Future[None] = loop.create_future()
         self._thread = threading.Thread(target=self._run, name=f"recorder-{camera}" + ("" if stream == "main" else f"-{stream}"),
                                         daemon=True)
@@ -297,6 +300,16 @@ class MuxThread:
         detail = f"{type(exc).__name__}: {exc}"
         if full:
             log.error("camera %s: storage full while writing a segment", self.camera)
+        elif isinstance(exc, (FileNotFoundError, FileExistsError)):
+            # The segment's file was taken away or its final name taken: on a cluster, by the recovery
+            # of a node that took the camera over (this node may not have heard of the lost lease yet).
+            # The path says which; a traceback would say nothing more.
+            if self.lease_lost:
+                log.warning("camera %s: segment not sealed here: the node that took the camera over "
+                            "recovered its file (%s)", self.camera, detail)
+            else:
+                log.error("camera %s: writing a segment failed: its file was taken away by another "
+                          "process (a node that took the camera over?): %s", self.camera, detail)
         else:
             log.error("camera %s: writing a segment failed: %s", self.camera, detail, exc_info=exc)
         if muxer is None:

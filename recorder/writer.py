@@ -96,6 +96,8 @@ class SegmentWriter:
         """This node lost the camera's lease: its segments are tried once more at most, without waiting
         (recorder/indexing.py), so the writer stops at once."""
         self._indexer.mark_lease_lost()
+        if self._thread is not None:
+            self._thread.lease_lost = True
 
     async def run(self) -> None:
         """Record until cancelled; the open segment is sealed and indexed on the way out."""

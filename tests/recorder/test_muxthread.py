@@ -12,6 +12,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 
 from recorder.muxthread import Failed, MuxThread, Result, Sealed
 from recorder.recovery import complete_prefix
@@ -112,6 +113,42 @@ async def test_after_a_failure_commands_wait_for_resume_and_the_chain_goes_on(tm
     # What was written of the failed segment is salvaged, and the chain continues from it.
     assert failed.salvaged is not None and failed.salvaged.start == first
     assert sealed.segment.start == third and sealed.segment.prev_sha256 == failed.salvaged.sha256
+
+
+
+@pytest.mark.parametrize("lease_lost", [False, True])
+async def test_a_segment_whose_file_another_node_took_fails_without_a_traceback(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, lease_lost: bool) -> None:
+    """On a cluster the node that took a camera over recovers the old owner's open file (seals it, or
+    quarantines it) while the old owner may still be writing: the old owner's seal then fails. It is
+    said in one line (a warning once this node knows its lease was lost), with no traceback."""
+    info, packets = h264_packets(2 * GOP)
+    results: list[Result] = []
+    store = SegmentStore(tmp_path)
+    thread = MuxThread(store, "cam", None, asyncio.get_running_loop(), results.append)
+    thread.lease_lost = lease_lost
+    thread.start()
+    start = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    try:
+        thread.open((info,), start, packets[0], 0)
+        for packet in packets[:GOP + 1]:
+            thread.packet(packet, packet.pts or 0, packet.dts or 0)
+        partial = store.partial_path("cam", start)
+        for _ in range(100):
+            if partial.exists():
+                break
+            await asyncio.sleep(0.01)
+        partial.rename(tmp_path / "taken.part")  # the new owner's recovery moved it away
+        thread.seal(start, 0.0)
+    finally:
+        thread.stop()
+        await thread.done
+    assert [type(r) for r in results] == [Failed], results
+    assert isinstance(results[0], Failed) and "FileNotFoundError" in results[0].error
+    said = [r for r in caplog.records if r.name == "recorder.muxthread" and "cam" in r.getMessage()]
+    assert said and not any(r.exc_info for r in said), [r.getMessage() for r in said]
+    assert said[0].levelname == ("WARNING" if lease_lost else "ERROR")
+    assert ("took the camera over recovered its file" in said[0].getMessage()) is lease_lost
 
 
 AAC_RATE = 16_000
