@@ -426,6 +426,11 @@ def main() -> None:
             if kind not in encoders:
                 encoders[kind] = SharedEncoder(kind, width, height, args.bitrate)
             factory.set_launch(f"( {SharedEncoder.APPSRC} )")
+            # Each client its own media (its own appsrc fed by the one encoder), as a camera serves
+            # each RTSP session on its own: a client's media that is being torn down, or stuck, can
+            # never be the one a newcomer joins (a node taking a camera over right after another
+            # node let it go got no packets once on a loaded CI machine, with the media shared).
+            factory.set_shared(False)
             factory.connect("media-configure", encoders[kind].configure)
             mounts.add_factory(f"/{name}", factory)
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -208,15 +209,22 @@ async def test_two_workers_split_32_cameras_use_both_cores_survive_a_kill_and_st
     assert not list(store.partials()), "a segment was left unsealed"
     assert {store.relative(p) for p in store.finals()} <= indexed
     # What the killed worker left open was recovered (a copy of its playable prefix, the original
-    # quarantined), and nothing a live worker was writing. (Sealed files in the quarantine are fenced
-    # ones: a lease lost to a late renewal on a loaded machine.)
+    # quarantined), and nothing a live worker was writing under a lease it still held. A live worker
+    # whose event loop a loaded machine stalls past lease_s loses its leases, and the other worker
+    # takes those cameras over and recovers their open files as it should (the fenced writer's seal is
+    # refused); those cameras are left out here, and the log must say so. (Sealed files in the
+    # quarantine are fenced ones too.)
+    fenced = set(re.findall(r"lost the lease on camera (\w+)", text))
+    if fenced:
+        print(f"leases lost by a live worker on a loaded machine: {sorted(fenced)}")
     quarantine = store.root / QUARANTINE_DIR
     for path in quarantine.glob("*.part") if quarantine.exists() else ():
         named = parse_segment_name(path.name)
-        assert named is not None and named[1] < killed, path.name
+        assert named is not None and (named[1] < killed or named[0] in fenced), path.name
     recovered = [s for s in await _segments(db) if s.status == "recovered"]
-    assert all(s.start < killed for s in recovered), [(s.path, s.start) for s in recovered]
-    assert "writing a segment failed" not in text, text[-4000:]
+    assert all(s.start < killed or s.camera_id in fenced for s in recovered), [(s.path, s.start) for s in recovered]
+    failed = re.findall(r"camera (\w+): writing a segment failed", text)
+    assert set(failed) <= fenced, text[-4000:]
     print(f"workers: CPU over 5 s {', '.join(f'w{i} {s:.2f} s' for i, s in sorted(spent.items()))}; "
           f"stopped in {took:.1f} s")
 
