@@ -1,9 +1,10 @@
-"""The `server:` section: the HTTP listener (address, port, TLS, proxies, CORS, public URL) and the
+"""The `server:` section: the HTTP listener (address, port, TLS, proxies, CORS, allowed host names, public URL) and the
 worker processes that share its port (`workers`, `worker_port_base`)."""
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -11,6 +12,9 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from core.configbase import Strict
+
+#: A DNS name: labels of letters, digits and hyphens (not at either end), joined by dots.
+_HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*")
 
 
 class ServerConfig(Strict):
@@ -46,6 +50,13 @@ class ServerConfig(Strict):
     )
     tls_key: Path | None = Field(None, description="PEM private key file of tls_cert (unencrypted).")
 
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the gateway answers for besides IP addresses, localhost, this machine's name and "
+        "the hosts of public_url and cluster.advertise_url: names (cctv.example), suffixes (.city.example: it and "
+        "every name under it), or \"*\" (no check). A request for another name is refused with 421 (DNS "
+        "rebinding protection).",
+    )
     public_url: str | None = Field(
         None,
         description="The gateway's origin as its users reach it (scheme://host[:port], e.g. https://cctv.example): "
@@ -71,6 +82,15 @@ class ServerConfig(Strict):
         for origin in v:
             if origin != "*":
                 _origin(origin)
+        return v
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            name = entry.strip().rstrip(".")
+            if name != "*" and not _HOST_NAME.fullmatch(name.removeprefix(".")):
+                raise ValueError(f"{entry!r} is not a host name, a .suffix or \"*\" (e.g. cctv.example, .city.example)")
         return v
 
     @field_validator("public_url")

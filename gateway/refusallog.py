@@ -16,6 +16,9 @@
   those held back, and the entry names the last user name tried. A device retries a stale password
   for ever, and a Digest check costs nothing, so every failure is aggregated, not only throttled ones.
 
+- A request for a host name the gateway does not answer for (gateway/http/hostcheck.py: DNS
+  rebinding) is a text-log line at most once a minute per name, with the count and the last address.
+
 A failed HTTP sign-in that was checked (right shape, wrong password) is not counted here: it is logged
 each time, and the throttle ends it after `auth.max_failures`.
 """
@@ -43,12 +46,19 @@ class RefusalLog:
         self._bearers: MinuteTally[str] = MinuteTally(clock, "(other addresses)")
         self._throttled: MinuteTally[tuple[str, str]] = MinuteTally(clock, ("(other users)", "(other addresses)"))
         self._devices: MinuteTally[tuple[str, str]] = MinuteTally(clock, ("(other)", "(other addresses)"))
+        self._hosts: MinuteTally[str] = MinuteTally(clock, "(other names)")
 
     def bearer_refused(self, address: str, reason: str) -> None:
         """A bearer token that is not ours: one warning line per address a minute, with the count."""
         noted = self._bearers.note(address, reason)
         if noted is not None:
             _warn_bearer(noted[0], noted[1], reason)
+
+    def host_refused(self, name: str, address: str) -> None:
+        """A request for a host name we do not answer for: one warning line per name a minute."""
+        noted = self._hosts.note(name, "", address)
+        if noted is not None:
+            _warn_host(noted[0], noted[1], address)
 
     async def sign_in_throttled(self, username: str, address: str, reason: str = THROTTLED) -> None:
         """A sign-in refused before its password was checked: one entry per user and address a minute."""
@@ -79,6 +89,8 @@ class RefusalLog:
         """Write the held-back counts that are due (`stopping`: all of them)."""
         for bearer in self._bearers.due(stopping):
             _warn_bearer(bearer.key, bearer.count, bearer.reason)
+        for host in self._hosts.due(stopping):
+            _warn_host(host.key, host.count, host.who)
         for held in self._throttled.due(stopping):
             user, address = held.key
             log.warning("sign-in throttled: user=%r address=%s count=%d (%s)", user, address, held.count, held.reason)
@@ -94,7 +106,7 @@ class RefusalLog:
             while True:
                 await self.write_due()
                 await asyncio.sleep(min(self._bearers.next_due(), self._throttled.next_due(),
-                                        self._devices.next_due()) + 0.05)
+                                        self._devices.next_due(), self._hosts.next_due()) + 0.05)
         finally:
             await self.write_due(stopping=True)
 
@@ -102,6 +114,11 @@ class RefusalLog:
 def _warn_bearer(address: str, count: int, reason: str) -> None:
     log.warning("refused %d bearer token(s) that are not ours from %s in the last minute (last: %s)",
                 count, address, reason)
+
+
+def _warn_host(name: str, count: int, address: str) -> None:
+    log.warning("refused %d request(s) for the host name %r in the last minute (last from %s): not one of "
+                "this gateway's names (server.allowed_hosts)", count, name, address)
 
 
 def _throttled(user: str, address: str, reason: str, count: int) -> AccessEvent:

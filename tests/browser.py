@@ -99,11 +99,11 @@ class Page:
 
 
 @contextlib.asynccontextmanager
-async def chromium(width: int = 1280, height: int = 800) -> AsyncIterator[Page]:
-    """A headless Chromium with one blank tab; killed on the way out."""
+async def chromium(width: int = 1280, height: int = 800, flags: tuple[str, ...] = ()) -> AsyncIterator[Page]:
+    """A headless Chromium with one blank tab (and `flags` besides the usual); killed on the way out."""
     profile = tempfile.mkdtemp(prefix="pantau-chromium-")
     proc = await asyncio.create_subprocess_exec(
-        CHROMIUM, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}", "about:blank",
+        CHROMIUM, *FLAGS, *flags, f"--user-data-dir={profile}", f"--window-size={width},{height}", "about:blank",
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:

@@ -45,7 +45,7 @@ async def raw(client: Client, source: str, method: str, path: str, headers: dict
     """One HTTP/1.1 request from `source` (a loopback address) on a connection of its own."""
     reader, writer = await asyncio.open_connection("127.0.0.1", client.gateway.port, local_addr=(source, 0))
     try:
-        lines = [f"{method} {path} HTTP/1.1", "Host: gateway", "Connection: close",
+        lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close",
                  f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in headers.items())]
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
         response = await reader.read()

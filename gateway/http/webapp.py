@@ -13,6 +13,7 @@ from gateway.http import bookmarks, exports, iceservers, links, onvifservice, re
 from gateway.http import retention, users
 from gateway.http.auth import auth_middleware
 from gateway.http.cors import CorsOrigins, setup_cors
+from gateway.http.hostcheck import AllowedHosts, host_check_middleware
 from gateway.http.appkeys import CORS, SERVICES
 from gateway.http.metrics import REGISTRY, build_registry
 from gateway.http.problems import problem_middleware
@@ -40,12 +41,17 @@ async def _index(request: web.Request) -> web.StreamResponse:
 
 
 def build_app(services: Services) -> web.Application:
-    """The HTTP application: the client's address behind a trusted proxy outermost, problem+json,
-    authentication inside, then routes."""
+    """The HTTP application: the client's address behind a trusted proxy outermost, the host name
+    check, problem+json, authentication inside, then routes."""
     proxies = TrustedProxies(services.settings.server.trusted_proxies)
     # The client's address first: every later middleware, route and log line sees the real one.
     header = services.settings.server.proxy_header
     middlewares = [forwarded_client_middleware(proxies, header)] if proxies else []
+    # Then the host name (DNS rebinding): before any route or sign-in sees the request.
+    settings = services.settings
+    hosts = AllowedHosts.of_this_machine(settings.server.allowed_hosts,
+                                         (settings.server.public_url, settings.cluster.advertise_url))
+    middlewares.append(host_check_middleware(hosts))
     app = web.Application(middlewares=[*middlewares, problem_middleware, auth_middleware], client_max_size=MAX_BODY)
     app[SERVICES] = services
     app[REGISTRY] = build_registry(services)
