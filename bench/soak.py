@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.fixtures_camera import CameraServer, free_port  # noqa: E402
+from tests.processes import stop  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SAMPLE_EVERY_S = 10.0
@@ -251,14 +252,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         problems, starts, ends = check_gaps(outages, [g for g in gaps if g[1] <= cuts_ended], began_wall)
         segs = segments_per_camera(db)
         leftover_children = children(proc.pid)
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-            stopped = True
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            stopped = False
+        stopped = stop(proc, 15)
         tracebacks = log_path.read_text().count("Traceback")
     finally:
         if proc is not None and proc.poll() is None:

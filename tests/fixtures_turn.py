@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from tests.processes import stop
+
 TURNSERVER = shutil.which("turnserver") or "/usr/bin/turnserver"
 READY_TIMEOUT_S = 10.0
 MAGIC_COOKIE = 0x2112A442
@@ -89,12 +91,7 @@ def running_turn(directory: Path) -> Iterator[TurnServer]:
             time.sleep(0.1)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 5)
         log.close()
 
 

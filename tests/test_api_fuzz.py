@@ -46,6 +46,7 @@ from core.config import Settings
 from core.configfile import load_settings
 from policy.decision import Context, Resource, Subject, decide
 from tests.fixtures_camera import free_port
+from tests.processes import stop
 from tests.test_route_authorization import ROUTES, Guarded
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,14 +153,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
                 time.sleep(0.2)
         yield Gateway(base, {user: sign_in(base, user, password) for user in (ADMIN, VIEWER)}, refused)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-            stopped = True
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            stopped = False
+        stopped = stop(proc, 15)
     output = log_path.read_text()
     assert stopped, "the gateway did not stop within 15 s of SIGTERM after the fuzzing"
     # (aiohttp's own parser logs a traceback for a request it cannot read: not ours)

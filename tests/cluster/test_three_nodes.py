@@ -39,6 +39,7 @@ from policy.audit.models import AccessLogCheckpoint
 from policy.audit.signerlock import SIGNER_LOCK_KEY
 from policy.audit.signingkey import load_or_create_key
 from recorder.models import Segment
+from tests.processes import stop
 from tests.cluster.test_failover import assert_no_overlap, gaps, leases, segments, wait_for
 from tests.fixtures_camera import CameraServer, free_port
 
@@ -124,12 +125,7 @@ def serving(config: Path) -> Iterator[subprocess.Popen[bytes]]:
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGCONT)
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+            stop(proc, 20)
 
 
 def health(port: int) -> dict[str, Any]:
