@@ -76,6 +76,7 @@ from policy.identity.useradmin import UserAdmin
 from policy.identity.users import UserStore
 from recorder.service import Recorder
 from streams.camera import Camera
+from streams.destination import DestinationGuard
 from streams.openpace import OpenPace
 from streams.state import CameraStatus
 from webrtc.sessions import WhepSessions
@@ -229,12 +230,18 @@ async def assemble(
 
     # One pace for every camera of this process: their connections start a few at a time.
     pace = OpenPace(settings.hub.opens_per_s, clock)
+    # A camera added through the API passed the destination check there; where its source resolves is
+    # checked again on every connect, so a name rebound since cannot lead elsewhere (DNS rebinding). The
+    # config file's cameras are the administrator's own word, as before (a camera on a link-local
+    # network, named by mDNS, is one).
+    guard = DestinationGuard(settings.onboarding.networks(), settings.onboarding.resolve_timeout_s)
+    from_file = {c.id for c in settings.cameras}
 
     def make_camera(cfg: CameraConfig) -> Camera:
         return Camera(
             cfg, settings.camera_health(cfg), settings.hub.subscriber_queue, clock, on_status,
             resolver=resolver_for(cfg, settings.onvif), sub_resolver=resolver_for(cfg, settings.onvif, "sub"),
-            pace=pace,
+            pace=pace, guard=None if cfg.id in from_file else guard,
         )
 
     # Several nodes (and workers): a camera's sources open only on the node holding its lease

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from core.clock import Clock
 from core.config import CameraConfig, HealthConfig
+from streams.destination import DestinationGuard
 from streams.feed import Feed, ProblemReport, StreamName, UrlResolver
 from streams.hub import StreamHub, Subscription
 from streams.openpace import OpenPace
@@ -74,6 +75,7 @@ class Camera:
         resolver: SourceResolver | None = None,
         sub_resolver: UrlResolver | None = None,
         pace: OpenPace | None = None,
+        guard: DestinationGuard | None = None,
     ) -> None:
         self.config = config
         #: Resolves the main stream's URL on every connect (onvif://); None: open config.source.
@@ -81,13 +83,14 @@ class Camera:
         self.id = config.id
         self.health_config = health
         self.clock = clock
-        self.main = Feed(StreamName.MAIN, config, hub_queue, clock, self, resolver, self.set_source_problem, pace)
+        self.main = Feed(StreamName.MAIN, config, hub_queue, clock, self, resolver, self.set_source_problem, pace,
+                         guard)
         #: The sub-stream (config.substream), or None.
         self.sub: Feed | None = None
         if config.substream is not None:
             # The main stream's resolver watches the device's clock; the sub-stream's only resolves.
             self.sub = Feed(StreamName.SUB, config.model_copy(update={"source": config.substream}), hub_queue,
-                            clock, self, sub_resolver, pace=pace)
+                            clock, self, sub_resolver, pace=pace, guard=guard)
         self._on_status = on_status
         self._problems: tuple[str, ...] = ()
         #: Problems the source resolver reports (e.g. "clock_drift"), with their text.

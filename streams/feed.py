@@ -19,6 +19,7 @@ from core.clock import Clock
 from core.config import CameraConfig
 from core.errors import SourceError
 from streams.hub import StreamHub
+from streams.destination import DestinationGuard
 from streams.openpace import OpenPace
 from streams.packet import MediaPacket, StreamInfo
 from streams.source import SourceThread
@@ -76,6 +77,7 @@ class Feed:
         resolver: UrlResolver | None = None,
         report: ProblemReport | None = None,
         pace: OpenPace | None = None,
+        guard: DestinationGuard | None = None,
     ) -> None:
         self.name = name
         self.config = config
@@ -85,6 +87,9 @@ class Feed:
         self.resolver = resolver
         #: The gateway's open turns (streams/openpace.py); None: open at once.
         self.pace = pace
+        #: Checks where the source resolves on every connect and pins rtsp:// to that address
+        #: (streams/destination.py); None: libav resolves the name itself.
+        self.guard = guard
         self.hub = StreamHub(config.id if name is StreamName.MAIN else f"{config.id}/{name}", hub_queue)
         self.stats = StreamStats(extra_dropped=lambda: self.hub.dropped_total)
         #: Whether the stream is delivering (connected and not stalled).
@@ -185,6 +190,8 @@ class Feed:
         if self.pace is not None:
             await self.pace.turn()  # not every camera in the same second (a start, a network back)
         cfg = await self._resolve()
+        if self.guard is not None:
+            cfg = await self.guard.pin(cfg)
         self._opened_at = self._last_packet_at = None
         ended: list[str | SourceError] = []
         worker = SourceThread(cfg, asyncio.get_running_loop(), self._opened, self._packets, ended.append)
