@@ -19,6 +19,10 @@ class RtspOut(Strict):
         "default: the address the asking client reached.")
     udp: bool = Field(True, description="Offer RTP over UDP unicast beside RTP over the RTSP connection (TCP).")
     max_clients: int = Field(64, ge=1, le=10000, description="RTSP sessions served at once; more are refused (503).")
+    relay_idle_s: float = Field(
+        30.0, gt=0, le=3600,
+        description="Several nodes or workers: a camera another one ingests is pulled here too while RTSP clients "
+        "watch it (a relay), and let go this long after the last one left.")
 
 
 class RestreamConfig(Strict):

@@ -36,7 +36,7 @@ async def start_rtsp(tasks: asyncio.TaskGroup, services: Services, clock: Clock)
                     lambda camera: camera_groups(services.cameras, camera), clock, services.access_log,
                     services.device_throttle, services.refusals)
     rtsp = RtspRestream(settings.restream.rtsp, services.cameras, gate, services.access_log,
-                        services.recorder.reader, services.recorder.index.span, clock)
+                        services.recorder.reader, services.recorder.index.span, clock, settings.hub.subscriber_queue)
     services.fleet.on_removed(rtsp.camera_removed)
     services.fleet.on_added(rtsp.camera_added)
     task = tasks.create_task(rtsp.run(), name="rtsp")

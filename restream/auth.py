@@ -91,6 +91,11 @@ class PantauAuth(GstRtspServer.RTSPAuth):
             return False
         verdict = self._bridge.call(self._gate.may_watch(state.viewer, factory.camera_id, ctx.uri.abspath,
                                                          state.address))
+        if verdict is Verdict.OK and factory.find_hub is not None:
+            # The camera's own hub, or a relay's when another node ingests it (restream/relay.py).
+            hub = self._bridge.call(factory.find_hub())
+            if hub is not None:
+                factory.hub = hub
         if verdict is Verdict.OK and not factory.available():
             verdict = Verdict.UNAVAILABLE  # offline: say so now rather than build a media that never prerolls
         if verdict is Verdict.OK:

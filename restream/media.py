@@ -4,7 +4,8 @@ hub's current streams (restream/pipeline.py), and the appsrc as the feeder pushe
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from restream.feeder import Sink
 from restream.gst import Gst, GstApp, GstRtsp, GstRtspServer
@@ -49,6 +50,8 @@ class AppSrcSink(Sink):
 #: What a factory hands on when one of its medias is built: the factory, the media, what it carries
 #: and its appsrcs (in the plan's stream order).
 MediaReady = Callable[["CameraFactory", GstRtspServer.RTSPMedia, MediaPlan, list[AppSrcSink]], None]
+#: Finds the hub a mount's media should read now (on the loop): None when the stream is not to be had.
+FindHub = Callable[[], Coroutine[Any, Any, StreamHub | None]]
 
 
 class CameraFactory(GstRtspServer.RTSPMediaFactory):
@@ -56,11 +59,14 @@ class CameraFactory(GstRtspServer.RTSPMediaFactory):
     client asks (DESCRIBE) and unprepared after the last one leaves."""
 
     def __init__(self, camera_id: str, stream: str, hub: StreamHub, audio: bool, udp: bool,
-                 on_media: MediaReady) -> None:
+                 on_media: MediaReady, find_hub: FindHub | None = None) -> None:
         super().__init__()
         self.camera_id = camera_id
         self.stream = stream
+        #: The hub the next media reads: the camera's own, or a relay's (restream/relay.py) once
+        #: `find_hub` (awaited on the loop before a client is let in) said so.
         self.hub = hub
+        self.find_hub = find_hub
         #: Bytes fed into this mount's medias since it was mounted (restream/clients.py counts from it).
         self.fed_bytes = 0
         self._audio = audio

@@ -5,6 +5,7 @@ access-log entries the server's threads produce."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from restream.gate import RtspGate
 from restream.gst import Gst, GstRtspServer
 from restream.media import AppSrcSink, CameraFactory
 from restream.pipeline import MediaPlan
+from restream.relay import Relays
 from restream.replaycontrol import ReplayControl
 from restream.replayfeed import Recordings, ReplayFeeder
 from restream.replaymedia import ReplayFactory
@@ -48,8 +50,10 @@ class RtspRestream:
 
     def __init__(self, config: RtspOut, cameras: Mapping[str, Camera], gate: RtspGate,
                  access_log: AccessRecorder, recordings: Recordings | None = None,
-                 span_of: SpanOf | None = None, clock: Clock | None = None) -> None:
+                 span_of: SpanOf | None = None, clock: Clock | None = None, hub_queue: int = 64) -> None:
         self._config = config
+        #: Cameras another node ingests, pulled here while clients watch them (restream/relay.py).
+        self._relays = Relays(hub_queue, config.relay_idle_s)
         self._cameras = cameras
         self._gate = gate
         self._access_log = access_log
@@ -94,6 +98,7 @@ class RtspRestream:
             async with asyncio.TaskGroup() as tasks:
                 self._tasks = tasks
                 tasks.create_task(self._write(entries), name="rtsp:access-log")
+                tasks.create_task(self._relays.run(), name="rtsp:relays")
                 await asyncio.Event().wait()
         finally:
             self._tasks = None
@@ -110,9 +115,10 @@ class RtspRestream:
         """Mount the camera's streams (a replaced camera's mounts now read the new one)."""
         if self._server is None:
             return
+        self._relays.stop(camera.id)  # a replaced camera is relayed afresh
         for feed in camera.feeds:
             factory = CameraFactory(camera.id, str(feed.name), feed.hub, camera.config.audio, self._config.udp,
-                                    self._media_ready)
+                                    self._media_ready, functools.partial(self._relays.hub_for, camera, feed.name))
             self._server.mount(mount_path(camera.id, feed.name), factory)
         if self._replays is not None:
             self._server.mount(mount_path(camera.id, PLAYBACK),
@@ -125,6 +131,7 @@ class RtspRestream:
             return
         for name in (StreamName.MAIN, StreamName.SUB, PLAYBACK):
             self._server.unmount(mount_path(camera.id, name))
+        self._relays.stop(camera.id)
         self._server.close(self._clients.end(camera.id, "camera reconfigured by an administrator"))
 
     def _media_ready(self, factory: CameraFactory, media: GstRtspServer.RTSPMedia, plan: MediaPlan,
