@@ -203,14 +203,16 @@ async def test_alerts_published_while_the_broker_is_down_arrive_in_order_after_i
     assert [r["seq"] for r in received] == sorted(r["seq"] for r in received)
     assert outage_s >= 5
     # bus.publish() only queues: it never waits for the broker (microseconds; the bound leaves room
-    # for a GIL switch), and nothing blocks the loop while reconnecting. The worst lag seen is a full
-    # garbage collection of the test process (about 0.2 s), not the sink.
+    # for a GIL switch), and nothing blocks the loop while reconnecting: the sink tried at least five
+    # times during the outage (backoff 0.2-1 s over 5 s), and a block at each try would stall the loop
+    # each time. A quiet machine shows none or one (a full garbage collection of the test process,
+    # about 0.2 s); CI's loaded two cores once showed one of 0.87 s, so it is the count that is bounded.
     assert max(publish_s) < 0.05, publish_s
-    assert lag.worst_s < 0.5, lag.worst_s
+    assert len(lag.stalls) <= 2 and lag.worst_s < 2.0, lag.stalls
     # one warning for the outage, however many reconnect attempts it took
     outage_logs = [r for r in caplog.records if r.name == "alerts.mqtt" and "no connection" in r.getMessage()]
     assert len([r for r in outage_logs if r.levelno == logging.WARNING]) == 1
-    assert len([r for r in outage_logs if r.levelno == logging.DEBUG]) >= 2
+    assert len([r for r in outage_logs if r.levelno == logging.DEBUG]) >= 4  # tries (the stall bound above)
     assert any("reachable again" in r.getMessage() for r in caplog.records if r.name == "alerts.mqtt")
     print(f"outage {outage_s:.1f} s: bus.publish() max {max(publish_s) * 1e6:.0f} us, "
           f"mean {sum(publish_s) / len(publish_s) * 1e6:.0f} us; worst event-loop lag {lag.worst_s * 1e3:.1f} ms; "
@@ -279,19 +281,26 @@ async def test_a_clean_stop_with_a_frozen_broker_takes_no_longer_than_the_goodby
 
 
 class LoopLag:
-    """The worst lateness of a 10 ms timer while `tick()` runs: whether anything blocked the loop."""
+    """The lateness of a 10 ms timer while `tick()` runs: whether anything blocked the loop. `stalls`
+    are the wake-ups later than STALL_S: something blocking at every reconnect attempt shows as one a
+    try; a loaded machine's scheduling or a garbage collection, as one or two in a whole test."""
 
     TICK_S = 0.01
+    STALL_S = 0.15
 
     def __init__(self) -> None:
         self.worst_s = 0.0
+        self.stalls: list[float] = []
 
     async def tick(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
             await asyncio.sleep(self.TICK_S)
-            self.worst_s = max(self.worst_s, loop.time() - started - self.TICK_S)
+            late = loop.time() - started - self.TICK_S
+            self.worst_s = max(self.worst_s, late)
+            if late > self.STALL_S:
+                self.stalls.append(round(late, 3))
 
 
 async def _not_connected(sink: MqttSink) -> bool:
