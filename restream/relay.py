@@ -106,7 +106,7 @@ class Relays:
                     guard=own.guard)
         log.info("rtsp: camera %s (%s) is ingested by another node; relaying it here for RTSP clients",
                  camera.id, own.name, extra={"camera": camera.id})
-        relay = _Relay(feed, tasks.create_task(feed.run(), name=f"rtsp:relay-{camera.id}-{own.name}"))
+        relay = _Relay(feed, tasks.create_task(_run(feed), name=f"rtsp:relay-{camera.id}-{own.name}"))
         self._relays[(camera.id, own.name)] = relay
         return relay
 
@@ -122,3 +122,13 @@ class Relays:
                          self._idle_s, extra={"camera": key[0]})
                 del self._relays[key]
                 relay.task.cancel()
+
+
+async def _run(feed: Feed) -> None:
+    """A relay's feed until cancelled; a fault in it ends that relay only (its task is done, so the next
+    client gets 503 until the relay is let go and started afresh), never the restream."""
+    try:
+        await feed.run()
+    except Exception:
+        log.exception("rtsp: relay of camera %s (%s) failed", feed.camera_id, feed.name,
+                      extra={"camera": feed.camera_id})
